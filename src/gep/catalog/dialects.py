@@ -1,0 +1,223 @@
+"""What differs between the SQLite and the PostGIS backends when a search becomes SQL.
+
+Only expressions live here; the shape of the query, the keyset paging and the filter translation
+are shared (``store.py``, ``cql2sql.py``), which is what keeps the two backends' answers identical.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from gep.catalog.sqlbuild import Params, quote_literal
+
+#: CQL2 spatial operator -> shapely predicate / PostGIS function
+SPATIAL_FUNCS = {
+    "s_intersects": ("intersects", "ST_Intersects"),
+    "s_equals": ("equals", "ST_Equals"),
+    "s_disjoint": ("disjoint", "ST_Disjoint"),
+    "s_touches": ("touches", "ST_Touches"),
+    "s_within": ("within", "ST_Within"),
+    "s_overlaps": ("overlaps", "ST_Overlaps"),
+    "s_crosses": ("crosses", "ST_Crosses"),
+    "s_contains": ("contains", "ST_Contains"),
+}
+
+#: predicates for which the item must touch the literal's envelope (index-usable prefilter)
+_ENVELOPE_PREFILTER = {
+    "s_intersects",
+    "s_equals",
+    "s_touches",
+    "s_within",
+    "s_overlaps",
+    "s_crosses",
+    "s_contains",
+}
+
+#: properties promoted to dedicated expression indexes (the common EO queryables)
+INDEXED_PROPERTIES: dict[str, str] = {
+    "sat:relative_orbit": "integer",
+    "sat:orbit_state": "string",
+    "platform": "string",
+    "constellation": "string",
+    "sar:instrument_mode": "string",
+    "sar:product_type": "string",
+    "eo:cloud_cover": "number",
+}
+
+
+class Dialect:
+    name = "abstract"
+    false = "FALSE"
+
+    def column(self, name: str) -> str | None:
+        return {
+            "id": "i.id",
+            "collection": "i.collection",
+            "datetime": "i.datetime",
+            "start_datetime": "i.datetime",
+            "end_datetime": "i.end_datetime",
+        }.get(name)
+
+    def property_expr(self, name: str, ptype: str) -> str:
+        raise NotImplementedError
+
+    def bind_number(self, placeholder: str) -> str:
+        return placeholder
+
+    def bind_bool(self, placeholder: str) -> str:
+        return placeholder
+
+    def like(self, left: str, right: str) -> str:
+        return f"({left} LIKE {right} ESCAPE '\\')"
+
+    def spatial(self, op: str, geom: BaseGeometry, params: Params) -> str:
+        raise NotImplementedError
+
+    def array_op(self, op: str, name: str, values: list[Any], params: Params) -> str:
+        raise NotImplementedError
+
+    def text_match(self, terms: list[str], params: Params) -> str:
+        raise NotImplementedError
+
+    def envelope_overlap(self, geom: BaseGeometry, params: Params) -> str:
+        """Index-friendly prefilter: the item's bbox overlaps one of the literal's boxes."""
+        parts = _boxes(geom)
+        ors = []
+        for w, s, e, n in parts:
+            ors.append(
+                f"(i.maxx >= {params.add(w)} AND i.minx <= {params.add(e)} AND "
+                f"i.maxy >= {params.add(s)} AND i.miny <= {params.add(n)})"
+            )
+        return "(" + " OR ".join(ors) + ")"
+
+
+def _boxes(geom: BaseGeometry) -> list[tuple[float, float, float, float]]:
+    """Envelopes of the parts: keeps a two-part antimeridian geometry from spanning the globe."""
+    if hasattr(geom, "geoms") and len(geom.geoms) > 1:
+        return [tuple(g.bounds) for g in geom.geoms]  # type: ignore[misc]
+    return [tuple(geom.bounds)]  # type: ignore[list-item]
+
+
+class SqliteDialect(Dialect):
+    name = "sqlite"
+    false = "0"
+
+    def property_expr(self, name: str, ptype: str) -> str:
+        col = self.column(name)
+        if col is not None:
+            return col
+        return f"json_extract(i.properties, {quote_literal(json_path(name))})"
+
+    def bind_bool(self, placeholder: str) -> str:
+        # json_extract yields 1/0 for true/false
+        return f"(CASE WHEN {placeholder} THEN 1 ELSE 0 END)"
+
+    def spatial(self, op: str, geom: BaseGeometry, params: Params) -> str:
+        pred = SPATIAL_FUNCS[op][0]
+        wkb = params.add(shapely.to_wkb(geom))
+        exact = f"gep_spatial('{pred}', i.geometry, {wkb})"
+        if op in _ENVELOPE_PREFILTER:
+            rtree = []
+            for w, s, e, n in _boxes(geom):
+                rtree.append(
+                    f"(r.maxx >= {params.add(w)} AND r.minx <= {params.add(e)} AND "
+                    f"r.maxy >= {params.add(s)} AND r.miny <= {params.add(n)})"
+                )
+            sub = "SELECT r.pk FROM items_rtree r WHERE " + " OR ".join(rtree)
+            return f"(i.geometry IS NOT NULL AND i.pk IN ({sub}) AND {exact})"
+        return f"(i.geometry IS NOT NULL AND {exact})"
+
+    def array_op(self, op: str, name: str, values: list[Any], params: Params) -> str:
+        path = quote_literal(json_path(name))
+        each = f"json_each(i.properties, {path})"
+        binds = ", ".join(params.add(v) for v in values) or "NULL"
+        if op == "a_contains":
+            n = len(set(map(repr, values)))
+            return (
+                f"((SELECT count(DISTINCT je.value) FROM {each} je "
+                f"WHERE je.value IN ({binds})) = {n})"
+            )
+        if op == "a_containedby":
+            return (
+                f"(json_extract(i.properties, {path}) IS NOT NULL AND NOT EXISTS "
+                f"(SELECT 1 FROM {each} je WHERE je.value NOT IN ({binds})))"
+            )
+        if op == "a_overlaps":
+            return f"(EXISTS (SELECT 1 FROM {each} je WHERE je.value IN ({binds})))"
+        import orjson
+
+        return (
+            f"(json_extract(i.properties, {path}) = "
+            f"json({params.add(orjson.dumps(values).decode())}))"
+        )
+
+    def text_match(self, terms: list[str], params: Params) -> str:
+        query = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        return f"(i.pk IN (SELECT rowid FROM items_fts WHERE items_fts MATCH {params.add(query)}))"
+
+
+class PostgresDialect(Dialect):
+    name = "postgresql"
+
+    def property_expr(self, name: str, ptype: str) -> str:
+        col = self.column(name)
+        if col is not None:
+            return col
+        lit = quote_literal(name)
+        if ptype in ("integer", "number"):
+            # a CASE rather than a bare cast: one malformed value must not break every query
+            return (
+                f"(CASE WHEN jsonb_typeof(i.properties->{lit}) = 'number' "
+                f"THEN (i.properties->>{lit})::float8 END)"
+            )
+        if ptype == "boolean":
+            return (
+                f"(CASE WHEN jsonb_typeof(i.properties->{lit}) = 'boolean' "
+                f"THEN (i.properties->>{lit})::boolean END)"
+            )
+        if ptype in ("array", "object"):
+            return f"(i.properties->{lit})"
+        return f'((i.properties->>{lit}) COLLATE "C")'
+
+    def bind_number(self, placeholder: str) -> str:
+        return f"CAST({placeholder} AS float8)"
+
+    def bind_bool(self, placeholder: str) -> str:
+        return f"CAST({placeholder} AS boolean)"
+
+    def spatial(self, op: str, geom: BaseGeometry, params: Params) -> str:
+        fn = SPATIAL_FUNCS[op][1]
+        wkb = params.add(shapely.to_wkb(geom))
+        lit = f"ST_GeomFromWKB({wkb}, 4326)"
+        if op in _ENVELOPE_PREFILTER:
+            return f"(i.geometry && {lit} AND {fn}(i.geometry, {lit}))"
+        return f"(i.geometry IS NOT NULL AND {fn}(i.geometry, {lit}))"
+
+    def array_op(self, op: str, name: str, values: list[Any], params: Params) -> str:
+        import orjson
+
+        arr = f"CAST({params.add(orjson.dumps(values).decode())} AS jsonb)"
+        prop = f"(i.properties->{quote_literal(name)})"
+        if op == "a_contains":
+            return f"(jsonb_typeof({prop}) = 'array' AND {prop} @> {arr})"
+        if op == "a_containedby":
+            return f"(jsonb_typeof({prop}) = 'array' AND {prop} <@ {arr})"
+        if op == "a_overlaps":
+            return (
+                f"(jsonb_typeof({prop}) = 'array' AND EXISTS (SELECT 1 FROM "
+                f"jsonb_array_elements({prop}) e WHERE e.value IN "
+                f"(SELECT jsonb_array_elements({arr}))))"
+            )
+        return f"({prop} = {arr})"
+
+    def text_match(self, terms: list[str], params: Params) -> str:
+        q = " || ".join(f"phraseto_tsquery('simple', {params.add(t)})" for t in terms)
+        return f"(i.text_tsv @@ ({q}))"
+
+
+def json_path(name: str) -> str:
+    """SQLite JSON path for a top-level property whose name may hold ':' or '.'."""
+    return '$."' + name.replace('"', '\\"') + '"'

@@ -1,0 +1,160 @@
+"""Turning a STAC Item (dict) into the row both backends store.
+
+Everything derived for indexing (time bounds in UTC microseconds, bbox, WKB geometry, the
+property types that feed the queryables) is computed once here, in Python, so the SQLite and the
+PostGIS backends store exactly the same values and cannot disagree on a search.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from gep.core.errors import InvalidInput
+from gep.core.geometry import parse_geojson_geometry
+from gep.core.timeutil import parse_instant, to_micros
+
+#: links the API writes itself on the way out; stored copies would go stale
+GENERATED_LINK_RELS = {"self", "root", "parent", "collection", "items"}
+
+_ISO_DT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
+
+#: text fields that the free-text search (``q``) looks in
+TEXT_FIELDS = ("title", "description", "keywords")
+
+
+@dataclass(slots=True)
+class ItemRow:
+    collection: str
+    id: str
+    datetime: int
+    end_datetime: int
+    bbox: tuple[float, float, float, float] | None
+    geometry: BaseGeometry | None
+    properties: dict[str, Any]
+    content: bytes
+    text: str
+
+    @property
+    def properties_json(self) -> str:
+        return orjson.dumps(self.properties).decode()
+
+
+def json_type(value: Any) -> str:
+    """The JSON Schema type of a property value, as the queryables advertise it."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "datetime" if _ISO_DT.match(value) else "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "null"
+
+
+def item_to_row(item: Any, collection: str | None = None, where: str = "item") -> ItemRow:
+    """Validate a STAC Item and derive its stored row; raises InvalidInput naming the field."""
+    if not isinstance(item, dict):
+        raise InvalidInput(f"{where} must be a JSON object (a STAC Item)", field=where)
+    if item.get("type") != "Feature":
+        raise InvalidInput(f"{where}.type must be 'Feature' for a STAC Item", field=f"{where}.type")
+    item_id = item.get("id")
+    if not isinstance(item_id, str) or not item_id.strip():
+        raise InvalidInput(f"{where}.id must be a non-empty string", field=f"{where}.id")
+    if "/" in item_id or item_id != item_id.strip():
+        raise InvalidInput(
+            f"{where}.id '{item_id}' must not contain '/' or surrounding spaces",
+            field=f"{where}.id",
+        )
+    coll = item.get("collection")
+    if collection is not None:
+        if coll not in (None, collection):
+            raise InvalidInput(
+                f"{where}.collection is '{coll}' but the item is being written to '{collection}'",
+                field=f"{where}.collection",
+            )
+        coll = collection
+    if not isinstance(coll, str) or not coll:
+        raise InvalidInput(
+            f"{where}.collection is missing: say which collection the item belongs to",
+            field=f"{where}.collection",
+        )
+    props = item.get("properties")
+    if not isinstance(props, dict):
+        raise InvalidInput(f"{where}.properties must be an object", field=f"{where}.properties")
+    dt = props.get("datetime")
+    start = props.get("start_datetime")
+    end = props.get("end_datetime")
+    if dt is None and (start is None or end is None):
+        raise InvalidInput(
+            f"{where}.properties.datetime is required (or both start_datetime and end_datetime)",
+            field=f"{where}.properties.datetime",
+        )
+    try:
+        if dt is not None:
+            t0 = t1 = to_micros(parse_instant(str(dt), f"{where}.properties.datetime"))
+            if start is not None and end is not None:
+                t1 = max(t1, to_micros(parse_instant(str(end), f"{where}.properties.end_datetime")))
+        else:
+            t0 = to_micros(parse_instant(str(start), f"{where}.properties.start_datetime"))
+            t1 = to_micros(parse_instant(str(end), f"{where}.properties.end_datetime"))
+    except InvalidInput:
+        raise
+    if t1 < t0:
+        raise InvalidInput(
+            f"{where}.properties.end_datetime is before start_datetime",
+            field=f"{where}.properties.end_datetime",
+        )
+    geom_json = item.get("geometry")
+    geometry: BaseGeometry | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    if geom_json is not None:
+        geometry = parse_geojson_geometry(geom_json, f"{where}.geometry")
+        minx, miny, maxx, maxy = geometry.bounds
+        bbox = (minx, miny, maxx, maxy)
+    if item.get("bbox") is None and geometry is not None:
+        item = {**item, "bbox": list(bbox)} if bbox else item
+    links = item.get("links") or []
+    if not isinstance(links, list):
+        raise InvalidInput(f"{where}.links must be a list", field=f"{where}.links")
+    kept_links = [
+        ln for ln in links if isinstance(ln, dict) and ln.get("rel") not in GENERATED_LINK_RELS
+    ]
+    stored = {k: v for k, v in item.items() if k != "links"}
+    stored["collection"] = coll
+    stored.setdefault("stac_version", "1.1.0")
+    stored.setdefault("stac_extensions", [])
+    stored.setdefault("assets", {})
+    stored["links"] = kept_links
+    text_parts: list[str] = []
+    for key in TEXT_FIELDS:
+        val = props.get(key)
+        if isinstance(val, str):
+            text_parts.append(val)
+        elif isinstance(val, list):
+            text_parts.extend(str(v) for v in val)
+    return ItemRow(
+        collection=coll,
+        id=item_id,
+        datetime=t0,
+        end_datetime=t1,
+        bbox=bbox,
+        geometry=geometry,
+        properties=props,
+        content=orjson.dumps(stored),
+        text=" ".join(text_parts),
+    )
+
+
+def geometry_wkb(geom: BaseGeometry | None) -> bytes | None:
+    return None if geom is None else shapely.to_wkb(geom)

@@ -1,0 +1,337 @@
+"""The one search request both backends answer, parsed from STAC API GET or POST parameters.
+
+Parsing and validation happen here, before any SQL is built, so that a malformed request is
+refused with the field at fault and never reaches the database.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+from typing import Any
+
+import cql2
+import orjson
+from shapely.geometry.base import BaseGeometry
+
+from gep.core.bbox import Bbox, parse_bbox
+from gep.core.errors import InvalidInput
+from gep.core.geometry import parse_geojson_geometry
+from gep.core.timeutil import TimeRange, parse_datetime_interval
+
+DEFAULT_LIMIT = 10
+MAX_LIMIT = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class SortKey:
+    field: str
+    descending: bool
+
+
+@dataclass(slots=True)
+class SearchRequest:
+    collections: list[str] | None = None
+    ids: list[str] | None = None
+    bbox: Bbox | None = None
+    intersects: BaseGeometry | None = None
+    datetime: TimeRange | None = None
+    #: CQL2-JSON, already parsed and validated by the ``cql2`` library
+    filter: dict[str, Any] | None = None
+    q: list[str] | None = None
+    sortby: list[SortKey] = field(default_factory=list)
+    limit: int = DEFAULT_LIMIT
+    token: str | None = None
+    count: bool = False
+    #: fields extension: ``include``/``exclude`` sets, applied when rendering
+    fields_include: list[str] | None = None
+    fields_exclude: list[str] | None = None
+
+
+# ---------------------------------------------------------------- parameter parsing helpers
+
+
+def parse_limit(value: Any, field: str = "limit") -> int:
+    try:
+        limit = int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(
+            f"{field} must be an integer between 1 and {MAX_LIMIT}", field=field
+        ) from None
+    if isinstance(value, float) and not value.is_integer():
+        raise InvalidInput(f"{field} must be an integer", field=field)
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"{field} must be between 1 and {MAX_LIMIT}; got {limit}", field=field)
+    return limit
+
+
+def _str_list(value: Any, field: str) -> list[str]:
+    if isinstance(value, str):
+        out = [v.strip() for v in value.split(",") if v.strip()]
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        out = list(value)
+    else:
+        raise InvalidInput(f"{field} must be a list of strings", field=field)
+    return out
+
+
+def parse_sortby(value: Any) -> list[SortKey]:
+    """``"-datetime,+id"`` (GET) or ``[{"field": "datetime", "direction": "desc"}]`` (POST)."""
+    keys: list[SortKey] = []
+    if isinstance(value, str):
+        for part in value.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            desc = part.startswith("-")
+            name = part.lstrip("+-").strip()
+            if name.startswith("properties."):
+                name = name[len("properties.") :]
+            keys.append(SortKey(name, desc))
+    elif isinstance(value, list):
+        for i, entry in enumerate(value):
+            if not isinstance(entry, dict) or not isinstance(entry.get("field"), str):
+                raise InvalidInput(
+                    f"sortby[{i}] must be an object with 'field' and 'direction'",
+                    field=f"sortby[{i}]",
+                )
+            direction = str(entry.get("direction", "asc")).lower()
+            if direction not in ("asc", "desc"):
+                raise InvalidInput(
+                    f"sortby[{i}].direction must be 'asc' or 'desc'; got '{direction}'",
+                    field=f"sortby[{i}].direction",
+                )
+            name = entry["field"]
+            if name.startswith("properties."):
+                name = name[len("properties.") :]
+            keys.append(SortKey(name, direction == "desc"))
+    else:
+        raise InvalidInput("sortby must be a string such as '-datetime' or a list", field="sortby")
+    return keys
+
+
+def parse_fields(value: Any) -> tuple[list[str] | None, list[str] | None]:
+    """``"id,-geometry"`` (GET) or ``{"include": [...], "exclude": [...]}`` (POST)."""
+    if value is None:
+        return None, None
+    include: list[str] = []
+    exclude: list[str] = []
+    if isinstance(value, str):
+        for part in value.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if part.startswith("-"):
+                exclude.append(part[1:])
+            else:
+                include.append(part.lstrip("+"))
+    elif isinstance(value, dict):
+        inc = value.get("include") or []
+        exc = value.get("exclude") or []
+        if not isinstance(inc, list) or not isinstance(exc, list):
+            raise InvalidInput("fields.include and fields.exclude must be lists", field="fields")
+        include, exclude = [str(v) for v in inc], [str(v) for v in exc]
+    else:
+        raise InvalidInput("fields must be a string or an object", field="fields")
+    return include or None, exclude or None
+
+
+def parse_filter(value: Any, lang: str | None) -> dict[str, Any]:
+    """Parse CQL2 text or JSON with the ``cql2`` library into validated CQL2-JSON."""
+    if lang is not None and lang not in ("cql2-text", "cql2-json"):
+        raise InvalidInput(
+            f"filter-lang '{lang}' is not supported; use cql2-text or cql2-json",
+            field="filter-lang",
+        )
+    try:
+        if isinstance(value, dict):
+            if lang == "cql2-text":
+                raise InvalidInput(
+                    "filter is a JSON object but filter-lang is cql2-text", field="filter"
+                )
+            expr = cql2.parse_json(orjson.dumps(value).decode())
+        elif isinstance(value, str):
+            text = value.strip()
+            if lang == "cql2-json" or (lang is None and text.startswith("{")):
+                expr = cql2.parse_json(text)
+            else:
+                expr = cql2.parse_text(text)
+        else:
+            raise InvalidInput("filter must be CQL2 text or a CQL2-JSON object", field="filter")
+        expr.validate()
+        parsed = expr.to_json()
+    except InvalidInput:
+        raise
+    except cql2.ParseError as exc:
+        raise InvalidInput(f"filter: malformed CQL2:\n{exc}", field="filter") from None
+    except cql2.ValidationError as exc:
+        raise InvalidInput(f"filter: invalid CQL2: {exc}", field="filter") from None
+    except Exception as exc:  # cql2 raises plain ValueError/TypeError for some JSON shapes
+        raise InvalidInput(f"filter: malformed CQL2: {exc}", field="filter") from None
+    if not isinstance(parsed, dict):
+        raise InvalidInput("filter must be a CQL2 expression (an object)", field="filter")
+    return parsed
+
+
+_QUERY_OPS = {"eq": "=", "neq": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+
+
+def query_to_cql2(query: Any) -> dict[str, Any] | None:
+    """Translate the (legacy) query extension into CQL2-JSON so there is one filter path."""
+    if query is None:
+        return None
+    if isinstance(query, str):
+        try:
+            query = orjson.loads(query)
+        except orjson.JSONDecodeError:
+            raise InvalidInput("query must be a JSON object", field="query") from None
+    if not isinstance(query, dict):
+        raise InvalidInput("query must be a JSON object", field="query")
+    args: list[dict[str, Any]] = []
+    for prop, ops in query.items():
+        if not isinstance(ops, dict):
+            raise InvalidInput(
+                f'query.{prop} must be an object of operators such as {{"eq": 5}}',
+                field=f"query.{prop}",
+            )
+        for op, val in ops.items():
+            ref = {"property": prop}
+            if op in _QUERY_OPS:
+                args.append({"op": _QUERY_OPS[op], "args": [ref, val]})
+            elif op == "in":
+                if not isinstance(val, list):
+                    raise InvalidInput(f"query.{prop}.in must be a list", field=f"query.{prop}")
+                args.append({"op": "in", "args": [ref, val]})
+            elif op == "startsWith":
+                args.append({"op": "like", "args": [ref, f"{_escape_like(val)}%"]})
+            elif op == "endsWith":
+                args.append({"op": "like", "args": [ref, f"%{_escape_like(val)}"]})
+            elif op == "contains":
+                args.append({"op": "like", "args": [ref, f"%{_escape_like(val)}%"]})
+            else:
+                raise InvalidInput(
+                    f"query.{prop}: operator '{op}' is not supported; use "
+                    + ", ".join([*_QUERY_OPS, "in", "startsWith", "endsWith", "contains"]),
+                    field=f"query.{prop}",
+                )
+    if not args:
+        return None
+    return args[0] if len(args) == 1 else {"op": "and", "args": args}
+
+
+def _escape_like(val: Any) -> str:
+    return str(val).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def parse_q(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    terms = _str_list(value, "q")
+    return terms or None
+
+
+def build_search(params: dict[str, Any], *, from_get: bool) -> SearchRequest:
+    """Build a :class:`SearchRequest` from GET query parameters or a POST body."""
+    req = SearchRequest()
+    known = {
+        "collections",
+        "ids",
+        "bbox",
+        "intersects",
+        "datetime",
+        "filter",
+        "filter-lang",
+        "filter_lang",
+        "filter-crs",
+        "q",
+        "sortby",
+        "limit",
+        "token",
+        "fields",
+        "query",
+        "count",
+        "numberMatched",
+        "conf",
+    }
+    if not from_get:
+        unknown = [k for k in params if k not in known]
+        if unknown:
+            raise InvalidInput(
+                f"unknown search parameter(s) {unknown}; accepted: {sorted(known)}",
+                field=unknown[0],
+            )
+    if params.get("collections") is not None:
+        req.collections = _str_list(params["collections"], "collections") or None
+    if params.get("ids") is not None:
+        req.ids = _str_list(params["ids"], "ids") or None
+    if params.get("bbox") is not None and params.get("intersects") is not None:
+        raise InvalidInput("give bbox or intersects, not both", field="intersects")
+    if params.get("bbox") is not None:
+        req.bbox = parse_bbox(params["bbox"])
+    if params.get("intersects") is not None:
+        geom = params["intersects"]
+        if isinstance(geom, str):
+            try:
+                geom = orjson.loads(geom)
+            except orjson.JSONDecodeError:
+                raise InvalidInput(
+                    "intersects must be a GeoJSON geometry", field="intersects"
+                ) from None
+        req.intersects = parse_geojson_geometry(geom, "intersects")
+    if params.get("datetime") not in (None, ""):
+        if not isinstance(params["datetime"], str):
+            raise InvalidInput("datetime must be a string", field="datetime")
+        req.datetime = parse_datetime_interval(params["datetime"])
+    filt = params.get("filter")
+    lang = params.get("filter-lang") or params.get("filter_lang")
+    crs = params.get("filter-crs")
+    if crs and crs != "http://www.opengis.net/def/crs/OGC/1.3/CRS84":
+        raise InvalidInput(
+            "filter-crs: only http://www.opengis.net/def/crs/OGC/1.3/CRS84 is supported",
+            field="filter-crs",
+        )
+    parts: list[dict[str, Any]] = []
+    if filt not in (None, ""):
+        parts.append(parse_filter(filt, lang))
+    qfilter = query_to_cql2(params.get("query"))
+    if qfilter:
+        parts.append(qfilter)
+    if parts:
+        req.filter = parts[0] if len(parts) == 1 else {"op": "and", "args": parts}
+    req.q = parse_q(params.get("q"))
+    if params.get("sortby") not in (None, ""):
+        req.sortby = parse_sortby(params["sortby"])
+    if params.get("limit") is not None:
+        req.limit = parse_limit(params["limit"])
+    if params.get("token"):
+        req.token = str(params["token"])
+        decode_token(req.token)  # refuse a corrupt token before any work
+    count = params.get("count", params.get("numberMatched"))
+    if count is not None:
+        req.count = str(count).lower() in ("1", "true", "yes")
+    req.fields_include, req.fields_exclude = parse_fields(params.get("fields"))
+    return req
+
+
+# ---------------------------------------------------------------- paging tokens
+
+
+def encode_token(values: list[Any], direction: str = "next") -> str:
+    raw = orjson.dumps({"d": direction, "k": values})
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_token(token: str) -> tuple[str, list[Any]]:
+    try:
+        pad = "=" * (-len(token) % 4)
+        data = orjson.loads(base64.urlsafe_b64decode(token + pad))
+        direction, values = data["d"], data["k"]
+        if direction not in ("next", "prev") or not isinstance(values, list):
+            raise ValueError
+    except (binascii.Error, ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+        raise InvalidInput(
+            "token is not a paging token this server issued; follow the 'next' link as given",
+            field="token",
+        ) from None
+    return direction, values

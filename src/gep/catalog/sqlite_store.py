@@ -1,0 +1,198 @@
+"""The embedded backend: SQLite with JSON1 properties, an R*Tree on bboxes and FTS5 for text.
+
+Exact spatial predicates run in a SQL function backed by shapely (GEOS, the same engine PostGIS
+uses), so filtering happens inside the query and paging and counts stay exact.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import shapely
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
+
+from gep.catalog.dialects import SqliteDialect
+from gep.catalog.records import ItemRow, geometry_wkb
+from gep.catalog.store import CatalogStore, WriteMode
+from gep.core.errors import Conflict, NotFound
+
+_PREPARED_CACHE: OrderedDict[bytes, Any] = OrderedDict()
+
+
+def _spatial(pred: str, item_wkb: bytes | None, query_wkb: bytes) -> int | None:
+    """SQL function ``gep_spatial(pred, item_geometry, query_geometry)``."""
+    if item_wkb is None:
+        return None
+    q = _PREPARED_CACHE.get(query_wkb)
+    if q is None:
+        q = shapely.from_wkb(query_wkb)
+        shapely.prepare(q)
+        _PREPARED_CACHE[query_wkb] = q
+        if len(_PREPARED_CACHE) > 64:
+            _PREPARED_CACHE.popitem(last=False)
+    g = shapely.from_wkb(item_wkb)
+    # predicates are stated from the item's side: "item within literal" = "literal contains item"
+    if pred == "intersects":
+        return int(q.intersects(g))
+    if pred == "within":
+        return int(q.contains(g))
+    if pred == "contains":
+        return int(q.within(g))
+    return int(getattr(g, pred)(q))
+
+
+def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _write)
+    cur = dbapi_conn.cursor()
+    for pragma in (
+        "journal_mode=WAL",
+        "synchronous=NORMAL",
+        "busy_timeout=30000",
+        "case_sensitive_like=ON",
+        "cache_size=-131072",
+        "mmap_size=1073741824",
+        "temp_store=MEMORY",
+    ):
+        cur.execute(f"PRAGMA {pragma}")
+    cur.close()
+    dbapi_conn.create_function("gep_spatial", 3, _spatial, deterministic=True)
+
+
+def sqlite_engine(url: str) -> Engine:
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    event.listen(engine, "connect", _on_connect)
+    return engine
+
+
+class SqliteCatalogStore(CatalogStore):
+    dialect = SqliteDialect()
+
+    def __init__(self, url: str) -> None:
+        super().__init__(sqlite_engine(url))
+
+    def is_initialised(self) -> bool:
+        with self.engine.connect() as conn:
+            return (
+                conn.execute(
+                    text("SELECT 1 FROM sqlite_master WHERE type='table' AND name='items'")
+                ).first()
+                is not None
+            )
+
+    @contextmanager
+    def _write(self) -> Iterator[Any]:
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.exec_driver_sql("ROLLBACK")
+                raise
+            conn.exec_driver_sql("COMMIT")
+
+    def _write_rows(self, w: Any, rows: list[ItemRow], mode: WriteMode) -> None:
+        if not rows:
+            return
+        raw = w.connection.dbapi_connection
+        cur = raw.cursor()
+        existing: dict[tuple[str, str], int] = {}
+        by_coll: dict[str, list[str]] = {}
+        for r in rows:
+            by_coll.setdefault(r.collection, []).append(r.id)
+        for coll, ids in by_coll.items():
+            for i in range(0, len(ids), 900):
+                chunk = ids[i : i + 900]
+                q = ",".join("?" * len(chunk))
+                for iid, pk in cur.execute(
+                    f"SELECT id, pk FROM items WHERE collection = ? AND id IN ({q})",
+                    [coll, *chunk],
+                ):
+                    existing[(coll, iid)] = pk
+        if mode == "create" and existing:
+            c, i = next(iter(existing))
+            raise Conflict(
+                f"item '{i}' already exists in collection '{c}'; use PUT to replace", field="id"
+            )
+        if mode == "replace":
+            for r in rows:
+                if (r.collection, r.id) not in existing:
+                    raise NotFound(
+                        f"item '{r.id}' does not exist in collection '{r.collection}'",
+                        field="itemId",
+                    )
+        next_pk = (cur.execute("SELECT coalesce(max(pk), 0) FROM items").fetchone()[0]) + 1
+        item_rows = []
+        content_rows = []
+        rtree_rows = []
+        fts_rows = []
+        replaced = []
+        seen: dict[tuple[str, str], int] = {}
+        for r in rows:
+            key = (r.collection, r.id)
+            pk = existing.get(key) or seen.get(key)
+            if pk is None:
+                pk = next_pk
+                next_pk += 1
+            else:
+                replaced.append(pk)
+            seen[key] = pk
+            b = r.bbox
+            item_rows.append(
+                (
+                    pk,
+                    r.collection,
+                    r.id,
+                    r.datetime,
+                    r.end_datetime,
+                    b[0] if b else None,
+                    b[1] if b else None,
+                    b[2] if b else None,
+                    b[3] if b else None,
+                    geometry_wkb(r.geometry),
+                    r.properties_json,
+                )
+            )
+            content_rows.append((pk, r.content))
+            if b:
+                rtree_rows.append((pk, b[0], b[2], b[1], b[3]))
+            if r.text:
+                fts_rows.append((pk, r.text))
+        if replaced:
+            for i in range(0, len(replaced), 900):
+                chunk = replaced[i : i + 900]
+                q = ",".join("?" * len(chunk))
+                cur.execute(f"DELETE FROM items_fts WHERE rowid IN ({q})", chunk)
+                cur.execute(f"DELETE FROM items_rtree WHERE pk IN ({q})", chunk)
+        cur.executemany(
+            "INSERT OR REPLACE INTO items (pk, collection, id, datetime, end_datetime, minx, "
+            "miny, maxx, maxy, geometry, properties) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            item_rows,
+        )
+        cur.executemany(
+            "INSERT OR REPLACE INTO item_content (pk, content) VALUES (?, ?)", content_rows
+        )
+        cur.executemany(
+            "INSERT OR REPLACE INTO items_rtree (pk, minx, maxx, miny, maxy) VALUES (?,?,?,?,?)",
+            rtree_rows,
+        )
+        if fts_rows:
+            cur.executemany("INSERT INTO items_fts (rowid, text) VALUES (?, ?)", fts_rows)
+        cur.close()
+        self._record_batch_meta(w, rows)
+
+    def _delete_items_where(self, w: Any, where: str, params: dict[str, Any]) -> None:
+        pks = [r[0] for r in w.execute(text(f"SELECT pk FROM items WHERE {where}"), params)]
+        for i in range(0, len(pks), 900):
+            chunk = ",".join(str(int(p)) for p in pks[i : i + 900])
+            for table, col in (
+                ("items_fts", "rowid"),
+                ("items_rtree", "pk"),
+                ("item_content", "pk"),
+                ("items", "pk"),
+            ):
+                w.exec_driver_sql(f"DELETE FROM {table} WHERE {col} IN ({chunk})")

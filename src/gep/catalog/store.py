@@ -1,0 +1,652 @@
+"""The catalogue store: one interface, two backends (SQLite embedded, PostgreSQL + PostGIS).
+
+The shared :class:`CatalogStore` owns everything that decides *which* items a search returns and
+in *which order* (filters, keyset paging, counts), so both backends answer identically; the
+subclasses own storage: DDL, bulk writes, and the few SQL expressions that differ (``dialects``).
+
+Paging is keyset-based: a ``next`` token carries the sort values of the last item returned, so
+pages stay correct while items are inserted (an offset would skip or repeat items).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import orjson
+import shapely
+from shapely.geometry import box
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import Connection
+
+from gep.catalog.cql2sql import FilterTranslator
+from gep.catalog.dialects import Dialect
+from gep.catalog.records import ItemRow, item_to_row, json_type
+from gep.catalog.search import SearchRequest, SortKey, decode_token, encode_token
+from gep.catalog.sqlbuild import Params
+from gep.core.errors import Conflict, GepError, InvalidInput, NotFound
+
+WriteMode = Literal["create", "upsert", "replace"]
+
+#: the fields every item can be sorted by, besides its queryable properties
+SORTABLE_COLUMNS = {"id", "collection", "datetime", "start_datetime", "end_datetime"}
+
+
+@dataclass(slots=True)
+class SearchPage:
+    items: list[bytes]
+    next_token: str | None
+    number_matched: int | None = None
+
+
+@dataclass(slots=True)
+class IngestFailure:
+    position: int
+    item_id: str | None
+    message: str
+
+
+@dataclass(slots=True)
+class IngestReport:
+    written: int = 0
+    failed: list[IngestFailure] = field(default_factory=list)
+    created_collections: list[str] = field(default_factory=list)
+
+
+class CatalogStore(ABC):
+    """What the API, the CLI and the harvesters use to read and write the catalogue."""
+
+    dialect: Dialect
+    #: items written per transaction by bulk ingestion
+    batch_size = 5000
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # ------------------------------------------------------------------ schema
+    @abstractmethod
+    def is_initialised(self) -> bool: ...
+
+    def upgrade(self) -> None:
+        """Bring the schema to the latest Alembic revision (``gep db upgrade``)."""
+        from gep.catalog.migrate import upgrade
+
+        upgrade(self.engine)
+
+    def analyze(self) -> None:
+        """Refresh planner statistics after bulk loads."""
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ collections
+    def list_collections(
+        self,
+        *,
+        q: list[str] | None = None,
+        bbox: Sequence[float] | None = None,
+        datetime_range: tuple[int | None, int | None] | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Collections, filtered in Python: there are few, and their extents are JSON."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(text("SELECT content FROM collections ORDER BY id")).all()
+        out = [orjson.loads(r[0]) for r in rows]
+        if q:
+            terms = [t.lower() for t in q]
+            out = [c for c in out if any(t in _collection_text(c) for t in terms)]
+        if bbox is not None:
+            w, s, e, n = bbox
+            qbox = (
+                box(w, s, e, n) if w <= e else shapely.union(box(w, s, 180, n), box(-180, s, e, n))
+            )
+            out = [c for c in out if _collection_box(c).intersects(qbox)]
+        if datetime_range is not None:
+            out = [c for c in out if _collection_time_overlaps(c, datetime_range)]
+        return out[offset : offset + limit], len(out)
+
+    def get_collection(self, collection_id: str) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                text("SELECT content FROM collections WHERE id = :id"), {"id": collection_id}
+            ).first()
+        if row is None:
+            raise NotFound(f"collection '{collection_id}' does not exist", field="collectionId")
+        return orjson.loads(row[0])  # type: ignore[no-any-return]
+
+    def collection_exists(self, collection_id: str) -> bool:
+        with self.engine.connect() as conn:
+            return (
+                conn.execute(
+                    text("SELECT 1 FROM collections WHERE id = :id"), {"id": collection_id}
+                ).first()
+                is not None
+            )
+
+    def create_collection(self, collection: dict[str, Any], *, upsert: bool = False) -> None:
+        coll = validate_collection(collection)
+        with self.engine.begin() as conn:
+            exists = conn.execute(
+                text("SELECT 1 FROM collections WHERE id = :id"), {"id": coll["id"]}
+            ).first()
+            if exists and not upsert:
+                raise Conflict(
+                    f"collection '{coll['id']}' already exists; use PUT to replace it", field="id"
+                )
+            self._put_collection(conn, coll)
+
+    def replace_collection(self, collection_id: str, collection: dict[str, Any]) -> None:
+        coll = validate_collection(collection)
+        if coll["id"] != collection_id:
+            raise InvalidInput(
+                f"body id '{coll['id']}' differs from the path's '{collection_id}'", field="id"
+            )
+        with self.engine.begin() as conn:
+            if (
+                conn.execute(
+                    text("SELECT 1 FROM collections WHERE id = :id"), {"id": collection_id}
+                ).first()
+                is None
+            ):
+                raise NotFound(f"collection '{collection_id}' does not exist", field="collectionId")
+            self._put_collection(conn, coll)
+
+    def _put_collection(self, conn: Connection, coll: dict[str, Any]) -> None:
+        stored = {k: v for k, v in coll.items() if k != "links"}
+        stored["links"] = [
+            ln
+            for ln in coll.get("links", [])
+            if isinstance(ln, dict)
+            and ln.get("rel") not in {"self", "root", "parent", "items", "queryables"}
+        ]
+        conn.execute(text("DELETE FROM collections WHERE id = :id"), {"id": coll["id"]})
+        conn.execute(
+            text("INSERT INTO collections (id, content) VALUES (:id, :content)"),
+            {"id": coll["id"], "content": orjson.dumps(stored).decode()},
+        )
+
+    def delete_collection(self, collection_id: str) -> None:
+        self.get_collection(collection_id)
+        with self._write() as w:
+            self._delete_items_where(w, "collection = :c", {"c": collection_id})
+            w.execute(text("DELETE FROM queryables WHERE collection = :c"), {"c": collection_id})
+            w.execute(text("DELETE FROM collections WHERE id = :c"), {"c": collection_id})
+
+    # ------------------------------------------------------------------ items
+    def get_item(self, collection_id: str, item_id: str) -> bytes:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                text(
+                    "SELECT c.content FROM items i JOIN item_content c ON c.pk = i.pk "
+                    "WHERE i.collection = :c AND i.id = :id"
+                ),
+                {"c": collection_id, "id": item_id},
+            ).first()
+        if row is None:
+            if not self.collection_exists(collection_id):
+                raise NotFound(f"collection '{collection_id}' does not exist", field="collectionId")
+            raise NotFound(
+                f"item '{item_id}' does not exist in collection '{collection_id}'",
+                field="itemId",
+            )
+        content = row[0]
+        return content.encode() if isinstance(content, str) else bytes(content)
+
+    def delete_item(self, collection_id: str, item_id: str) -> None:
+        self.get_item(collection_id, item_id)
+        with self._write() as w:
+            self._delete_items_where(
+                w, "collection = :c AND id = :id", {"c": collection_id, "id": item_id}
+            )
+
+    def write_items(
+        self,
+        items: Iterable[Any],
+        *,
+        collection: str | None = None,
+        mode: WriteMode = "upsert",
+        atomic: bool = True,
+        create_collections: bool = False,
+    ) -> IngestReport:
+        """Validate and write items in batches.
+
+        ``atomic=True`` (the API's transactions): one invalid item or conflict writes nothing.
+        ``atomic=False`` (``gep catalog ingest``): failures are reported with their position and
+        id, and the rest still goes in.
+        """
+        report = IngestReport()
+        if atomic:
+            rows = []
+            for pos, item in enumerate(items):
+                rows.append(item_to_row(item, collection, where=_where(pos, atomic, item)))
+            self._check_collections(rows, report, create_collections)
+            with self._write() as w:
+                self._write_rows(w, rows, mode)
+            report.written = len(rows)
+            return report
+        for batch in _batched(enumerate(items), self.batch_size):
+            rows = []
+            for pos, item in batch:
+                try:
+                    rows.append(item_to_row(item, collection, where="item"))
+                except GepError as exc:
+                    report.failed.append(IngestFailure(pos, _item_id(item), exc.message))
+            try:
+                rows = self._check_collections(rows, report, create_collections, batch=batch)
+                with self._write() as w:
+                    self._write_rows(w, rows, mode)
+                report.written += len(rows)
+            except GepError as exc:
+                for pos, item in batch:
+                    report.failed.append(IngestFailure(pos, _item_id(item), exc.message))
+        return report
+
+    def _check_collections(
+        self,
+        rows: list[ItemRow],
+        report: IngestReport,
+        create: bool,
+        batch: list[tuple[int, Any]] | None = None,
+    ) -> list[ItemRow]:
+        wanted = {r.collection for r in rows}
+        with self.engine.connect() as conn:
+            have = {r[0] for r in conn.execute(text("SELECT id FROM collections")).all()}
+        missing = wanted - have
+        if not missing:
+            return rows
+        if create:
+            for cid in sorted(missing):
+                self.create_collection(minimal_collection(cid), upsert=True)
+                report.created_collections.append(cid)
+            return rows
+        if batch is None:
+            cid = sorted(missing)[0]
+            raise NotFound(
+                f"collection '{cid}' does not exist; create it before adding items",
+                field="collection",
+            )
+        keep = []
+        positions = {id(r): None for r in rows}
+        del positions
+        for r in rows:
+            if r.collection in missing:
+                pos = next((p for p, it in batch if _item_id(it) == r.id), -1)
+                report.failed.append(
+                    IngestFailure(pos, r.id, f"collection '{r.collection}' does not exist")
+                )
+            else:
+                keep.append(r)
+        return keep
+
+    # ------------------------------------------------------------------ writing (backend)
+    @abstractmethod
+    @contextmanager
+    def _write(self) -> Iterator[Any]:
+        """A write transaction (serialised on SQLite); yields an object with ``execute``."""
+
+    @abstractmethod
+    def _write_rows(self, w: Any, rows: list[ItemRow], mode: WriteMode) -> None: ...
+
+    @abstractmethod
+    def _delete_items_where(self, w: Any, where: str, params: dict[str, Any]) -> None: ...
+
+    def _record_batch_meta(self, w: Any, rows: list[ItemRow]) -> None:
+        """Keep the queryables and the longest item duration current, once per batch."""
+        types: dict[tuple[str, str], str] = {}
+        longest = 0
+        for r in rows:
+            longest = max(longest, r.end_datetime - r.datetime)
+            for k, v in r.properties.items():
+                if k in ("datetime", "start_datetime", "end_datetime") or v is None:
+                    continue
+                key = (r.collection, k)
+                t = json_type(v)
+                old = types.get(key)
+                types[key] = t if old is None else _widen(old, t)
+        if types:
+            colls = sorted({c for c, _ in types})
+            existing: dict[tuple[str, str], str] = {}
+            for c in colls:
+                for name, t in w.execute(
+                    text("SELECT name, type FROM queryables WHERE collection = :c"), {"c": c}
+                ).all():
+                    existing[(c, name)] = t
+            for key, t in types.items():
+                old = existing.get(key)
+                if old is None:
+                    w.execute(
+                        text("INSERT INTO queryables (collection, name, type) VALUES (:c, :n, :t)"),
+                        {"c": key[0], "n": key[1], "t": t},
+                    )
+                elif _widen(old, t) != old:
+                    w.execute(
+                        text("UPDATE queryables SET type = :t WHERE collection = :c AND name = :n"),
+                        {"c": key[0], "n": key[1], "t": _widen(old, t)},
+                    )
+        if longest > 0:
+            w.execute(
+                text(
+                    "UPDATE store_meta SET value = :v WHERE key = 'max_duration_us' AND value < :v"
+                ),
+                {"v": longest},
+            )
+
+    # ------------------------------------------------------------------ queryables
+    def queryable_types(self, collections: Sequence[str] | None = None) -> dict[str, str]:
+        sql = "SELECT name, type FROM queryables"
+        params: dict[str, Any] = {}
+        if collections:
+            binds = []
+            for i, c in enumerate(collections):
+                params[f"c{i}"] = c
+                binds.append(f":c{i}")
+            sql += f" WHERE collection IN ({', '.join(binds)})"
+        out: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            for name, t in conn.execute(text(sql), params).all():
+                out[name] = t if name not in out else _widen(out[name], t)
+        return out
+
+    def queryables_schema(self, collection: str | None = None) -> dict[str, Any]:
+        """Queryables as JSON Schema, derived from the properties actually ingested."""
+        if collection is not None:
+            self.get_collection(collection)
+        types = self.queryable_types([collection] if collection else None)
+        props: dict[str, Any] = {
+            "id": {"title": "Item ID", "type": "string"},
+            "collection": {"title": "Collection ID", "type": "string"},
+            "datetime": {"title": "Acquisition time", "type": "string", "format": "date-time"},
+            "geometry": {"title": "Footprint", "$ref": "https://geojson.org/schema/Geometry.json"},
+        }
+        for name, t in sorted(types.items()):
+            props[name] = _schema_for(t)
+        return {
+            "$schema": "https://json-schema.org/draft/2019-09/schema",
+            "$id": "queryables",
+            "type": "object",
+            "title": f"Queryables for {collection}" if collection else "Queryables",
+            "properties": props,
+            "additionalProperties": False,
+        }
+
+    # ------------------------------------------------------------------ search
+    def _max_duration(self, conn: Connection) -> int:
+        row = conn.execute(text("SELECT value FROM store_meta WHERE key = 'max_duration_us'"))
+        v = row.scalar()
+        return int(v or 0)
+
+    def search(self, req: SearchRequest) -> SearchPage:
+        params = Params()
+        where: list[str] = []
+        d = self.dialect
+        needs_types = bool(req.filter) or any(k.field not in SORTABLE_COLUMNS for k in req.sortby)
+        types = self.queryable_types(req.collections) if needs_types else {}
+        with self.engine.connect() as conn:
+            if req.collections:
+                where.append(
+                    "i.collection IN (" + ", ".join(params.add(c) for c in req.collections) + ")"
+                )
+            if req.ids:
+                where.append("i.id IN (" + ", ".join(params.add(x) for x in req.ids) + ")")
+            if req.bbox is not None:
+                parts = [box(*p) for p in req.bbox.parts()]
+                geom = parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
+                where.append(d.spatial("s_intersects", geom, params))
+            if req.intersects is not None:
+                where.append(d.spatial("s_intersects", req.intersects, params))
+            if req.datetime is not None:
+                lo, hi = req.datetime.start_us, req.datetime.end_us
+                if hi is not None:
+                    where.append(f"i.datetime <= {params.add(hi)}")
+                if lo is not None:
+                    where.append(f"i.end_datetime >= {params.add(lo)}")
+                    # lets the datetime index bound the scan from below too
+                    where.append(f"i.datetime >= {params.add(lo - self._max_duration(conn))}")
+            if req.filter is not None:
+                where.append(FilterTranslator(d, types, params).translate(req.filter))
+            if req.q:
+                where.append(d.text_match(req.q, params))
+            sort = self._sort_keys(req.sortby, types)
+            count: int | None = None
+            if req.count:
+                sql = "SELECT count(*) FROM items i"
+                if where:
+                    sql += " WHERE " + " AND ".join(where)
+                count = int(conn.execute(text(sql), params.values).scalar() or 0)
+            if req.token:
+                _, values = decode_token(req.token)
+                if len(values) != len(sort):
+                    raise InvalidInput(
+                        "token does not match this search's sort order; "
+                        "follow the 'next' link as given",
+                        field="token",
+                    )
+                where.append(self._keyset(sort, values, params))
+            exprs = [e for e, _, _ in sort]
+            order = ", ".join(
+                f"s{n} {'DESC NULLS FIRST' if desc else 'ASC NULLS LAST'}"
+                for n, (_, desc, _) in enumerate(sort)
+            )
+            sql = "SELECT i.pk, " + ", ".join(f"{e} AS s{n}" for n, e in enumerate(exprs))
+            sql += " FROM items i"
+            if where:
+                sql += " WHERE " + " AND ".join(where)
+            sql += f" ORDER BY {order} LIMIT {int(req.limit) + 1}"
+            rows = conn.execute(text(sql), params.values).all()
+            more = len(rows) > req.limit
+            rows = rows[: req.limit]
+            items = self._contents(conn, [r[0] for r in rows])
+        token = None
+        if more and rows:
+            last = rows[-1]
+            token = encode_token([_jsonable(v) for v in last[1:]])
+        return SearchPage(items=items, next_token=token, number_matched=count)
+
+    def _sort_keys(
+        self, sortby: list[SortKey], types: dict[str, str]
+    ) -> list[tuple[str, bool, str]]:
+        """(SQL expression, descending, type) per key, with the (id, collection) tie-breakers."""
+        keys = list(sortby) or [SortKey("datetime", True)]
+        out: list[tuple[str, bool, str]] = []
+        seen: set[str] = set()
+        for k in keys:
+            name = k.field
+            if name in seen:
+                continue
+            seen.add(name)
+            if name in SORTABLE_COLUMNS:
+                t = "timestamp" if "datetime" in name else "string"
+            elif name in types:
+                t = types[name]
+                if t in ("array", "object"):
+                    raise InvalidInput(
+                        f"sortby: '{name}' is an {t}; it cannot be sorted", field="sortby"
+                    )
+            else:
+                raise InvalidInput(
+                    f"sortby: '{name}' is not sortable here; sortable fields are: "
+                    + ", ".join(
+                        sorted(
+                            SORTABLE_COLUMNS
+                            | {n for n, t in types.items() if t not in ("array", "object")}
+                        )
+                    ),
+                    field="sortby",
+                )
+            out.append((self.dialect.property_expr(name, t), k.descending, t))
+        last_desc = out[0][1]
+        for tb in ("id", "collection"):
+            if tb not in seen:
+                out.append((self.dialect.property_expr(tb, "string"), last_desc, "string"))
+        return out
+
+    def _keyset(self, sort: list[tuple[str, bool, str]], values: list[Any], params: Params) -> str:
+        """Rows strictly after ``values`` in the sort order (NULLs sort as the largest value)."""
+        ors: list[str] = []
+        equal: list[str] = []
+
+        def bind(v: Any, t: str) -> str:
+            p = params.add(v)
+            if t in ("integer", "number"):
+                return self.dialect.bind_number(p)
+            if t == "boolean":
+                return self.dialect.bind_bool(p)
+            return p
+
+        for (expr, desc, t), v in zip(sort, values, strict=True):
+            if v is None:
+                after = f"{expr} IS NOT NULL" if desc else None
+                eq = f"{expr} IS NULL"
+            else:
+                b = bind(v, t)
+                after = f"{expr} < {b}" if desc else f"({expr} > {b} OR {expr} IS NULL)"
+                eq = f"{expr} = {b}"
+            if after is not None:
+                ors.append("(" + " AND ".join([*equal, after]) + ")")
+            equal.append(eq)
+        if not ors:
+            return "(1=0)"
+        clause = "(" + " OR ".join(ors) + ")"
+        first_expr, first_desc, first_t = sort[0]
+        if values[0] is not None and first_expr == "i.datetime":
+            # a redundant range bound that lets the datetime index start at the token
+            b = bind(values[0], first_t)
+            clause = f"({first_expr} {'<=' if first_desc else '>='} {b} AND {clause})"
+        return clause
+
+    def _contents(self, conn: Connection, pks: list[int]) -> list[bytes]:
+        if not pks:
+            return []
+        binds = ", ".join(str(int(pk)) for pk in pks)
+        rows = conn.execute(
+            text(f"SELECT pk, content FROM item_content WHERE pk IN ({binds})")
+        ).all()
+        by_pk = {r[0]: r[1] for r in rows}
+        out = []
+        for pk in pks:
+            c = by_pk[pk]
+            out.append(c.encode() if isinstance(c, str) else bytes(c))
+        return out
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _widen(old: str, new: str) -> str:
+    if old == new:
+        return old
+    if {old, new} == {"integer", "number"}:
+        return "number"
+    if {old, new} == {"datetime", "string"}:
+        return "string"
+    return "string" if "string" in (old, new) else old
+
+
+def _schema_for(t: str) -> dict[str, Any]:
+    if t == "datetime":
+        return {"type": "string", "format": "date-time"}
+    return {"type": t}
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, bytes | bytearray | memoryview):
+        return bytes(v).decode()
+    if isinstance(v, float) and v.is_integer():
+        return v
+    return v
+
+
+def _item_id(item: Any) -> str | None:
+    if isinstance(item, dict) and isinstance(item.get("id"), str):
+        return item["id"]
+    return None
+
+
+def _where(pos: int, atomic: bool, item: Any) -> str:
+    return f"items[{pos}]" if atomic else "item"
+
+
+def _batched(it: Iterable[Any], n: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for x in it:
+        batch.append(x)
+        if len(batch) >= n:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _collection_text(c: dict[str, Any]) -> str:
+    parts = [c.get("id", ""), c.get("title", ""), c.get("description", "")]
+    parts += [str(k) for k in c.get("keywords", []) or []]
+    return " ".join(str(p) for p in parts).lower()
+
+
+def _collection_box(c: dict[str, Any]) -> Any:
+    try:
+        bboxes = c["extent"]["spatial"]["bbox"]
+        w, s, e, n = (
+            bboxes[0][:4]
+            if len(bboxes[0]) == 4
+            else (bboxes[0][0], bboxes[0][1], bboxes[0][3], bboxes[0][4])
+        )
+    except (KeyError, IndexError, TypeError):
+        return box(-180, -90, 180, 90)
+    if w > e:
+        return shapely.union(box(w, s, 180, n), box(-180, s, e, n))
+    return box(w, s, e, n)
+
+
+def _collection_time_overlaps(c: dict[str, Any], rng: tuple[int | None, int | None]) -> bool:
+    from gep.core.timeutil import parse_instant, to_micros
+
+    try:
+        a, b = c["extent"]["temporal"]["interval"][0]
+    except (KeyError, IndexError, TypeError, ValueError):
+        return True
+    lo = to_micros(parse_instant(a)) if a else None
+    hi = to_micros(parse_instant(b)) if b else None
+    qlo, qhi = rng
+    if qhi is not None and lo is not None and lo > qhi:
+        return False
+    return not (qlo is not None and hi is not None and hi < qlo)
+
+
+def validate_collection(c: Any) -> dict[str, Any]:
+    if not isinstance(c, dict):
+        raise InvalidInput("a collection must be a JSON object", field="collection")
+    if c.get("type", "Collection") != "Collection":
+        raise InvalidInput("collection.type must be 'Collection'", field="type")
+    cid = c.get("id")
+    if not isinstance(cid, str) or not cid or "/" in cid:
+        raise InvalidInput("collection.id must be a non-empty string without '/'", field="id")
+    out = dict(c)
+    out["type"] = "Collection"
+    out.setdefault("stac_version", "1.1.0")
+    out.setdefault("description", cid)
+    out.setdefault("license", "other")
+    out.setdefault("links", [])
+    ext = out.get("extent")
+    if ext is None:
+        out["extent"] = {
+            "spatial": {"bbox": [[-180, -90, 180, 90]]},
+            "temporal": {"interval": [[None, None]]},
+        }
+    elif not (
+        isinstance(ext, dict)
+        and isinstance(ext.get("spatial"), dict)
+        and isinstance(ext.get("temporal"), dict)
+    ):
+        raise InvalidInput("collection.extent needs 'spatial' and 'temporal'", field="extent")
+    return out
+
+
+def minimal_collection(cid: str) -> dict[str, Any]:
+    return validate_collection({"id": cid, "description": f"Items ingested into {cid}"})

@@ -1,0 +1,32 @@
+"""The one place configuration is read (environment prefix ``GEP_``).
+
+Only ``gep.api``, ``gep.cli`` and worker start-up build :class:`Settings`; everything below
+receives values, never reads the environment, so tests can run several configurations at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GEP_", extra="ignore")
+
+    home: Path = Field(default=Path("./.gep"), description="Where embedded state lives")
+    database_url: str = Field(default="", description="SQLAlchemy URL; empty = SQLite in home")
+    storage_url: str = Field(default="", description="fsspec URL; empty = home/storage")
+    dask_scheduler: str = Field(default="", description="Dask scheduler; empty = LocalCluster")
+    base_url: str = Field(default="", description="Public URL of the API (for links)")
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'gep.db').resolve()}"
+
+    def resolved_storage_url(self) -> str:
+        if self.storage_url:
+            return self.storage_url
+        return (self.home / "storage").resolve().as_uri()
