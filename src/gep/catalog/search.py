@@ -43,6 +43,8 @@ class SearchRequest:
     sortby: list[SortKey] = field(default_factory=list)
     limit: int = DEFAULT_LIMIT
     token: str | None = None
+    #: offset paging, for OpenSearch ``startIndex`` (STAC paging uses keyset tokens)
+    offset: int = 0
     count: bool = False
     #: fields extension: ``include``/``exclude`` sets, applied when rendering
     fields_include: list[str] | None = None

@@ -37,7 +37,8 @@ SORTABLE_COLUMNS = {"id", "collection", "datetime", "start_datetime", "end_datet
 
 @dataclass(slots=True)
 class SearchPage:
-    items: list[bytes]
+    #: (collection, id, stored JSON) per item, in order
+    items: list[tuple[str, str, bytes]]
     next_token: str | None
     number_matched: int | None = None
 
@@ -272,8 +273,6 @@ class CatalogStore(ABC):
                 field="collection",
             )
         keep = []
-        positions = {id(r): None for r in rows}
-        del positions
         for r in rows:
             if r.collection in missing:
                 pos = next((p for p, it in batch if _item_id(it) == r.id), -1)
@@ -433,19 +432,22 @@ class CatalogStore(ABC):
                 f"s{n} {'DESC NULLS FIRST' if desc else 'ASC NULLS LAST'}"
                 for n, (_, desc, _) in enumerate(sort)
             )
-            sql = "SELECT i.pk, " + ", ".join(f"{e} AS s{n}" for n, e in enumerate(exprs))
+            sql = "SELECT i.pk, i.collection, i.id, " + ", ".join(f"{e} AS s{n}" for n, e in enumerate(exprs))
             sql += " FROM items i"
             if where:
                 sql += " WHERE " + " AND ".join(where)
             sql += f" ORDER BY {order} LIMIT {int(req.limit) + 1}"
+            if req.offset:
+                sql += f" OFFSET {int(req.offset)}"
             rows = conn.execute(text(sql), params.values).all()
             more = len(rows) > req.limit
             rows = rows[: req.limit]
-            items = self._contents(conn, [r[0] for r in rows])
+            contents = self._contents(conn, [r[0] for r in rows])
+            items = [(r[1], r[2], c) for r, c in zip(rows, contents, strict=True)]
         token = None
         if more and rows:
             last = rows[-1]
-            token = encode_token([_jsonable(v) for v in last[1:]])
+            token = encode_token([_jsonable(v) for v in last[3:]])
         return SearchPage(items=items, next_token=token, number_matched=count)
 
     def _sort_keys(

@@ -1,0 +1,87 @@
+"""``create_app(settings)``: the GEP HTTP API (OGC API Common landing, STAC API, OpenSearch)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+
+import gep
+from gep.api import errors, stac, stac_transactions
+from gep.api.deps import base_url
+from gep.catalog.backends import open_store
+from gep.settings import Settings
+
+JSON = "application/json"
+
+COMMON_CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/landing-page",
+    "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/json",
+    "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/oas30",
+]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    store = open_store(settings.resolved_database_url())
+    if not store.is_initialised():
+        store.upgrade()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        store.close()
+
+    app = FastAPI(
+        title="GEP — open Geohazards Exploitation Platform",
+        version=gep.__version__,
+        openapi_url="/api",
+        docs_url="/api.html",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    errors.install(app)
+
+    @app.get("/", tags=["OGC API Common"], summary="Landing page")
+    def landing(request: Request) -> Response:
+        base = base_url(request)
+        links: list[dict[str, Any]] = [
+            {"rel": "self", "type": JSON, "href": f"{base}/"},
+            {"rel": "service-desc", "type": "application/vnd.oai.openapi+json;version=3.0",
+             "href": f"{base}/api"},
+            {"rel": "service-doc", "type": "text/html", "href": f"{base}/api.html"},
+            {"rel": "conformance", "type": JSON, "href": f"{base}/conformance"},
+            {"rel": "data", "type": JSON, "href": f"{base}/stac/collections",
+             "title": "STAC collections"},
+            {"rel": "search", "type": "application/geo+json", "href": f"{base}/stac/search",
+             "title": "STAC item search"},
+            {"rel": "child", "type": JSON, "href": f"{base}/stac", "title": "STAC API"},
+        ]
+        return Response(orjson.dumps({
+            "title": "GEP — open Geohazards Exploitation Platform",
+            "description": "Find Earth-observation products, run geohazard processing services "
+                           "on them and share the results.",
+            "links": links,
+        }), media_type=JSON)
+
+    @app.get("/conformance", tags=["OGC API Common"], summary="Conformance classes")
+    def conformance() -> Response:
+        return Response(orjson.dumps({"conformsTo": COMMON_CONFORMANCE + stac.CONFORMANCE}),
+                        media_type=JSON)
+
+    app.include_router(stac.router)
+    app.include_router(stac_transactions.router)
+    try:
+        from gep.api import opensearch
+    except ImportError:  # pragma: no cover - built alongside
+        opensearch = None  # type: ignore[assignment]
+    if opensearch is not None:
+        app.include_router(opensearch.router)
+    return app

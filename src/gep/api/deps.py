@@ -1,0 +1,41 @@
+"""Dependency providers: the request-scoped handles routers use (store, base URL, bodies)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import Request
+
+from gep.catalog.store import CatalogStore
+from gep.core.errors import InvalidInput, UnsupportedMediaType
+
+
+def get_store(request: Request) -> CatalogStore:
+    return request.app.state.store  # type: ignore[no-any-return]
+
+
+def base_url(request: Request) -> str:
+    """Public root URL without trailing slash (``GEP_BASE_URL`` wins over the Host header)."""
+    configured = request.app.state.settings.base_url
+    if configured:
+        return str(configured).rstrip("/")
+    return str(request.base_url).rstrip("/")
+
+
+async def json_body(request: Request) -> Any:
+    """Parse a JSON body ourselves so a syntax error says where it is."""
+    ctype = request.headers.get("content-type", "application/json").split(";")[0].strip()
+    if ctype not in ("application/json", "application/geo+json", "application/merge-patch+json",
+                     "", "application/x-www-form-urlencoded"):
+        raise UnsupportedMediaType(
+            f"content type '{ctype}' is not accepted here; send application/json",
+            field="Content-Type",
+        )
+    raw = await request.body()
+    if not raw.strip():
+        raise InvalidInput("the request body is empty; send a JSON document", field="body")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"the body is not valid JSON: {exc}", field="body") from None

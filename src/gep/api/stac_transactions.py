@@ -1,0 +1,175 @@
+"""STAC Transaction extension (items one by one and in bulk; collections too).
+
+Every write is one database transaction: a bulk request with one bad item writes nothing, and
+the error names the item's position.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from gep.api.deps import base_url, get_store, json_body
+from gep.api.stac import _coll_url, _json, _render_collection
+from gep.api.stac_render import GEOJSON, render_item
+from gep.catalog.store import CatalogStore
+from gep.core.errors import InvalidInput
+
+router = APIRouter(prefix="/stac", tags=["STAC Transactions"])
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return patch
+    out = dict(target) if isinstance(target, dict) else {}
+    for k, v in patch.items():
+        if v is None:
+            out.pop(k, None)
+        else:
+            out[k] = merge_patch(out.get(k), v)
+    return out
+
+
+@router.post("/collections", status_code=201, summary="Create a collection")
+async def create_collection(request: Request,
+                            store: CatalogStore = Depends(get_store)) -> Response:
+    body = await json_body(request)
+    await run_in_threadpool(store.create_collection, body)
+    base = base_url(request)
+    coll = await run_in_threadpool(store.get_collection, body["id"])
+    return _json(_render_collection(coll, base), status=201,
+                 headers={"Location": _coll_url(base, body["id"])})
+
+
+@router.put("/collections/{collection_id}", summary="Replace a collection")
+async def replace_collection(collection_id: str, request: Request,
+                             store: CatalogStore = Depends(get_store)) -> Response:
+    body = await json_body(request)
+    await run_in_threadpool(store.replace_collection, collection_id, body)
+    coll = await run_in_threadpool(store.get_collection, collection_id)
+    return _json(_render_collection(coll, base_url(request)))
+
+
+@router.patch("/collections/{collection_id}", summary="Update a collection (merge patch)")
+async def patch_collection(collection_id: str, request: Request,
+                           store: CatalogStore = Depends(get_store)) -> Response:
+    body = await json_body(request)
+    current = await run_in_threadpool(store.get_collection, collection_id)
+    updated = merge_patch(current, body)
+    updated["id"] = collection_id
+    await run_in_threadpool(store.replace_collection, collection_id, updated)
+    return _json(_render_collection(updated, base_url(request)))
+
+
+@router.delete("/collections/{collection_id}", status_code=204,
+               summary="Delete a collection and its items")
+def delete_collection(collection_id: str, store: CatalogStore = Depends(get_store)) -> Response:
+    store.delete_collection(collection_id)
+    return Response(status_code=204)
+
+
+def _check_item_collection(item: Any, collection_id: str, where: str) -> None:
+    if isinstance(item, dict) and item.get("collection") not in (None, collection_id):
+        raise InvalidInput(
+            f"{where}.collection is '{item.get('collection')}' but the URL names "
+            f"'{collection_id}'", field=f"{where}.collection")
+
+
+@router.post("/collections/{collection_id}/items", status_code=201,
+             summary="Create an item, or items in bulk (a FeatureCollection)")
+async def create_items(collection_id: str, request: Request,
+                       store: CatalogStore = Depends(get_store)) -> Response:
+    body = await json_body(request)
+    await run_in_threadpool(store.get_collection, collection_id)
+    base = base_url(request)
+    if isinstance(body, dict) and body.get("type") == "FeatureCollection":
+        feats = body.get("features")
+        if not isinstance(feats, list):
+            raise InvalidInput("features must be a list of STAC Items", field="features")
+        for n, f in enumerate(feats):
+            _check_item_collection(f, collection_id, f"features[{n}]")
+        report = await run_in_threadpool(
+            lambda: store.write_items(feats, collection=collection_id, mode="create",
+                                      atomic=True))
+        return _json({"created": report.written}, status=201)
+    _check_item_collection(body, collection_id, "item")
+    await run_in_threadpool(
+        lambda: store.write_items([body], collection=collection_id, mode="create", atomic=True))
+    iid = body["id"]
+    content = await run_in_threadpool(store.get_item, collection_id, iid)
+    return _json(render_item(content, base, collection_id, iid), status=201, media=GEOJSON,
+                 headers={"Location": f"{_coll_url(base, collection_id)}/items/"
+                                      f"{quote(iid, safe='')}"})
+
+
+@router.post("/collections/{collection_id}/bulk_items",
+             summary="Bulk insert or upsert ({\"items\": {id: item}, \"method\": ...})")
+async def bulk_items(collection_id: str, request: Request,
+                     store: CatalogStore = Depends(get_store)) -> Response:
+    body = await json_body(request)
+    await run_in_threadpool(store.get_collection, collection_id)
+    if not isinstance(body, dict) or not isinstance(body.get("items"), dict):
+        raise InvalidInput('body must be {"items": {"<id>": <item>, ...}, "method": '
+                           '"insert"|"upsert"}', field="items")
+    method = body.get("method", "insert")
+    if method not in ("insert", "upsert"):
+        raise InvalidInput("method must be 'insert' or 'upsert'", field="method")
+    feats = list(body["items"].values())
+    for key, f in body["items"].items():
+        if isinstance(f, dict) and f.get("id") != key:
+            raise InvalidInput(f"items['{key}'].id is '{f.get('id')}'; keys must be item ids",
+                               field=f"items.{key}.id")
+        _check_item_collection(f, collection_id, f"items.{key}")
+    mode = "create" if method == "insert" else "upsert"
+    report = await run_in_threadpool(
+        lambda: store.write_items(feats, collection=collection_id, mode=mode, atomic=True))
+    return _json({"written": report.written})
+
+
+@router.put("/collections/{collection_id}/items/{item_id}", summary="Replace an item")
+async def replace_item(collection_id: str, item_id: str, request: Request,
+                       store: CatalogStore = Depends(get_store)) -> Response:
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        raise InvalidInput("the body must be a STAC Item", field="body")
+    if body.get("id") != item_id:
+        raise InvalidInput(f"body id '{body.get('id')}' differs from the path's '{item_id}'",
+                           field="id")
+    _check_item_collection(body, collection_id, "item")
+    await run_in_threadpool(store.get_item, collection_id, item_id)
+    await run_in_threadpool(
+        lambda: store.write_items([body], collection=collection_id, mode="replace", atomic=True))
+    content = await run_in_threadpool(store.get_item, collection_id, item_id)
+    return _json(render_item(content, base_url(request), collection_id, item_id), media=GEOJSON)
+
+
+@router.patch("/collections/{collection_id}/items/{item_id}",
+              summary="Update an item (JSON merge patch)")
+async def patch_item(collection_id: str, item_id: str, request: Request,
+                     store: CatalogStore = Depends(get_store)) -> Response:
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        raise InvalidInput("a merge patch must be a JSON object", field="body")
+    if body.get("id", item_id) != item_id:
+        raise InvalidInput("the id of an item cannot be changed by PATCH", field="id")
+    current = orjson.loads(await run_in_threadpool(store.get_item, collection_id, item_id))
+    updated = merge_patch(current, body)
+    await run_in_threadpool(
+        lambda: store.write_items([updated], collection=collection_id, mode="replace",
+                                  atomic=True))
+    content = await run_in_threadpool(store.get_item, collection_id, item_id)
+    return _json(render_item(content, base_url(request), collection_id, item_id), media=GEOJSON)
+
+
+@router.delete("/collections/{collection_id}/items/{item_id}", status_code=204,
+               summary="Delete an item")
+def delete_item(collection_id: str, item_id: str,
+                store: CatalogStore = Depends(get_store)) -> Response:
+    store.delete_item(collection_id, item_id)
+    return Response(status_code=204)
