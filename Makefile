@@ -1,0 +1,73 @@
+# GEP — two commands: `make run` (install + serve the demo) and `make test` (install + every test).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.stamp-install
+VALIDATOR_VENV := .venv-validator
+VALIDATOR_STAMP := $(VALIDATOR_VENV)/.stamp-install
+PG_URL_ADMIN ?= postgresql://postgres@127.0.0.1:5432/postgres
+GEP_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/gep_test
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export GEP_TEST_DATABASE_URL
+
+.PHONY: run test install postgis validator lint typecheck importlinter pytest bench-catalog clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## the platform on its embedded defaults (SQLite in ./.gep), with the sample catalogue
+run: install
+	$(BIN)/gep db upgrade
+	$(BIN)/gep demo seed
+	@echo "GEP on http://$(HOST):$(PORT)/  (STAC API: /stac, OpenSearch: /opensearch, OpenAPI: /api)"
+	$(BIN)/gep serve --host $(HOST) --port $(PORT)
+
+## PostgreSQL + PostGIS for the tests of the scale backend (Debian packages, installed when missing)
+postgis:
+	@pgver=$$(ls /etc/postgresql 2>/dev/null | sort -n | tail -1); \
+	if [ -z "$$pgver" ]; then echo "no PostgreSQL cluster on this machine"; exit 1; fi; \
+	if [ ! -f /usr/share/postgresql/$$pgver/extension/postgis.control ]; then \
+	  echo "installing postgresql-$$pgver-postgis-3"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-$$pgver-postgis-3 >/dev/null; \
+	fi; \
+	pg_isready -q -h 127.0.0.1 || pg_ctlcluster --skip-systemctl-redirect $$pgver main start
+	@for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 && break; sleep 1; done
+	@psql "$(PG_URL_ADMIN)" -tAc "SELECT 1 FROM pg_database WHERE datname='gep_test'" | grep -q 1 || \
+	  psql "$(PG_URL_ADMIN)" -qc "CREATE DATABASE gep_test"
+	@psql "postgresql://postgres@127.0.0.1:5432/gep_test" -qc "CREATE EXTENSION IF NOT EXISTS postgis" >/dev/null
+
+## stac-api-validator lives in its own venv: its pins must not move GEP's dependencies
+$(VALIDATOR_STAMP):
+	$(PYTHON) -m venv $(VALIDATOR_VENV)
+	$(VALIDATOR_VENV)/bin/pip install -q --upgrade pip
+	$(VALIDATOR_VENV)/bin/pip install -q 'stac-api-validator==0.6.*'
+	touch $(VALIDATOR_STAMP)
+
+validator: $(VALIDATOR_STAMP)
+
+lint: install
+	$(BIN)/ruff check .
+
+typecheck: install
+	$(BIN)/mypy
+
+importlinter: install
+	$(BIN)/lint-imports
+
+pytest: install postgis validator
+	$(BIN)/pytest -q
+
+test: lint importlinter typecheck pytest
+
+bench-catalog: install postgis
+	$(BIN)/python bench/catalog.py $(or $(N),100000)
+
+clean:
+	rm -rf $(VENV) $(VALIDATOR_VENV) .gep .pytest_cache .mypy_cache .ruff_cache

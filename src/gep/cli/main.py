@@ -1,0 +1,17 @@
+"""The ``gep`` command."""
+
+from __future__ import annotations
+
+import typer
+
+from gep.cli import catalog_cmds, db_cmds, demo_cmds, serve_cmds
+
+app = typer.Typer(help="GEP — open Geohazards Exploitation Platform", no_args_is_help=True,
+                  pretty_exceptions_show_locals=False)
+app.add_typer(db_cmds.app, name="db")
+app.add_typer(catalog_cmds.app, name="catalog")
+app.add_typer(demo_cmds.app, name="demo")
+serve_cmds.register(app)
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,30 @@
+"""``gep serve``: the HTTP API."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("serve")
+    def serve(
+        host: str = typer.Option("127.0.0.1", help="Interface to listen on"),
+        port: int = typer.Option(8000, help="Port"),
+        workers: int = typer.Option(1, help="Worker processes"),
+        log_level: str = typer.Option("info", help="uvicorn log level"),
+    ) -> None:
+        """Serve the API (STAC, OpenSearch, …) on http://HOST:PORT."""
+        import uvicorn
+
+        from gep.cli.common import settings, store_from_settings
+
+        with store_from_settings():
+            pass  # migrate once, before workers start racing to do it
+        s = settings()
+        if workers > 1:
+            uvicorn.run("gep.api.asgi:app", host=host, port=port, workers=workers,
+                        log_level=log_level)
+        else:
+            from gep.api.app import create_app
+
+            uvicorn.run(create_app(s), host=host, port=port, log_level=log_level)
