@@ -31,16 +31,23 @@ def _postgis_store() -> CatalogStore:
         store = open_store(PG_URL)
         try:
             with store.engine.begin() as conn:
-                conn.execute(text("DROP TABLE IF EXISTS item_content, items, queryables, "
-                                  "store_meta, collections, alembic_version CASCADE"))
+                conn.execute(
+                    text(
+                        "DROP TABLE IF EXISTS item_content, items, queryables, "
+                        "store_meta, collections, alembic_version CASCADE"
+                    )
+                )
         except Exception as exc:  # pragma: no cover - environment problem, reported as failure
-            pytest.fail(f"PostGIS test database {PG_URL} is unreachable ({exc}); "
-                        "run `make postgis` or set GEP_TEST_DATABASE_URL")
+            pytest.fail(
+                f"PostGIS test database {PG_URL} is unreachable ({exc}); "
+                "run `make postgis` or set GEP_TEST_DATABASE_URL"
+            )
         store.upgrade()
         _pg_store = store
     with _pg_store.engine.begin() as conn:
-        conn.execute(text("TRUNCATE item_content, items, queryables, collections "
-                          "RESTART IDENTITY CASCADE"))
+        conn.execute(
+            text("TRUNCATE item_content, items, queryables, collections RESTART IDENTITY CASCADE")
+        )
         conn.execute(text("UPDATE store_meta SET value = 0"))
     return _pg_store
 

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import make_store
 
 from catalog.items import make_item
-from conftest import make_store
 from gep.catalog.search import build_search
 from gep.catalog.store import CatalogStore
 
@@ -25,11 +25,17 @@ def _footprint(rng: random.Random) -> dict[str, Any]:
     y = rng.uniform(-70, 70)
     w, h = rng.uniform(0.5, 3), rng.uniform(0.5, 2)
     if x + w > 180:  # split at the antimeridian, as STAC asks
-        return {"type": "MultiPolygon", "coordinates": [
-            [[[x, y], [180, y], [180, y + h], [x, y + h], [x, y]]],
-            [[[-180, y], [x + w - 360, y], [x + w - 360, y + h], [-180, y + h], [-180, y]]]]}
-    return {"type": "Polygon", "coordinates": [[[x, y], [x + w, y], [x + w * 0.9, y + h],
-                                                [x + w * 0.1, y + h], [x, y]]]}
+        return {
+            "type": "MultiPolygon",
+            "coordinates": [
+                [[[x, y], [180, y], [180, y + h], [x, y + h], [x, y]]],
+                [[[-180, y], [x + w - 360, y], [x + w - 360, y + h], [-180, y + h], [-180, y]]],
+            ],
+        }
+    return {
+        "type": "Polygon",
+        "coordinates": [[[x, y], [x + w, y], [x + w * 0.9, y + h], [x + w * 0.1, y + h], [x, y]]],
+    }
 
 
 def _items(seed: int = 7) -> list[dict[str, Any]]:
@@ -46,9 +52,15 @@ def _items(seed: int = 7) -> list[dict[str, Any]]:
             "eo:cloud_cover": None if rng.random() < 0.2 else round(rng.uniform(0, 100), 1),
             "title": rng.choice(["Etna flank", "Kos earthquake", "Mexico City", "Amatrice"]),
         }
-        out.append(make_item(f"item-{n:05d}", _footprint(rng),
-                             f"2020-{rng.randint(1, 12):02d}-{day:02d}T{hour:02d}:00:00Z",
-                             collection=rng.choice(["s1", "s1b"]), **props))
+        out.append(
+            make_item(
+                f"item-{n:05d}",
+                _footprint(rng),
+                f"2020-{rng.randint(1, 12):02d}-{day:02d}T{hour:02d}:00:00Z",
+                collection=rng.choice(["s1", "s1b"]),
+                **props,
+            )
+        )
     return out
 
 
@@ -65,29 +77,37 @@ def _searches(seed: int = 11) -> list[dict[str, Any]]:
             s["bbox"] = [x, y, east, y + rng.uniform(5, 30)]
         if kind == 2:
             x, y = rng.uniform(-170, 150), rng.uniform(-60, 40)
-            s["intersects"] = {"type": "Polygon", "coordinates": [[[x, y], [x + 20, y + 3],
-                                                                   [x + 10, y + 25], [x, y]]]}
+            s["intersects"] = {
+                "type": "Polygon",
+                "coordinates": [[[x, y], [x + 20, y + 3], [x + 10, y + 25], [x, y]]],
+            }
         if rng.random() < 0.5:
             m = rng.randint(1, 11)
             s["datetime"] = f"2020-{m:02d}-01T00:00:00Z/2020-{m + 1:02d}-01T00:00:00Z"
         if rng.random() < 0.5:
-            s["filter"] = rng.choice([
-                f"sat:relative_orbit = {rng.randint(1, 20)}",
-                "sat:orbit_state = 'ascending' AND eo:cloud_cover < 50",
-                "platform LIKE 'sentinel-1%'",
-                "eo:cloud_cover IS NULL OR sat:relative_orbit IN (1, 2, 3)",
-                "A_CONTAINS(\"sar:polarizations\", ('VV'))",
-                "CASEI(platform) = 'sentinel-1a'",
-            ])
+            s["filter"] = rng.choice(
+                [
+                    f"sat:relative_orbit = {rng.randint(1, 20)}",
+                    "sat:orbit_state = 'ascending' AND eo:cloud_cover < 50",
+                    "platform LIKE 'sentinel-1%'",
+                    "eo:cloud_cover IS NULL OR sat:relative_orbit IN (1, 2, 3)",
+                    "A_CONTAINS(\"sar:polarizations\", ('VV'))",
+                    "CASEI(platform) = 'sentinel-1a'",
+                ]
+            )
         if rng.random() < 0.5:
-            s["sortby"] = rng.choice([
-                [{"field": "eo:cloud_cover", "direction": "asc"}],
-                [{"field": "eo:cloud_cover", "direction": "desc"}],
-                [{"field": "platform", "direction": "asc"},
-                 {"field": "datetime", "direction": "desc"}],
-                [{"field": "sat:relative_orbit", "direction": "desc"}],
-                [{"field": "id", "direction": "asc"}],
-            ])
+            s["sortby"] = rng.choice(
+                [
+                    [{"field": "eo:cloud_cover", "direction": "asc"}],
+                    [{"field": "eo:cloud_cover", "direction": "desc"}],
+                    [
+                        {"field": "platform", "direction": "asc"},
+                        {"field": "datetime", "direction": "desc"},
+                    ],
+                    [{"field": "sat:relative_orbit", "direction": "desc"}],
+                    [{"field": "id", "direction": "asc"}],
+                ]
+            )
         if rng.random() < 0.2:
             s["q"] = ["Etna", "Amatrice"]
         if rng.random() < 0.3:

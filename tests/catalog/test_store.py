@@ -30,12 +30,17 @@ def grid(store: CatalogStore) -> CatalogStore:
     store.create_collection({"id": "s1", "description": "test"})
     items = [
         make_item(
-            f"i{n}", square(n, 0), f"2021-01-{n + 1:02d}T10:00:00Z",
-            **{"sat:relative_orbit": n % 3, "sat:orbit_state": "ascending" if n % 2 else
-               "descending", "platform": "sentinel-1a" if n < 5 else "Sentinel-1B",
-               "sar:polarizations": ["VV", "VH"] if n % 2 else ["HH"],
-               "title": "Etna eruption" if n == 3 else f"scene {n}",
-               "eo:cloud_cover": None if n == 9 else n * 10.0},
+            f"i{n}",
+            square(n, 0),
+            f"2021-01-{n + 1:02d}T10:00:00Z",
+            **{
+                "sat:relative_orbit": n % 3,
+                "sat:orbit_state": "ascending" if n % 2 else "descending",
+                "platform": "sentinel-1a" if n < 5 else "Sentinel-1B",
+                "sar:polarizations": ["VV", "VH"] if n % 2 else ["HH"],
+                "title": "Etna eruption" if n == 3 else f"scene {n}",
+                "eo:cloud_cover": None if n == 9 else n * 10.0,
+            },
         )
         for n in range(10)
     ]
@@ -57,8 +62,7 @@ def test_create_conflict_and_replace_missing(grid: CatalogStore) -> None:
     with pytest.raises(Conflict):
         grid.write_items([make_item("i1", square(1, 0), "2021-01-02T00:00:00Z")], mode="create")
     with pytest.raises(NotFound):
-        grid.write_items([make_item("zz", square(1, 0), "2021-01-02T00:00:00Z")],
-                         mode="replace")
+        grid.write_items([make_item("zz", square(1, 0), "2021-01-02T00:00:00Z")], mode="replace")
     with pytest.raises(NotFound):
         grid.get_item("s1", "zz")
     with pytest.raises(NotFound):
@@ -66,9 +70,11 @@ def test_create_conflict_and_replace_missing(grid: CatalogStore) -> None:
 
 
 def test_atomic_bulk_writes_nothing_on_one_bad_item(grid: CatalogStore) -> None:
-    bad = make_item("bad", {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0],
-                                                                  [0, 1], [0, 0]]]},
-                    "2021-02-01T00:00:00Z")
+    bad = make_item(
+        "bad",
+        {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]},
+        "2021-02-01T00:00:00Z",
+    )
     good = make_item("good", square(0, 0), "2021-02-01T00:00:00Z")
     with pytest.raises(InvalidInput, match=r"items\[1\]\.geometry.*Self-intersection"):
         grid.write_items([good, bad], mode="create")
@@ -77,10 +83,17 @@ def test_atomic_bulk_writes_nothing_on_one_bad_item(grid: CatalogStore) -> None:
 
 def test_non_atomic_ingest_reports_failures_and_keeps_the_rest(grid: CatalogStore) -> None:
     report = grid.write_items(
-        [make_item("ok1", square(0, 0), "2021-02-01T00:00:00Z"),
-         {"type": "Feature", "id": "nodate", "collection": "s1", "geometry": None,
-          "properties": {}},
-         make_item("ok2", square(0, 0), "2021-02-02T00:00:00Z")],
+        [
+            make_item("ok1", square(0, 0), "2021-02-01T00:00:00Z"),
+            {
+                "type": "Feature",
+                "id": "nodate",
+                "collection": "s1",
+                "geometry": None,
+                "properties": {},
+            },
+            make_item("ok2", square(0, 0), "2021-02-02T00:00:00Z"),
+        ],
         atomic=False,
     )
     assert report.written == 2
@@ -96,15 +109,21 @@ def test_bbox_and_3d_bbox(grid: CatalogStore) -> None:
 
 def test_antimeridian(store: CatalogStore) -> None:
     store.create_collection({"id": "s1"})
-    across = {"type": "MultiPolygon", "coordinates": [
-        [[[179, 10], [180, 10], [180, 11], [179, 11], [179, 10]]],
-        [[[-180, 10], [-179, 10], [-179, 11], [-180, 11], [-180, 10]]]]}
-    store.write_items([
-        make_item("across", across, "2021-01-01T00:00:00Z"),
-        make_item("east", square(178, 10), "2021-01-01T00:00:00Z"),
-        make_item("west", square(-178.5, 10, 0.4), "2021-01-01T00:00:00Z"),
-        make_item("greenwich", square(0, 10), "2021-01-01T00:00:00Z"),
-    ])
+    across = {
+        "type": "MultiPolygon",
+        "coordinates": [
+            [[[179, 10], [180, 10], [180, 11], [179, 11], [179, 10]]],
+            [[[-180, 10], [-179, 10], [-179, 11], [-180, 11], [-180, 10]]],
+        ],
+    }
+    store.write_items(
+        [
+            make_item("across", across, "2021-01-01T00:00:00Z"),
+            make_item("east", square(178, 10), "2021-01-01T00:00:00Z"),
+            make_item("west", square(-178.5, 10, 0.4), "2021-01-01T00:00:00Z"),
+            make_item("greenwich", square(0, 10), "2021-01-01T00:00:00Z"),
+        ]
+    )
     assert sorted(ids(store, bbox=[179.5, 9, -179.5, 12])) == ["across"]
     assert sorted(ids(store, bbox=[178.5, 9, -178.3, 12])) == ["across", "east", "west"]
     assert "greenwich" not in ids(store, bbox=[170, 0, -170, 20])
@@ -115,18 +134,21 @@ def test_intersects_is_exact_not_bbox(grid: CatalogStore) -> None:
     tri = {"type": "Polygon", "coordinates": [[[0.1, 0.1], [0.2, 0.1], [2.9, 0.95], [0.1, 0.1]]]}
     got = sorted(ids(grid, intersects=tri))
     assert got == ["i0", "i1", "i2"]
-    line_far = {"type": "Polygon", "coordinates": [[[0.5, 0.5], [2.5, 0.5], [2.5, 0.6],
-                                                    [0.5, 0.5]]]}
+    line_far = {
+        "type": "Polygon",
+        "coordinates": [[[0.5, 0.5], [2.5, 0.5], [2.5, 0.6], [0.5, 0.5]]],
+    }
     assert sorted(ids(grid, intersects=line_far)) == ["i0", "i1", "i2"]
-    notch = {"type": "Polygon", "coordinates": [[[0.5, 0.5], [0.9, 0.5], [0.9, 0.9],
-                                                 [0.5, 0.9], [0.5, 0.5]]]}
+    notch = {
+        "type": "Polygon",
+        "coordinates": [[[0.5, 0.5], [0.9, 0.5], [0.9, 0.9], [0.5, 0.9], [0.5, 0.5]]],
+    }
     assert ids(grid, intersects=notch) == ["i0"]
 
 
 def test_datetime_instants_and_intervals(grid: CatalogStore) -> None:
     assert ids(grid, datetime="2021-01-03T10:00:00Z") == ["i2"]
-    assert sorted(ids(grid, datetime="2021-01-03T00:00:00Z/2021-01-04T23:00:00Z")) == ["i2",
-                                                                                      "i3"]
+    assert sorted(ids(grid, datetime="2021-01-03T00:00:00Z/2021-01-04T23:00:00Z")) == ["i2", "i3"]
     assert len(ids(grid, datetime="../2021-01-02T10:00:00Z")) == 2
     assert len(ids(grid, datetime="2021-01-09T10:00:00Z/..")) == 2
     assert ids(grid, datetime="2021-01-05") == ["i4"]  # a whole day
@@ -136,12 +158,15 @@ def test_interval_items(store: CatalogStore) -> None:
     store.create_collection({"id": "s1"})
     long = make_item("long", square(0, 0), "2020-01-01T00:00:00Z")
     del long["properties"]["datetime"]
-    long["properties"].update(start_datetime="2020-01-01T00:00:00Z",
-                              end_datetime="2020-12-31T00:00:00Z")
+    long["properties"].update(
+        start_datetime="2020-01-01T00:00:00Z", end_datetime="2020-12-31T00:00:00Z"
+    )
     store.write_items([long, make_item("short", square(0, 0), "2020-06-01T00:00:00Z")])
     assert sorted(ids(store, datetime="2020-07-01T00:00:00Z/2020-07-02T00:00:00Z")) == ["long"]
     assert sorted(ids(store, datetime="2020-05-31T00:00:00Z/2020-06-02T00:00:00Z")) == [
-        "long", "short"]
+        "long",
+        "short",
+    ]
 
 
 def test_ids_and_collections(grid: CatalogStore) -> None:
@@ -165,15 +190,21 @@ def test_ids_and_collections(grid: CatalogStore) -> None:
         ("id IN ('i1', 'i8', 'zz')", ["i1", "i8"]),
         ("S_INTERSECTS(geometry, BBOX(3.5, 0.5, 4.5, 0.6))", ["i3", "i4"]),
         ("S_WITHIN(geometry, POLYGON((1.5 -1, 3.5 -1, 3.5 2, 1.5 2, 1.5 -1)))", ["i2"]),
-        ("T_INTERSECTS(datetime, INTERVAL('2021-01-02T00:00:00Z', '2021-01-03T23:00:00Z'))",
-         ["i1", "i2"]),
+        (
+            "T_INTERSECTS(datetime, INTERVAL('2021-01-02T00:00:00Z', '2021-01-03T23:00:00Z'))",
+            ["i1", "i2"],
+        ),
         ("datetime >= TIMESTAMP('2021-01-09T00:00:00Z')", ["i8", "i9"]),
         ("datetime < DATE('2021-01-02')", ["i0"]),
         ("A_CONTAINS(\"sar:polarizations\", ('VH'))", ["i1", "i3", "i5", "i7", "i9"]),
-        ("A_OVERLAPS(\"sar:polarizations\", ('HH', 'XX')) AND sat:relative_orbit = 0",
-         ["i0", "i6"]),
-        ("title = 'Etna eruption' OR sat:relative_orbit = 2 AND sat:orbit_state = 'descending'",
-         ["i2", "i3", "i8"]),
+        (
+            "A_OVERLAPS(\"sar:polarizations\", ('HH', 'XX')) AND sat:relative_orbit = 0",
+            ["i0", "i6"],
+        ),
+        (
+            "title = 'Etna eruption' OR sat:relative_orbit = 2 AND sat:orbit_state = 'descending'",
+            ["i2", "i3", "i8"],
+        ),
     ],
 )
 def test_cql2_text(grid: CatalogStore, cql: str, expected: list[str]) -> None:
@@ -182,13 +213,17 @@ def test_cql2_text(grid: CatalogStore, cql: str, expected: list[str]) -> None:
 
 
 def test_cql2_json_and_query_extension(grid: CatalogStore) -> None:
-    flt = {"op": "and", "args": [
-        {"op": ">=", "args": [{"property": "sat:relative_orbit"}, 1]},
-        {"op": "=", "args": [{"property": "sat:orbit_state"}, "descending"]}]}
+    flt = {
+        "op": "and",
+        "args": [
+            {"op": ">=", "args": [{"property": "sat:relative_orbit"}, 1]},
+            {"op": "=", "args": [{"property": "sat:orbit_state"}, "descending"]},
+        ],
+    }
     assert sorted(ids(grid, filter=flt, **{"filter-lang": "cql2-json"})) == ["i2", "i4", "i8"]
-    assert sorted(ids(grid, query={"sat:relative_orbit": {"gte": 1},
-                                   "sat:orbit_state": {"eq": "descending"}})) == ["i2", "i4",
-                                                                                  "i8"]
+    assert sorted(
+        ids(grid, query={"sat:relative_orbit": {"gte": 1}, "sat:orbit_state": {"eq": "descending"}})
+    ) == ["i2", "i4", "i8"]
 
 
 def test_unknown_queryable_lists_the_queryables(grid: CatalogStore) -> None:
@@ -207,14 +242,17 @@ def test_malformed_cql2_says_where(grid: CatalogStore) -> None:
 def test_sort_with_nulls_and_paging_covers_everything(grid: CatalogStore) -> None:
     order = ids(grid, sortby=[{"field": "eo:cloud_cover", "direction": "desc"}], limit=100)
     assert order == ["i9", "i8", "i7", "i6", "i5", "i4", "i3", "i2", "i1", "i0"]  # NULL largest
-    order = ids(grid, sortby=[{"field": "properties.eo:cloud_cover", "direction": "asc"}],
-                limit=100)
+    order = ids(
+        grid, sortby=[{"field": "properties.eo:cloud_cover", "direction": "asc"}], limit=100
+    )
     assert order[0] == "i0" and order[-1] == "i9"
-    for sortby in ([{"field": "sat:relative_orbit", "direction": "asc"}],
-                   [{"field": "eo:cloud_cover", "direction": "desc"}],
-                   [{"field": "eo:cloud_cover", "direction": "asc"}],
-                   [{"field": "platform", "direction": "desc"},
-                    {"field": "datetime", "direction": "asc"}], []):
+    for sortby in (
+        [{"field": "sat:relative_orbit", "direction": "asc"}],
+        [{"field": "eo:cloud_cover", "direction": "desc"}],
+        [{"field": "eo:cloud_cover", "direction": "asc"}],
+        [{"field": "platform", "direction": "desc"}, {"field": "datetime", "direction": "asc"}],
+        [],
+    ):
         full = ids(grid, sortby=sortby, limit=100)
         walked: list[str] = []
         token = None
@@ -235,8 +273,12 @@ def test_paging_is_stable_while_items_are_inserted(grid: CatalogStore) -> None:
     seen = [iid for _, iid, _ in first.items]
     assert seen == ["i9", "i8", "i7", "i6"]
     # newer items (before the cursor) and older ones (after it) arrive while the user pages
-    grid.write_items([make_item("new", square(0, 0), "2021-02-01T00:00:00Z"),
-                      make_item("old", square(0, 0), "2020-12-01T00:00:00Z")])
+    grid.write_items(
+        [
+            make_item("new", square(0, 0), "2021-02-01T00:00:00Z"),
+            make_item("old", square(0, 0), "2020-12-01T00:00:00Z"),
+        ]
+    )
     token = first.next_token
     while token:
         page = grid.search(build_search({"limit": 4, "token": token}, from_get=False))

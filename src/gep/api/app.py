@@ -54,27 +54,44 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         base = base_url(request)
         links: list[dict[str, Any]] = [
             {"rel": "self", "type": JSON, "href": f"{base}/"},
-            {"rel": "service-desc", "type": "application/vnd.oai.openapi+json;version=3.0",
-             "href": f"{base}/api"},
+            {
+                "rel": "service-desc",
+                "type": "application/vnd.oai.openapi+json;version=3.0",
+                "href": f"{base}/api",
+            },
             {"rel": "service-doc", "type": "text/html", "href": f"{base}/api.html"},
             {"rel": "conformance", "type": JSON, "href": f"{base}/conformance"},
-            {"rel": "data", "type": JSON, "href": f"{base}/stac/collections",
-             "title": "STAC collections"},
-            {"rel": "search", "type": "application/geo+json", "href": f"{base}/stac/search",
-             "title": "STAC item search"},
+            {
+                "rel": "data",
+                "type": JSON,
+                "href": f"{base}/stac/collections",
+                "title": "STAC collections",
+            },
+            {
+                "rel": "search",
+                "type": "application/geo+json",
+                "href": f"{base}/stac/search",
+                "title": "STAC item search",
+            },
             {"rel": "child", "type": JSON, "href": f"{base}/stac", "title": "STAC API"},
         ]
-        return Response(orjson.dumps({
-            "title": "GEP — open Geohazards Exploitation Platform",
-            "description": "Find Earth-observation products, run geohazard processing services "
-                           "on them and share the results.",
-            "links": links,
-        }), media_type=JSON)
+        return Response(
+            orjson.dumps(
+                {
+                    "title": "GEP — open Geohazards Exploitation Platform",
+                    "description": "Find Earth-observation products, run geohazard processing services "
+                    "on them and share the results.",
+                    "links": links,
+                }
+            ),
+            media_type=JSON,
+        )
 
     @app.get("/conformance", tags=["OGC API Common"], summary="Conformance classes")
     def conformance() -> Response:
-        return Response(orjson.dumps({"conformsTo": COMMON_CONFORMANCE + stac.CONFORMANCE}),
-                        media_type=JSON)
+        return Response(
+            orjson.dumps({"conformsTo": COMMON_CONFORMANCE + stac.CONFORMANCE}), media_type=JSON
+        )
 
     app.include_router(stac.router)
     app.include_router(stac_transactions.router)

@@ -26,8 +26,13 @@ def base_url(request: Request) -> str:
 async def json_body(request: Request) -> Any:
     """Parse a JSON body ourselves so a syntax error says where it is."""
     ctype = request.headers.get("content-type", "application/json").split(";")[0].strip()
-    if ctype not in ("application/json", "application/geo+json", "application/merge-patch+json",
-                     "", "application/x-www-form-urlencoded"):
+    if ctype not in (
+        "application/json",
+        "application/geo+json",
+        "application/merge-patch+json",
+        "",
+        "application/x-www-form-urlencoded",
+    ):
         raise UnsupportedMediaType(
             f"content type '{ctype}' is not accepted here; send application/json",
             field="Content-Type",

@@ -32,11 +32,17 @@ def problem(
     status: int, title: str, detail: str, instance: str, kind: str, **extra: Any
 ) -> Response:
     type_uri = (
-        OGC_EXCEPTIONS + kind if kind.startswith("no-such-") or kind == "result-not-ready"
+        OGC_EXCEPTIONS + kind
+        if kind.startswith("no-such-") or kind == "result-not-ready"
         else f"https://gep.dev/problems/{kind}"
     )
-    body = {"type": type_uri, "title": title, "status": status, "detail": detail,
-            "instance": instance}
+    body = {
+        "type": type_uri,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+    }
     body.update({k: v for k, v in extra.items() if v is not None})
     return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM)
 
@@ -52,8 +58,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(GepError)
     async def _gep(request: Request, exc: GepError) -> Response:
         status, title = status_of(exc)
-        return problem(status, title, exc.message, request.url.path, exc.kind,
-                       field=exc.field, **exc.extra)
+        return problem(
+            status, title, exc.message, request.url.path, exc.kind, field=exc.field, **exc.extra
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
@@ -63,24 +70,43 @@ def install(app: FastAPI) -> None:
         detail = "; ".join(
             f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in errs
         )
-        return problem(400, "Bad request", detail, request.url.path, "invalid-parameter-value",
-                       field=loc or None)
+        return problem(
+            400,
+            "Bad request",
+            detail,
+            request.url.path,
+            "invalid-parameter-value",
+            field=loc or None,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        kind = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized",
-                403: "forbidden"}.get(exc.status_code, "error")
+        kind = {
+            404: "not-found",
+            405: "method-not-allowed",
+            401: "unauthorized",
+            403: "forbidden",
+        }.get(exc.status_code, "error")
         detail = str(exc.detail)
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no resource at {request.url.path}; the landing page / lists what exists"
-        return problem(exc.status_code, detail if exc.status_code != 404 else "Not found",
-                       detail, request.url.path, kind)
+        return problem(
+            exc.status_code,
+            detail if exc.status_code != 404 else "Not found",
+            detail,
+            request.url.path,
+            kind,
+        )
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> Response:
         import logging
 
         logging.getLogger("gep.api").exception("unhandled error on %s", request.url.path)
-        return problem(500, "Internal error",
-                       "the server failed to handle this request; the error was logged",
-                       request.url.path, "internal-error")
+        return problem(
+            500,
+            "Internal error",
+            "the server failed to handle this request; the error was logged",
+            request.url.path,
+            "internal-error",
+        )

@@ -68,8 +68,9 @@ CONFORMANCE = [
 ]
 
 
-def _json(body: Any, status: int = 200, media: str = JSON,
-          headers: dict[str, str] | None = None) -> Response:
+def _json(
+    body: Any, status: int = 200, media: str = JSON, headers: dict[str, str] | None = None
+) -> Response:
     raw = body if isinstance(body, bytes) else orjson.dumps(body)
     return Response(raw, status_code=status, media_type=media, headers=headers)
 
@@ -86,8 +87,11 @@ def _render_collection(c: dict[str, Any], base: str) -> dict[str, Any]:
         {"rel": "parent", "type": JSON, "href": f"{base}/stac"},
         {"rel": "root", "type": JSON, "href": f"{base}/stac"},
         {"rel": "items", "type": GEOJSON, "href": f"{url}/items"},
-        {"rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables", "type": SCHEMA_JSON,
-         "href": f"{url}/queryables"},
+        {
+            "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+            "type": SCHEMA_JSON,
+            "href": f"{url}/queryables",
+        },
         *[ln for ln in c.get("links", []) if isinstance(ln, dict)],
     ]
     return out
@@ -108,24 +112,39 @@ def landing(request: Request, store: CatalogStore = Depends(get_store)) -> Respo
         {"rel": "data", "type": JSON, "href": f"{base}/stac/collections"},
         {"rel": "search", "type": GEOJSON, "href": f"{base}/stac/search", "method": "GET"},
         {"rel": "search", "type": GEOJSON, "href": f"{base}/stac/search", "method": "POST"},
-        {"rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables", "type": SCHEMA_JSON,
-         "href": f"{base}/stac/queryables"},
-        {"rel": "service-desc", "type": "application/vnd.oai.openapi+json;version=3.0",
-         "href": f"{base}/api"},
+        {
+            "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+            "type": SCHEMA_JSON,
+            "href": f"{base}/stac/queryables",
+        },
+        {
+            "rel": "service-desc",
+            "type": "application/vnd.oai.openapi+json;version=3.0",
+            "href": f"{base}/api",
+        },
         {"rel": "service-doc", "type": "text/html", "href": f"{base}/api.html"},
     ]
-    links += [{"rel": "child", "type": JSON, "href": _coll_url(base, c["id"]),
-               "title": c.get("title", c["id"])} for c in colls]
-    return _json({
-        "type": "Catalog",
-        "stac_version": STAC_VERSION,
-        "id": "gep",
-        "title": "GEP catalogue",
-        "description": "Earth-observation products for geohazard science: STAC API of the "
-                       "open Geohazards Exploitation Platform",
-        "conformsTo": CONFORMANCE,
-        "links": links,
-    })
+    links += [
+        {
+            "rel": "child",
+            "type": JSON,
+            "href": _coll_url(base, c["id"]),
+            "title": c.get("title", c["id"]),
+        }
+        for c in colls
+    ]
+    return _json(
+        {
+            "type": "Catalog",
+            "stac_version": STAC_VERSION,
+            "id": "gep",
+            "title": "GEP catalogue",
+            "description": "Earth-observation products for geohazard science: STAC API of the "
+            "open Geohazards Exploitation Platform",
+            "conformsTo": CONFORMANCE,
+            "links": links,
+        }
+    )
 
 
 @router.get("/conformance", summary="STAC API conformance classes")
@@ -154,8 +173,9 @@ def collections(
     if qp.get("datetime"):
         rng = parse_datetime_interval(qp["datetime"])
         dt = (rng.start_us, rng.end_us)
-    colls, total = store.list_collections(q=q, bbox=bbox, datetime_range=dt, limit=limit,
-                                          offset=offset)
+    colls, total = store.list_collections(
+        q=q, bbox=bbox, datetime_range=dt, limit=limit, offset=offset
+    )
     links = [
         {"rel": "self", "type": JSON, "href": str(request.url)},
         {"rel": "root", "type": JSON, "href": f"{base}/stac"},
@@ -164,19 +184,23 @@ def collections(
     if offset + limit < total:
         params = dict(qp)
         params["token"] = str(offset + limit)
-        links.append({"rel": "next", "type": JSON,
-                      "href": f"{base}/stac/collections?{urlencode(params)}"})
-    return _json({
-        "collections": [_render_collection(c, base) for c in colls],
-        "links": links,
-        "numberMatched": total,
-        "numberReturned": len(colls),
-    })
+        links.append(
+            {"rel": "next", "type": JSON, "href": f"{base}/stac/collections?{urlencode(params)}"}
+        )
+    return _json(
+        {
+            "collections": [_render_collection(c, base) for c in colls],
+            "links": links,
+            "numberMatched": total,
+            "numberReturned": len(colls),
+        }
+    )
 
 
 @router.get("/collections/{collection_id}", summary="One collection")
-def collection(collection_id: str, request: Request,
-               store: CatalogStore = Depends(get_store)) -> Response:
+def collection(
+    collection_id: str, request: Request, store: CatalogStore = Depends(get_store)
+) -> Response:
     return _json(_render_collection(store.get_collection(collection_id), base_url(request)))
 
 
@@ -188,8 +212,9 @@ def queryables(request: Request, store: CatalogStore = Depends(get_store)) -> Re
 
 
 @router.get("/collections/{collection_id}/queryables", summary="Queryables of a collection")
-def collection_queryables(collection_id: str, request: Request,
-                          store: CatalogStore = Depends(get_store)) -> Response:
+def collection_queryables(
+    collection_id: str, request: Request, store: CatalogStore = Depends(get_store)
+) -> Response:
     schema = store.queryables_schema(collection_id)
     schema["$id"] = f"{_coll_url(base_url(request), collection_id)}/queryables"
     return _json(schema, media=SCHEMA_JSON)
@@ -209,8 +234,13 @@ def _page_response(
     page = store.search(req)
     if req.fields_include or req.fields_exclude:
         feats = [
-            orjson.dumps(apply_fields(orjson.loads(render_item(c, base, coll, iid)),
-                                      req.fields_include, req.fields_exclude))
+            orjson.dumps(
+                apply_fields(
+                    orjson.loads(render_item(c, base, coll, iid)),
+                    req.fields_include,
+                    req.fields_exclude,
+                )
+            )
             for coll, iid, c in page.items
         ]
     else:
@@ -231,8 +261,9 @@ def _get_params(request: Request) -> dict[str, Any]:
 
 
 @router.get("/collections/{collection_id}/items", summary="Items of a collection (OGC Features)")
-def items(collection_id: str, request: Request,
-          store: CatalogStore = Depends(get_store)) -> Response:
+def items(
+    collection_id: str, request: Request, store: CatalogStore = Depends(get_store)
+) -> Response:
     store.get_collection(collection_id)
     params = _get_params(request)
     for forbidden in ("collections", "ids", "intersects"):
@@ -257,8 +288,9 @@ def items(collection_id: str, request: Request,
 
 
 @router.get("/collections/{collection_id}/items/{item_id}", summary="One item")
-def item(collection_id: str, item_id: str, request: Request,
-         store: CatalogStore = Depends(get_store)) -> Response:
+def item(
+    collection_id: str, item_id: str, request: Request, store: CatalogStore = Depends(get_store)
+) -> Response:
     content = store.get_item(collection_id, item_id)
     return _json(render_item(content, base_url(request), collection_id, item_id), media=GEOJSON)
 
@@ -271,11 +303,17 @@ def search_get(request: Request, store: CatalogStore = Depends(get_store)) -> Re
     def next_link(token: str) -> dict[str, Any]:
         p = {k: v for k, v in request.query_params.items() if k != "token"}
         p["token"] = token
-        return {"rel": "next", "type": GEOJSON, "method": "GET",
-                "href": f"{base}/stac/search?{urlencode(p)}"}
+        return {
+            "rel": "next",
+            "type": GEOJSON,
+            "method": "GET",
+            "href": f"{base}/stac/search?{urlencode(p)}",
+        }
 
-    extra = [{"rel": "self", "type": GEOJSON, "href": str(request.url)},
-             {"rel": "root", "type": JSON, "href": f"{base}/stac"}]
+    extra = [
+        {"rel": "self", "type": GEOJSON, "href": str(request.url)},
+        {"rel": "root", "type": JSON, "href": f"{base}/stac"},
+    ]
     return _page_response(request, store, req, next_link, extra)
 
 
@@ -288,9 +326,14 @@ async def search_post(request: Request, store: CatalogStore = Depends(get_store)
     base = base_url(request)
 
     def next_link(token: str) -> dict[str, Any]:
-        return {"rel": "next", "type": GEOJSON, "method": "POST",
-                "href": f"{base}/stac/search", "body": {**body, "token": token},
-                "merge": False}
+        return {
+            "rel": "next",
+            "type": GEOJSON,
+            "method": "POST",
+            "href": f"{base}/stac/search",
+            "body": {**body, "token": token},
+            "merge": False,
+        }
 
     extra = [{"rel": "root", "type": JSON, "href": f"{base}/stac"}]
     from starlette.concurrency import run_in_threadpool

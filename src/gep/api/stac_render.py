@@ -38,8 +38,9 @@ def render_item(content: bytes, base: str, collection: str, item_id: str) -> byt
     return orjson.dumps(item)
 
 
-def apply_fields(item: dict[str, Any], include: list[str] | None,
-                 exclude: list[str] | None) -> dict[str, Any]:
+def apply_fields(
+    item: dict[str, Any], include: list[str] | None, exclude: list[str] | None
+) -> dict[str, Any]:
     """The STAC fields extension: dotted paths to include and to exclude."""
     if include:
         out: dict[str, Any] = {}

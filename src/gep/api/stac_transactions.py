@@ -17,7 +17,7 @@ from starlette.responses import Response
 from gep.api.deps import base_url, get_store, json_body
 from gep.api.stac import _coll_url, _json, _render_collection
 from gep.api.stac_render import GEOJSON, render_item
-from gep.catalog.store import CatalogStore
+from gep.catalog.store import CatalogStore, WriteMode
 from gep.core.errors import InvalidInput
 
 router = APIRouter(prefix="/stac", tags=["STAC Transactions"])
@@ -37,19 +37,22 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 
 @router.post("/collections", status_code=201, summary="Create a collection")
-async def create_collection(request: Request,
-                            store: CatalogStore = Depends(get_store)) -> Response:
+async def create_collection(request: Request, store: CatalogStore = Depends(get_store)) -> Response:
     body = await json_body(request)
     await run_in_threadpool(store.create_collection, body)
     base = base_url(request)
     coll = await run_in_threadpool(store.get_collection, body["id"])
-    return _json(_render_collection(coll, base), status=201,
-                 headers={"Location": _coll_url(base, body["id"])})
+    return _json(
+        _render_collection(coll, base),
+        status=201,
+        headers={"Location": _coll_url(base, body["id"])},
+    )
 
 
 @router.put("/collections/{collection_id}", summary="Replace a collection")
-async def replace_collection(collection_id: str, request: Request,
-                             store: CatalogStore = Depends(get_store)) -> Response:
+async def replace_collection(
+    collection_id: str, request: Request, store: CatalogStore = Depends(get_store)
+) -> Response:
     body = await json_body(request)
     await run_in_threadpool(store.replace_collection, collection_id, body)
     coll = await run_in_threadpool(store.get_collection, collection_id)
@@ -57,8 +60,9 @@ async def replace_collection(collection_id: str, request: Request,
 
 
 @router.patch("/collections/{collection_id}", summary="Update a collection (merge patch)")
-async def patch_collection(collection_id: str, request: Request,
-                           store: CatalogStore = Depends(get_store)) -> Response:
+async def patch_collection(
+    collection_id: str, request: Request, store: CatalogStore = Depends(get_store)
+) -> Response:
     body = await json_body(request)
     current = await run_in_threadpool(store.get_collection, collection_id)
     updated = merge_patch(current, body)
@@ -67,8 +71,9 @@ async def patch_collection(collection_id: str, request: Request,
     return _json(_render_collection(updated, base_url(request)))
 
 
-@router.delete("/collections/{collection_id}", status_code=204,
-               summary="Delete a collection and its items")
+@router.delete(
+    "/collections/{collection_id}", status_code=204, summary="Delete a collection and its items"
+)
 def delete_collection(collection_id: str, store: CatalogStore = Depends(get_store)) -> Response:
     store.delete_collection(collection_id)
     return Response(status_code=204)
@@ -77,14 +82,19 @@ def delete_collection(collection_id: str, store: CatalogStore = Depends(get_stor
 def _check_item_collection(item: Any, collection_id: str, where: str) -> None:
     if isinstance(item, dict) and item.get("collection") not in (None, collection_id):
         raise InvalidInput(
-            f"{where}.collection is '{item.get('collection')}' but the URL names "
-            f"'{collection_id}'", field=f"{where}.collection")
+            f"{where}.collection is '{item.get('collection')}' but the URL names '{collection_id}'",
+            field=f"{where}.collection",
+        )
 
 
-@router.post("/collections/{collection_id}/items", status_code=201,
-             summary="Create an item, or items in bulk (a FeatureCollection)")
-async def create_items(collection_id: str, request: Request,
-                       store: CatalogStore = Depends(get_store)) -> Response:
+@router.post(
+    "/collections/{collection_id}/items",
+    status_code=201,
+    summary="Create an item, or items in bulk (a FeatureCollection)",
+)
+async def create_items(
+    collection_id: str, request: Request, store: CatalogStore = Depends(get_store)
+) -> Response:
     body = await json_body(request)
     await run_in_threadpool(store.get_collection, collection_id)
     base = base_url(request)
@@ -95,64 +105,81 @@ async def create_items(collection_id: str, request: Request,
         for n, f in enumerate(feats):
             _check_item_collection(f, collection_id, f"features[{n}]")
         report = await run_in_threadpool(
-            lambda: store.write_items(feats, collection=collection_id, mode="create",
-                                      atomic=True))
+            lambda: store.write_items(feats, collection=collection_id, mode="create", atomic=True)
+        )
         return _json({"created": report.written}, status=201)
     _check_item_collection(body, collection_id, "item")
     await run_in_threadpool(
-        lambda: store.write_items([body], collection=collection_id, mode="create", atomic=True))
+        lambda: store.write_items([body], collection=collection_id, mode="create", atomic=True)
+    )
     iid = body["id"]
     content = await run_in_threadpool(store.get_item, collection_id, iid)
-    return _json(render_item(content, base, collection_id, iid), status=201, media=GEOJSON,
-                 headers={"Location": f"{_coll_url(base, collection_id)}/items/"
-                                      f"{quote(iid, safe='')}"})
+    return _json(
+        render_item(content, base, collection_id, iid),
+        status=201,
+        media=GEOJSON,
+        headers={"Location": f"{_coll_url(base, collection_id)}/items/{quote(iid, safe='')}"},
+    )
 
 
-@router.post("/collections/{collection_id}/bulk_items",
-             summary="Bulk insert or upsert ({\"items\": {id: item}, \"method\": ...})")
-async def bulk_items(collection_id: str, request: Request,
-                     store: CatalogStore = Depends(get_store)) -> Response:
+@router.post(
+    "/collections/{collection_id}/bulk_items",
+    summary='Bulk insert or upsert ({"items": {id: item}, "method": ...})',
+)
+async def bulk_items(
+    collection_id: str, request: Request, store: CatalogStore = Depends(get_store)
+) -> Response:
     body = await json_body(request)
     await run_in_threadpool(store.get_collection, collection_id)
     if not isinstance(body, dict) or not isinstance(body.get("items"), dict):
-        raise InvalidInput('body must be {"items": {"<id>": <item>, ...}, "method": '
-                           '"insert"|"upsert"}', field="items")
+        raise InvalidInput(
+            'body must be {"items": {"<id>": <item>, ...}, "method": "insert"|"upsert"}',
+            field="items",
+        )
     method = body.get("method", "insert")
     if method not in ("insert", "upsert"):
         raise InvalidInput("method must be 'insert' or 'upsert'", field="method")
     feats = list(body["items"].values())
     for key, f in body["items"].items():
         if isinstance(f, dict) and f.get("id") != key:
-            raise InvalidInput(f"items['{key}'].id is '{f.get('id')}'; keys must be item ids",
-                               field=f"items.{key}.id")
+            raise InvalidInput(
+                f"items['{key}'].id is '{f.get('id')}'; keys must be item ids",
+                field=f"items.{key}.id",
+            )
         _check_item_collection(f, collection_id, f"items.{key}")
-    mode = "create" if method == "insert" else "upsert"
+    mode: WriteMode = "create" if method == "insert" else "upsert"
     report = await run_in_threadpool(
-        lambda: store.write_items(feats, collection=collection_id, mode=mode, atomic=True))
+        lambda: store.write_items(feats, collection=collection_id, mode=mode, atomic=True)
+    )
     return _json({"written": report.written})
 
 
 @router.put("/collections/{collection_id}/items/{item_id}", summary="Replace an item")
-async def replace_item(collection_id: str, item_id: str, request: Request,
-                       store: CatalogStore = Depends(get_store)) -> Response:
+async def replace_item(
+    collection_id: str, item_id: str, request: Request, store: CatalogStore = Depends(get_store)
+) -> Response:
     body = await json_body(request)
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a STAC Item", field="body")
     if body.get("id") != item_id:
-        raise InvalidInput(f"body id '{body.get('id')}' differs from the path's '{item_id}'",
-                           field="id")
+        raise InvalidInput(
+            f"body id '{body.get('id')}' differs from the path's '{item_id}'", field="id"
+        )
     _check_item_collection(body, collection_id, "item")
     await run_in_threadpool(store.get_item, collection_id, item_id)
     await run_in_threadpool(
-        lambda: store.write_items([body], collection=collection_id, mode="replace", atomic=True))
+        lambda: store.write_items([body], collection=collection_id, mode="replace", atomic=True)
+    )
     content = await run_in_threadpool(store.get_item, collection_id, item_id)
     return _json(render_item(content, base_url(request), collection_id, item_id), media=GEOJSON)
 
 
-@router.patch("/collections/{collection_id}/items/{item_id}",
-              summary="Update an item (JSON merge patch)")
-async def patch_item(collection_id: str, item_id: str, request: Request,
-                     store: CatalogStore = Depends(get_store)) -> Response:
+@router.patch(
+    "/collections/{collection_id}/items/{item_id}", summary="Update an item (JSON merge patch)"
+)
+async def patch_item(
+    collection_id: str, item_id: str, request: Request, store: CatalogStore = Depends(get_store)
+) -> Response:
     body = await json_body(request)
     if not isinstance(body, dict):
         raise InvalidInput("a merge patch must be a JSON object", field="body")
@@ -161,15 +188,17 @@ async def patch_item(collection_id: str, item_id: str, request: Request,
     current = orjson.loads(await run_in_threadpool(store.get_item, collection_id, item_id))
     updated = merge_patch(current, body)
     await run_in_threadpool(
-        lambda: store.write_items([updated], collection=collection_id, mode="replace",
-                                  atomic=True))
+        lambda: store.write_items([updated], collection=collection_id, mode="replace", atomic=True)
+    )
     content = await run_in_threadpool(store.get_item, collection_id, item_id)
     return _json(render_item(content, base_url(request), collection_id, item_id), media=GEOJSON)
 
 
-@router.delete("/collections/{collection_id}/items/{item_id}", status_code=204,
-               summary="Delete an item")
-def delete_item(collection_id: str, item_id: str,
-                store: CatalogStore = Depends(get_store)) -> Response:
+@router.delete(
+    "/collections/{collection_id}/items/{item_id}", status_code=204, summary="Delete an item"
+)
+def delete_item(
+    collection_id: str, item_id: str, store: CatalogStore = Depends(get_store)
+) -> Response:
     store.delete_item(collection_id, item_id)
     return Response(status_code=204)

@@ -14,10 +14,10 @@ import orjson
 import shapely
 from shapely.geometry import box
 
+from gep.catalog.sqlbuild import Params
 from gep.core.errors import InvalidInput
 from gep.core.geometry import check_geometry, parse_geojson_geometry
 from gep.core.timeutil import parse_instant, to_micros
-from gep.catalog.sqlbuild import Params
 
 if TYPE_CHECKING:
     from gep.catalog.dialects import Dialect

@@ -62,8 +62,16 @@ def json_type(value: Any) -> str:
     return "null"
 
 
-def item_to_row(item: Any, collection: str | None = None, where: str = "item") -> ItemRow:
-    """Validate a STAC Item and derive its stored row; raises InvalidInput naming the field."""
+_UNSET: Any = object()
+
+
+def item_to_row(
+    item: Any, collection: str | None = None, where: str = "item", geometry: Any = _UNSET
+) -> ItemRow:
+    """Validate a STAC Item and derive its stored row; raises InvalidInput naming the field.
+
+    ``geometry`` may be given already parsed and checked (see :func:`batch_geometries`).
+    """
     if not isinstance(item, dict):
         raise InvalidInput(f"{where} must be a JSON object (a STAC Item)", field=where)
     if item.get("type") != "Feature":
@@ -116,10 +124,12 @@ def item_to_row(item: Any, collection: str | None = None, where: str = "item") -
             field=f"{where}.properties.end_datetime",
         )
     geom_json = item.get("geometry")
-    geometry: BaseGeometry | None = None
     bbox: tuple[float, float, float, float] | None = None
-    if geom_json is not None:
-        geometry = parse_geojson_geometry(geom_json, f"{where}.geometry")
+    if geometry is _UNSET:
+        geometry = (
+            None if geom_json is None else parse_geojson_geometry(geom_json, f"{where}.geometry")
+        )
+    if geometry is not None:
         minx, miny, maxx, maxy = geometry.bounds
         bbox = (minx, miny, maxx, maxy)
     if item.get("bbox") is None and geometry is not None:
@@ -154,6 +164,36 @@ def item_to_row(item: Any, collection: str | None = None, where: str = "item") -
         content=orjson.dumps(stored),
         text=" ".join(text_parts),
     )
+
+
+def batch_geometries(items: list[Any]) -> list[Any] | None:
+    """Parse and check a batch's geometries in one vectorised pass (GEOS, no Python loop).
+
+    Returns None when any geometry is malformed, invalid or out of range: the caller then
+    parses item by item, which names the item and the reason.
+    """
+    texts = []
+    for it in items:
+        g = it.get("geometry") if isinstance(it, dict) else None
+        texts.append(None if g is None else orjson.dumps(g))
+    try:
+        geoms = shapely.from_geojson(texts, on_invalid="raise")
+    except Exception:
+        return None
+    present = ~shapely.is_missing(geoms)
+    if not bool(shapely.is_valid(geoms[present]).all()):
+        return None
+    bounds = shapely.bounds(geoms[present])
+    if bounds.size and (
+        bounds[:, 0].min() < -180
+        or bounds[:, 2].max() > 180
+        or bounds[:, 1].min() < -90
+        or bounds[:, 3].max() > 90
+    ):
+        return None
+    if bool(shapely.is_empty(geoms[present]).any()):
+        return None
+    return list(geoms)
 
 
 def geometry_wkb(geom: BaseGeometry | None) -> bytes | None:

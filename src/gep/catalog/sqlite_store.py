@@ -114,9 +114,10 @@ class SqliteCatalogStore(CatalogStore):
                 ):
                     existing[(coll, iid)] = pk
         if mode == "create" and existing:
-            c, i = next(iter(existing))
+            coll_id, item_id = next(iter(existing))
             raise Conflict(
-                f"item '{i}' already exists in collection '{c}'; use PUT to replace", field="id"
+                f"item '{item_id}' already exists in collection '{coll_id}'; use PUT to replace",
+                field="id",
             )
         if mode == "replace":
             for r in rows:
@@ -163,11 +164,11 @@ class SqliteCatalogStore(CatalogStore):
             if r.text:
                 fts_rows.append((pk, r.text))
         if replaced:
-            for i in range(0, len(replaced), 900):
-                chunk = replaced[i : i + 900]
-                q = ",".join("?" * len(chunk))
-                cur.execute(f"DELETE FROM items_fts WHERE rowid IN ({q})", chunk)
-                cur.execute(f"DELETE FROM items_rtree WHERE pk IN ({q})", chunk)
+            for start in range(0, len(replaced), 900):
+                pks = replaced[start : start + 900]
+                marks = ",".join("?" * len(pks))
+                cur.execute(f"DELETE FROM items_fts WHERE rowid IN ({marks})", pks)
+                cur.execute(f"DELETE FROM items_rtree WHERE pk IN ({marks})", pks)
         cur.executemany(
             "INSERT OR REPLACE INTO items (pk, collection, id, datetime, end_datetime, minx, "
             "miny, maxx, maxy, geometry, properties) VALUES (?,?,?,?,?,?,?,?,?,?,?)",

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 
 from gep.catalog.cql2sql import FilterTranslator
 from gep.catalog.dialects import Dialect
-from gep.catalog.records import ItemRow, item_to_row, json_type
+from gep.catalog.records import ItemRow, batch_geometries, item_to_row, json_type
 from gep.catalog.search import SearchRequest, SortKey, decode_token, encode_token
 from gep.catalog.sqlbuild import Params
 from gep.core.errors import Conflict, GepError, InvalidInput, NotFound
@@ -223,9 +223,15 @@ class CatalogStore(ABC):
         """
         report = IngestReport()
         if atomic:
+            listed = list(items)
+            geoms = batch_geometries(listed)
             rows = []
-            for pos, item in enumerate(items):
-                rows.append(item_to_row(item, collection, where=_where(pos, atomic, item)))
+            for pos, item in enumerate(listed):
+                where = f"items[{pos}]"
+                if geoms is not None:
+                    rows.append(item_to_row(item, collection, where=where, geometry=geoms[pos]))
+                else:
+                    rows.append(item_to_row(item, collection, where=where))
             self._check_collections(rows, report, create_collections)
             with self._write() as w:
                 self._write_rows(w, rows, mode)
@@ -233,9 +239,13 @@ class CatalogStore(ABC):
             return report
         for batch in _batched(enumerate(items), self.batch_size):
             rows = []
-            for pos, item in batch:
+            geoms = batch_geometries([it for _, it in batch])
+            for n, (pos, item) in enumerate(batch):
                 try:
-                    rows.append(item_to_row(item, collection, where="item"))
+                    if geoms is not None:
+                        rows.append(item_to_row(item, collection, where="item", geometry=geoms[n]))
+                    else:
+                        rows.append(item_to_row(item, collection, where="item"))
                 except GepError as exc:
                     report.failed.append(IngestFailure(pos, _item_id(item), exc.message))
             try:
@@ -299,15 +309,20 @@ class CatalogStore(ABC):
         """Keep the queryables and the longest item duration current, once per batch."""
         types: dict[tuple[str, str], str] = {}
         longest = 0
+        skip = ("datetime", "start_datetime", "end_datetime")
         for r in rows:
             longest = max(longest, r.end_datetime - r.datetime)
+            coll = r.collection
             for k, v in r.properties.items():
-                if k in ("datetime", "start_datetime", "end_datetime") or v is None:
+                if v is None or k in skip:
                     continue
-                key = (r.collection, k)
-                t = json_type(v)
+                key = (coll, k)
                 old = types.get(key)
-                types[key] = t if old is None else _widen(old, t)
+                t = _PY_TYPES.get(type(v))
+                if t is None or (t == "string" and old in (None, "datetime")):
+                    t = json_type(v)  # strings: tell timestamps apart; subclasses: full check
+                if old != t:
+                    types[key] = t if old is None else _widen(old, t)
         if types:
             colls = sorted({c for c, _ in types})
             existing: dict[tuple[str, str], str] = {}
@@ -432,7 +447,9 @@ class CatalogStore(ABC):
                 f"s{n} {'DESC NULLS FIRST' if desc else 'ASC NULLS LAST'}"
                 for n, (_, desc, _) in enumerate(sort)
             )
-            sql = "SELECT i.pk, i.collection, i.id, " + ", ".join(f"{e} AS s{n}" for n, e in enumerate(exprs))
+            sql = "SELECT i.pk, i.collection, i.id, " + ", ".join(
+                f"{e} AS s{n}" for n, e in enumerate(exprs)
+            )
             sql += " FROM items i"
             if where:
                 sql += " WHERE " + " AND ".join(where)
@@ -539,6 +556,15 @@ class CatalogStore(ABC):
 
 # ---------------------------------------------------------------------- helpers
 
+_PY_TYPES: dict[type, str] = {
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
+    list: "array",
+    dict: "object",
+}
+
 
 def _widen(old: str, new: str) -> str:
     if old == new:
@@ -568,10 +594,6 @@ def _item_id(item: Any) -> str | None:
     if isinstance(item, dict) and isinstance(item.get("id"), str):
         return item["id"]
     return None
-
-
-def _where(pos: int, atomic: bool, item: Any) -> str:
-    return f"items[{pos}]" if atomic else "item"
 
 
 def _batched(it: Iterable[Any], n: int) -> Iterator[list[Any]]:

@@ -17,9 +17,14 @@ from gep.io.stac_files import iter_stac_records
 app = typer.Typer(help="The catalogue", no_args_is_help=True)
 
 
-def ingest_paths(store: CatalogStore, paths: list[Path], *, collection: str | None = None,
-                 create_collections: bool = True, progress: Progress | None = None
-                 ) -> IngestReport:
+def ingest_paths(
+    store: CatalogStore,
+    paths: list[Path],
+    *,
+    collection: str | None = None,
+    create_collections: bool = True,
+    progress: Progress | None = None,
+) -> IngestReport:
     """Ingest every record under ``paths``; collections first, then items in batches."""
     total = IngestReport()
     position = 0
@@ -30,8 +35,13 @@ def ingest_paths(store: CatalogStore, paths: list[Path], *, collection: str | No
         nonlocal pending
         if not pending:
             return
-        report = store.write_items(pending, collection=collection, mode="upsert", atomic=False,
-                                   create_collections=create_collections)
+        report = store.write_items(
+            pending,
+            collection=collection,
+            mode="upsert",
+            atomic=False,
+            create_collections=create_collections,
+        )
         base = position - len(pending)
         total.written += report.written
         for f in report.failed:
@@ -54,9 +64,13 @@ def ingest_paths(store: CatalogStore, paths: list[Path], *, collection: str | No
             except GepError as exc:
                 from gep.catalog.store import IngestFailure
 
-                total.failed.append(IngestFailure(position, rec.data.get("id")
-                                                  if isinstance(rec.data, dict) else None,
-                                                  f"{rec.source}: {exc.message}"))
+                total.failed.append(
+                    IngestFailure(
+                        position,
+                        rec.data.get("id") if isinstance(rec.data, dict) else None,
+                        f"{rec.source}: {exc.message}",
+                    )
+                )
             position += 1
             continue
         if rec.kind == "error":
@@ -79,23 +93,41 @@ def ingest_paths(store: CatalogStore, paths: list[Path], *, collection: str | No
 
 @app.command("ingest")
 def ingest(
-    paths: list[Path] = typer.Argument(..., help="STAC Item/Collection/ItemCollection JSON, "
-                                               "NDJSON, a static catalogue, or folders of them"),
-    collection: str | None = typer.Option(None, "--collection", "-c",
-                                          help="Put every item in this collection"),
+    paths: list[Path] = typer.Argument(
+        ...,
+        help="STAC Item/Collection/ItemCollection JSON, "
+        "NDJSON, a static catalogue, or folders of them",
+    ),
+    collection: str | None = typer.Option(
+        None, "--collection", "-c", help="Put every item in this collection"
+    ),
     create_collections: bool = typer.Option(True, help="Create missing collections"),
 ) -> None:
     """Ingest STAC records (idempotent: re-ingesting updates in place)."""
-    with store_from_settings() as store, Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=console, transient=False,
-    ) as progress:
-        report = ingest_paths(store, paths, collection=collection,
-                              create_collections=create_collections, progress=progress)
+    with (
+        store_from_settings() as store,
+        Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        ) as progress,
+    ):
+        report = ingest_paths(
+            store,
+            paths,
+            collection=collection,
+            create_collections=create_collections,
+            progress=progress,
+        )
         store.analyze()
     for f in report.failed:
-        console.print(f"[red]failed[/red] record {f.position} ({f.item_id or 'no id'}): "
-                      f"{f.message}")
+        console.print(
+            f"[red]failed[/red] record {f.position} ({f.item_id or 'no id'}): {f.message}",
+            soft_wrap=True,
+        )
     if report.created_collections:
         console.print("created collections: " + ", ".join(report.created_collections))
     console.print(f"ingested {report.written} items, {len(report.failed)} failed")

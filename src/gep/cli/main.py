@@ -6,8 +6,11 @@ import typer
 
 from gep.cli import catalog_cmds, db_cmds, demo_cmds, serve_cmds
 
-app = typer.Typer(help="GEP — open Geohazards Exploitation Platform", no_args_is_help=True,
-                  pretty_exceptions_show_locals=False)
+app = typer.Typer(
+    help="GEP — open Geohazards Exploitation Platform",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 app.add_typer(db_cmds.app, name="db")
 app.add_typer(catalog_cmds.app, name="catalog")
 app.add_typer(demo_cmds.app, name="demo")

@@ -22,8 +22,9 @@ def register(app: typer.Typer) -> None:
             pass  # migrate once, before workers start racing to do it
         s = settings()
         if workers > 1:
-            uvicorn.run("gep.api.asgi:app", host=host, port=port, workers=workers,
-                        log_level=log_level)
+            uvicorn.run(
+                "gep.api.asgi:app", host=host, port=port, workers=workers, log_level=log_level
+            )
         else:
             from gep.api.app import create_app
 

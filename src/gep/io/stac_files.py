@@ -69,12 +69,14 @@ def _classify(doc: Any, source: str, collection: str | None = None) -> StacRecor
         return StacRecord("collection", doc, source)
     if isinstance(doc, dict) and doc.get("type") == "Feature":
         return StacRecord("item", doc, source, collection=collection)
-    return StacRecord("error", doc, source,
-                      error="not a STAC Item, Collection, ItemCollection or Catalog")
+    return StacRecord(
+        "error", doc, source, error="not a STAC Item, Collection, ItemCollection or Catalog"
+    )
 
 
-def _walk(doc: Any, path: Path, seen: set[Path], collection: str | None = None
-          ) -> Iterator[StacRecord]:
+def _walk(
+    doc: Any, path: Path, seen: set[Path], collection: str | None = None
+) -> Iterator[StacRecord]:
     seen.add(path.resolve())
     if isinstance(doc, list):
         for n, d in enumerate(doc):
@@ -100,8 +102,12 @@ def _walk(doc: Any, path: Path, seen: set[Path], collection: str | None = None
                 continue
             href = str(link.get("href", ""))
             if urlparse(href).scheme not in ("", "file"):
-                yield StacRecord("error", None, href,
-                                 error="remote links are not followed by ingest; harvest them")
+                yield StacRecord(
+                    "error",
+                    None,
+                    href,
+                    error="remote links are not followed by ingest; harvest them",
+                )
                 continue
             target = (path.parent / urlparse(href).path).resolve()
             if target in seen:
