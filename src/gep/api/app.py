@@ -79,8 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             orjson.dumps(
                 {
                     "title": "GEP — open Geohazards Exploitation Platform",
-                    "description": "Find Earth-observation products, run geohazard processing services "
-                    "on them and share the results.",
+                    "description": "Find Earth-observation products, run geohazard processing "
+                    "services on them and share the results.",
                     "links": links,
                 }
             ),

@@ -56,32 +56,47 @@ FEED_NAMESPACES = {
 _PREFIX_NS = {"geo": GEO_NS, "time": TIME_NS, "eo": EO_NS}
 
 _FORMATS = {
-    "atom": "atom", "xml": "atom", ATOM: "atom",
-    "json": "json", "geojson": "json", GEOJSON: "json", "application/json": "json",
+    "atom": "atom",
+    "xml": "atom",
+    ATOM: "atom",
+    "json": "json",
+    "geojson": "json",
+    GEOJSON: "json",
+    "application/json": "json",
 }
 
 
 # ---------------------------------------------------------------------- endpoints
 
 
-@router.get("/{collection_id}/description.xml", summary="OpenSearch description document",
-            response_class=Response, responses={200: {"content": {OSDD: {}}}})
-def description(collection_id: str, request: Request,
-                store: CatalogStore = Depends(get_store)) -> Response:
+@router.get(
+    "/{collection_id}/description.xml",
+    summary="OpenSearch description document",
+    response_class=Response,
+    responses={200: {"content": {OSDD: {}}}},
+)
+def description(
+    collection_id: str, request: Request, store: CatalogStore = Depends(get_store)
+) -> Response:
     coll = store.get_collection(collection_id)
     xml = description_document(coll, base_url(request), store.queryable_types([collection_id]))
     return Response(xml.encode(), media_type=OSDD)
 
 
-@router.get("/{collection_id}/search", summary="OpenSearch search (Atom, or GeoJSON)",
-            response_class=Response,
-            responses={200: {"content": {ATOM: {}, GEOJSON: {}}}})
-def search(collection_id: str, request: Request,
-           store: CatalogStore = Depends(get_store)) -> Response:
+@router.get(
+    "/{collection_id}/search",
+    summary="OpenSearch search (Atom, or GeoJSON)",
+    response_class=Response,
+    responses={200: {"content": {ATOM: {}, GEOJSON: {}}}},
+)
+def search(
+    collection_id: str, request: Request, store: CatalogStore = Depends(get_store)
+) -> Response:
     coll = store.get_collection(collection_id)
     fmt = _format(request)
-    query = parse_opensearch(collection_id, dict(request.query_params),
-                             store.queryable_types([collection_id]))
+    query = parse_opensearch(
+        collection_id, dict(request.query_params), store.queryable_types([collection_id])
+    )
     page = store.search(query.request)
     total = page.number_matched or 0
     ctx = _Page(request, collection_id, query, total)
@@ -116,8 +131,9 @@ def _format(request: Request) -> str:
 class _Page:
     """One response page: where it is, and the URLs of its neighbours."""
 
-    def __init__(self, request: Request, collection: str, query: OpenSearchQuery,
-                 total: int) -> None:
+    def __init__(
+        self, request: Request, collection: str, query: OpenSearchQuery, total: int
+    ) -> None:
         self.base = base_url(request)
         self.collection = collection
         self.query = query
@@ -126,7 +142,8 @@ class _Page:
         self.description = f"{self.base}/opensearch/{quote(collection, safe='')}/description.xml"
         # the request's own parameters, minus paging and representation, in the given order
         self.params = [
-            (k, v) for k, v in request.query_params.multi_items()
+            (k, v)
+            for k, v in request.query_params.multi_items()
             if k not in ("startIndex", "startPage", "format", "httpAccept")
         ]
 
@@ -169,13 +186,20 @@ def _geojson(ctx: _Page, features: list[bytes]) -> bytes:
     links: list[dict[str, Any]] = [
         {"rel": "self", "type": GEOJSON, "href": ctx.href(q.start_index, "json")},
         {"rel": "alternate", "type": ATOM, "href": ctx.href(q.start_index, "atom")},
-        *[{"rel": rel, "type": GEOJSON, "href": ctx.href(i, "json")}
-          for rel, i in ctx.neighbours().items()],
+        *[
+            {"rel": rel, "type": GEOJSON, "href": ctx.href(i, "json")}
+            for rel, i in ctx.neighbours().items()
+        ],
         {"rel": "search", "type": OSDD, "href": ctx.description},
     ]
     return (
-        b'{"type":"FeatureCollection","properties":' + orjson.dumps(props)
-        + b',"features":[' + b",".join(features) + b'],"links":' + orjson.dumps(links) + b"}"
+        b'{"type":"FeatureCollection","properties":'
+        + orjson.dumps(props)
+        + b',"features":['
+        + b",".join(features)
+        + b'],"links":'
+        + orjson.dumps(links)
+        + b"}"
     )
 
 
@@ -189,9 +213,9 @@ def _a(tag: str) -> str:
 def _atom(ctx: _Page, collection: dict[str, Any], items: list[dict[str, Any]]) -> str:
     q = ctx.query
     feed = ET.Element(_a("feed"))
-    ET.SubElement(feed, _a("title")).text = (
-        f"{collection.get('title') or ctx.collection}: search results"
-    )
+    ET.SubElement(
+        feed, _a("title")
+    ).text = f"{collection.get('title') or ctx.collection}: search results"
     ET.SubElement(feed, _a("id")).text = ctx.href(q.start_index, "atom")
     ET.SubElement(feed, _a("updated")).text = format_rfc3339(datetime.now(UTC))
     author = ET.SubElement(feed, _a("author"))
@@ -201,10 +225,14 @@ def _atom(ctx: _Page, collection: dict[str, Any], items: list[dict[str, Any]]) -
     ET.SubElement(feed, f"{{{OS_NS}}}startIndex").text = str(q.start_index)
     ET.SubElement(feed, f"{{{OS_NS}}}itemsPerPage").text = str(q.count)
     ET.SubElement(feed, f"{{{OS_NS}}}Query", _query_attributes(q))
-    ET.SubElement(feed, _a("link"), {"rel": "self", "type": ATOM,
-                                     "href": ctx.href(q.start_index, "atom")})
-    ET.SubElement(feed, _a("link"), {"rel": "alternate", "type": GEOJSON,
-                                     "href": ctx.href(q.start_index, "json")})
+    ET.SubElement(
+        feed, _a("link"), {"rel": "self", "type": ATOM, "href": ctx.href(q.start_index, "atom")}
+    )
+    ET.SubElement(
+        feed,
+        _a("link"),
+        {"rel": "alternate", "type": GEOJSON, "href": ctx.href(q.start_index, "json")},
+    )
     for rel, index in ctx.neighbours().items():
         ET.SubElement(feed, _a("link"), {"rel": rel, "type": ATOM, "href": ctx.href(index, "atom")})
     ET.SubElement(feed, _a("link"), {"rel": "search", "type": OSDD, "href": ctx.description})
@@ -255,8 +283,11 @@ def _entry(feed: ET.Element, item: dict[str, Any], ctx: _Page) -> None:
             continue
         text = " ".join(map(str, value)) if isinstance(value, list) else str(value)
         ET.SubElement(entry, f"{{{EO_NS}}}{eo.name.split(':', 1)[1]}").text = text
-    ET.SubElement(entry, _a("link"), {"rel": "alternate", "type": GEOJSON, "href": self_url,
-                                      "title": "STAC item"})
+    ET.SubElement(
+        entry,
+        _a("link"),
+        {"rel": "alternate", "type": GEOJSON, "href": self_url, "title": "STAC item"},
+    )
     for key, asset in (item.get("assets") or {}).items():
         if not isinstance(asset, dict) or not isinstance(asset.get("href"), str):
             continue
@@ -297,7 +328,8 @@ def _georss(entry: ET.Element, item: dict[str, Any]) -> None:
     geom = item.get("geometry")
     if not isinstance(geom, dict):
         return
-    gtype, coords = geom.get("type"), geom.get("coordinates")
+    gtype = geom.get("type")
+    coords: Any = geom.get("coordinates")
     try:
         if gtype == "Polygon":
             ET.SubElement(entry, f"{{{GEORSS_NS}}}polygon").text = _latlon(coords[0])
@@ -310,8 +342,7 @@ def _georss(entry: ET.Element, item: dict[str, Any]) -> None:
             return
         if gtype == "MultiPolygon":
             where = ET.SubElement(entry, f"{{{GEORSS_NS}}}where")
-            multi = ET.SubElement(where, f"{{{GML_NS}}}MultiSurface",
-                                  {"srsName": "EPSG:4326"})
+            multi = ET.SubElement(where, f"{{{GML_NS}}}MultiSurface", {"srsName": "EPSG:4326"})
             for poly in coords:
                 member = ET.SubElement(multi, f"{{{GML_NS}}}surfaceMember")
                 gpoly = ET.SubElement(member, f"{{{GML_NS}}}Polygon")

@@ -108,16 +108,15 @@ def item_to_row(
             f"{where}.properties.datetime is required (or both start_datetime and end_datetime)",
             field=f"{where}.properties.datetime",
         )
-    try:
+    # the searchable span is [start_datetime, end_datetime] when an item has one (STAC API
+    # item-search semantics), its datetime otherwise
+    if start is not None and end is not None:
+        t0 = to_micros(parse_instant(str(start), f"{where}.properties.start_datetime"))
+        t1 = to_micros(parse_instant(str(end), f"{where}.properties.end_datetime"))
         if dt is not None:
-            t0 = t1 = to_micros(parse_instant(str(dt), f"{where}.properties.datetime"))
-            if start is not None and end is not None:
-                t1 = max(t1, to_micros(parse_instant(str(end), f"{where}.properties.end_datetime")))
-        else:
-            t0 = to_micros(parse_instant(str(start), f"{where}.properties.start_datetime"))
-            t1 = to_micros(parse_instant(str(end), f"{where}.properties.end_datetime"))
-    except InvalidInput:
-        raise
+            parse_instant(str(dt), f"{where}.properties.datetime")
+    else:
+        t0 = t1 = to_micros(parse_instant(str(dt), f"{where}.properties.datetime"))
     if t1 < t0:
         raise InvalidInput(
             f"{where}.properties.end_datetime is before start_datetime",
