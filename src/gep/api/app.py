@@ -8,10 +8,11 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
-from starlette.responses import Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from starlette.responses import HTMLResponse, Response
 
 import gep
-from gep.api import errors, stac, stac_transactions
+from gep.api import errors, opensearch, stac, stac_transactions
 from gep.api.deps import base_url
 from gep.catalog.backends import open_store
 from gep.settings import Settings
@@ -40,14 +41,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="GEP — open Geohazards Exploitation Platform",
         version=gep.__version__,
-        openapi_url="/api",
-        docs_url="/api.html",
+        openapi_url=None,  # served below, with the media type the service-desc links declare
+        docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.store = store
     errors.install(app)
+
+    @app.get("/api", include_in_schema=False)
+    def openapi_document() -> Response:
+        # FastAPI's own route answers application/json; clients follow a service-desc link with
+        # its type as Accept and expect that type back (stac-api-validator checks it)
+        return Response(orjson.dumps(app.openapi()), media_type=stac.OPENAPI_JSON)
+
+    @app.get("/api.html", include_in_schema=False)
+    def openapi_html(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        return get_swagger_ui_html(openapi_url=f"{root}/api", title=f"{app.title} - API")
 
     @app.get("/", tags=["OGC API Common"], summary="Landing page")
     def landing(request: Request) -> Response:
@@ -56,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"rel": "self", "type": JSON, "href": f"{base}/"},
             {
                 "rel": "service-desc",
-                "type": "application/vnd.oai.openapi+json;version=3.0",
+                "type": stac.OPENAPI_JSON,
                 "href": f"{base}/api",
             },
             {"rel": "service-doc", "type": "text/html", "href": f"{base}/api.html"},
@@ -95,10 +107,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(stac.router)
     app.include_router(stac_transactions.router)
-    try:
-        from gep.api import opensearch
-    except ImportError:  # pragma: no cover - built alongside
-        opensearch = None  # type: ignore[assignment]
-    if opensearch is not None:
-        app.include_router(opensearch.router)
+    app.include_router(opensearch.router)
     return app
