@@ -31,6 +31,8 @@ router = APIRouter(prefix="/stac", tags=["STAC API"])
 
 STAC_VERSION = "1.1.0"
 SCHEMA_JSON = "application/schema+json"
+#: the media type of /api (FastAPI generates OpenAPI 3.1)
+OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.1"
 
 CONFORMANCE = [
     "https://api.stacspec.org/v1.0.0/core",
