@@ -317,3 +317,30 @@ def test_queryables_are_derived_from_data(grid: CatalogStore) -> None:
     assert props["platform"]["type"] == "string"
     with pytest.raises(NotFound):
         grid.queryables_schema("nope")
+
+
+@pytest.mark.parametrize("size", [5.0, 40.0])  # small boxes drive the R*Tree, big ones the index
+def test_bbox_is_exact_for_small_and_big_boxes(store: CatalogStore, size: float) -> None:
+    store.create_collection({"id": "s1"})
+    # a thin diagonal strip: its bbox overlaps the query box's corner, its area does not
+    strip = {
+        "type": "Polygon",
+        "coordinates": [
+            [
+                [size - 1, size + 1.5],
+                [size + 1.5, size - 1],
+                [size + 2, size - 1],
+                [size - 0.5, size + 1.5],
+                [size - 1, size + 1.5],
+            ]
+        ],
+    }
+    store.write_items(
+        [
+            make_item("strip", strip, "2021-01-01T00:00:00Z"),
+            make_item("inside", square(1, 1), "2021-01-01T00:00:00Z"),
+            make_item("edge", square(size - 0.5, 1), "2021-01-01T00:00:00Z"),
+        ]
+    )
+    assert sorted(ids(store, bbox=[0, 0, size, size])) == ["edge", "inside"]
+    assert count(store, bbox=[0, 0, size, size]) == 2

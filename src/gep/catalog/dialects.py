@@ -98,6 +98,13 @@ def _boxes(geom: BaseGeometry) -> list[tuple[float, float, float, float]]:
     return [tuple(geom.bounds)]  # type: ignore[list-item]
 
 
+def _is_boxes(geom: BaseGeometry, boxes: list[tuple[float, float, float, float]]) -> bool:
+    """True when the geometry is exactly its envelope part(s) (a bbox search)."""
+    return abs(geom.area - sum((e - w) * (n - s) for w, s, e, n in boxes)) <= 1e-12 * max(
+        geom.area, 1.0
+    ) and geom.geom_type in ("Polygon", "MultiPolygon")
+
+
 class SqliteDialect(Dialect):
     name = "sqlite"
     false = "0"
@@ -112,20 +119,37 @@ class SqliteDialect(Dialect):
         # json_extract yields 1/0 for true/false
         return f"(CASE WHEN {placeholder} THEN 1 ELSE 0 END)"
 
+    #: above this envelope area (deg²) the R*Tree is not used as the driving index: a big box
+    #: matches so much that walking the (datetime, bbox) covering index in sort order and
+    #: stopping at the page size is cheaper than collecting and sorting every R*Tree hit
+    RTREE_MAX_AREA = 400.0
+
     def spatial(self, op: str, geom: BaseGeometry, params: Params) -> str:
         pred = SPATIAL_FUNCS[op][0]
+        boxes = _boxes(geom)
         wkb = params.add(shapely.to_wkb(geom))
         exact = f"gep_spatial('{pred}', i.geometry, {wkb})"
-        if op in _ENVELOPE_PREFILTER:
-            rtree = []
-            for w, s, e, n in _boxes(geom):
-                rtree.append(
-                    f"(r.maxx >= {params.add(w)} AND r.minx <= {params.add(e)} AND "
-                    f"r.maxy >= {params.add(s)} AND r.miny <= {params.add(n)})"
-                )
-            sub = "SELECT r.pk FROM items_rtree r WHERE " + " OR ".join(rtree)
-            return f"(i.geometry IS NOT NULL AND i.pk IN ({sub}) AND {exact})"
-        return f"(i.geometry IS NOT NULL AND {exact})"
+        if op == "s_intersects" and _is_boxes(geom, boxes):
+            # an item whose bbox lies inside the query box intersects it: skip the exact test
+            inside = " OR ".join(
+                f"(i.minx >= {params.add(w)} AND i.maxx <= {params.add(e)} AND "
+                f"i.miny >= {params.add(s)} AND i.maxy <= {params.add(n)})"
+                for w, s, e, n in boxes
+            )
+            exact = f"(CASE WHEN {inside} THEN 1 ELSE {exact} END)"
+        if op not in _ENVELOPE_PREFILTER:
+            return f"(i.geometry IS NOT NULL AND {exact})"
+        area = sum((e - w) * (n - s) for w, s, e, n in boxes)
+        if area > self.RTREE_MAX_AREA:
+            return f"({self.envelope_overlap(geom, params)} AND {exact})"
+        rtree = []
+        for w, s, e, n in boxes:
+            rtree.append(
+                f"(r.maxx >= {params.add(w)} AND r.minx <= {params.add(e)} AND "
+                f"r.maxy >= {params.add(s)} AND r.miny <= {params.add(n)})"
+            )
+        sub = "SELECT r.pk FROM items_rtree r WHERE " + " OR ".join(rtree)
+        return f"(i.geometry IS NOT NULL AND i.pk IN ({sub}) AND {exact})"
 
     def array_op(self, op: str, name: str, values: list[Any], params: Params) -> str:
         path = quote_literal(json_path(name))
