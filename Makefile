@@ -47,7 +47,7 @@ postgis:
 $(VALIDATOR_STAMP):
 	$(PYTHON) -m venv $(VALIDATOR_VENV)
 	$(VALIDATOR_VENV)/bin/pip install -q --upgrade pip
-	$(VALIDATOR_VENV)/bin/pip install -q 'stac-api-validator==0.6.*'
+	$(VALIDATOR_VENV)/bin/pip install -q 'stac-api-validator==0.6.8'
 	touch $(VALIDATOR_STAMP)
 
 validator: $(VALIDATOR_STAMP)

@@ -190,7 +190,8 @@ def test_transactions(client: TestClient) -> None:
             "after end",
         ),
         ("/stac/search?limit=0", "limit", "between 1 and 10000"),
-        ("/stac/search?limit=10001", "limit", "between 1 and 10000"),
+        ("/stac/search?limit=-5", "limit", "between 1 and 10000"),
+        ("/stac/search?limit=ten", "limit", "integer"),
         ("/stac/search?filter=sat:relative_orbit%20%3D%3D%203", "filter", "malformed cql2"),
         ("/stac/search?filter=cloudy%20%3D%201", "filter", "queryables are:"),
         ("/stac/search?sortby=-nope", "sortby", "not sortable"),
@@ -234,6 +235,12 @@ def test_not_found_and_bad_bodies(client: TestClient) -> None:
         "colections",
         "unknown search parameter",
     )
+
+
+def test_limit_above_the_maximum_is_clamped(client: TestClient) -> None:
+    """OGC API - Features /req/core/fc-limit-response-1 C: not an error, the maximum applies."""
+    r = client.get("/stac/search?limit=10001")
+    assert r.status_code == 200 and r.json()["numberReturned"] == 12
 
 
 def test_antimeridian_bbox_over_http(client: TestClient) -> None:

@@ -31,7 +31,8 @@ router = APIRouter(prefix="/stac", tags=["STAC API"])
 
 STAC_VERSION = "1.1.0"
 SCHEMA_JSON = "application/schema+json"
-#: the media type of /api (FastAPI generates OpenAPI 3.1)
+#: the media type of ``/api`` and of every service-desc link to it (FastAPI writes OpenAPI 3.1);
+#: clients send it as Accept and expect it back as Content-Type
 OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.1"
 
 CONFORMANCE = [
@@ -121,7 +122,7 @@ def landing(request: Request, store: CatalogStore = Depends(get_store)) -> Respo
         },
         {
             "rel": "service-desc",
-            "type": "application/vnd.oai.openapi+json;version=3.0",
+            "type": OPENAPI_JSON,
             "href": f"{base}/api",
         },
         {"rel": "service-doc", "type": "text/html", "href": f"{base}/api.html"},
@@ -164,7 +165,7 @@ def collections(
 ) -> Response:
     base = base_url(request)
     qp = request.query_params
-    limit = parse_limit(qp.get("limit", 100))
+    limit = parse_limit(qp.get("limit", 100), clamp=True)
     try:
         offset = int(qp.get("token") or qp.get("offset") or 0)
     except ValueError:
@@ -234,7 +235,7 @@ def _page_response(
 ) -> Response:
     base = base_url(request)
     page = store.search(req)
-    if req.fields_include or req.fields_exclude:
+    if req.fields_given:
         feats = [
             orjson.dumps(
                 apply_fields(
@@ -270,7 +271,7 @@ def items(
     params = _get_params(request)
     for forbidden in ("collections", "ids", "intersects"):
         params.pop(forbidden, None)
-    req = build_search(params, from_get=True)
+    req = build_search(params, from_get=True, whole_dates=False)
     req.collections = [collection_id]
     base = base_url(request)
     url = f"{_coll_url(base, collection_id)}/items"
@@ -299,7 +300,7 @@ def item(
 
 @router.get("/search", summary="Item search (GET)")
 def search_get(request: Request, store: CatalogStore = Depends(get_store)) -> Response:
-    req = build_search(_get_params(request), from_get=True)
+    req = build_search(_get_params(request), from_get=True, whole_dates=False)
     base = base_url(request)
 
     def next_link(token: str) -> dict[str, Any]:
@@ -324,7 +325,7 @@ async def search_post(request: Request, store: CatalogStore = Depends(get_store)
     body = await json_body(request)
     if not isinstance(body, dict):
         raise InvalidInput("the search body must be a JSON object", field="body")
-    req = build_search(body, from_get=False)
+    req = build_search(body, from_get=False, whole_dates=False)
     base = base_url(request)
 
     def next_link(token: str) -> dict[str, Any]:

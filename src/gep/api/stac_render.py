@@ -38,23 +38,52 @@ def render_item(content: bytes, base: str, collection: str, item_id: str) -> byt
     return orjson.dumps(item)
 
 
+#: always kept when ``include`` names fields, so a trimmed item stays identifiable
+_ALWAYS = ("type", "stac_version", "id", "links")
+#: the fields extension's default set: what a client gets for ``fields=`` or ``{"fields": {}}``
+_DEFAULT = (
+    "type",
+    "stac_version",
+    "id",
+    "geometry",
+    "bbox",
+    "links",
+    "assets",
+    "properties.datetime",
+)
+
+
 def apply_fields(
     item: dict[str, Any], include: list[str] | None, exclude: list[str] | None
 ) -> dict[str, Any]:
-    """The STAC fields extension: dotted paths to include and to exclude."""
-    if include:
-        out: dict[str, Any] = {}
-        for key in ("type", "stac_version", "id", "links"):
-            if key in item:
-                out[key] = item[key]
-        for path in include:
+    """The STAC fields extension (v1.0.0 "Include/Exclude Semantics") over dotted paths.
+
+    The base is: the ``include`` fields (plus ``_ALWAYS``) when ``include`` names some; every
+    field when ``include`` is missing (None) and ``exclude`` names some; the default set
+    otherwise. Excludes are then removed, except that include wins: a field in both stays, and a
+    nested field included under an excluded parent (``-properties,+properties.x``) is kept alone.
+    """
+    wanted = include or []
+    if wanted:
+        out: dict[str, Any] = {k: item[k] for k in _ALWAYS if k in item}
+        for path in wanted:
             _copy_path(item, out, path.split("."))
-    else:
+    elif include is None and exclude:
         out = orjson.loads(orjson.dumps(item))
+    else:
+        out = {}
+        defaults = list(_DEFAULT)
+        if (item.get("properties") or {}).get("datetime") is None:
+            defaults += ["properties.start_datetime", "properties.end_datetime"]
+        for path in defaults:
+            _copy_path(item, out, path.split("."))
     for path in exclude or []:
-        if include and path in include:
+        if path in wanted:
             continue
         _drop_path(out, path.split("."))
+        for inner in wanted:
+            if inner.startswith(path + "."):
+                _copy_path(item, out, inner.split("."))
     return out
 
 

@@ -36,6 +36,20 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return out
 
 
+def _minimal(request: Request) -> Response | None:
+    """204 without a body when the client sent RFC 7240 ``Prefer: return=minimal``.
+
+    The Transaction extension lets a PUT or PATCH answer 200 with the updated resource or 204;
+    200 stays the default, and a client that does not want the resource back can say so
+    (stac-api-validator accepts only 204, so it is run with this header).
+    """
+    for header in request.headers.getlist("prefer"):
+        for pref in header.split(","):
+            if pref.split(";")[0].replace(" ", "").lower() == "return=minimal":
+                return Response(status_code=204, headers={"Preference-Applied": "return=minimal"})
+    return None
+
+
 @router.post("/collections", status_code=201, summary="Create a collection")
 async def create_collection(request: Request, store: CatalogStore = Depends(get_store)) -> Response:
     body = await json_body(request)
@@ -55,6 +69,8 @@ async def replace_collection(
 ) -> Response:
     body = await json_body(request)
     await run_in_threadpool(store.replace_collection, collection_id, body)
+    if (minimal := _minimal(request)) is not None:
+        return minimal
     coll = await run_in_threadpool(store.get_collection, collection_id)
     return _json(_render_collection(coll, base_url(request)))
 
@@ -68,6 +84,8 @@ async def patch_collection(
     updated = merge_patch(current, body)
     updated["id"] = collection_id
     await run_in_threadpool(store.replace_collection, collection_id, updated)
+    if (minimal := _minimal(request)) is not None:
+        return minimal
     return _json(_render_collection(updated, base_url(request)))
 
 
@@ -170,6 +188,8 @@ async def replace_item(
     await run_in_threadpool(
         lambda: store.write_items([body], collection=collection_id, mode="replace", atomic=True)
     )
+    if (minimal := _minimal(request)) is not None:
+        return minimal
     content = await run_in_threadpool(store.get_item, collection_id, item_id)
     return _json(render_item(content, base_url(request), collection_id, item_id), media=GEOJSON)
 
@@ -190,6 +210,8 @@ async def patch_item(
     await run_in_threadpool(
         lambda: store.write_items([updated], collection=collection_id, mode="replace", atomic=True)
     )
+    if (minimal := _minimal(request)) is not None:
+        return minimal
     content = await run_in_threadpool(store.get_item, collection_id, item_id)
     return _json(render_item(content, base_url(request), collection_id, item_id), media=GEOJSON)
 

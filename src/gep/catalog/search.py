@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,7 +47,10 @@ class SearchRequest:
     #: offset paging, for OpenSearch ``startIndex`` (STAC paging uses keyset tokens)
     offset: int = 0
     count: bool = False
-    #: fields extension: ``include``/``exclude`` sets, applied when rendering
+    #: fields extension, applied when rendering: ``fields_given`` says the parameter was sent at
+    #: all; ``fields_include`` is None when ``include`` is missing (all fields are the base) and a
+    #: list, possibly empty, when it was given (the default fields are the base)
+    fields_given: bool = False
     fields_include: list[str] | None = None
     fields_exclude: list[str] | None = None
 
@@ -54,7 +58,14 @@ class SearchRequest:
 # ---------------------------------------------------------------- parameter parsing helpers
 
 
-def parse_limit(value: Any, field: str = "limit") -> int:
+def parse_limit(value: Any, field: str = "limit", *, clamp: bool = False) -> int:
+    """An integer page size; ``clamp`` lowers one above ``MAX_LIMIT`` to it instead of refusing.
+
+    STAC and OGC API - Features paging clamp: "If the value of the limit parameter is larger than
+    the maximum value, this SHALL NOT result in an error (instead use the maximum as the parameter
+    value)" (OGC 17-069r4, /req/core/fc-limit-response-1 C). OpenSearch ``count`` refuses instead,
+    as its description document advertises the maximum.
+    """
     try:
         limit = int(value)
     except (TypeError, ValueError):
@@ -63,6 +74,8 @@ def parse_limit(value: Any, field: str = "limit") -> int:
         ) from None
     if isinstance(value, float) and not value.is_integer():
         raise InvalidInput(f"{field} must be an integer", field=field)
+    if clamp and limit > MAX_LIMIT:
+        return MAX_LIMIT
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"{field} must be between 1 and {MAX_LIMIT}; got {limit}", field=field)
     return limit
@@ -113,13 +126,17 @@ def parse_sortby(value: Any) -> list[SortKey]:
     return keys
 
 
-def parse_fields(value: Any) -> tuple[list[str] | None, list[str] | None]:
-    """``"id,-geometry"`` (GET) or ``{"include": [...], "exclude": [...]}`` (POST)."""
-    if value is None:
-        return None, None
-    include: list[str] = []
-    exclude: list[str] = []
+def parse_fields(value: Any) -> tuple[list[str] | None, list[str]]:
+    """``"id,-geometry"`` (GET) or ``{"include": [...], "exclude": [...]}`` (POST).
+
+    Returns ``(include, exclude)``. ``include`` is None when a POST body leaves it out: the fields
+    extension then starts from every field ("ALL except for exclude"); a null or empty
+    ``include``, and every GET value (text cannot say "missing"), start from the default fields.
+    ``"fields": null`` is refused: the extension's OpenAPI schema makes ``fields`` an object.
+    """
     if isinstance(value, str):
+        include: list[str] = []
+        exclude: list[str] = []
         for part in value.split(","):
             part = part.strip()
             if not part:
@@ -128,15 +145,21 @@ def parse_fields(value: Any) -> tuple[list[str] | None, list[str] | None]:
                 exclude.append(part[1:])
             else:
                 include.append(part.lstrip("+"))
-    elif isinstance(value, dict):
-        inc = value.get("include") or []
-        exc = value.get("exclude") or []
-        if not isinstance(inc, list) or not isinstance(exc, list):
-            raise InvalidInput("fields.include and fields.exclude must be lists", field="fields")
-        include, exclude = [str(v) for v in inc], [str(v) for v in exc]
-    else:
-        raise InvalidInput("fields must be a string or an object", field="fields")
-    return include or None, exclude or None
+        return include, exclude
+    if isinstance(value, dict):
+        for name in ("include", "exclude"):
+            v = value.get(name)
+            if v is not None and not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
+                raise InvalidInput(
+                    f"fields.{name} must be a list of field names", field=f"fields.{name}"
+                )
+        inc = None if "include" not in value else list(value["include"] or [])
+        return inc, list(value.get("exclude") or [])
+    raise InvalidInput(
+        'fields must be an object such as {"include": ["id"], "exclude": ["geometry"]} '
+        "(or, in a GET query, a list such as id,-geometry)",
+        field="fields",
+    )
 
 
 def parse_filter(value: Any, lang: str | None) -> dict[str, Any]:
@@ -174,7 +197,31 @@ def parse_filter(value: Any, lang: str | None) -> dict[str, Any]:
         raise InvalidInput(f"filter: malformed CQL2: {exc}", field="filter") from None
     if not isinstance(parsed, dict):
         raise InvalidInput("filter must be a CQL2 expression (an object)", field="filter")
-    return parsed
+    return _legacy_between(parsed)
+
+
+def _legacy_between(node: Any) -> Any:
+    """Rewrite the draft CQL2-JSON ``between`` ``[prop, [low, high]]`` as ``[prop, low, high]``.
+
+    CQL2 1.0 (OGC 21-065r2) gives ``between`` three arguments; pre-1.0 drafts, and clients written
+    against them (stac-api-validator 0.6 among them), send the bounds as one array. The meaning
+    is not in doubt, so it is accepted rather than refused.
+    """
+    if isinstance(node, list):
+        return [_legacy_between(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _legacy_between(v) for k, v in node.items()}
+    args = out.get("args")
+    if (
+        str(out.get("op", "")).lower() == "between"
+        and isinstance(args, list)
+        and len(args) == 2
+        and isinstance(args[1], list)
+        and len(args[1]) == 2
+    ):
+        out["args"] = [args[0], args[1][0], args[1][1]]
+    return out
 
 
 _QUERY_OPS = {"eq": "=", "neq": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
@@ -234,8 +281,33 @@ def parse_q(value: Any) -> list[str] | None:
     return terms or None
 
 
-def build_search(params: dict[str, Any], *, from_get: bool) -> SearchRequest:
-    """Build a :class:`SearchRequest` from GET query parameters or a POST body."""
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _require_date_times(value: str) -> None:
+    """STAC API ``datetime`` is RFC 3339 *date-time*s (section 5.6): a bare date is refused.
+
+    Used when ``build_search`` runs with ``whole_dates=False`` (the HTTP STAC API); it runs after
+    ``parse_datetime_interval`` so that a malformed date keeps its more precise message.
+    """
+    for part in value.strip().split("/"):
+        if _DATE_ONLY.match(part.strip()):
+            raise InvalidInput(
+                f"datetime: '{part.strip()}' is a date; STAC search takes RFC 3339 date-times, "
+                f"e.g. {part.strip()}T00:00:00Z/{part.strip()}T23:59:59Z for that whole day",
+                field="datetime",
+            )
+
+
+def build_search(
+    params: dict[str, Any], *, from_get: bool, whole_dates: bool = True
+) -> SearchRequest:
+    """Build a :class:`SearchRequest` from GET query parameters or a POST body.
+
+    ``whole_dates``: accept a bare date in ``datetime`` as that whole day (a convenience of the
+    store and the CLI). The STAC API passes False: its ``datetime`` is RFC 3339 date-times only,
+    and a bare date there is a 400 (stac-api-validator checks this).
+    """
     req = SearchRequest()
     known = {
         "collections",
@@ -271,6 +343,11 @@ def build_search(params: dict[str, Any], *, from_get: bool) -> SearchRequest:
     if params.get("bbox") is not None and params.get("intersects") is not None:
         raise InvalidInput("give bbox or intersects, not both", field="intersects")
     if params.get("bbox") is not None:
+        if not from_get and not isinstance(params["bbox"], list):
+            # a POST body carries bbox as a JSON array; "1,2,3,4" there is a client error
+            raise InvalidInput(
+                "bbox in a POST body must be a JSON array of 4 or 6 numbers", field="bbox"
+            )
         req.bbox = parse_bbox(params["bbox"])
     if params.get("intersects") is not None:
         geom = params["intersects"]
@@ -286,6 +363,8 @@ def build_search(params: dict[str, Any], *, from_get: bool) -> SearchRequest:
         if not isinstance(params["datetime"], str):
             raise InvalidInput("datetime must be a string", field="datetime")
         req.datetime = parse_datetime_interval(params["datetime"])
+        if not whole_dates:
+            _require_date_times(params["datetime"])
     filt = params.get("filter")
     lang = params.get("filter-lang") or params.get("filter_lang")
     crs = params.get("filter-crs")
@@ -306,14 +385,16 @@ def build_search(params: dict[str, Any], *, from_get: bool) -> SearchRequest:
     if params.get("sortby") not in (None, ""):
         req.sortby = parse_sortby(params["sortby"])
     if params.get("limit") is not None:
-        req.limit = parse_limit(params["limit"])
+        req.limit = parse_limit(params["limit"], clamp=True)
     if params.get("token"):
         req.token = str(params["token"])
         decode_token(req.token)  # refuse a corrupt token before any work
     count = params.get("count", params.get("numberMatched"))
     if count is not None:
         req.count = str(count).lower() in ("1", "true", "yes")
-    req.fields_include, req.fields_exclude = parse_fields(params.get("fields"))
+    if "fields" in params:
+        req.fields_given = True
+        req.fields_include, req.fields_exclude = parse_fields(params["fields"])
     return req
 
 
