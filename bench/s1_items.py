@@ -299,15 +299,12 @@ def _chunk_arrays(seed: int, chunk: int) -> dict[str, np.ndarray]:
     }
 
 
-def _iso(t: np.ndarray, unit: str) -> list[str]:
+def _iso(t: np.ndarray, unit: str, suffix: str = "") -> list[str]:
     stamps = np.floor(t * (1000.0 if unit == "ms" else 1.0)).astype(np.int64)
     strings = np.datetime_as_string(stamps.astype(f"datetime64[{unit}]"), unit=unit)
+    if suffix:
+        strings = np.strings.add(strings, suffix)
     return strings.tolist()
-
-
-def _compact(iso_s: str) -> str:
-    # 2019-01-05T05:34:12 -> 20190105T053412
-    return iso_s[0:4] + iso_s[5:7] + iso_s[8:13] + iso_s[14:16] + iso_s[17:19]
 
 
 def _clip_ring(ring: list[list[float]], keep_west: bool) -> list[list[float]]:
@@ -456,10 +453,10 @@ def _build_items(
 
     t_start_s = _iso(arr["t_start"][:m], "s")
     t_end_s = _iso(arr["t_end"][:m], "s")
-    start_ms = _iso(arr["t_start"][:m], "ms")
-    mid_ms = _iso(arr["t_mid"][:m], "ms")
-    end_ms = _iso(arr["t_end"][:m], "ms")
-    anx_ms = _iso(arr["t_anx"][:m], "ms")
+    start_ms = _iso(arr["t_start"][:m], "ms", "Z")
+    mid_ms = _iso(arr["t_mid"][:m], "ms", "Z")
+    end_ms = _iso(arr["t_end"][:m], "ms", "Z")
+    anx_ms = _iso(arr["t_anx"][:m], "ms", "Z")
     plat = arr["plat"][:m]
     start_int = np.floor(arr["t_start"][:m]).astype(np.int64)
     keys = (plat.astype(np.int64) << 40) | start_int
@@ -516,7 +513,8 @@ def _build_items(
         mode_code = _SM_BEAMS[beam] if mode == 2 else _MODES[mode][0]
         pol_code = _POL_CODES[pol]
         pid = (
-            f"{_PLAT_CODE[p]}_{mode_code}_SLC__1S{pol_code}_{_compact(ts)}_{_compact(te)}_"
+            f"{_PLAT_CODE[p]}_{mode_code}_SLC__1S{pol_code}_{ts.replace('-', '').replace(':', '')}_"
+            f"{te.replace('-', '').replace(':', '')}_"
             f"{absn:06d}_{dt & 0xFFFFFF:06X}_{(crc_i + k) & 0xFFFF:04X}"
         )
         if cross:
@@ -524,7 +522,7 @@ def _build_items(
         else:
             geometry = {"type": "Polygon", "coordinates": [ring_i]}
             bbox = bbox_i
-        day = sms[0:4] + "/" + sms[5:7] + "/" + sms[8:10]
+        day = sms[:10].replace("-", "/")
         base = f"https://data.gep.example/sentinel-1/SLC/{day}/{pid}"
         yield {
             "type": "Feature",
@@ -535,16 +533,16 @@ def _build_items(
             "geometry": geometry,
             "bbox": bbox,
             "properties": {
-                "datetime": mms + "Z",
-                "start_datetime": sms + "Z",
-                "end_datetime": ems + "Z",
+                "datetime": mms,
+                "start_datetime": sms,
+                "end_datetime": ems,
                 "platform": _PLAT_NAMES[p],
                 "constellation": "sentinel-1",
                 "instruments": ["c-sar"],
                 "sat:orbit_state": "ascending" if asc else "descending",
                 "sat:relative_orbit": rel,
                 "sat:absolute_orbit": absn,
-                "sat:anx_datetime": anx + "Z",
+                "sat:anx_datetime": anx,
                 "sar:instrument_mode": "SM" if mode == 2 else _MODES[mode][1],
                 "sar:frequency_band": "C",
                 "sar:center_frequency": 5.405,

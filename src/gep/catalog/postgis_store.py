@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import shapely
 from sqlalchemy import create_engine, text
 
 from gep.catalog.dialects import PostgresDialect
@@ -60,11 +59,7 @@ class PostgisCatalogStore(CatalogStore):
             ) as cp:
                 for r in rows:
                     b = r.bbox
-                    geom = (
-                        shapely.to_wkb(r.geometry, hex=True, include_srid=False)
-                        if r.geometry is not None
-                        else None
-                    )
+                    geom = r.wkb.hex() if r.wkb is not None else None
                     cp.write_row(
                         (
                             r.collection,

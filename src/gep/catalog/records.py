@@ -39,6 +39,8 @@ class ItemRow:
     properties: dict[str, Any]
     content: bytes
     text: str
+    #: the geometry as WKB, computed once (vectorised for batches) for both backends
+    wkb: bytes | None = None
 
     @property
     def properties_json(self) -> str:
@@ -66,7 +68,11 @@ _UNSET: Any = object()
 
 
 def item_to_row(
-    item: Any, collection: str | None = None, where: str = "item", geometry: Any = _UNSET
+    item: Any,
+    collection: str | None = None,
+    where: str = "item",
+    geometry: Any = _UNSET,
+    prepared: tuple[bytes | None, tuple[float, float, float, float] | None] | None = None,
 ) -> ItemRow:
     """Validate a STAC Item and derive its stored row; raises InvalidInput naming the field.
 
@@ -128,9 +134,13 @@ def item_to_row(
         geometry = (
             None if geom_json is None else parse_geojson_geometry(geom_json, f"{where}.geometry")
         )
-    if geometry is not None:
+    wkb: bytes | None = None
+    if prepared is not None:
+        wkb, bbox = prepared
+    elif geometry is not None:
         minx, miny, maxx, maxy = geometry.bounds
         bbox = (minx, miny, maxx, maxy)
+        wkb = shapely.to_wkb(geometry)
     if item.get("bbox") is None and geometry is not None:
         item = {**item, "bbox": list(bbox)} if bbox else item
     links = item.get("links") or []
@@ -162,14 +172,18 @@ def item_to_row(
         properties=props,
         content=orjson.dumps(stored),
         text=" ".join(text_parts),
+        wkb=wkb,
     )
 
 
-def batch_geometries(items: list[Any]) -> list[Any] | None:
+def batch_geometries(
+    items: list[Any],
+) -> list[tuple[Any, tuple[bytes | None, tuple[float, float, float, float] | None]]] | None:
     """Parse and check a batch's geometries in one vectorised pass (GEOS, no Python loop).
 
-    Returns None when any geometry is malformed, invalid or out of range: the caller then
-    parses item by item, which names the item and the reason.
+    Returns, per item, the geometry and its (WKB, bounds); None when any geometry is malformed,
+    invalid or out of range: the caller then parses item by item, which names the item and the
+    reason.
     """
     texts = []
     for it in items:
@@ -182,17 +196,19 @@ def batch_geometries(items: list[Any]) -> list[Any] | None:
     present = ~shapely.is_missing(geoms)
     if not bool(shapely.is_valid(geoms[present]).all()):
         return None
-    bounds = shapely.bounds(geoms[present])
-    if bounds.size and (
-        bounds[:, 0].min() < -180
-        or bounds[:, 2].max() > 180
-        or bounds[:, 1].min() < -90
-        or bounds[:, 3].max() > 90
+    bounds = shapely.bounds(geoms)
+    pb = bounds[present]
+    if pb.size and (
+        pb[:, 0].min() < -180 or pb[:, 2].max() > 180 or pb[:, 1].min() < -90 or pb[:, 3].max() > 90
     ):
         return None
     if bool(shapely.is_empty(geoms[present]).any()):
         return None
-    return list(geoms)
+    wkbs = shapely.to_wkb(geoms)
+    out: list[tuple[Any, tuple[bytes | None, tuple[float, float, float, float] | None]]] = []
+    for g, w, b in zip(geoms, wkbs, bounds.tolist(), strict=True):
+        out.append((g, (None, None) if g is None else (w, (b[0], b[1], b[2], b[3]))))
+    return out
 
 
 def geometry_wkb(geom: BaseGeometry | None) -> bytes | None:

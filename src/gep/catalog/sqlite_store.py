@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 
 from gep.catalog.dialects import SqliteDialect
-from gep.catalog.records import ItemRow, geometry_wkb
+from gep.catalog.records import ItemRow
 from gep.catalog.store import CatalogStore, WriteMode
 from gep.core.errors import Conflict, NotFound
 
@@ -154,7 +154,7 @@ class SqliteCatalogStore(CatalogStore):
                     b[1] if b else None,
                     b[2] if b else None,
                     b[3] if b else None,
-                    geometry_wkb(r.geometry),
+                    r.wkb,
                     r.properties_json,
                 )
             )

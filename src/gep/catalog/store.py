@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -229,7 +230,10 @@ class CatalogStore(ABC):
             for pos, item in enumerate(listed):
                 where = f"items[{pos}]"
                 if geoms is not None:
-                    rows.append(item_to_row(item, collection, where=where, geometry=geoms[pos]))
+                    g, prep = geoms[pos]
+                    rows.append(
+                        item_to_row(item, collection, where=where, geometry=g, prepared=prep)
+                    )
                 else:
                     rows.append(item_to_row(item, collection, where=where))
             self._check_collections(rows, report, create_collections)
@@ -237,17 +241,14 @@ class CatalogStore(ABC):
                 self._write_rows(w, rows, mode)
             report.written = len(rows)
             return report
-        for batch in _batched(enumerate(items), self.batch_size):
-            rows = []
-            geoms = batch_geometries([it for _, it in batch])
-            for n, (pos, item) in enumerate(batch):
-                try:
-                    if geoms is not None:
-                        rows.append(item_to_row(item, collection, where="item", geometry=geoms[n]))
-                    else:
-                        rows.append(item_to_row(item, collection, where="item"))
-                except GepError as exc:
-                    report.failed.append(IngestFailure(pos, _item_id(item), exc.message))
+
+        # prepare batch k+1 (Python: parsing, validation) while batch k is written (SQLite and
+        # psycopg release the GIL while the database works): on 2 cores this overlaps the two
+        def write(
+            batch: list[tuple[int, Any]], prepared: tuple[list[ItemRow], list[IngestFailure]]
+        ) -> None:
+            rows, failed = prepared
+            report.failed.extend(failed)
             try:
                 rows = self._check_collections(rows, report, create_collections, batch=batch)
                 with self._write() as w:
@@ -256,7 +257,36 @@ class CatalogStore(ABC):
             except GepError as exc:
                 for pos, item in batch:
                     report.failed.append(IngestFailure(pos, _item_id(item), exc.message))
+
+        with ThreadPoolExecutor(1, thread_name_prefix="gep-ingest") as pool:
+            previous: tuple[list[tuple[int, Any]], Future[Any]] | None = None
+            for batch in _batched(enumerate(items), self.batch_size):
+                future = pool.submit(self._prepare_batch, batch, collection)
+                if previous is not None:
+                    write(previous[0], previous[1].result())
+                previous = (batch, future)
+            if previous is not None:
+                write(previous[0], previous[1].result())
         return report
+
+    @staticmethod
+    def _prepare_batch(
+        batch: list[tuple[int, Any]], collection: str | None
+    ) -> tuple[list[ItemRow], list[IngestFailure]]:
+        """Rows for the valid items of a batch, and a failure for each invalid one."""
+        geoms = batch_geometries([it for _, it in batch])
+        rows: list[ItemRow] = []
+        failed: list[IngestFailure] = []
+        for n, (pos, item) in enumerate(batch):
+            try:
+                if geoms is not None:
+                    g, prep = geoms[n]
+                    rows.append(item_to_row(item, collection, "item", g, prep))
+                else:
+                    rows.append(item_to_row(item, collection, "item"))
+            except GepError as exc:
+                failed.append(IngestFailure(pos, _item_id(item), exc.message))
+        return rows, failed
 
     def _check_collections(
         self,
