@@ -159,3 +159,23 @@ def test_the_battery_is_not_trivial(both: tuple[CatalogStore, CatalogStore]) -> 
     lite, _ = both
     nonempty = sum(1 for p in _searches() if _walk(lite, p, pages=1)[1] > 0)
     assert nonempty >= 25
+
+
+def test_plan_choice_never_changes_results(both: tuple[CatalogStore, CatalogStore]) -> None:
+    """The stores pick a driving index by probing counts; any choice must give the same page.
+
+    With tiny probe limits every spatial search takes the "dense" plan (datetime-order walk)
+    instead of the spatial index one: the answers must not move.
+    """
+    lite, pg = both
+    searches = [p for p in _searches() if "bbox" in p or "intersects" in p]
+    before = [(_walk(lite, p), _walk(pg, p)) for p in searches]
+    saved = (lite.RTREE_PROBE_LIMIT, lite.TIME_PROBE_LIMIT, pg.DENSE_PROBE_LIMIT)  # type: ignore[attr-defined]
+    try:
+        lite.RTREE_PROBE_LIMIT = lite.TIME_PROBE_LIMIT = 1  # type: ignore[attr-defined]
+        pg.DENSE_PROBE_LIMIT = 1  # type: ignore[attr-defined]
+        after = [(_walk(lite, p), _walk(pg, p)) for p in searches]
+    finally:
+        lite.RTREE_PROBE_LIMIT, lite.TIME_PROBE_LIMIT, pg.DENSE_PROBE_LIMIT = saved  # type: ignore[attr-defined]
+    assert len(searches) >= 15
+    assert after == before

@@ -179,6 +179,7 @@ async def replace_item(
     body = await json_body(request)
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a STAC Item", field="body")
+    body.setdefault("id", item_id)  # the Transaction extension lets the URL supply it
     if body.get("id") != item_id:
         raise InvalidInput(
             f"body id '{body.get('id')}' differs from the path's '{item_id}'", field="id"

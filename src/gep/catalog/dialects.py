@@ -70,7 +70,11 @@ class Dialect:
     def like(self, left: str, right: str) -> str:
         return f"({left} LIKE {right} ESCAPE '\\')"
 
-    def spatial(self, op: str, geom: BaseGeometry, params: Params) -> str:
+    def spatial(
+        self, op: str, geom: BaseGeometry, params: Params, use_index: bool | None = None
+    ) -> str:
+        """SQL for a spatial predicate; ``use_index`` lets the store say whether the spatial
+        index should drive the query (None: the dialect decides)."""
         raise NotImplementedError
 
     def array_op(self, op: str, name: str, values: list[Any], params: Params) -> str:
@@ -81,7 +85,7 @@ class Dialect:
 
     def envelope_overlap(self, geom: BaseGeometry, params: Params) -> str:
         """Index-friendly prefilter: the item's bbox overlaps one of the literal's boxes."""
-        parts = _boxes(geom)
+        parts = envelopes(geom)
         ors = []
         for w, s, e, n in parts:
             ors.append(
@@ -91,7 +95,7 @@ class Dialect:
         return "(" + " OR ".join(ors) + ")"
 
 
-def _boxes(geom: BaseGeometry) -> list[tuple[float, float, float, float]]:
+def envelopes(geom: BaseGeometry) -> list[tuple[float, float, float, float]]:
     """Envelopes of the parts: keeps a two-part antimeridian geometry from spanning the globe."""
     if hasattr(geom, "geoms") and len(geom.geoms) > 1:
         return [tuple(g.bounds) for g in geom.geoms]  # type: ignore[misc]
@@ -119,14 +123,16 @@ class SqliteDialect(Dialect):
         # json_extract yields 1/0 for true/false
         return f"(CASE WHEN {placeholder} THEN 1 ELSE 0 END)"
 
-    #: above this envelope area (deg²) the R*Tree is not used as the driving index: a big box
-    #: matches so much that walking the (datetime, bbox) covering index in sort order and
-    #: stopping at the page size is cheaper than collecting and sorting every R*Tree hit
+    #: when the store does not probe (filters), above this envelope area (deg²) the R*Tree is
+    #: not used as the driving index: a big box matches so much that walking the
+    #: (datetime, bbox) covering index in sort order is cheaper than sorting every R*Tree hit
     RTREE_MAX_AREA = 400.0
 
-    def spatial(self, op: str, geom: BaseGeometry, params: Params) -> str:
+    def spatial(
+        self, op: str, geom: BaseGeometry, params: Params, use_index: bool | None = None
+    ) -> str:
         pred = SPATIAL_FUNCS[op][0]
-        boxes = _boxes(geom)
+        boxes = envelopes(geom)
         wkb = params.add(shapely.to_wkb(geom))
         exact = f"gep_spatial('{pred}', i.geometry, {wkb})"
         if op == "s_intersects" and _is_boxes(geom, boxes):
@@ -139,8 +145,9 @@ class SqliteDialect(Dialect):
             exact = f"(CASE WHEN {inside} THEN 1 ELSE {exact} END)"
         if op not in _ENVELOPE_PREFILTER:
             return f"(i.geometry IS NOT NULL AND {exact})"
-        area = sum((e - w) * (n - s) for w, s, e, n in boxes)
-        if area > self.RTREE_MAX_AREA:
+        if use_index is None:
+            use_index = sum((e - w) * (n - s) for w, s, e, n in boxes) <= self.RTREE_MAX_AREA
+        if not use_index:
             return f"({self.envelope_overlap(geom, params)} AND {exact})"
         rtree = []
         for w, s, e, n in boxes:
@@ -209,10 +216,27 @@ class PostgresDialect(Dialect):
     def bind_bool(self, placeholder: str) -> str:
         return f"CAST({placeholder} AS boolean)"
 
-    def spatial(self, op: str, geom: BaseGeometry, params: Params) -> str:
+    def spatial(
+        self, op: str, geom: BaseGeometry, params: Params, use_index: bool | None = None
+    ) -> str:
+        # PostgreSQL's planner weighs GIST against btree itself; the store overrides it only
+        # for dense areas (use_index False), where it otherwise collects and sorts every match
         fn = SPATIAL_FUNCS[op][1]
         wkb = params.add(shapely.to_wkb(geom))
         lit = f"ST_GeomFromWKB({wkb}, 4326)"
+        if op in _ENVELOPE_PREFILTER and use_index is False:
+            boxes = envelopes(geom)
+            exact = f"{fn}(i.geometry, {lit})"
+            if op == "s_intersects" and _is_boxes(geom, boxes):
+                inside = " OR ".join(
+                    f"(i.minx >= {params.add(w)} AND i.maxx <= {params.add(e)} AND "
+                    f"i.miny >= {params.add(s)} AND i.maxy <= {params.add(n)})"
+                    for w, s, e, n in boxes
+                )
+                exact = f"(CASE WHEN {inside} THEN TRUE ELSE {exact} END)"
+            else:  # a CASE hides the predicate from the planner, so GIST is not chosen
+                exact = f"(CASE WHEN i.geometry IS NULL THEN FALSE ELSE {exact} END)"
+            return f"({self.envelope_overlap(geom, params)} AND {exact})"
         if op in _ENVELOPE_PREFILTER:
             return f"(i.geometry && {lit} AND {fn}(i.geometry, {lit}))"
         return f"(i.geometry IS NOT NULL AND {fn}(i.geometry, {lit}))"

@@ -12,8 +12,9 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from gep.catalog.dialects import PostgresDialect
+from gep.catalog.dialects import PostgresDialect, envelopes
 from gep.catalog.records import ItemRow
+from gep.catalog.search import SearchRequest
 from gep.catalog.store import CatalogStore, WriteMode
 from gep.core.errors import Conflict, NotFound
 
@@ -23,6 +24,22 @@ class PostgisCatalogStore(CatalogStore):
 
     def __init__(self, url: str) -> None:
         super().__init__(create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True))
+
+    #: an area with more candidates than this is "dense": walk the datetime index in order
+    DENSE_PROBE_LIMIT = 2000
+
+    def _spatial_index_pays(self, conn: Any, geom: Any, req: SearchRequest) -> bool | None:
+        """In a dense area the planner sorts every GIST match to return one page (seen: 3.6 s
+        to page through a continent at 1 M items); there, walk the datetime order instead."""
+        boxes = envelopes(geom)
+        where = " OR ".join("geometry && ST_MakeEnvelope(%s, %s, %s, %s, 4326)" for _ in boxes)
+        args = [v for b in boxes for v in b]
+        n = conn.exec_driver_sql(
+            f"SELECT count(*) FROM (SELECT 1 FROM items WHERE {where} "
+            f"LIMIT {self.DENSE_PROBE_LIMIT}) x",
+            tuple(args),
+        ).scalar()
+        return False if int(n or 0) >= self.DENSE_PROBE_LIMIT else None
 
     def is_initialised(self) -> bool:
         with self.engine.connect() as conn:

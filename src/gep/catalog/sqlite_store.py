@@ -17,7 +17,9 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 
 from gep.catalog.dialects import SqliteDialect
+from gep.catalog.dialects import envelopes as _envelopes
 from gep.catalog.records import ItemRow
+from gep.catalog.search import SearchRequest
 from gep.catalog.store import CatalogStore, WriteMode
 from gep.core.errors import Conflict, NotFound
 
@@ -74,6 +76,49 @@ class SqliteCatalogStore(CatalogStore):
 
     def __init__(self, url: str) -> None:
         super().__init__(sqlite_engine(url))
+
+    #: probe caps: how many R*Tree candidates, and how many entries of the (datetime, bbox)
+    #: covering index in the searched time range, are counted before choosing a plan
+    RTREE_PROBE_LIMIT = 2000
+    TIME_PROBE_LIMIT = 40000
+    #: an R*Tree candidate costs a row lookup; a covering-index entry is read in sequence:
+    #: measured ~20x apart on a 1 M-item catalogue
+    ROW_LOOKUP_COST = 20
+
+    def _spatial_index_pays(self, conn: Any, geom: Any, req: SearchRequest) -> bool | None:
+        """Choose the driving index by probing both: SQLite's planner cannot estimate how many
+        items a box or a time range holds, and the wrong choice costs 10-100x."""
+        boxes = _envelopes(geom)
+        where = " OR ".join("(maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ?)" for _ in boxes)
+        args = [v for w, s, e, n in boxes for v in (w, e, s, n)]
+        in_box = int(
+            conn.exec_driver_sql(
+                f"SELECT count(*) FROM (SELECT 1 FROM items_rtree WHERE {where} "
+                f"LIMIT {self.RTREE_PROBE_LIMIT})",
+                tuple(args),
+            ).scalar()
+            or 0
+        )
+        if req.datetime is not None:
+            lo, hi = req.datetime.start_us, req.datetime.end_us
+            cond, targs = [], []
+            if lo is not None:
+                cond.append("datetime >= ?")
+                targs.append(lo - self._max_duration(conn))
+            if hi is not None:
+                cond.append("datetime <= ?")
+                targs.append(hi)
+            in_time = int(
+                conn.exec_driver_sql(
+                    f"SELECT count(*) FROM (SELECT 1 FROM items INDEXED BY items_datetime WHERE "
+                    f"{' AND '.join(cond)} LIMIT {self.TIME_PROBE_LIMIT})",
+                    tuple(targs),
+                ).scalar()
+                or 0
+            )
+            if in_time < self.TIME_PROBE_LIMIT and in_time < self.ROW_LOOKUP_COST * in_box:
+                return False
+        return in_box < self.RTREE_PROBE_LIMIT
 
     def is_initialised(self) -> bool:
         with self.engine.connect() as conn:

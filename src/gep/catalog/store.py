@@ -420,6 +420,10 @@ class CatalogStore(ABC):
         }
 
     # ------------------------------------------------------------------ search
+    def _spatial_index_pays(self, conn: Connection, geom: Any, req: SearchRequest) -> bool | None:
+        """Whether the spatial index should drive a search (None: let the database decide)."""
+        return None
+
     def _max_duration(self, conn: Connection) -> int:
         row = conn.execute(text("SELECT value FROM store_meta WHERE key = 'max_duration_us'"))
         v = row.scalar()
@@ -441,9 +445,20 @@ class CatalogStore(ABC):
             if req.bbox is not None:
                 parts = [box(*p) for p in req.bbox.parts()]
                 geom = parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
-                where.append(d.spatial("s_intersects", geom, params))
+                where.append(
+                    d.spatial(
+                        "s_intersects", geom, params, self._spatial_index_pays(conn, geom, req)
+                    )
+                )
             if req.intersects is not None:
-                where.append(d.spatial("s_intersects", req.intersects, params))
+                where.append(
+                    d.spatial(
+                        "s_intersects",
+                        req.intersects,
+                        params,
+                        self._spatial_index_pays(conn, req.intersects, req),
+                    )
+                )
             if req.datetime is not None:
                 lo, hi = req.datetime.start_us, req.datetime.end_us
                 if hi is not None:
