@@ -77,6 +77,9 @@ class SqliteCatalogStore(CatalogStore):
     def __init__(self, url: str) -> None:
         super().__init__(sqlite_engine(url))
 
+    #: page cache of a writing connection, KiB
+    WRITER_CACHE_KIB = 1024 * 1024
+
     #: probe caps: how many R*Tree candidates, and how many entries of the (datetime, bbox)
     #: covering index in the searched time range, are counted before choosing a plan
     RTREE_PROBE_LIMIT = 2000
@@ -132,6 +135,10 @@ class SqliteCatalogStore(CatalogStore):
     @contextmanager
     def _write(self) -> Iterator[Any]:
         with self.engine.connect() as conn:
+            # index pages of a large catalogue must stay cached across bulk batches, or each
+            # insert re-reads them (1 M items: 6 900 items/s with the default cache). Only the
+            # connection(s) that write grow this big.
+            conn.exec_driver_sql(f"PRAGMA cache_size=-{self.WRITER_CACHE_KIB}")
             conn.exec_driver_sql("BEGIN IMMEDIATE")
             try:
                 yield conn

@@ -420,6 +420,53 @@ class CatalogStore(ABC):
         }
 
     # ------------------------------------------------------------------ search
+    #: answer newest-first spatial searches through growing time windows (backends whose
+    #: spatial index also holds time, so a window is one cheap index scan)
+    TIME_WINDOWS = False
+    TIME_WINDOW_MIN_SPAN_US = 365 * 86_400 * 1_000_000
+    #: the first window is this fraction of the span; each miss widens it by the growth factor
+    TIME_WINDOW_FIRST = 128
+    TIME_WINDOW_GROWTH = 16
+
+    def _newest_first(
+        self,
+        conn: Connection,
+        head: str,
+        where: list[str],
+        tail: str,
+        params: Params,
+        req: SearchRequest,
+    ) -> list[Any] | None:
+        """The first page of a datetime-descending search, read from the newest time window
+        outwards. Every item at or after a window's start sorts before every item older than
+        it, so once a window holds a full page that page is the answer; in a dense area the
+        first small window does, instead of collecting and sorting every spatial match."""
+        bounds = conn.execute(text("SELECT min(datetime), max(datetime) FROM items")).one()
+        if bounds[0] is None:
+            return None
+        lo_all, hi = int(bounds[0]), int(bounds[1])
+        if req.datetime is not None:
+            if req.datetime.end_us is not None:
+                hi = min(hi, req.datetime.end_us)
+            if req.datetime.start_us is not None:
+                lo_all = max(lo_all, req.datetime.start_us - self._max_duration(conn))
+        if req.token:
+            _, values = decode_token(req.token)
+            if isinstance(values[0], int):
+                hi = min(hi, values[0])
+        span = hi - lo_all
+        if span < self.TIME_WINDOW_MIN_SPAN_US:
+            return None  # a short time range is already a cheap index condition
+        width = span // self.TIME_WINDOW_FIRST
+        while 0 < width < span:
+            p = params.add(hi - width)
+            sql = head + " WHERE " + " AND ".join([*where, f"i.datetime >= {p}"]) + tail
+            rows = conn.execute(text(sql), params.values).all()
+            if len(rows) > req.limit:
+                return list(rows)
+            width *= self.TIME_WINDOW_GROWTH
+        return None
+
     def _spatial_index_pays(self, conn: Connection, geom: Any, req: SearchRequest) -> bool | None:
         """Whether the spatial index should drive a search (None: let the database decide)."""
         return None
@@ -442,6 +489,7 @@ class CatalogStore(ABC):
                 )
             if req.ids:
                 where.append("i.id IN (" + ", ".join(params.add(x) for x in req.ids) + ")")
+            spatial = req.bbox is not None or req.intersects is not None
             if req.bbox is not None:
                 parts = [box(*p) for p in req.bbox.parts()]
                 geom = parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
@@ -492,16 +540,25 @@ class CatalogStore(ABC):
                 f"s{n} {'DESC NULLS FIRST' if desc else 'ASC NULLS LAST'}"
                 for n, (_, desc, _) in enumerate(sort)
             )
-            sql = "SELECT i.pk, i.collection, i.id, " + ", ".join(
+            head = "SELECT i.pk, i.collection, i.id, " + ", ".join(
                 f"{e} AS s{n}" for n, e in enumerate(exprs)
             )
-            sql += " FROM items i"
-            if where:
-                sql += " WHERE " + " AND ".join(where)
-            sql += f" ORDER BY {order} LIMIT {int(req.limit) + 1}"
+            head += " FROM items i"
+            tail = f" ORDER BY {order} LIMIT {int(req.limit) + 1}"
             if req.offset:
-                sql += f" OFFSET {int(req.offset)}"
-            rows = conn.execute(text(sql), params.values).all()
+                tail += f" OFFSET {int(req.offset)}"
+            rows: Any = None
+            if (
+                self.TIME_WINDOWS
+                and spatial
+                and not req.offset
+                and exprs[0] == "i.datetime"
+                and sort[0][1]
+            ):
+                rows = self._newest_first(conn, head, where, tail, params, req)
+            if rows is None:
+                sql = head + (" WHERE " + " AND ".join(where) if where else "") + tail
+                rows = conn.execute(text(sql), params.values).all()
             more = len(rows) > req.limit
             rows = rows[: req.limit]
             contents = self._contents(conn, [r[0] for r in rows])

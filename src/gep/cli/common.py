@@ -27,8 +27,8 @@ def store_from_settings(upgrade: bool = True) -> Iterator[CatalogStore]:
     s = settings()
     store = open_store(s.resolved_database_url())
     try:
-        if upgrade and not store.is_initialised():
-            store.upgrade()
+        if upgrade:
+            store.upgrade()  # idempotent: a no-op at head, applies new migrations after updates
         yield store
     finally:
         store.close()
