@@ -77,12 +77,17 @@ class SqliteCatalogStore(CatalogStore):
     def __init__(self, url: str) -> None:
         super().__init__(sqlite_engine(url))
 
+    #: bulk ingestion commits every this many items: each commit checkpoints the index pages it
+    #: dirtied, so bigger batches write each page once for many items (1 M-item catalogue:
+    #: 3 900 items/s with 5 000 per batch, 7 400 with 40 000)
+    batch_size = 50_000
+
     #: page cache of a writing connection, KiB
     WRITER_CACHE_KIB = 1024 * 1024
 
     #: probe caps: how many R*Tree candidates, and how many entries of the (datetime, bbox)
     #: covering index in the searched time range, are counted before choosing a plan
-    RTREE_PROBE_LIMIT = 2000
+    RTREE_PROBE_LIMIT = 500
     TIME_PROBE_LIMIT = 40000
     #: an R*Tree candidate costs a row lookup; a covering-index entry is read in sequence:
     #: measured ~20x apart on a 1 M-item catalogue
