@@ -52,7 +52,6 @@ CONFORMANCE = [
     "https://api.stacspec.org/v1.0.0-rc.1/collection-search",
     "https://api.stacspec.org/v1.0.0-rc.1/collection-search#free-text",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
-    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",

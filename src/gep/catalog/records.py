@@ -209,7 +209,3 @@ def batch_geometries(
     for g, w, b in zip(geoms, wkbs, bounds.tolist(), strict=True):
         out.append((g, (None, None) if g is None else (w, (b[0], b[1], b[2], b[3]))))
     return out
-
-
-def geometry_wkb(geom: BaseGeometry | None) -> bytes | None:
-    return None if geom is None else shapely.to_wkb(geom)
