@@ -83,6 +83,19 @@ class Dialect:
     def text_match(self, terms: list[str], params: Params) -> str:
         raise NotImplementedError
 
+    def bbox_inside(self, boxes: list[tuple[float, float, float, float]], params: Params) -> str:
+        """The item's bbox lies inside one of the boxes: then it intersects a box search for
+        sure, and the exact (costly) geometry test can be skipped."""
+        return (
+            "("
+            + " OR ".join(
+                f"(i.minx >= {params.add(w)} AND i.maxx <= {params.add(e)} AND "
+                f"i.miny >= {params.add(s)} AND i.maxy <= {params.add(n)})"
+                for w, s, e, n in boxes
+            )
+            + ")"
+        )
+
     def envelope_overlap(self, geom: BaseGeometry, params: Params) -> str:
         """Index-friendly prefilter: the item's bbox overlaps one of the literal's boxes."""
         parts = envelopes(geom)
@@ -136,13 +149,7 @@ class SqliteDialect(Dialect):
         wkb = params.add(shapely.to_wkb(geom))
         exact = f"gep_spatial('{pred}', i.geometry, {wkb})"
         if op == "s_intersects" and _is_boxes(geom, boxes):
-            # an item whose bbox lies inside the query box intersects it: skip the exact test
-            inside = " OR ".join(
-                f"(i.minx >= {params.add(w)} AND i.maxx <= {params.add(e)} AND "
-                f"i.miny >= {params.add(s)} AND i.maxy <= {params.add(n)})"
-                for w, s, e, n in boxes
-            )
-            exact = f"(CASE WHEN {inside} THEN 1 ELSE {exact} END)"
+            exact = f"(CASE WHEN {self.bbox_inside(boxes, params)} THEN 1 ELSE {exact} END)"
         if op not in _ENVELOPE_PREFILTER:
             return f"(i.geometry IS NOT NULL AND {exact})"
         if use_index is None:
@@ -228,11 +235,7 @@ class PostgresDialect(Dialect):
             boxes = envelopes(geom)
             exact = f"{fn}(i.geometry, {lit})"
             if op == "s_intersects" and _is_boxes(geom, boxes):
-                inside = " OR ".join(
-                    f"(i.minx >= {params.add(w)} AND i.maxx <= {params.add(e)} AND "
-                    f"i.miny >= {params.add(s)} AND i.maxy <= {params.add(n)})"
-                    for w, s, e, n in boxes
-                )
+                inside = self.bbox_inside(boxes, params)
                 exact = f"(CASE WHEN {inside} THEN TRUE ELSE {exact} END)"
             else:  # a CASE hides the predicate from the planner, so GIST is not chosen
                 exact = f"(CASE WHEN i.geometry IS NULL THEN FALSE ELSE {exact} END)"
