@@ -12,9 +12,10 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import HTMLResponse, Response
 
 import gep
-from gep.api import errors, opensearch, stac, stac_transactions
+from gep.api import errors, opensearch, processes, stac, stac_transactions
 from gep.api.deps import base_url
 from gep.catalog.backends import open_store
+from gep.processes.registry import ProcessRegistry
 from gep.settings import Settings
 
 JSON = "application/json"
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = store
+    app.state.processes = ProcessRegistry()
     errors.install(app)
 
     @app.get("/api", include_in_schema=False)
@@ -107,4 +109,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(stac.router)
     app.include_router(stac_transactions.router)
     app.include_router(opensearch.router)
+    app.include_router(processes.router)
     return app

@@ -1,0 +1,42 @@
+"""What a GEP processing service is: typed inputs and outputs, a description, ``execute``.
+
+A service is a plain class; its inputs and outputs are pydantic models, so their JSON Schema (the
+OGC API - Processes description) and the validation of a request come from one definition and
+cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from pydantic import BaseModel
+
+
+class ProcessContext(Protocol):
+    """What a running service may use; the job engine provides it."""
+
+    #: the job's private folder for intermediate files
+    scratch: Path
+    logger: logging.Logger
+
+    def progress(self, percent: int, message: str = "") -> None:
+        """Report progress (0-100); shown on ``/jobs/{id}`` within a second."""
+
+
+class Process:
+    """Base class of built-in and deployed services."""
+
+    id: ClassVar[str]
+    version: ClassVar[str] = "1.0.0"
+    title: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    keywords: ClassVar[list[str]] = []
+    Inputs: ClassVar[type[BaseModel]]
+    Outputs: ClassVar[type[BaseModel]]
+    #: OGC job control options this service supports
+    job_control: ClassVar[list[str]] = ["sync-execute", "async-execute"]
+
+    def execute(self, ctx: ProcessContext, inputs: Any) -> BaseModel:
+        raise NotImplementedError

@@ -1,0 +1,118 @@
+"""The service registry: built-ins and plug-ins come through the ``gep.processes`` entry points.
+
+Descriptions follow OGC API - Processes - Part 1 (1.0): each input and output carries the JSON
+Schema pydantic derives from its field, so a client can build a valid request from it alone.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from gep.core.errors import InvalidInput, NotFound
+from gep.processes.base import Process
+
+GROUP = "gep.processes"
+
+
+class NoSuchProcess(NotFound):
+    """OGC API - Processes exception type ``no-such-process`` (404)."""
+
+    kind = "no-such-process"
+
+
+class ProcessRegistry:
+    def __init__(self, processes: list[Process] | None = None) -> None:
+        self._processes: dict[str, Process] = {}
+        for p in processes if processes is not None else _discover():
+            self._processes[p.id] = p
+
+    def ids(self) -> list[str]:
+        return sorted(self._processes)
+
+    def get(self, process_id: str) -> Process:
+        try:
+            return self._processes[process_id]
+        except KeyError:
+            raise NoSuchProcess(
+                f"process '{process_id}' does not exist; available: {', '.join(self.ids())}",
+                field="processId",
+            ) from None
+
+    def validate_inputs(self, process_id: str, inputs: Any) -> BaseModel:
+        """Check a request's inputs before anything is queued; 400 names the path at fault."""
+        process = self.get(process_id)
+        if not isinstance(inputs, dict):
+            raise InvalidInput("inputs must be an object of input id -> value", field="inputs")
+        try:
+            return process.Inputs.model_validate(inputs)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            path = ".".join(str(p) for p in first["loc"])
+            detail = "; ".join(
+                f"inputs.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            )
+            raise InvalidInput(detail, field=f"inputs.{path}") from None
+
+
+def _discover() -> list[Process]:
+    found: list[Process] = []
+    for ep in entry_points(group=GROUP):
+        cls = ep.load()
+        found.append(cls())
+    return found
+
+
+def _field_schemas(model: type[BaseModel]) -> tuple[dict[str, Any], set[str], dict[str, Any]]:
+    schema = model.model_json_schema()
+    return schema.get("properties", {}), set(schema.get("required", [])), schema.get("$defs", {})
+
+
+def describe(process: Process, base: str, *, full: bool = True) -> dict[str, Any]:
+    """The OGC process summary (``full=False``) or description."""
+    out: dict[str, Any] = {
+        "id": process.id,
+        "title": process.title or process.id,
+        "description": process.description,
+        "version": process.version,
+        "keywords": list(process.keywords),
+        "jobControlOptions": list(process.job_control),
+        "outputTransmission": ["value"],
+        "links": [
+            {"rel": "self", "type": "application/json", "href": f"{base}/processes/{process.id}"},
+            {
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/execute",
+                "type": "application/json",
+                "href": f"{base}/processes/{process.id}/execution",
+            },
+        ],
+    }
+    if not full:
+        return out
+    props, required, defs = _field_schemas(process.Inputs)
+    out["inputs"] = {
+        name: {
+            "title": s.get("title", name),
+            "description": s.get("description", ""),
+            "minOccurs": 1 if name in required else 0,
+            "maxOccurs": 1,
+            "schema": _with_defs(s, defs),
+        }
+        for name, s in props.items()
+    }
+    oprops, _, odefs = _field_schemas(process.Outputs)
+    out["outputs"] = {
+        name: {
+            "title": s.get("title", name),
+            "description": s.get("description", ""),
+            "schema": _with_defs(s, odefs),
+        }
+        for name, s in oprops.items()
+    }
+    return out
+
+
+def _with_defs(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    return {**schema, "$defs": defs} if defs and "$ref" in str(schema) else dict(schema)
