@@ -20,6 +20,11 @@ class Settings(BaseSettings):
     storage_url: str = Field(default="", description="fsspec URL; empty = home/storage")
     dask_scheduler: str = Field(default="", description="Dask scheduler; empty = LocalCluster")
     base_url: str = Field(default="", description="Public URL of the API (for links)")
+    jobs_workers: int = Field(default=1, description="Workers of the embedded LocalCluster")
+    sync_timeout_s: float = Field(
+        default=60.0,
+        description="How long a synchronous execute waits before answering with the job instead",
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -15,6 +16,8 @@ import gep
 from gep.api import errors, opensearch, processes, stac, stac_transactions
 from gep.api.deps import base_url
 from gep.catalog.backends import open_store
+from gep.jobs.engine import JobEngine
+from gep.jobs.store import ACCEPTED, JobStore
 from gep.processes.registry import ProcessRegistry
 from gep.settings import Settings
 
@@ -30,12 +33,16 @@ COMMON_CONFORMANCE = [
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     store = open_store(settings.resolved_database_url())
-    if not store.is_initialised():
-        store.upgrade()
+    store.upgrade()  # idempotent: applies migrations added since the database was made
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # jobs accepted before a restart are queued again; the cluster starts only if any are
+        jobs_store: JobStore = app.state.job_store
+        if jobs_store.list_jobs(status=[ACCEPTED], limit=1)[1]:
+            app.state.job_engine.requeue(jobs_store)
         yield
+        app.state.job_engine.close()
         store.close()
 
     app = FastAPI(
@@ -49,6 +56,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = store
     app.state.processes = ProcessRegistry()
+    app.state.job_store = JobStore(store.engine)
+    storage = Path(settings.resolved_storage_url().removeprefix("file://"))
+    app.state.job_engine = JobEngine(
+        settings.resolved_database_url(), storage, settings.dask_scheduler, settings.jobs_workers
+    )
     errors.install(app)
 
     @app.get("/api", include_in_schema=False)

@@ -1,17 +1,44 @@
-"""OGC API - Processes - Part 1: the process list and descriptions.
-
-Execution and jobs arrive with the job engine (``gep.jobs``); this router already answers the
-discovery half of the standard from the registry.
-"""
+"""OGC API - Processes - Part 1: processes, execution (sync and async) and jobs."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+from urllib.parse import urlencode
+
 import orjson
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from gep.api.deps import base_url
+from gep.api.deps import base_url, json_body
+from gep.catalog.search import parse_limit
+from gep.core.errors import GepError, InvalidInput, NotFound
+from gep.core.timeutil import format_rfc3339, from_micros
+from gep.jobs.engine import JobEngine
+from gep.jobs.store import (
+    ACCEPTED,
+    DISMISSED,
+    FAILED,
+    RUNNING,
+    SUCCESSFUL,
+    Job,
+    JobStore,
+)
 from gep.processes.registry import ProcessRegistry, describe
+
+
+class ResultNotReady(NotFound):
+    """OGC API - Processes exception type ``result-not-ready`` (404)."""
+
+    kind = "result-not-ready"
+
+
+class JobFailed(GepError):
+    """The job ended ``failed``: its results are the error (HTTP 500 with the reason)."""
+
+    kind = "job-failed"
+
 
 router = APIRouter(tags=["OGC API - Processes"])
 
@@ -37,3 +64,146 @@ def list_processes(request: Request) -> Response:
 def describe_process(process_id: str, request: Request) -> Response:
     reg = registry(request)
     return Response(orjson.dumps(describe(reg.get(process_id), base_url(request))), media_type=JSON)
+
+
+# ---------------------------------------------------------------------- execution and jobs
+
+
+def jobs(request: Request) -> tuple[JobStore, JobEngine]:
+    return request.app.state.job_store, request.app.state.job_engine  # type: ignore[no-any-return]
+
+
+def _status_info(job: Job, base: str) -> dict[str, Any]:
+    def iso(us: int | None) -> str | None:
+        return None if us is None else format_rfc3339(from_micros(us))
+
+    info: dict[str, Any] = {
+        "jobID": job.id,
+        "processID": job.process_id,
+        "type": "process",
+        "status": job.status,
+        "message": job.message,
+        "progress": job.progress,
+        "created": iso(job.created),
+        "started": iso(job.started),
+        "finished": iso(job.finished),
+        "updated": iso(job.updated),
+        "links": [
+            {"rel": "self", "type": JSON, "href": f"{base}/jobs/{job.id}"},
+            {
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/results",
+                "type": JSON,
+                "href": f"{base}/jobs/{job.id}/results",
+            },
+            {"rel": "logs", "type": JSON, "href": f"{base}/jobs/{job.id}/logs"},
+        ],
+    }
+    return {k: v for k, v in info.items() if v is not None}
+
+
+@router.post("/processes/{process_id}/execution", summary="Execute a service")
+async def execute(process_id: str, request: Request) -> Response:
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        raise InvalidInput('the body must be an execute request {"inputs": {...}}', field="body")
+    reg = registry(request)
+    process = reg.get(process_id)
+    inputs = body.get("inputs", {})
+    reg.validate_inputs(process_id, inputs)  # 400 naming the input, before anything is queued
+    store, engine = jobs(request)
+    base = base_url(request)
+    prefer = request.headers.get("prefer", "").replace(" ", "").lower()
+    asynchronous = "respond-async" in prefer or "sync-execute" not in process.job_control
+    job = await run_in_threadpool(store.create, process_id, inputs)
+    await run_in_threadpool(engine.submit, job.id)
+    location = {"Location": f"{base}/jobs/{job.id}"}
+    if not asynchronous:
+        settings = request.app.state.settings
+        done = await run_in_threadpool(engine.wait, job.id, settings.sync_timeout_s)
+        if done:
+            job = await run_in_threadpool(store.get, job.id)
+            engine.forget(job.id)
+            if job.status == SUCCESSFUL:
+                return Response(orjson.dumps(job.outputs or {}), media_type=JSON, headers=location)
+            raise JobFailed(job.error or job.message, field="jobId", jobID=job.id)
+    return Response(
+        orjson.dumps(_status_info(job, base)),
+        status_code=201,
+        media_type=JSON,
+        headers={**location, "Preference-Applied": "respond-async"},
+    )
+
+
+@router.get("/jobs", summary="Jobs, newest first")
+def list_jobs(request: Request) -> Response:
+    store, _ = jobs(request)
+    qp = request.query_params
+    status = [s for v in qp.getlist("status") for s in v.split(",") if s] or None
+    for s in status or []:
+        if s not in (ACCEPTED, RUNNING, SUCCESSFUL, FAILED, DISMISSED):
+            raise InvalidInput(
+                f"status '{s}' is not one of accepted, running, successful, failed, dismissed",
+                field="status",
+            )
+    process_ids = [p for v in qp.getlist("processID") for p in v.split(",") if p] or None
+    limit = parse_limit(qp.get("limit", 10))
+    try:
+        offset = int(qp.get("offset", 0))
+    except ValueError:
+        raise InvalidInput("offset must be an integer", field="offset") from None
+    found, total = store.list_jobs(
+        status=status, process_id=process_ids, limit=limit, offset=offset
+    )
+    base = base_url(request)
+    links = [{"rel": "self", "type": JSON, "href": str(request.url)}]
+    if offset + limit < total:
+        params = {**dict(qp), "offset": str(offset + limit), "limit": str(limit)}
+        links.append({"rel": "next", "type": JSON, "href": f"{base}/jobs?{urlencode(params)}"})
+    body = {"jobs": [_status_info(j, base) for j in found], "links": links, "numberMatched": total}
+    return Response(orjson.dumps(body), media_type=JSON)
+
+
+@router.get("/jobs/{job_id}", summary="A job's status")
+def job_status(job_id: str, request: Request) -> Response:
+    store, _ = jobs(request)
+    return Response(
+        orjson.dumps(_status_info(store.get(job_id), base_url(request))), media_type=JSON
+    )
+
+
+@router.get("/jobs/{job_id}/results", summary="A job's results")
+def job_results(job_id: str, request: Request) -> Response:
+    store, _ = jobs(request)
+    job = store.get(job_id)
+    if job.status == SUCCESSFUL:
+        return Response(orjson.dumps(job.outputs or {}), media_type=JSON)
+    if job.status == FAILED:
+        raise JobFailed(job.error or job.message, field="jobId", jobID=job.id)
+    raise ResultNotReady(
+        f"job '{job_id}' is {job.status}; results come when it is successful", field="jobId"
+    )
+
+
+@router.delete("/jobs/{job_id}", summary="Dismiss a job")
+async def dismiss_job(job_id: str, request: Request) -> Response:
+    store, _ = jobs(request)
+    job = await run_in_threadpool(store.request_dismiss, job_id)
+    for _ in range(40):  # a running job stops at its next progress report
+        if job.status != RUNNING:
+            break
+        await asyncio.sleep(0.05)
+        job = await run_in_threadpool(store.get, job_id)
+    return Response(orjson.dumps(_status_info(job, base_url(request))), media_type=JSON)
+
+
+@router.get("/jobs/{job_id}/logs", summary="A job's log lines")
+def job_logs(job_id: str, request: Request) -> Response:
+    store, _ = jobs(request)
+    qp = request.query_params
+    limit = parse_limit(qp.get("limit", 100))
+    try:
+        offset = int(qp.get("offset", 0))
+    except ValueError:
+        raise InvalidInput("offset must be an integer", field="offset") from None
+    lines = store.logs(job_id, level=qp.get("level"), limit=limit, offset=offset)
+    return Response(orjson.dumps({"jobID": job_id, "logs": lines}), media_type=JSON)

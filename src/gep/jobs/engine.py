@@ -1,0 +1,182 @@
+"""Running jobs on Dask distributed: a LocalCluster by default, or a scheduler's cluster.
+
+The job record lives in the database, not in this process: a worker moves its job to
+``running``, reports progress and log lines there, and writes the outputs there, so the API shows
+them from any process, and nothing is lost when the server restarts.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import traceback
+from pathlib import Path
+from typing import Any
+
+from gep.catalog.backends import open_store
+from gep.jobs.store import ACCEPTED, DISMISSED, FAILED, FINAL, RUNNING, SUCCESSFUL, JobStore
+from gep.processes.registry import ProcessRegistry
+
+log = logging.getLogger("gep.jobs")
+
+
+class JobDismissed(Exception):
+    """Raised inside a running service when its job was dismissed: stops it cooperatively."""
+
+
+class JobContext:
+    """The :class:`~gep.processes.base.ProcessContext` a worker gives a service."""
+
+    def __init__(self, store: JobStore, job_id: str, scratch: Path) -> None:
+        self.store = store
+        self.job_id = job_id
+        self.scratch = scratch
+        self.logger = logging.getLogger(f"gep.job.{job_id}")
+        self.logger.propagate = False
+        self.logger.handlers = [_DbLogHandler(store, job_id)]
+        self.logger.setLevel(logging.DEBUG)
+
+    def progress(self, percent: int, message: str = "") -> None:
+        if not self.store.set_progress(self.job_id, percent, message):
+            raise JobDismissed(self.job_id)
+
+
+class _DbLogHandler(logging.Handler):
+    def __init__(self, store: JobStore, job_id: str) -> None:
+        super().__init__()
+        self.store = store
+        self.job_id = job_id
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.store.log(self.job_id, record.levelname, record.getMessage())
+
+
+# ------------------------------------------------------------------ worker side
+
+_WORKER_STORES: dict[str, JobStore] = {}
+_WORKER_REGISTRY: list[ProcessRegistry] = []
+
+
+def _worker_store(db_url: str) -> JobStore:
+    if db_url not in _WORKER_STORES:
+        _WORKER_STORES[db_url] = JobStore(open_store(db_url).engine)
+    return _WORKER_STORES[db_url]
+
+
+def run_job(db_url: str, storage_root: str, job_id: str) -> str:
+    """Run one job on a worker; returns its final status. Safe to call twice for one job:
+    only the call that moves it from ``accepted`` to ``running`` runs it."""
+    store = _worker_store(db_url)
+    if not _WORKER_REGISTRY:
+        _WORKER_REGISTRY.append(ProcessRegistry())
+    registry = _WORKER_REGISTRY[0]
+    job = store.get(job_id)
+    if not store.transition(job_id, (ACCEPTED,), RUNNING, message="started"):
+        return store.get(job_id).status
+    scratch = Path(storage_root) / "jobs" / job_id / "scratch"
+    scratch.mkdir(parents=True, exist_ok=True)
+    ctx = JobContext(store, job_id, scratch)
+    try:
+        process = registry.get(job.process_id)
+        inputs = process.Inputs.model_validate(job.inputs)
+        ctx.logger.info("running %s %s", process.id, process.version)
+        outputs = process.execute(ctx, inputs)
+        store.transition(
+            job_id,
+            (RUNNING,),
+            SUCCESSFUL,
+            progress=100,
+            message="done",
+            outputs=outputs.model_dump(mode="json"),
+        )
+    except JobDismissed:
+        store.transition(job_id, (RUNNING,), DISMISSED, message="dismissed")
+    except Exception as exc:  # a failing service fails its job, never the worker
+        ctx.logger.error("%s", traceback.format_exc())
+        store.transition(
+            job_id,
+            (RUNNING,),
+            FAILED,
+            message=f"failed: {exc}",
+            error=f"{type(exc).__name__}: {exc}",
+        )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return store.get(job_id).status
+
+
+# ------------------------------------------------------------------ server side
+
+
+class JobEngine:
+    """Submits jobs to Dask; started on first use (tests of other parts never pay for it)."""
+
+    def __init__(
+        self, db_url: str, storage_root: Path, scheduler: str = "", workers: int = 1
+    ) -> None:
+        self.db_url = db_url
+        self.storage_root = storage_root
+        self.scheduler = scheduler
+        self.workers = workers
+        self._client: Any = None
+        self._cluster: Any = None
+        self._futures: dict[str, Any] = {}
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from distributed import Client, LocalCluster
+
+            if self.scheduler:
+                self._client = Client(self.scheduler)
+            else:
+                self._cluster = LocalCluster(
+                    n_workers=self.workers,
+                    threads_per_worker=2,
+                    processes=True,
+                    dashboard_address=None,
+                )
+                self._client = Client(self._cluster)
+        return self._client
+
+    def submit(self, job_id: str) -> None:
+        future = self.client.submit(
+            run_job,
+            self.db_url,
+            str(self.storage_root),
+            job_id,
+            key=f"gep-job-{job_id}",
+            pure=False,
+        )
+        self._futures[job_id] = future
+
+    def wait(self, job_id: str, timeout: float) -> bool:
+        """Wait for a submitted job; True when it ended within ``timeout`` seconds."""
+        from distributed import wait
+
+        future = self._futures.get(job_id)
+        if future is None:
+            return False
+        done, _ = wait([future], timeout=timeout)
+        return bool(done)
+
+    def requeue(self, store: JobStore) -> int:
+        """Submit every job still ``accepted`` (after a restart, nothing else will)."""
+        jobs, _ = store.list_jobs(status=[ACCEPTED], limit=100_000)
+        for job in jobs:
+            if job.id not in self._futures:
+                self.submit(job.id)
+        return len(jobs)
+
+    def forget(self, job_id: str) -> None:
+        self._futures.pop(job_id, None)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+        self._client = self._cluster = None
+
+
+__all__ = ["FINAL", "JobContext", "JobDismissed", "JobEngine", "run_job"]

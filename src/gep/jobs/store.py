@@ -1,0 +1,248 @@
+"""The job store: job records and their logs, in the catalogue's database (SQLite or PostGIS).
+
+Every state change is one conditional UPDATE (``… WHERE id = :id AND status IN (…)``): it either
+happens whole or not at all, whichever process (server, worker) tries it, so a job cannot be run
+twice or finish after it was dismissed.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine, text
+
+from gep.core.errors import NotFound
+
+#: OGC API - Processes status values
+ACCEPTED, RUNNING, SUCCESSFUL, FAILED, DISMISSED = (
+    "accepted",
+    "running",
+    "successful",
+    "failed",
+    "dismissed",
+)
+FINAL = (SUCCESSFUL, FAILED, DISMISSED)
+
+
+class NoSuchJob(NotFound):
+    """OGC API - Processes exception type ``no-such-job`` (404)."""
+
+    kind = "no-such-job"
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+@dataclass(slots=True)
+class Job:
+    id: str
+    process_id: str
+    status: str
+    progress: int
+    message: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any] | None
+    error: str | None
+    created: int
+    started: int | None
+    finished: int | None
+    updated: int
+    attempts: int
+    max_attempts: int
+    timeout_s: float | None
+    dismiss_requested: bool
+
+
+_COLUMNS = (
+    "id, process_id, status, progress, message, inputs, outputs, error, created, "
+    "started, finished, updated, attempts, max_attempts, timeout_s, dismiss_requested"
+)
+
+
+def _job(row: Any) -> Job:
+    return Job(
+        id=row[0],
+        process_id=row[1],
+        status=row[2],
+        progress=int(row[3]),
+        message=row[4],
+        inputs=orjson.loads(row[5]),
+        outputs=None if row[6] is None else orjson.loads(row[6]),
+        error=row[7],
+        created=int(row[8]),
+        started=row[9],
+        finished=row[10],
+        updated=int(row[11]),
+        attempts=int(row[12]),
+        max_attempts=int(row[13]),
+        timeout_s=row[14],
+        dismiss_requested=bool(row[15]),
+    )
+
+
+class JobStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def create(
+        self,
+        process_id: str,
+        inputs: dict[str, Any],
+        *,
+        max_attempts: int = 2,
+        timeout_s: float | None = None,
+    ) -> Job:
+        t = now_us()
+        job_id = str(uuid.uuid4())
+        with self.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO jobs (id, process_id, status, inputs, created, updated, "
+                    "max_attempts, timeout_s) VALUES (:id, :p, :s, :i, :t, :t, :m, :to)"
+                ),
+                {
+                    "id": job_id,
+                    "p": process_id,
+                    "s": ACCEPTED,
+                    "i": orjson.dumps(inputs).decode(),
+                    "t": t,
+                    "m": max_attempts,
+                    "to": timeout_s,
+                },
+            )
+        return self.get(job_id)
+
+    def get(self, job_id: str) -> Job:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                text(f"SELECT {_COLUMNS} FROM jobs WHERE id = :id"), {"id": job_id}
+            ).first()
+        if row is None:
+            raise NoSuchJob(f"job '{job_id}' does not exist", field="jobId")
+        return _job(row)
+
+    def list_jobs(
+        self,
+        *,
+        status: list[str] | None = None,
+        process_id: list[str] | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> tuple[list[Job], int]:
+        where, params = [], {}
+        if status:
+            where.append("status IN (" + ", ".join(f":s{i}" for i in range(len(status))) + ")")
+            params.update({f"s{i}": s for i, s in enumerate(status)})
+        if process_id:
+            where.append(
+                "process_id IN (" + ", ".join(f":p{i}" for i in range(len(process_id))) + ")"
+            )
+            params.update({f"p{i}": p for i, p in enumerate(process_id)})
+        clause = (" WHERE " + " AND ".join(where)) if where else ""
+        with self.engine.connect() as conn:
+            total = int(
+                conn.execute(text(f"SELECT count(*) FROM jobs{clause}"), params).scalar() or 0
+            )
+            rows = conn.execute(
+                text(
+                    f"SELECT {_COLUMNS} FROM jobs{clause} ORDER BY created DESC, id "
+                    f"LIMIT {int(limit)} OFFSET {int(offset)}"
+                ),
+                params,
+            ).all()
+        return [_job(r) for r in rows], total
+
+    def transition(
+        self, job_id: str, from_states: tuple[str, ...], to_state: str, **fields: Any
+    ) -> bool:
+        """Move a job to ``to_state`` if it is in one of ``from_states``; True when it did."""
+        t = now_us()
+        sets = ["status = :to", "updated = :t"]
+        params: dict[str, Any] = {"id": job_id, "to": to_state, "t": t}
+        if to_state == RUNNING:
+            sets += ["started = :t", "attempts = attempts + 1"]
+        if to_state in FINAL:
+            sets.append("finished = :t")
+        for k, v in fields.items():
+            sets.append(f"{k} = :f_{k}")
+            params[f"f_{k}"] = orjson.dumps(v).decode() if k == "outputs" else v
+        states = ", ".join(f":from{i}" for i in range(len(from_states)))
+        params.update({f"from{i}": s for i, s in enumerate(from_states)})
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                text(f"UPDATE jobs SET {', '.join(sets)} WHERE id = :id AND status IN ({states})"),
+                params,
+            )
+        return bool(res.rowcount)
+
+    def set_progress(self, job_id: str, percent: int, message: str) -> bool:
+        """Record progress of a running job; False when it is no longer running (dismissed)."""
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                text(
+                    "UPDATE jobs SET progress = :p, message = :m, updated = :t "
+                    "WHERE id = :id AND status = :running AND dismiss_requested = 0"
+                ),
+                {
+                    "p": max(0, min(100, int(percent))),
+                    "m": message,
+                    "t": now_us(),
+                    "id": job_id,
+                    "running": RUNNING,
+                },
+            )
+        return bool(res.rowcount)
+
+    def request_dismiss(self, job_id: str) -> Job:
+        """Dismiss: an accepted job is dismissed at once; a running one is flagged for its
+        worker, which stops at its next progress report."""
+        self.get(job_id)
+        if not self.transition(job_id, (ACCEPTED,), DISMISSED, message="dismissed"):
+            with self.engine.begin() as conn:
+                conn.execute(
+                    text(
+                        "UPDATE jobs SET dismiss_requested = 1, updated = :t "
+                        "WHERE id = :id AND status = :running"
+                    ),
+                    {"t": now_us(), "id": job_id, "running": RUNNING},
+                )
+        return self.get(job_id)
+
+    def log(self, job_id: str, level: str, message: str) -> None:
+        with self.engine.begin() as conn:
+            seq = conn.execute(
+                text("SELECT coalesce(max(seq), 0) + 1 FROM job_logs WHERE job_id = :id"),
+                {"id": job_id},
+            ).scalar()
+            conn.execute(
+                text(
+                    "INSERT INTO job_logs (job_id, seq, time, level, message) "
+                    "VALUES (:id, :seq, :t, :l, :m)"
+                ),
+                {"id": job_id, "seq": seq, "t": now_us(), "l": level, "m": message},
+            )
+
+    def logs(
+        self, job_id: str, *, level: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        self.get(job_id)
+        levels = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
+        wanted = [
+            name for name, n in levels.items() if n >= levels.get((level or "DEBUG").upper(), 10)
+        ]
+        marks = ", ".join(f":l{i}" for i in range(len(wanted)))
+        params: dict[str, Any] = {"id": job_id, **{f"l{i}": lv for i, lv in enumerate(wanted)}}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    f"SELECT seq, time, level, message FROM job_logs WHERE job_id = :id AND level "
+                    f"IN ({marks}) ORDER BY seq LIMIT {int(limit)} OFFSET {int(offset)}"
+                ),
+                params,
+            ).all()
+        return [{"seq": r[0], "time": r[1], "level": r[2], "message": r[3]} for r in rows]

@@ -1,0 +1,144 @@
+"""OGC API - Processes execution and jobs, on a real Dask LocalCluster (worker processes)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from gep.api.app import create_app
+from gep.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    home = tmp_path_factory.mktemp("jobs")
+    app = create_app(Settings(home=Path(home), base_url="http://gep.test"))
+    with TestClient(app) as c:
+        yield c
+
+
+def wait_for(client: TestClient, job_id: str, states: set[str], timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = client.get(f"/jobs/{job_id}").json()
+        if info["status"] in states:
+            return info
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not reach {states}: {info}")
+
+
+def test_sync_execute_returns_the_outputs(client: TestClient) -> None:
+    r = client.post("/processes/echo/execution", json={"inputs": {"message": "Etna"}})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"message": "Etna"}
+    assert r.headers["location"].startswith("http://gep.test/jobs/")
+
+
+def test_async_execute_poll_and_results(client: TestClient) -> None:
+    r = client.post(
+        "/processes/wait/execution",
+        json={"inputs": {"seconds": 0.5, "steps": 5}},
+        headers={"Prefer": "respond-async"},
+    )
+    assert r.status_code == 201, r.text
+    job_id = r.json()["jobID"]
+    assert r.headers["location"] == f"http://gep.test/jobs/{job_id}"
+    assert r.json()["status"] in ("accepted", "running")
+    seen_progress = set()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        info = client.get(f"/jobs/{job_id}").json()
+        seen_progress.add(info["progress"])
+        if info["status"] == "successful":
+            break
+        time.sleep(0.05)
+    assert info["status"] == "successful" and info["progress"] == 100
+    assert len(seen_progress) >= 3  # intermediate progress was visible while it ran
+    assert 0.45 <= client.get(f"/jobs/{job_id}/results").json()["waited"] < 5
+    logs = client.get(f"/jobs/{job_id}/logs").json()["logs"]
+    assert any("waited" in line["message"] for line in logs)
+    listed = client.get("/jobs", params={"processID": "wait", "status": "successful"}).json()
+    assert job_id in [j["jobID"] for j in listed["jobs"]]
+
+
+def test_invalid_inputs_are_refused_before_queueing(client: TestClient) -> None:
+    before = client.get("/jobs").json()["numberMatched"]
+    r = client.post("/processes/wait/execution", json={"inputs": {"seconds": -3}})
+    assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["field"] == "inputs.seconds"
+    r = client.post("/processes/echo/execution", json={"inputs": {}})
+    assert r.status_code == 400 and r.json()["field"] == "inputs.message"
+    assert client.get("/jobs").json()["numberMatched"] == before
+
+
+def test_ogc_exception_types(client: TestClient) -> None:
+    r = client.post("/processes/nope/execution", json={"inputs": {}})
+    assert r.status_code == 404 and r.json()["type"].endswith("/no-such-process")
+    r = client.get("/jobs/does-not-exist")
+    assert r.status_code == 404 and r.json()["type"].endswith("/no-such-job")
+    r = client.post(
+        "/processes/wait/execution",
+        json={"inputs": {"seconds": 3, "steps": 3}},
+        headers={"Prefer": "respond-async"},
+    )
+    job_id = r.json()["jobID"]
+    r = client.get(f"/jobs/{job_id}/results")
+    assert r.status_code == 404 and r.json()["type"].endswith("/result-not-ready")
+    client.delete(f"/jobs/{job_id}")
+
+
+def test_failed_job_reports_its_reason(client: TestClient) -> None:
+    r = client.post(
+        "/processes/wait/execution",
+        json={"inputs": {"seconds": 0.1, "steps": 1, "fail": True}},
+        headers={"Prefer": "respond-async"},
+    )
+    job_id = r.json()["jobID"]
+    info = wait_for(client, job_id, {"failed"})
+    assert "fail=true" in info["message"]
+    r = client.get(f"/jobs/{job_id}/results")
+    assert r.status_code == 500 and "fail=true" in r.json()["detail"]
+    errors = client.get(f"/jobs/{job_id}/logs", params={"level": "ERROR"}).json()["logs"]
+    assert errors and "RuntimeError" in errors[0]["message"]
+
+
+def test_dismiss_stops_a_running_job_within_two_seconds(client: TestClient) -> None:
+    r = client.post(
+        "/processes/wait/execution",
+        json={"inputs": {"seconds": 60, "steps": 600}},
+        headers={"Prefer": "respond-async"},
+    )
+    job_id = r.json()["jobID"]
+    wait_for(client, job_id, {"running"})
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    r = client.delete(f"/jobs/{job_id}")
+    assert r.status_code == 200
+    info = wait_for(client, job_id, {"dismissed"}, timeout=2)
+    assert time.monotonic() - t0 <= 2.0
+    stopped_at = info["progress"]
+    time.sleep(0.5)  # the worker really stopped: progress no longer moves
+    assert client.get(f"/jobs/{job_id}").json()["progress"] == stopped_at < 100
+
+
+def test_jobs_accepted_before_a_restart_are_run_after_it(tmp_path: Path) -> None:
+    """A server that stopped after accepting jobs (before any worker took them) loses none."""
+    from gep.catalog.backends import open_store
+    from gep.jobs.store import JobStore
+
+    settings = Settings(home=tmp_path, base_url="http://gep.test")
+    store = open_store(settings.resolved_database_url())
+    store.upgrade()
+    pending = [JobStore(store.engine).create("echo", {"message": f"m{n}"}) for n in range(3)]
+    store.close()
+    with TestClient(create_app(settings)) as c:  # start-up re-queues them
+        for job in pending:
+            info = wait_for(c, job.id, {"successful", "failed"})
+            assert info["status"] == "successful"
+            n = job.inputs["message"]
+            assert c.get(f"/jobs/{job.id}/results").json() == {"message": n}
