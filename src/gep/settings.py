@@ -21,6 +21,13 @@ class Settings(BaseSettings):
     dask_scheduler: str = Field(default="", description="Dask scheduler; empty = LocalCluster")
     base_url: str = Field(default="", description="Public URL of the API (for links)")
     jobs_workers: int = Field(default=1, description="Workers of the embedded LocalCluster")
+    jobs_max_attempts: int = Field(default=2, description="Runs of a job whose worker dies")
+    jobs_timeout_s: float = Field(default=0.0, description="Per-job time limit; 0 = none")
+    jobs_lease_s: float = Field(
+        default=10.0,
+        description="A running job whose worker has not "
+        "renewed its lease for this long is re-queued (worker died)",
+    )
     sync_timeout_s: float = Field(
         default=60.0,
         description="How long a synchronous execute waits before answering with the job instead",

@@ -142,3 +142,25 @@ def test_jobs_accepted_before_a_restart_are_run_after_it(tmp_path: Path) -> None
             assert info["status"] == "successful"
             n = job.inputs["message"]
             assert c.get(f"/jobs/{job.id}/results").json() == {"message": n}
+
+
+def test_a_running_job_whose_worker_vanished_is_run_again_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    """The server (and its LocalCluster) died while a job ran: the new server's watchdog sees
+    the job's lease expire and runs it again, once."""
+    from gep.catalog.backends import open_store
+    from gep.jobs.store import RUNNING, JobStore
+
+    settings = Settings(home=tmp_path, jobs_lease_s=1.0)
+    store = open_store(settings.resolved_database_url())
+    store.upgrade()
+    jobs = JobStore(store.engine)
+    orphan = jobs.create("echo", {"message": "again"}, max_attempts=2)
+    assert jobs.transition(orphan.id, ("accepted",), RUNNING, worker="tcp://10.255.0.1:1")
+    with TestClient(create_app(settings)) as c:
+        info = wait_for(c, orphan.id, {"successful", "failed"})
+        assert info["status"] == "successful"
+        assert c.get(f"/jobs/{orphan.id}/results").json() == {"message": "again"}
+    assert jobs.get(orphan.id).attempts == 2
+    store.close()

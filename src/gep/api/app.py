@@ -17,7 +17,7 @@ from gep.api import errors, opensearch, processes, stac, stac_transactions
 from gep.api.deps import base_url
 from gep.catalog.backends import open_store
 from gep.jobs.engine import JobEngine
-from gep.jobs.store import ACCEPTED, JobStore
+from gep.jobs.store import ACCEPTED, RUNNING, JobStore
 from gep.processes.registry import ProcessRegistry
 from gep.settings import Settings
 
@@ -39,8 +39,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # jobs accepted before a restart are queued again; the cluster starts only if any are
         jobs_store: JobStore = app.state.job_store
-        if jobs_store.list_jobs(status=[ACCEPTED], limit=1)[1]:
-            app.state.job_engine.requeue(jobs_store)
+        engine: JobEngine = app.state.job_engine
+        if jobs_store.list_jobs(status=[ACCEPTED, RUNNING], limit=1)[1]:
+            # running jobs of a previous server: their workers renew a lease if alive; the
+            # watchdog re-queues those whose lease expires
+            engine.requeue(jobs_store)
+            engine.start_watchdog()
         yield
         app.state.job_engine.close()
         store.close()
@@ -59,7 +63,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.job_store = JobStore(store.engine)
     storage = Path(settings.resolved_storage_url().removeprefix("file://"))
     app.state.job_engine = JobEngine(
-        settings.resolved_database_url(), storage, settings.dask_scheduler, settings.jobs_workers
+        settings.resolved_database_url(),
+        storage,
+        settings.dask_scheduler,
+        settings.jobs_workers,
+        store=app.state.job_store,
+        lease_s=settings.jobs_lease_s,
     )
     errors.install(app)
 

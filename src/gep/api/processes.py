@@ -114,11 +114,18 @@ async def execute(process_id: str, request: Request) -> Response:
     base = base_url(request)
     prefer = request.headers.get("prefer", "").replace(" ", "").lower()
     asynchronous = "respond-async" in prefer or "sync-execute" not in process.job_control
-    job = await run_in_threadpool(store.create, process_id, inputs)
+    settings = request.app.state.settings
+    job = await run_in_threadpool(
+        lambda: store.create(
+            process_id,
+            inputs,
+            max_attempts=settings.jobs_max_attempts,
+            timeout_s=settings.jobs_timeout_s or None,
+        )
+    )
     await run_in_threadpool(engine.submit, job.id)
     location = {"Location": f"{base}/jobs/{job.id}"}
     if not asynchronous:
-        settings = request.app.state.settings
         done = await run_in_threadpool(engine.wait, job.id, settings.sync_timeout_s)
         if done:
             job = await run_in_threadpool(store.get, job.id)

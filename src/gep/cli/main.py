@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from gep.cli import catalog_cmds, db_cmds, demo_cmds, process_cmds, serve_cmds
+from gep.cli import catalog_cmds, db_cmds, demo_cmds, process_cmds, serve_cmds, worker_cmds
 
 app = typer.Typer(
     help="GEP — open Geohazards Exploitation Platform",
@@ -16,6 +16,7 @@ app.add_typer(catalog_cmds.app, name="catalog")
 app.add_typer(demo_cmds.app, name="demo")
 app.add_typer(process_cmds.app, name="processes")
 serve_cmds.register(app)
+worker_cmds.register(app)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

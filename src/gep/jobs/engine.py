@@ -8,7 +8,9 @@ them from any process, and nothing is lost when the server restarts.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import threading
 import traceback
 from pathlib import Path
 from typing import Any
@@ -63,6 +65,21 @@ def _worker_store(db_url: str) -> JobStore:
     return _WORKER_STORES[db_url]
 
 
+#: a running worker renews its job's lease this often; the server's watchdog re-queues a job
+#: whose lease is older than LEASE_S (its worker died)
+HEARTBEAT_S = 2.0
+LEASE_S = 10.0
+
+
+def _worker_name() -> str:
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().address)
+    except (ImportError, ValueError):
+        return f"local-{os.getpid()}"
+
+
 def run_job(db_url: str, storage_root: str, job_id: str) -> str:
     """Run one job on a worker; returns its final status. Safe to call twice for one job:
     only the call that moves it from ``accepted`` to ``running`` runs it."""
@@ -71,8 +88,18 @@ def run_job(db_url: str, storage_root: str, job_id: str) -> str:
         _WORKER_REGISTRY.append(ProcessRegistry())
     registry = _WORKER_REGISTRY[0]
     job = store.get(job_id)
-    if not store.transition(job_id, (ACCEPTED,), RUNNING, message="started"):
+    me = _worker_name()
+    if not store.transition(job_id, (ACCEPTED,), RUNNING, message="started", worker=me):
         return store.get(job_id).status
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(HEARTBEAT_S):
+            if not store.heartbeat(job_id, me):
+                return
+
+    beat = threading.Thread(target=renew, name=f"gep-lease-{job_id}", daemon=True)
+    beat.start()
     scratch = Path(storage_root) / "jobs" / job_id / "scratch"
     scratch.mkdir(parents=True, exist_ok=True)
     ctx = JobContext(store, job_id, scratch)
@@ -101,6 +128,7 @@ def run_job(db_url: str, storage_root: str, job_id: str) -> str:
             error=f"{type(exc).__name__}: {exc}",
         )
     finally:
+        stop.set()
         shutil.rmtree(scratch, ignore_errors=True)
     return store.get(job_id).status
 
@@ -109,18 +137,31 @@ def run_job(db_url: str, storage_root: str, job_id: str) -> str:
 
 
 class JobEngine:
-    """Submits jobs to Dask; started on first use (tests of other parts never pay for it)."""
+    """Submits jobs to Dask, and watches them: started on first use, so that parts of the
+    platform that run no job never start a cluster."""
 
     def __init__(
-        self, db_url: str, storage_root: Path, scheduler: str = "", workers: int = 1
+        self,
+        db_url: str,
+        storage_root: Path,
+        scheduler: str = "",
+        workers: int = 1,
+        store: JobStore | None = None,
+        lease_s: float = LEASE_S,
+        watch_every_s: float = 1.0,
     ) -> None:
         self.db_url = db_url
         self.storage_root = storage_root
         self.scheduler = scheduler
         self.workers = workers
+        self.store = store
+        self.lease_s = lease_s
+        self.watch_every_s = watch_every_s
         self._client: Any = None
         self._cluster: Any = None
         self._futures: dict[str, Any] = {}
+        self._watchdog: threading.Thread | None = None
+        self._stop = threading.Event()
 
     @property
     def client(self) -> Any:
@@ -134,21 +175,23 @@ class JobEngine:
                     n_workers=self.workers,
                     threads_per_worker=2,
                     processes=True,
-                    dashboard_address=None,
+                    dashboard_address=":0",
                 )
                 self._client = Client(self._cluster)
         return self._client
 
-    def submit(self, job_id: str) -> None:
+    def submit(self, job_id: str, attempt: int = 0) -> None:
+        # one key per attempt: a retry must not be answered with the dead attempt's future
         future = self.client.submit(
             run_job,
             self.db_url,
             str(self.storage_root),
             job_id,
-            key=f"gep-job-{job_id}",
+            key=f"gep-job-{job_id}-{attempt}",
             pure=False,
         )
         self._futures[job_id] = future
+        self.start_watchdog()
 
     def wait(self, job_id: str, timeout: float) -> bool:
         """Wait for a submitted job; True when it ended within ``timeout`` seconds."""
@@ -165,13 +208,47 @@ class JobEngine:
         jobs, _ = store.list_jobs(status=[ACCEPTED], limit=100_000)
         for job in jobs:
             if job.id not in self._futures:
-                self.submit(job.id)
+                self.submit(job.id, job.attempts)
         return len(jobs)
 
     def forget(self, job_id: str) -> None:
         self._futures.pop(job_id, None)
 
+    # -------------------------------------------------------------- the watchdog
+    def start_watchdog(self) -> None:
+        if self._watchdog is not None or self.store is None:
+            return
+        self._stop.clear()
+        self._watchdog = threading.Thread(target=self._watch, name="gep-job-watchdog", daemon=True)
+        self._watchdog.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.watch_every_s):
+            try:
+                self.sweep()
+            except Exception:  # the watchdog must outlive a database hiccup
+                log.exception("job watchdog sweep failed")
+
+    def sweep(self) -> None:
+        """Re-queue jobs whose worker died (lease expired); fail those past their timeout."""
+        if self.store is None:
+            return
+        for job in self.store.stale_running(self.lease_s):
+            if self.store.release_stale(job, self.lease_s) == ACCEPTED:
+                log.warning("job %s lost its worker; attempt %d", job.id, job.attempts + 1)
+                self.submit(job.id, job.attempts)
+        for job in self.store.overdue():
+            reason = f"timed out after {job.timeout_s} s"
+            if self.store.transition(
+                job.id, (RUNNING,), FAILED, dismiss_requested=1, message=reason, error=reason
+            ):
+                log.warning("job %s %s", job.id, reason)
+
     def close(self) -> None:
+        self._stop.set()
+        if self._watchdog is not None:
+            self._watchdog.join(timeout=5)
+            self._watchdog = None
         if self._client is not None:
             self._client.close()
         if self._cluster is not None:

@@ -56,11 +56,13 @@ class Job:
     max_attempts: int
     timeout_s: float | None
     dismiss_requested: bool
+    #: the Dask worker running (or that last ran) the job
+    worker_address: str | None = None
 
 
 _COLUMNS = (
     "id, process_id, status, progress, message, inputs, outputs, error, created, "
-    "started, finished, updated, attempts, max_attempts, timeout_s, dismiss_requested"
+    "started, finished, updated, attempts, max_attempts, timeout_s, dismiss_requested, worker"
 )
 
 
@@ -82,6 +84,7 @@ def _job(row: Any) -> Job:
         max_attempts=int(row[13]),
         timeout_s=row[14],
         dismiss_requested=bool(row[15]),
+        worker_address=row[16],
     )
 
 
@@ -180,6 +183,39 @@ class JobStore:
             )
         return bool(res.rowcount)
 
+    def heartbeat(self, job_id: str, worker: str) -> bool:
+        """The running worker's lease renewal; False when the job is no longer its own."""
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                text(
+                    "UPDATE jobs SET updated = :t WHERE id = :id AND status = :running "
+                    "AND worker = :w"
+                ),
+                {"t": now_us(), "id": job_id, "running": RUNNING, "w": worker},
+            )
+        return bool(res.rowcount)
+
+    def stale_running(self, lease_s: float) -> list[Job]:
+        """Running jobs whose worker stopped renewing its lease (it died, or lost the DB)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(f"SELECT {_COLUMNS} FROM jobs WHERE status = :running AND updated < :t"),
+                {"running": RUNNING, "t": now_us() - int(lease_s * 1e6)},
+            ).all()
+        return [_job(r) for r in rows]
+
+    def overdue(self) -> list[Job]:
+        """Running jobs past their own timeout."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    f"SELECT {_COLUMNS} FROM jobs WHERE status = :running AND timeout_s IS NOT "
+                    "NULL AND started + timeout_s * 1000000 < :t"
+                ),
+                {"running": RUNNING, "t": now_us()},
+            ).all()
+        return [_job(r) for r in rows]
+
     def set_progress(self, job_id: str, percent: int, message: str) -> bool:
         """Record progress of a running job; False when it is no longer running (dismissed)."""
         with self.engine.begin() as conn:
@@ -197,6 +233,37 @@ class JobStore:
                 },
             )
         return bool(res.rowcount)
+
+    def release_stale(self, job: Job, lease_s: float) -> str:
+        """A running job whose lease expired goes back to ``accepted`` for another attempt, or
+        to ``failed`` once its attempts are spent; returns the new status ('' if it moved on)."""
+        cutoff = now_us() - int(lease_s * 1e6)
+        retry = job.attempts < job.max_attempts
+        new = ACCEPTED if retry else FAILED
+        message = (
+            f"worker lost during attempt {job.attempts}; retrying"
+            if retry
+            else f"worker lost during attempt {job.attempts} of {job.max_attempts}; giving up"
+        )
+        sets = "status = :new, message = :m, updated = :t"
+        if not retry:
+            sets += ", finished = :t, error = :m"
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                text(
+                    f"UPDATE jobs SET {sets} WHERE id = :id AND status = :running AND "
+                    "updated < :cutoff"
+                ),
+                {
+                    "new": new,
+                    "m": message,
+                    "t": now_us(),
+                    "id": job.id,
+                    "running": RUNNING,
+                    "cutoff": cutoff,
+                },
+            )
+        return new if res.rowcount else ""
 
     def request_dismiss(self, job_id: str) -> Job:
         """Dismiss: an accepted job is dismissed at once; a running one is flagged for its
