@@ -31,10 +31,13 @@ def _postgis_store() -> CatalogStore:
         store = open_store(PG_URL)
         try:
             with store.engine.begin() as conn:
+                # every table a previous run's schema made (all revisions), PostGIS's aside
                 conn.execute(
                     text(
-                        "DROP TABLE IF EXISTS item_content, items, queryables, "
-                        "store_meta, collections, alembic_version CASCADE"
+                        "DO $$ DECLARE r record; BEGIN FOR r IN SELECT tablename FROM pg_tables "
+                        "WHERE schemaname = 'public' AND tablename <> 'spatial_ref_sys' LOOP "
+                        "EXECUTE 'DROP TABLE IF EXISTS ' || quote_ident(r.tablename) || "
+                        "' CASCADE'; END LOOP; END $$"
                     )
                 )
         except Exception as exc:  # pragma: no cover - environment problem, reported as failure
@@ -46,7 +49,10 @@ def _postgis_store() -> CatalogStore:
         _pg_store = store
     with _pg_store.engine.begin() as conn:
         conn.execute(
-            text("TRUNCATE item_content, items, queryables, collections RESTART IDENTITY CASCADE")
+            text(
+                "TRUNCATE item_content, items, queryables, collections, jobs, job_logs "
+                "RESTART IDENTITY CASCADE"
+            )
         )
         conn.execute(text("UPDATE store_meta SET value = 0"))
     return _pg_store
