@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from gep.cli import catalog_cmds, db_cmds, demo_cmds, process_cmds, serve_cmds, worker_cmds
+from gep.cli import (
+    catalog_cmds,
+    db_cmds,
+    demo_cmds,
+    job_cmds,
+    process_cmds,
+    serve_cmds,
+    worker_cmds,
+)
 
 app = typer.Typer(
     help="GEP — open Geohazards Exploitation Platform",
@@ -15,6 +23,7 @@ app.add_typer(db_cmds.app, name="db")
 app.add_typer(catalog_cmds.app, name="catalog")
 app.add_typer(demo_cmds.app, name="demo")
 app.add_typer(process_cmds.app, name="processes")
+app.add_typer(job_cmds.app, name="jobs")
 serve_cmds.register(app)
 worker_cmds.register(app)
 
