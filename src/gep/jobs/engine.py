@@ -14,9 +14,24 @@ import threading
 import traceback
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
+
+import orjson
 
 from gep.catalog.backends import open_store
-from gep.jobs.store import ACCEPTED, DISMISSED, FAILED, FINAL, RUNNING, SUCCESSFUL, JobStore
+from gep.catalog.store import CatalogStore
+from gep.core.errors import InvalidInput
+from gep.core.timeutil import format_rfc3339, from_micros
+from gep.jobs.store import (
+    ACCEPTED,
+    DISMISSED,
+    FAILED,
+    FINAL,
+    RUNNING,
+    SUCCESSFUL,
+    JobStore,
+    now_us,
+)
 from gep.processes.registry import ProcessRegistry
 
 log = logging.getLogger("gep.jobs")
@@ -29,10 +44,23 @@ class JobDismissed(Exception):
 class JobContext:
     """The :class:`~gep.processes.base.ProcessContext` a worker gives a service."""
 
-    def __init__(self, store: JobStore, job_id: str, scratch: Path) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        job_id: str,
+        scratch: Path,
+        output_dir: Path,
+        catalog: CatalogStore | None = None,
+    ) -> None:
         self.store = store
         self.job_id = job_id
         self.scratch = scratch
+        self.output_dir = output_dir
+        self.catalog = catalog
+        self.assets: dict[str, dict[str, Any]] = {}
+        self.footprint: dict[str, Any] | None = None
+        #: the catalogue items the job read, for processing:lineage
+        self.lineage: list[str] = []
         self.logger = logging.getLogger(f"gep.job.{job_id}")
         self.logger.propagate = False
         self.logger.handlers = [_DbLogHandler(store, job_id)]
@@ -41,6 +69,111 @@ class JobContext:
     def progress(self, percent: int, message: str = "") -> None:
         if not self.store.set_progress(self.job_id, percent, message):
             raise JobDismissed(self.job_id)
+
+    def stage(self, item: Any, asset: str | None = None) -> tuple[dict[str, Any], Path | None]:
+        if self.catalog is None:
+            raise InvalidInput("this job has no catalogue to read items from", field="inputs")
+        collection, item_id = parse_item_ref(item)
+        record = orjson.loads(self.catalog.get_item(collection, item_id))
+        self.lineage.append(f"{collection}/{item_id}")
+        if asset is None:
+            return record, None
+        assets = record.get("assets") or {}
+        if asset not in assets:
+            raise InvalidInput(
+                f"item '{collection}/{item_id}' has no asset '{asset}'; it has: "
+                + ", ".join(sorted(assets)),
+                field="inputs.asset",
+            )
+        href = str(assets[asset].get("href", ""))
+        local = fetch(href, self.scratch)
+        self.logger.info("staged %s/%s asset %s", collection, item_id, asset)
+        return record, local
+
+    def add_asset(
+        self, key: str, path: Path, media_type: str, roles: list[str], title: str = ""
+    ) -> str:
+        href = path.resolve().as_uri()
+        self.assets[key] = {
+            "href": href,
+            "type": media_type,
+            "roles": roles,
+            **({"title": title} if title else {}),
+        }
+        return href
+
+    def set_footprint(self, geometry: dict[str, Any]) -> None:
+        self.footprint = geometry
+
+
+def parse_item_ref(ref: Any) -> tuple[str, str]:
+    """``{"href": ".../collections/C/items/I"}``, ``".../collections/C/items/I"`` or ``"C/I"``."""
+    text = ref.get("href") if isinstance(ref, dict) else ref
+    if not isinstance(text, str) or not text:
+        raise InvalidInput(
+            'an item reference is {"href": ".../collections/C/items/I"} or "C/I"', field="inputs"
+        )
+    parts = [p for p in urlparse(text).path.split("/") if p]
+    if "items" in parts and "collections" in parts:
+        i = parts.index("collections")
+        if len(parts) >= i + 4 and parts[i + 2] == "items":
+            return unquote(parts[i + 1]), unquote(parts[i + 3])
+    if len(parts) == 2:
+        return parts[0], parts[1]
+    raise InvalidInput(
+        f"'{text}' is not an item reference (.../collections/C/items/I or C/I)", field="inputs"
+    )
+
+
+def fetch(href: str, folder: Path) -> Path:
+    """A local path for an asset: local files are used in place, HTTP(S) ones downloaded."""
+    url = urlparse(href)
+    if url.scheme in ("", "file"):
+        path = Path(unquote(url.path))
+        if not path.exists():
+            raise InvalidInput(f"asset file {path} does not exist", field="inputs.asset")
+        return path
+    if url.scheme in ("http", "https"):
+        import httpx
+
+        target = folder / (Path(url.path).name or "asset")
+        with httpx.stream("GET", href, follow_redirects=True, timeout=300) as r:
+            r.raise_for_status()
+            with target.open("wb") as fh:
+                for chunk in r.iter_bytes():
+                    fh.write(chunk)
+        return target
+    raise InvalidInput(f"asset scheme '{url.scheme}' is not supported", field="inputs.asset")
+
+
+def publish(
+    catalog: CatalogStore, job: Any, process: Any, ctx: JobContext, finished_us: int
+) -> str:
+    """The job's results as one STAC item in the ``results`` collection (upsert: a job
+    published twice is still one item)."""
+    item = {
+        "type": "Feature",
+        "stac_version": "1.1.0",
+        "stac_extensions": ["https://stac-extensions.github.io/processing/v1.2.0/schema.json"],
+        "id": job.id,
+        "collection": RESULTS_COLLECTION,
+        "geometry": ctx.footprint,
+        "properties": {
+            "datetime": format_rfc3339(from_micros(finished_us)),
+            "title": f"{process.title or process.id} results",
+            "processing:lineage": "GEP job "
+            + job.id
+            + (" on " + ", ".join(ctx.lineage) if ctx.lineage else ""),
+            "processing:software": {process.id: process.version},
+            "gep:job": job.id,
+            "gep:process": process.id,
+            "gep:inputs": ctx.lineage,
+        },
+        "assets": ctx.assets,
+        "links": [],
+    }
+    catalog.write_items([item], mode="upsert", atomic=True, create_collections=True)
+    return f"{RESULTS_COLLECTION}/{job.id}"
 
 
 class _DbLogHandler(logging.Handler):
@@ -55,13 +188,17 @@ class _DbLogHandler(logging.Handler):
 
 # ------------------------------------------------------------------ worker side
 
+RESULTS_COLLECTION = "results"
+
 _WORKER_STORES: dict[str, JobStore] = {}
+_WORKER_CATALOGS: dict[str, CatalogStore] = {}
 _WORKER_REGISTRY: list[ProcessRegistry] = []
 
 
 def _worker_store(db_url: str) -> JobStore:
     if db_url not in _WORKER_STORES:
-        _WORKER_STORES[db_url] = JobStore(open_store(db_url).engine)
+        _WORKER_CATALOGS[db_url] = open_store(db_url)
+        _WORKER_STORES[db_url] = JobStore(_WORKER_CATALOGS[db_url].engine)
     return _WORKER_STORES[db_url]
 
 
@@ -101,13 +238,19 @@ def run_job(db_url: str, storage_root: str, job_id: str) -> str:
     beat = threading.Thread(target=renew, name=f"gep-lease-{job_id}", daemon=True)
     beat.start()
     scratch = Path(storage_root) / "jobs" / job_id / "scratch"
+    output_dir = Path(storage_root) / "jobs" / job_id / "outputs"
     scratch.mkdir(parents=True, exist_ok=True)
-    ctx = JobContext(store, job_id, scratch)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    catalog = _WORKER_CATALOGS[db_url]
+    ctx = JobContext(store, job_id, scratch, output_dir, catalog)
     try:
         process = registry.get(job.process_id)
         inputs = process.Inputs.model_validate(job.inputs)
         ctx.logger.info("running %s %s", process.id, process.version)
         outputs = process.execute(ctx, inputs)
+        if ctx.assets:
+            ref = publish(catalog, job, process, ctx, now_us())
+            ctx.logger.info("results published as %s", ref)
         store.transition(
             job_id,
             (RUNNING,),

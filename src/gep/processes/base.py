@@ -17,12 +17,26 @@ from pydantic import BaseModel
 class ProcessContext(Protocol):
     """What a running service may use; the job engine provides it."""
 
-    #: the job's private folder for intermediate files
+    #: the job's private folder for intermediate files (removed when the job ends)
     scratch: Path
+    #: where the job's results are written (kept in storage, published with the job)
+    output_dir: Path
     logger: logging.Logger
 
     def progress(self, percent: int, message: str = "") -> None:
         """Report progress (0-100); shown on ``/jobs/{id}`` within a second."""
+
+    def stage(self, item: Any, asset: str | None = None) -> tuple[dict[str, Any], Path | None]:
+        """Fetch a catalogue item (reference or id) and, if named, one of its assets into the
+        scratch folder; returns the item and the asset's local path."""
+
+    def add_asset(
+        self, key: str, path: Path, media_type: str, roles: list[str], title: str = ""
+    ) -> str:
+        """Declare a result file (under ``output_dir``) to publish; returns its href."""
+
+    def set_footprint(self, geometry: dict[str, Any]) -> None:
+        """The area the results cover (GeoJSON, lon/lat), for the published item."""
 
 
 class Process:

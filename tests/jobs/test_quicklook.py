@@ -1,0 +1,103 @@
+"""``quicklook`` end to end: a catalogue item's raster asset → PNG + COG, published as a STAC
+item in ``results`` with its lineage; checked against the source raster."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+import pytest
+import rasterio
+from fastapi.testclient import TestClient
+from rasterio.transform import from_origin
+
+from gep.api.app import create_app
+from gep.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Path]]:
+    tmp = Path(tmp_path_factory.mktemp("quicklook"))
+    # a 300 x 500 UTM 33N raster over Etna: a ramp west→east, one no-data corner
+    raster = tmp / "ramp.tif"
+    data = np.tile(np.linspace(0, 1000, 500, dtype="float32"), (300, 1))
+    data[:10, :10] = -9999
+    with rasterio.open(
+        raster,
+        "w",
+        driver="GTiff",
+        width=500,
+        height=300,
+        count=1,
+        dtype="float32",
+        crs="EPSG:32633",
+        transform=from_origin(480_000, 4_190_000, 30, 30),
+        nodata=-9999,
+    ) as dst:
+        dst.write(data, 1)
+    app = create_app(Settings(home=tmp / "home", base_url="http://gep.test"))
+    with TestClient(app) as c:
+        c.post("/stac/collections", json={"id": "dem", "description": "test rasters"})
+        item = {
+            "type": "Feature",
+            "id": "etna-ramp",
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [
+                    [[14.7, 37.6], [15.3, 37.6], [15.3, 37.9], [14.7, 37.9], [14.7, 37.6]]
+                ],
+            },
+            "properties": {"datetime": "2024-01-01T00:00:00Z"},
+            "assets": {"data": {"href": str(raster), "type": "image/tiff", "roles": ["data"]}},
+        }
+        assert c.post("/stac/collections/dem/items", json=item).status_code == 201
+        yield c, raster
+
+
+def test_quicklook_renders_and_publishes(world: tuple[TestClient, Path]) -> None:
+    c, raster = world
+    r = c.post(
+        "/processes/quicklook/execution",
+        json={
+            "inputs": {
+                "item": {"href": "http://gep.test/stac/collections/dem/items/etna-ramp"},
+                "asset": "data",
+                "max_size": 100,
+            }
+        },
+    )
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert (out["width"], out["height"]) == (100, 60)
+    png = Path(urlparse(out["png"]).path)
+    with rasterio.open(png) as src:
+        img = src.read(1)
+    assert img.shape == (60, 100)
+    assert img[0, 0] == 0  # no-data stays transparent-black
+    row = img[30].astype(int)
+    assert (np.diff(row) >= 0).all() and row[-1] - row[1] > 200  # the ramp survives
+    with rasterio.open(Path(urlparse(out["cog"]).path)) as cog, rasterio.open(raster) as src:
+        assert cog.crs == src.crs
+        assert np.allclose(cog.bounds, src.bounds)  # same place, decimated
+        assert cog.profile.get("compress", "").lower() == "deflate"
+    job_id = r.headers["location"].rsplit("/", 1)[1]
+    item = c.get(f"/stac/collections/results/items/{job_id}").json()
+    assert item["properties"]["gep:inputs"] == ["dem/etna-ramp"]
+    assert item["properties"]["processing:software"] == {"quicklook": "1.0.0"}
+    assert set(item["assets"]) == {"quicklook", "cog"}
+    lon0, lat0, lon1, lat1 = item["bbox"]
+    assert 14.7 < lon0 < lon1 < 15.1 and 37.7 < lat0 < lat1 < 37.9  # UTM 33N → Etna
+    found = c.get("/stac/search", params={"collections": "results", "bbox": "14.9,37.8,15,37.85"})
+    assert job_id in [f["id"] for f in found.json()["features"]]
+
+
+def test_quicklook_refuses_a_missing_asset(world: tuple[TestClient, Path]) -> None:
+    c, _ = world
+    r = c.post(
+        "/processes/quicklook/execution",
+        json={"inputs": {"item": "dem/etna-ramp", "asset": "visual"}},
+    )
+    assert r.status_code == 500
+    assert "has no asset 'visual'" in r.json()["detail"] and "data" in r.json()["detail"]
