@@ -28,6 +28,9 @@ class Settings(BaseSettings):
         description="A running job whose worker has not "
         "renewed its lease for this long is re-queued (worker died)",
     )
+    cwl_runtime: str = Field(
+        default="auto", description="auto | docker | podman | none (cwltool --no-container)"
+    )
     sync_timeout_s: float = Field(
         default=60.0,
         description="How long a synchronous execute waits before answering with the job instead",

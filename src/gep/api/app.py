@@ -16,8 +16,10 @@ import gep
 from gep.api import errors, opensearch, processes, stac, stac_transactions
 from gep.api.deps import base_url
 from gep.catalog.backends import open_store
+from gep.jobs.deployed import DeployedStore
 from gep.jobs.engine import JobEngine
 from gep.jobs.store import ACCEPTED, RUNNING, JobStore
+from gep.processes.cwl import container_runtime
 from gep.processes.registry import ProcessRegistry
 from gep.settings import Settings
 
@@ -61,6 +63,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = store
     app.state.processes = ProcessRegistry()
     app.state.job_store = JobStore(store.engine)
+    app.state.cwl_runtime = container_runtime(settings.cwl_runtime)
+    app.state.deployed = DeployedStore(store.engine)
+    for deployed_process in app.state.deployed.all(app.state.cwl_runtime):
+        app.state.processes.add(deployed_process)
     storage = Path(settings.resolved_storage_url().removeprefix("file://"))
     app.state.job_engine = JobEngine(
         settings.resolved_database_url(),
@@ -68,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.dask_scheduler,
         settings.jobs_workers,
         store=app.state.job_store,
+        cwl_runtime=app.state.cwl_runtime,
         lease_s=settings.jobs_lease_s,
     )
     errors.install(app)

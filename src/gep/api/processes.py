@@ -7,14 +7,15 @@ from typing import Any
 from urllib.parse import urlencode
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from gep.api.deps import base_url, json_body
 from gep.catalog.search import parse_limit
-from gep.core.errors import GepError, InvalidInput, NotFound
+from gep.core.errors import Conflict, GepError, InvalidInput, NotFound
 from gep.core.timeutil import format_rfc3339, from_micros
+from gep.jobs.deployed import DeployedStore
 from gep.jobs.engine import JobEngine
 from gep.jobs.store import (
     ACCEPTED,
@@ -25,6 +26,7 @@ from gep.jobs.store import (
     Job,
     JobStore,
 )
+from gep.processes.cwl import CwlProcess, main_process, parse_package, validate_with_cwltool
 from gep.processes.registry import ProcessRegistry, describe
 
 
@@ -58,6 +60,91 @@ def list_processes(request: Request) -> Response:
         "links": [{"rel": "self", "type": JSON, "href": f"{base}/processes"}],
     }
     return Response(orjson.dumps(body), media_type=JSON)
+
+
+def require_deployer(request: Request) -> None:
+    """Deploying is a privileged action: the one place the accounts issue will check the
+    caller's role (developer or admin). Until then every caller of this server may deploy."""
+
+
+def deployed(request: Request) -> DeployedStore:
+    return request.app.state.deployed  # type: ignore[no-any-return]
+
+
+async def _package(request: Request) -> tuple[CwlProcess, str, str]:
+    media = request.headers.get("content-type", "")
+    doc, text_ = parse_package(await request.body(), media)
+    proc_doc = main_process(doc)
+    process_id = str(proc_doc.get("id") or doc.get("id") or "").split("/")[-1].lstrip("#")
+    if not process_id or process_id == "main":
+        raise InvalidInput("the package's entry point needs an id (the process id)", field="id")
+    process = CwlProcess(process_id, text_, doc)  # maps the inputs: 400 when it cannot
+    await run_in_threadpool(validate_with_cwltool, text_)
+    process.runtime = request.app.state.cwl_runtime
+    return process, text_, media.split(";")[0].strip()
+
+
+@router.post(
+    "/processes",
+    status_code=201,
+    summary="Deploy an application package (CWL)",
+    dependencies=[Depends(require_deployer)],
+)
+async def deploy(request: Request) -> Response:
+    process, text_, media = await _package(request)
+    reg = registry(request)
+    if reg.has(process.id):
+        raise Conflict(
+            f"process '{process.id}' already exists; PUT /processes/{process.id} "
+            "replaces a deployed one",
+            field="id",
+        )
+    await run_in_threadpool(lambda: deployed(request).save(process.id, text_, media, replace=False))
+    reg.add(process)
+    base = base_url(request)
+    return Response(
+        orjson.dumps(describe(process, base, full=False)),
+        status_code=201,
+        media_type=JSON,
+        headers={"Location": f"{base}/processes/{process.id}"},
+    )
+
+
+@router.put(
+    "/processes/{process_id}",
+    status_code=204,
+    summary="Replace a deployed package",
+    dependencies=[Depends(require_deployer)],
+)
+async def replace(process_id: str, request: Request) -> Response:
+    process, text_, media = await _package(request)
+    if process.id != process_id:
+        raise InvalidInput(
+            f"the package's id is '{process.id}', the URL's '{process_id}'", field="id"
+        )
+    await run_in_threadpool(lambda: deployed(request).save(process_id, text_, media, replace=True))
+    registry(request).add(process)
+    return Response(status_code=204)
+
+
+@router.delete(
+    "/processes/{process_id}",
+    status_code=204,
+    summary="Undeploy a package",
+    dependencies=[Depends(require_deployer)],
+)
+def undeploy(process_id: str, request: Request) -> Response:
+    registry(request).get(process_id)  # no-such-process for unknown ids
+    deployed(request).delete(process_id)
+    registry(request).remove(process_id)
+    return Response(status_code=204)
+
+
+@router.get("/processes/{process_id}/package", summary="A deployed package, as deployed")
+def package(process_id: str, request: Request) -> Response:
+    registry(request).get(process_id)
+    text_, media = deployed(request).package(process_id)
+    return Response(text_, media_type=media if "yaml" in media else "application/cwl+yaml")
 
 
 @router.get("/processes/{process_id}", summary="One service's description")

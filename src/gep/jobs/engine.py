@@ -22,6 +22,7 @@ from gep.catalog.backends import open_store
 from gep.catalog.store import CatalogStore
 from gep.core.errors import InvalidInput
 from gep.core.timeutil import format_rfc3339, from_micros
+from gep.jobs.deployed import DeployedStore
 from gep.jobs.store import (
     ACCEPTED,
     DISMISSED,
@@ -217,7 +218,7 @@ def _worker_name() -> str:
         return f"local-{os.getpid()}"
 
 
-def run_job(db_url: str, storage_root: str, job_id: str) -> str:
+def run_job(db_url: str, storage_root: str, job_id: str, cwl_runtime: str = "none") -> str:
     """Run one job on a worker; returns its final status. Safe to call twice for one job:
     only the call that moves it from ``accepted`` to ``running`` runs it."""
     store = _worker_store(db_url)
@@ -244,7 +245,10 @@ def run_job(db_url: str, storage_root: str, job_id: str) -> str:
     catalog = _WORKER_CATALOGS[db_url]
     ctx = JobContext(store, job_id, scratch, output_dir, catalog)
     try:
-        process = registry.get(job.process_id)
+        if registry.has(job.process_id):
+            process = registry.get(job.process_id)
+        else:  # a deployed application package, kept in the database
+            process = DeployedStore(store.engine).load(job.process_id, cwl_runtime)
         inputs = process.Inputs.model_validate(job.inputs)
         ctx.logger.info("running %s %s", process.id, process.version)
         outputs = process.execute(ctx, inputs)
@@ -290,6 +294,7 @@ class JobEngine:
         scheduler: str = "",
         workers: int = 1,
         store: JobStore | None = None,
+        cwl_runtime: str = "none",
         lease_s: float = LEASE_S,
         watch_every_s: float = 1.0,
     ) -> None:
@@ -298,6 +303,7 @@ class JobEngine:
         self.scheduler = scheduler
         self.workers = workers
         self.store = store
+        self.cwl_runtime = cwl_runtime
         self.lease_s = lease_s
         self.watch_every_s = watch_every_s
         self._client: Any = None
@@ -330,6 +336,7 @@ class JobEngine:
             self.db_url,
             str(self.storage_root),
             job_id,
+            self.cwl_runtime,
             key=f"gep-job-{job_id}-{attempt}",
             pure=False,
         )

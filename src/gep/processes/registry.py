@@ -29,6 +29,15 @@ class ProcessRegistry:
         for p in processes if processes is not None else _discover():
             self._processes[p.id] = p
 
+    def add(self, process: Process) -> None:
+        self._processes[process.id] = process
+
+    def remove(self, process_id: str) -> None:
+        self._processes.pop(process_id, None)
+
+    def has(self, process_id: str) -> bool:
+        return process_id in self._processes
+
     def ids(self) -> list[str]:
         return sorted(self._processes)
 
