@@ -80,8 +80,9 @@ CWL = {"content-type": "application/cwl+yaml"}
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    settings = Settings(home=Path(tmp_path_factory.mktemp("cwl")), cwl_runtime="none",
-                        base_url="http://gep.test")
+    settings = Settings(
+        home=Path(tmp_path_factory.mktemp("cwl")), cwl_runtime="none", base_url="http://gep.test"
+    )
     with TestClient(create_app(settings)) as c:
         yield c
 
@@ -119,8 +120,7 @@ def test_command_line_tool_lifecycle(client: TestClient) -> None:
 def test_two_step_workflow(client: TestClient) -> None:
     r = client.post("/processes", content=WORKFLOW, headers=CWL)
     assert r.status_code == 201, r.text
-    r = client.post("/processes/count-chars/execution",
-                    json={"inputs": {"text": "Kumamoto 2016"}})
+    r = client.post("/processes/count-chars/execution", json={"inputs": {"text": "Kumamoto 2016"}})
     assert r.status_code == 200, r.text
     assert _read(r.json()["counted"]).strip() == "13"
     client.delete("/processes/count-chars")
@@ -130,14 +130,16 @@ def test_two_step_workflow(client: TestClient) -> None:
     ("body", "says"),
     [
         ("cwlVersion: v1.2\nclass: CommandLineTool\ninputs: [\n", "not valid YAML"),
-        (WORKFLOW.replace("in: {message: text}", "in: {message: nosuchinput}"),
-         "nosuchinput"),
-        (TOOL.replace("type: string\n    doc: what", "type: {type: record, fields: []}\n"
-                      "    doc: what"), "cannot be mapped"),
+        (WORKFLOW.replace("in: {message: text}", "in: {message: nosuchinput}"), "nosuchinput"),
+        (
+            TOOL.replace(
+                "type: string\n    doc: what", "type: {type: record, fields: []}\n    doc: what"
+            ),
+            "cannot be mapped",
+        ),
     ],
 )
-def test_bad_packages_are_refused_with_the_reason(client: TestClient, body: str,
-                                                  says: str) -> None:
+def test_bad_packages_are_refused_with_the_reason(client: TestClient, body: str, says: str) -> None:
     r = client.post("/processes", content=body, headers=CWL)
     assert r.status_code == 400, r.text
     assert r.headers["content-type"] == "application/problem+json"
