@@ -21,10 +21,10 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def gep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GepClient]:
-    app = create_app(Settings(home=Path(tmp_path_factory.mktemp("cli-jobs"))))
+    app = create_app(Settings(home=Path(tmp_path_factory.mktemp("cli-jobs")), cwl_runtime="none"))
     with TestClient(app) as http:
         sdk = GepClient(http=http)
-        job_cmds.CLIENT_FACTORY[:] = [lambda: sdk]
+        job_cmds.CLIENT_FACTORY[:] = [lambda: sdk]  # `gep processes deploy` uses it too
         yield sdk
         job_cmds.CLIENT_FACTORY.clear()
 
@@ -60,3 +60,29 @@ def test_cancel_and_errors(gep: GepClient) -> None:
     with pytest.raises(GepClientError) as err:
         gep.results("no-such")
     assert err.value.status == 404 and err.value.problem["type"].endswith("no-such-job")
+
+
+def test_deploy_and_undeploy_from_the_cli(gep: GepClient, tmp_path: Path) -> None:
+    package = tmp_path / "hello.cwl"
+    package.write_text(
+        "cwlVersion: v1.2\nclass: CommandLineTool\nid: hello\nbaseCommand: echo\n"
+        "inputs:\n  who: {type: string, inputBinding: {position: 1}}\n"
+        "outputs:\n  said: {type: stdout}\nstdout: said.txt\n"
+    )
+    r = runner.invoke(cli, ["processes", "deploy", str(package)])
+    assert r.exit_code == 0 and r.output.strip() == "hello", r.output
+    assert "hello" in [p["id"] for p in gep.processes()]
+    again = runner.invoke(cli, ["processes", "deploy", str(package)])
+    assert again.exit_code == 2 and "already exists" in again.output
+    assert runner.invoke(cli, ["processes", "deploy", str(package), "--replace"]).exit_code == 0
+    assert runner.invoke(cli, ["processes", "undeploy", "hello"]).exit_code == 0
+    assert "hello" not in [p["id"] for p in gep.processes()]
+
+
+def test_jobs_filter_by_creation_time(gep: GepClient) -> None:
+    gep.execute("echo", {"message": "dated"})
+    assert gep.jobs(limit=100)
+    future = gep.http.get("/jobs", params={"datetime": "2999-01-01T00:00:00Z/.."}).json()
+    assert future["numberMatched"] == 0
+    past = gep.http.get("/jobs", params={"datetime": "2000-01-01T00:00:00Z/.."}).json()
+    assert past["numberMatched"] >= 1

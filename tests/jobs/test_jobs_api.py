@@ -164,3 +164,19 @@ def test_a_running_job_whose_worker_vanished_is_run_again_after_a_restart(
         assert c.get(f"/jobs/{orphan.id}/results").json() == {"message": "again"}
     assert jobs.get(orphan.id).attempts == 2
     store.close()
+
+
+def test_a_job_past_its_timeout_fails_and_stops(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path, jobs_timeout_s=1.0)
+    with TestClient(create_app(settings)) as c:
+        r = c.post(
+            "/processes/wait/execution",
+            json={"inputs": {"seconds": 20, "steps": 200}},
+            headers={"Prefer": "respond-async"},
+        )
+        job_id = r.json()["jobID"]
+        info = wait_for(c, job_id, {"failed", "successful"}, timeout=10)
+        assert info["status"] == "failed" and "timed out after 1.0 s" in info["message"]
+        stopped = info["progress"]
+        time.sleep(0.6)
+        assert c.get(f"/jobs/{job_id}").json()["progress"] == stopped < 100

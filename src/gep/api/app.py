@@ -131,7 +131,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/conformance", tags=["OGC API Common"], summary="Conformance classes")
     def conformance() -> Response:
         return Response(
-            orjson.dumps({"conformsTo": COMMON_CONFORMANCE + stac.CONFORMANCE}), media_type=JSON
+            orjson.dumps(
+                {"conformsTo": COMMON_CONFORMANCE + stac.CONFORMANCE + processes.CONFORMANCE}
+            ),
+            media_type=JSON,
         )
 
     app.include_router(stac.router)

@@ -46,6 +46,27 @@ class GepClient:
     def process(self, process_id: str) -> dict[str, Any]:
         return dict(self._json(self.http.get(f"/processes/{process_id}")))
 
+    def deploy(
+        self,
+        package: bytes,
+        media_type: str = "application/cwl+yaml",
+        *,
+        replace: str | None = None,
+    ) -> dict[str, Any]:
+        """Deploy an application package, or replace the deployed process ``replace``."""
+        headers = {"content-type": media_type}
+        if replace is not None:
+            r = self.http.put(f"/processes/{replace}", content=package, headers=headers)
+            if r.status_code == 204:
+                return {"id": replace}
+            return dict(self._json(r))
+        return dict(self._json(self.http.post("/processes", content=package, headers=headers)))
+
+    def undeploy(self, process_id: str) -> None:
+        r = self.http.delete(f"/processes/{process_id}")
+        if r.status_code != 204:
+            self._json(r)
+
     def execute(
         self, process_id: str, inputs: dict[str, Any], *, wait: bool = True
     ) -> dict[str, Any]:

@@ -136,8 +136,10 @@ class JobStore:
         process_id: list[str] | None = None,
         limit: int = 100,
         offset: int = 0,
+        created: tuple[int | None, int | None] | None = None,
     ) -> tuple[list[Job], int]:
-        where, params = [], {}
+        where: list[str] = []
+        params: dict[str, Any] = {}
         if status:
             where.append("status IN (" + ", ".join(f":s{i}" for i in range(len(status))) + ")")
             params.update({f"s{i}": s for i, s in enumerate(status)})
@@ -146,6 +148,13 @@ class JobStore:
                 "process_id IN (" + ", ".join(f":p{i}" for i in range(len(process_id))) + ")"
             )
             params.update({f"p{i}": p for i, p in enumerate(process_id)})
+        if created is not None:
+            if created[0] is not None:
+                where.append("created >= :c0")
+                params["c0"] = created[0]
+            if created[1] is not None:
+                where.append("created <= :c1")
+                params["c1"] = created[1]
         clause = (" WHERE " + " AND ".join(where)) if where else ""
         with self.engine.connect() as conn:
             total = int(
