@@ -93,11 +93,24 @@ def test_quicklook_renders_and_publishes(world: tuple[TestClient, Path]) -> None
     assert job_id in [f["id"] for f in found.json()["features"]]
 
 
-def test_quicklook_refuses_a_missing_asset(world: tuple[TestClient, Path]) -> None:
+def test_quicklook_refuses_missing_items_and_assets_before_queueing(
+    world: tuple[TestClient, Path],
+) -> None:
     c, _ = world
+    before = c.get("/jobs").json()["numberMatched"]
     r = c.post(
         "/processes/quicklook/execution",
         json={"inputs": {"item": "dem/etna-ramp", "asset": "visual"}},
     )
-    assert r.status_code == 500
+    assert r.status_code == 400 and r.json()["field"] == "inputs.asset"
     assert "has no asset 'visual'" in r.json()["detail"] and "data" in r.json()["detail"]
+    r = c.post(
+        "/processes/quicklook/execution", json={"inputs": {"item": "dem/nope", "asset": "data"}}
+    )
+    assert r.status_code == 400 and r.json()["field"] == "inputs.item"
+    assert "does not exist" in r.json()["detail"]
+    r = c.post(
+        "/processes/quicklook/execution", json={"inputs": {"item": "not a ref", "asset": "data"}}
+    )
+    assert r.status_code == 400
+    assert c.get("/jobs").json()["numberMatched"] == before  # nothing was queued

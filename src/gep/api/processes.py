@@ -16,7 +16,7 @@ from gep.catalog.search import parse_limit
 from gep.core.errors import Conflict, GepError, InvalidInput, NotFound
 from gep.core.timeutil import format_rfc3339, from_micros, parse_datetime_interval
 from gep.jobs.deployed import DeployedStore
-from gep.jobs.engine import JobEngine
+from gep.jobs.engine import JobEngine, parse_item_ref
 from gep.jobs.store import (
     ACCEPTED,
     DISMISSED,
@@ -26,6 +26,7 @@ from gep.jobs.store import (
     Job,
     JobStore,
 )
+from gep.processes.base import ITEM_REF
 from gep.processes.cwl import CwlProcess, main_process, parse_package, validate_with_cwltool
 from gep.processes.registry import ProcessRegistry, describe
 
@@ -200,6 +201,33 @@ def _status_info(job: Job, base: str) -> dict[str, Any]:
     return {k: v for k, v in info.items() if v is not None}
 
 
+def check_item_inputs(request: Request, process: Any, inputs: dict[str, Any]) -> None:
+    """Inputs that name catalogue items must name existing items (and assets) — refused with
+    the input's path before a job exists, rather than failing the job later."""
+    props = process.Inputs.model_json_schema().get("properties", {})
+    store = request.app.state.store
+    for name, schema in props.items():
+        if schema.get("format") != ITEM_REF or inputs.get(name) is None:
+            continue
+        try:
+            collection, item_id = parse_item_ref(inputs[name])
+            item = orjson.loads(store.get_item(collection, item_id))
+        except NotFound as exc:
+            raise InvalidInput(f"inputs.{name}: {exc.message}", field=f"inputs.{name}") from None
+        for other, oschema in props.items():
+            key = inputs.get(other)
+            if (
+                oschema.get("x-gep-asset-of") == name
+                and key is not None
+                and key not in (item.get("assets") or {})
+            ):
+                raise InvalidInput(
+                    f"inputs.{other}: item '{collection}/{item_id}' has no asset '{key}'; it "
+                    "has: " + ", ".join(sorted(item.get("assets") or {})),
+                    field=f"inputs.{other}",
+                )
+
+
 @router.post("/processes/{process_id}/execution", summary="Execute a service")
 async def execute(process_id: str, request: Request) -> Response:
     body = await json_body(request)
@@ -209,6 +237,7 @@ async def execute(process_id: str, request: Request) -> Response:
     process = reg.get(process_id)
     inputs = body.get("inputs", {})
     reg.validate_inputs(process_id, inputs)  # 400 naming the input, before anything is queued
+    await run_in_threadpool(check_item_inputs, request, process, inputs)
     store, engine = jobs(request)
     base = base_url(request)
     prefer = request.headers.get("prefer", "").replace(" ", "").lower()

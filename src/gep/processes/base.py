@@ -13,6 +13,10 @@ from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel
 
+#: JSON Schema ``format`` of an input that names a catalogue item: the API checks that the item
+#: (and an asset input marked ``x-gep-asset-of``) exists before the job is queued
+ITEM_REF = "stac-item-ref"
+
 
 class ProcessContext(Protocol):
     """What a running service may use; the job engine provides it."""

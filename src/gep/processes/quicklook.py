@@ -12,14 +12,20 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from gep.processes.base import Process, ProcessContext
+from gep.processes.base import ITEM_REF, Process, ProcessContext
 
 
 class QuicklookInputs(BaseModel):
     item: str | dict[str, Any] = Field(
-        ..., description='The catalogue item: {"href": ".../stac/collections/C/items/I"} or "C/I"'
+        ...,
+        description='The catalogue item: {"href": ".../stac/collections/C/items/I"} or "C/I"',
+        json_schema_extra={"format": ITEM_REF},
     )
-    asset: str = Field(..., description="Key of the raster asset to render")
+    asset: str = Field(
+        ...,
+        description="Key of the raster asset to render",
+        json_schema_extra={"x-gep-asset-of": "item"},
+    )
     bands: list[int] | None = Field(
         None,
         min_length=1,
