@@ -149,3 +149,41 @@ def test_bad_packages_are_refused_with_the_reason(client: TestClient, body: str,
 def test_other_media_types_are_415(client: TestClient) -> None:
     r = client.post("/processes", content=TOOL, headers={"content-type": "text/plain"})
     assert r.status_code == 415 and "application/cwl+yaml" in r.json()["detail"]
+
+
+STAC_TOOL = r"""
+cwlVersion: v1.2
+class: CommandLineTool
+id: stac-maker
+label: Writes a STAC catalogue
+baseCommand: [bash, -c]
+arguments:
+  - >-
+    mkdir -p out/scene &&
+    echo hello > out/scene/data.txt &&
+    printf '%s' '{"type": "Catalog", "id": "c", "stac_version": "1.1.0", "description": "d",
+    "links": [{"rel": "item", "href": "./scene/scene.json"}]}' > out/catalog.json &&
+    printf '%s' '{"type": "Feature", "stac_version": "1.1.0", "id": "scene",
+    "geometry": {"type": "Point", "coordinates": [15.0, 37.75]},
+    "properties": {"datetime": "2024-01-01T00:00:00Z"},
+    "assets": {"data": {"href": "./data.txt", "type": "text/plain"}},
+    "links": []}' > out/scene/scene.json
+inputs: {}
+outputs:
+  catalogue:
+    type: Directory
+    outputBinding: {glob: out}
+"""
+
+
+def test_a_stac_catalogue_output_is_published_item_by_item(client: TestClient) -> None:
+    assert client.post("/processes", content=STAC_TOOL, headers=CWL).status_code == 201
+    r = client.post("/processes/stac-maker/execution", json={"inputs": {}})
+    assert r.status_code == 200, r.text
+    job_id = r.headers["location"].rsplit("/", 1)[1]
+    assert r.json()["catalogue"] == [f"results/{job_id}-scene"]
+    item = client.get(f"/stac/collections/results/items/{job_id}-scene").json()
+    assert item["properties"]["gep:source_id"] == "scene"
+    assert item["properties"]["gep:job"] == job_id
+    assert _read(item["assets"]["data"]["href"]) == "hello\n"  # the asset is the job's file
+    client.delete("/processes/stac-maker")

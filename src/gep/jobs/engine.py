@@ -60,6 +60,7 @@ class JobContext:
         self.catalog = catalog
         self.assets: dict[str, dict[str, Any]] = {}
         self.footprint: dict[str, Any] | None = None
+        self.extra_items: list[dict[str, Any]] = []
         #: the catalogue items the job read, for processing:lineage
         self.lineage: list[str] = []
         self.logger = logging.getLogger(f"gep.job.{job_id}")
@@ -105,6 +106,22 @@ class JobContext:
 
     def set_footprint(self, geometry: dict[str, Any]) -> None:
         self.footprint = geometry
+
+    def publish_item(self, item: dict[str, Any]) -> str:
+        """Queue an item of the job's own (e.g. from a STAC catalogue output) for publication
+        with the job: its id is prefixed with the job's, so jobs never overwrite each other."""
+        source_id = str(item.get("id", "item"))
+        published = {
+            **item,
+            "id": f"{self.job_id}-{source_id}",
+            "collection": RESULTS_COLLECTION,
+            "links": [],
+        }
+        props = dict(published.get("properties") or {})
+        props["gep:source_id"] = source_id
+        published["properties"] = props
+        self.extra_items.append(published)
+        return f"{RESULTS_COLLECTION}/{published['id']}"
 
 
 def parse_item_ref(ref: Any) -> tuple[str, str]:
@@ -255,6 +272,18 @@ def run_job(db_url: str, storage_root: str, job_id: str, cwl_runtime: str = "non
         if ctx.assets:
             ref = publish(catalog, job, process, ctx, now_us())
             ctx.logger.info("results published as %s", ref)
+        if ctx.extra_items:
+            lineage = {
+                "gep:job": job.id,
+                "gep:process": process.id,
+                "processing:software": {process.id: process.version},
+                "gep:inputs": ctx.lineage,
+            }
+            items = [
+                {**it, "properties": {**it["properties"], **lineage}} for it in ctx.extra_items
+            ]
+            catalog.write_items(items, mode="upsert", atomic=True, create_collections=True)
+            ctx.logger.info("%d catalogue items published", len(items))
         store.transition(
             job_id,
             (RUNNING,),

@@ -42,6 +42,10 @@ class ProcessContext(Protocol):
     def set_footprint(self, geometry: dict[str, Any]) -> None:
         """The area the results cover (GeoJSON, lon/lat), for the published item."""
 
+    def publish_item(self, item: dict[str, Any]) -> str:
+        """Publish one more STAC item (e.g. from a result's STAC catalogue) with the job's
+        lineage; returns its catalogue id."""
+
 
 class Process:
     """Base class of built-in and deployed services."""

@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, Field, create_model
 
 from gep.core.errors import InvalidInput, UnsupportedMediaType
+from gep.io.stac_files import iter_stac_records
 from gep.processes.base import Process, ProcessContext
 
 MEDIA_TYPES = (
@@ -260,10 +261,34 @@ class CwlProcess(Process):
             path = Path(value["path"])
             return ctx.add_asset(name, path, _media_type(path), ["data"], name)
         if isinstance(value, dict) and value.get("class") == "Directory":
-            return Path(value["path"]).resolve().as_uri()
+            folder = Path(value["path"])
+            if (folder / "catalog.json").exists() or (folder / "collection.json").exists():
+                # the EO Application Package convention: a STAC catalogue of the results
+                return [ctx.publish_item(item) for item in stac_items_with_absolute_assets(folder)]
+            return folder.resolve().as_uri()
         if isinstance(value, list):
             return [self._output(ctx, f"{name}-{i}", v) for i, v in enumerate(value)]
         return value
+
+
+def stac_items_with_absolute_assets(folder: Path) -> list[dict[str, Any]]:
+    """The items of a static STAC catalogue, their relative asset hrefs made absolute (the
+    files stay where the job wrote them)."""
+    items = []
+    for rec in iter_stac_records(folder):
+        if rec.kind != "item":
+            continue
+        base = Path(str(rec.source).split("#")[0]).parent
+        item = dict(rec.data)
+        assets = {}
+        for key, asset in (item.get("assets") or {}).items():
+            href = str(asset.get("href", ""))
+            if href and "://" not in href and not href.startswith("/"):
+                href = (base / href).resolve().as_uri()
+            assets[key] = {**asset, "href": href}
+        item["assets"] = assets
+        items.append(item)
+    return items
 
 
 def _media_type(path: Path) -> str:
