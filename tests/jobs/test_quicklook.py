@@ -114,3 +114,21 @@ def test_quicklook_refuses_missing_items_and_assets_before_queueing(
     )
     assert r.status_code == 400
     assert c.get("/jobs").json()["numberMatched"] == before  # nothing was queued
+
+
+def test_dismissing_a_finished_job_removes_its_results(world: tuple[TestClient, Path]) -> None:
+    c, _ = world
+    r = c.post(
+        "/processes/quicklook/execution",
+        json={"inputs": {"item": "dem/etna-ramp", "asset": "data"}},
+    )
+    assert r.status_code == 200
+    job_id = r.headers["location"].rsplit("/", 1)[1]
+    png = Path(urlparse(r.json()["png"]).path)
+    assert png.exists()
+    assert c.get(f"/stac/collections/results/items/{job_id}").status_code == 200
+    d = c.delete(f"/jobs/{job_id}")
+    assert d.status_code == 200 and d.json()["status"] == "dismissed"
+    assert not png.exists()
+    assert c.get(f"/stac/collections/results/items/{job_id}").status_code == 404
+    assert c.get(f"/jobs/{job_id}/results").status_code == 404

@@ -16,7 +16,7 @@ from gep.catalog.search import parse_limit
 from gep.core.errors import Conflict, GepError, InvalidInput, NotFound
 from gep.core.timeutil import format_rfc3339, from_micros, parse_datetime_interval
 from gep.jobs.deployed import DeployedStore
-from gep.jobs.engine import JobEngine, parse_item_ref
+from gep.jobs.engine import JobEngine, parse_item_ref, remove_results
 from gep.jobs.store import (
     ACCEPTED,
     DISMISSED,
@@ -325,7 +325,15 @@ def job_results(job_id: str, request: Request) -> Response:
 
 @router.delete("/jobs/{job_id}", summary="Dismiss a job")
 async def dismiss_job(job_id: str, request: Request) -> Response:
-    store, _ = jobs(request)
+    store, engine = jobs(request)
+    if await run_in_threadpool(store.dismiss_finished, job_id):
+        # OGC: dismissing a finished job removes its results (files and catalogue items)
+        await run_in_threadpool(
+            remove_results, request.app.state.store, engine.storage_root, job_id
+        )
+        return Response(
+            orjson.dumps(_status_info(store.get(job_id), base_url(request))), media_type=JSON
+        )
     job = await run_in_threadpool(store.request_dismiss, job_id)
     for _ in range(40):  # a running job stops at its next progress report
         if job.status != RUNNING:

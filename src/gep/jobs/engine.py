@@ -164,6 +164,30 @@ def fetch(href: str, folder: Path) -> Path:
     raise InvalidInput(f"asset scheme '{url.scheme}' is not supported", field="inputs.asset")
 
 
+def remove_results(catalog: CatalogStore, storage_root: Path, job_id: str) -> int:
+    """Delete a dismissed job's files and its published items; returns the items removed."""
+    shutil.rmtree(storage_root / "jobs" / job_id, ignore_errors=True)
+    if not catalog.collection_exists(RESULTS_COLLECTION):
+        return 0
+    from gep.catalog.search import build_search
+
+    mine = {
+        "op": "or",
+        "args": [
+            {"op": "=", "args": [{"property": "id"}, job_id]},
+            {"op": "like", "args": [{"property": "id"}, f"{job_id}-%"]},
+        ],
+    }
+    page = catalog.search(
+        build_search(
+            {"collections": [RESULTS_COLLECTION], "filter": mine, "limit": 10_000}, from_get=False
+        )
+    )
+    for _, item_id, _ in page.items:
+        catalog.delete_item(RESULTS_COLLECTION, item_id)
+    return len(page.items)
+
+
 def publish(
     catalog: CatalogStore, job: Any, process: Any, ctx: JobContext, finished_us: int
 ) -> str:

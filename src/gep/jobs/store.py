@@ -274,6 +274,12 @@ class JobStore:
             )
         return new if res.rowcount else ""
 
+    def dismiss_finished(self, job_id: str) -> bool:
+        """A finished job (successful or failed) becomes ``dismissed``; its results go."""
+        return self.transition(
+            job_id, (SUCCESSFUL, FAILED), DISMISSED, message="dismissed; results removed"
+        )
+
     def request_dismiss(self, job_id: str) -> Job:
         """Dismiss: an accepted job is dismissed at once; a running one is flagged for its
         worker, which stops at its next progress report."""
