@@ -1,0 +1,49 @@
+"""Jobs with the PostGIS backend: the server and the Dask workers share a PostgreSQL job store."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from conftest import PG_URL
+from fastapi.testclient import TestClient
+
+from gep.api.app import create_app
+from gep.settings import Settings
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    name = f"gep_jobs_{uuid.uuid4().hex[:10]}"
+    admin = PG_URL.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)[0]
+    with psycopg.connect(f"{admin}/postgres", autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(f"{admin}/postgres", autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_execute_sync_and_async_on_postgis(pg_url: str, tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path, database_url=pg_url)
+    with TestClient(create_app(settings)) as c:
+        r = c.post("/processes/echo/execution", json={"inputs": {"message": "Ecuador"}})
+        assert r.status_code == 200 and r.json() == {"message": "Ecuador"}
+        r = c.post(
+            "/processes/wait/execution",
+            json={"inputs": {"seconds": 0.3, "steps": 3}},
+            headers={"Prefer": "respond-async"},
+        )
+        job_id = r.json()["jobID"]
+        for _ in range(200):
+            status = c.get(f"/jobs/{job_id}").json()
+            if status["status"] == "successful":
+                break
+            time.sleep(0.05)
+        assert status["status"] == "successful" and status["progress"] == 100
+        assert c.get("/jobs", params={"status": "successful"}).json()["numberMatched"] == 2
