@@ -1,1 +1,1 @@
-"""gep.algorithms"""
+"""Pure science: numpy/scipy functions with no I/O (see ARCHITECTURE.md)."""
