@@ -3,11 +3,6 @@ describe, execute ``quicklook`` asynchronously, poll, fetch the results."""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,6 +11,7 @@ import numpy as np
 import rasterio
 from owslib.ogcapi.processes import Processes
 from rasterio.transform import from_origin
+from serving import free_port, start_gep_serve, stop
 
 
 def test_owslib_runs_quicklook_against_gep_serve(tmp_path: Path) -> None:
@@ -32,35 +28,10 @@ def test_owslib_runs_quicklook_against_gep_serve(tmp_path: Path) -> None:
         transform=from_origin(14.9, 37.8, 0.001, 0.001),
     ) as dst:
         dst.write(np.random.default_rng(1).integers(0, 4000, (3, 48, 64), dtype="uint16"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {
-        **os.environ,
-        "GEP_HOME": str(tmp_path / "home"),
-        "GEP_DATABASE_URL": "",
-        "GEP_DASK_SCHEDULER": "",
-    }
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gep"),
-            "serve",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        start_new_session=True,
-    )
+    port = free_port()
+    server = start_gep_serve(tmp_path / "home", port)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
         httpx.post(f"{base}/stac/collections", json={"id": "optical"}).raise_for_status()
         httpx.post(
             f"{base}/stac/collections/optical/items",
@@ -104,5 +75,4 @@ def test_owslib_runs_quicklook_against_gep_serve(tmp_path: Path) -> None:
         assert (results["width"], results["height"]) == (64, 48)
         assert results["png"].endswith("quicklook.png")
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(20)
+        stop(server)

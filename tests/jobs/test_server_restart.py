@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,39 +12,9 @@ import httpx
 import numpy as np
 import rasterio
 from rasterio.transform import from_origin
+from serving import free_port, start_gep_serve, stop
 
 N_JOBS = 20
-
-
-def _serve(home: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "GEP_HOME": str(home),
-        "GEP_DATABASE_URL": "",
-        "GEP_DASK_SCHEDULER": "",
-        "GEP_JOBS_LEASE_S": "3",
-    }
-    proc = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gep"),
-            "serve",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(150):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise AssertionError("gep serve did not start")
 
 
 def test_sigkill_mid_way_loses_no_job_and_publishes_once(tmp_path: Path) -> None:
@@ -66,12 +33,10 @@ def test_sigkill_mid_way_loses_no_job_and_publishes_once(tmp_path: Path) -> None
         transform=from_origin(20.0, 40.0, 0.0001, 0.0001),
     ) as dst:
         dst.write(np.random.default_rng(0).random((1, size, size), dtype="float32"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     home = tmp_path / "home"
-    server = _serve(home, port)
+    server = start_gep_serve(home, port, jobs_lease_s="3")
     try:
         httpx.post(f"{base}/stac/collections", json={"id": "src"}).raise_for_status()
         httpx.post(
@@ -106,7 +71,7 @@ def test_sigkill_mid_way_loses_no_job_and_publishes_once(tmp_path: Path) -> None
         assert done["numberMatched"] < N_JOBS  # the kill really came mid-way
         time.sleep(0.5)
         states = {}
-        server = _serve(home, port)
+        server = start_gep_serve(home, port, jobs_lease_s="3")
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             states = {i: httpx.get(f"{base}/jobs/{i}").json()["status"] for i in ids}
@@ -119,6 +84,4 @@ def test_sigkill_mid_way_loses_no_job_and_publishes_once(tmp_path: Path) -> None
         ).json()
         assert sorted(f["id"] for f in published["features"]) == sorted(ids)  # once each
     finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(30)
+        stop(server)
