@@ -17,20 +17,17 @@ import argparse
 import json
 import os
 import platform
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 OUT = HERE / "out"
 sys.path.insert(0, str(HERE))
 
+from gep_server import running_gep  # noqa: E402
 from s1_items import collection_dict, generate_items, query_set, write_ndjson  # noqa: E402
 from stac_client_bench import print_table, ratios, run_benchmark  # noqa: E402
 
@@ -101,47 +98,8 @@ def ingest(backend: str, n: int) -> dict[str, float]:
     return {"ingest_s": t_write, "items_per_s": n / t_write, "with_analyze_s": t_total}
 
 
-def serve(backend: str, n: int, workers: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "GEP_DATABASE_URL": _gep_url(backend, n),
-        "GEP_HOME": str(OUT / "gep-home"),
-    }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gep.cli.main",
-            "serve",
-            "--port",
-            str(GEP_PORT),
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(120):
-        try:
-            if httpx.get(f"http://127.0.0.1:{GEP_PORT}/stac", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    stop(proc)
-    raise RuntimeError("gep serve did not start")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(15)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(proc.pid, signal.SIGKILL)
+def gep_env(backend: str, n: int) -> dict[str, str]:
+    return {"GEP_DATABASE_URL": _gep_url(backend, n), "GEP_HOME": str(OUT / "gep-home")}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -183,18 +141,15 @@ def main(argv: list[str] | None = None) -> int:
             f"+ANALYZE {ing['with_analyze_s']:.1f} s)",
             flush=True,
         )
-        proc = serve(backend, args.n, args.workers)
-        try:
+        with running_gep(gep_env(backend, args.n), GEP_PORT, args.workers) as url:
             fig = run_benchmark(
-                f"http://127.0.0.1:{GEP_PORT}/stac",
+                f"{url}/stac",
                 queries,
                 repeats=args.repeats,
                 seconds=args.seconds,
                 count_extra={"count": True},
                 log=print,
             )
-        finally:
-            stop(proc)
         fig["ingest"] = ing
         results["gep"][backend] = fig
         print_table(fig, f"GEP {backend}, {args.n} items")

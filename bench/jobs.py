@@ -14,14 +14,9 @@ import argparse
 import json
 import os
 import platform
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +25,8 @@ import httpx
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
 sys.path.insert(0, str(HERE))
+
+from gep_server import running_gep  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -108,41 +105,6 @@ def measure(
     }
 
 
-@contextmanager
-def running_gep() -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    home = tempfile.mkdtemp(prefix="gep-bench-jobs-")
-    env = {**os.environ, "GEP_HOME": home, "GEP_DATABASE_URL": "", "GEP_DASK_SCHEDULER": ""}
-    proc = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gep"),
-            "serve",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            try:
-                if httpx.get(f"{base}/processes", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        yield base
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(30)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--latency", type=int, default=200, help="single jobs timed")
@@ -151,7 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     OUT.mkdir(exist_ok=True)
     results: dict[str, Any] = {"machine": f"{platform.machine()} {os.cpu_count()} cores"}
-    with running_gep() as base:
+    home = tempfile.mkdtemp(prefix="gep-bench-jobs-")
+    env = {"GEP_HOME": home, "GEP_DATABASE_URL": "", "GEP_DASK_SCHEDULER": ""}
+    with running_gep(env, ready_path="/processes") as base:
         results["gep"] = measure(base, "echo", {"message": "x"}, args.latency, args.throughput)
     print("GEP (echo, LocalCluster):", json.dumps(results["gep"]))
     if not args.no_peer:

@@ -103,6 +103,7 @@ def test_failed_job_reports_its_reason(client: TestClient) -> None:
     assert "fail=true" in info["message"]
     r = client.get(f"/jobs/{job_id}/results")
     assert r.status_code == 500 and "fail=true" in r.json()["detail"]
+    assert r.json()["title"] == "Job failed" and r.json()["type"].endswith("/job-failed")
     errors = client.get(f"/jobs/{job_id}/logs", params={"level": "ERROR"}).json()["logs"]
     assert errors and "RuntimeError" in errors[0]["message"]
 

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from gep.core.errors import Conflict, GepError, InvalidInput, NotFound, UnsupportedMediaType
+from gep.jobs.store import JobFailed
 
 PROBLEM = "application/problem+json"
 OGC_EXCEPTIONS = "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/"
@@ -25,6 +26,7 @@ STATUS: list[tuple[type[GepError], int, str]] = [
     (NotFound, 404, "Not found"),
     (Conflict, 409, "Conflict"),
     (UnsupportedMediaType, 415, "Unsupported media type"),
+    (JobFailed, 500, "Job failed"),
 ]
 
 

@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from gep.api.deps import base_url, json_body
 from gep.catalog.search import parse_limit
-from gep.core.errors import Conflict, GepError, InvalidInput, NotFound
+from gep.core.errors import Conflict, InvalidInput, NotFound
 from gep.core.timeutil import format_rfc3339, from_micros, parse_datetime_interval
 from gep.jobs.deployed import DeployedStore
 from gep.jobs.engine import JobEngine, parse_item_ref, remove_results
@@ -24,24 +24,13 @@ from gep.jobs.store import (
     RUNNING,
     SUCCESSFUL,
     Job,
+    JobFailed,
     JobStore,
+    ResultNotReady,
 )
 from gep.processes.base import ITEM_REF
 from gep.processes.cwl import CwlProcess, main_process, parse_package, validate_with_cwltool
 from gep.processes.registry import ProcessRegistry, describe
-
-
-class ResultNotReady(NotFound):
-    """OGC API - Processes exception type ``result-not-ready`` (404)."""
-
-    kind = "result-not-ready"
-
-
-class JobFailed(GepError):
-    """The job ended ``failed``: its results are the error (HTTP 500 with the reason)."""
-
-    kind = "job-failed"
-
 
 router = APIRouter(tags=["OGC API - Processes"])
 

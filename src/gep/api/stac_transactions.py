@@ -172,6 +172,20 @@ async def bulk_items(
     return _json({"written": report.written})
 
 
+async def _replace(
+    request: Request, store: CatalogStore, collection_id: str, item_id: str, item: Any
+) -> Response:
+    """Write the new version (404 from the store when the item is not there), then answer with
+    it, or 204 under ``Prefer: return=minimal``."""
+    await run_in_threadpool(
+        lambda: store.write_items([item], collection=collection_id, mode="replace", atomic=True)
+    )
+    if (minimal := _minimal(request)) is not None:
+        return minimal
+    content = await run_in_threadpool(store.get_item, collection_id, item_id)
+    return _json(render_item(content, base_url(request), collection_id, item_id), media=GEOJSON)
+
+
 @router.put("/collections/{collection_id}/items/{item_id}", summary="Replace an item")
 async def replace_item(
     collection_id: str, item_id: str, request: Request, store: CatalogStore = Depends(get_store)
@@ -185,14 +199,7 @@ async def replace_item(
             f"body id '{body.get('id')}' differs from the path's '{item_id}'", field="id"
         )
     _check_item_collection(body, collection_id, "item")
-    await run_in_threadpool(store.get_item, collection_id, item_id)
-    await run_in_threadpool(
-        lambda: store.write_items([body], collection=collection_id, mode="replace", atomic=True)
-    )
-    if (minimal := _minimal(request)) is not None:
-        return minimal
-    content = await run_in_threadpool(store.get_item, collection_id, item_id)
-    return _json(render_item(content, base_url(request), collection_id, item_id), media=GEOJSON)
+    return await _replace(request, store, collection_id, item_id, body)
 
 
 @router.patch(
@@ -207,14 +214,7 @@ async def patch_item(
     if body.get("id", item_id) != item_id:
         raise InvalidInput("the id of an item cannot be changed by PATCH", field="id")
     current = orjson.loads(await run_in_threadpool(store.get_item, collection_id, item_id))
-    updated = merge_patch(current, body)
-    await run_in_threadpool(
-        lambda: store.write_items([updated], collection=collection_id, mode="replace", atomic=True)
-    )
-    if (minimal := _minimal(request)) is not None:
-        return minimal
-    content = await run_in_threadpool(store.get_item, collection_id, item_id)
-    return _json(render_item(content, base_url(request), collection_id, item_id), media=GEOJSON)
+    return await _replace(request, store, collection_id, item_id, merge_patch(current, body))
 
 
 @router.delete(

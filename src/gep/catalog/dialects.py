@@ -49,16 +49,19 @@ class Dialect:
     name = "abstract"
     false = "FALSE"
 
-    def column(self, name: str) -> str | None:
-        return {
-            "id": "i.id",
-            "collection": "i.collection",
-            "datetime": "i.datetime",
-            "start_datetime": "i.datetime",
-            "end_datetime": "i.end_datetime",
+    def column(self, name: str, table: str = "i") -> str | None:
+        col = {
+            "id": "id",
+            "collection": "collection",
+            "datetime": "datetime",
+            "start_datetime": "datetime",
+            "end_datetime": "end_datetime",
         }.get(name)
+        return None if col is None else _qualified(col, table)
 
-    def property_expr(self, name: str, ptype: str) -> str:
+    def property_expr(self, name: str, ptype: str, table: str = "i") -> str:
+        """SQL for a property; ``table=""`` gives the unqualified form index DDL needs (the
+        same expression, so the planner matches the index)."""
         raise NotImplementedError
 
     def bind_number(self, placeholder: str) -> str:
@@ -126,11 +129,12 @@ class SqliteDialect(Dialect):
     name = "sqlite"
     false = "0"
 
-    def property_expr(self, name: str, ptype: str) -> str:
-        col = self.column(name)
+    def property_expr(self, name: str, ptype: str, table: str = "i") -> str:
+        col = self.column(name, table)
         if col is not None:
             return col
-        return f"json_extract(i.properties, {quote_literal(json_path(name))})"
+        props = _qualified("properties", table)
+        return f"json_extract({props}, {quote_literal(json_path(name))})"
 
     def bind_bool(self, placeholder: str) -> str:
         # json_extract yields 1/0 for true/false
@@ -197,25 +201,26 @@ class SqliteDialect(Dialect):
 class PostgresDialect(Dialect):
     name = "postgresql"
 
-    def property_expr(self, name: str, ptype: str) -> str:
-        col = self.column(name)
+    def property_expr(self, name: str, ptype: str, table: str = "i") -> str:
+        col = self.column(name, table)
         if col is not None:
             return col
         lit = quote_literal(name)
+        props = _qualified("properties", table)
         if ptype in ("integer", "number"):
             # a CASE rather than a bare cast: one malformed value must not break every query
             return (
-                f"(CASE WHEN jsonb_typeof(i.properties->{lit}) = 'number' "
-                f"THEN (i.properties->>{lit})::float8 END)"
+                f"(CASE WHEN jsonb_typeof({props}->{lit}) = 'number' "
+                f"THEN ({props}->>{lit})::float8 END)"
             )
         if ptype == "boolean":
             return (
-                f"(CASE WHEN jsonb_typeof(i.properties->{lit}) = 'boolean' "
-                f"THEN (i.properties->>{lit})::boolean END)"
+                f"(CASE WHEN jsonb_typeof({props}->{lit}) = 'boolean' "
+                f"THEN ({props}->>{lit})::boolean END)"
             )
         if ptype in ("array", "object"):
-            return f"(i.properties->{lit})"
-        return f'((i.properties->>{lit}) COLLATE "C")'
+            return f"({props}->{lit})"
+        return f'(({props}->>{lit}) COLLATE "C")'
 
     def bind_number(self, placeholder: str) -> str:
         return f"CAST({placeholder} AS float8)"
@@ -264,6 +269,10 @@ class PostgresDialect(Dialect):
     def text_match(self, terms: list[str], params: Params) -> str:
         q = " || ".join(f"phraseto_tsquery('simple', {params.add(t)})" for t in terms)
         return f"(i.text_tsv @@ ({q}))"
+
+
+def _qualified(column: str, table: str) -> str:
+    return f"{table}.{column}" if table else column
 
 
 def json_path(name: str) -> str:

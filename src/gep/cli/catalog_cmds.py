@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from gep.catalog.store import CatalogStore, IngestReport
+from gep.catalog.store import CatalogStore, IngestFailure, IngestReport
 from gep.cli.common import console, store_from_settings
 from gep.core.errors import GepError
 from gep.io.stac_files import iter_stac_records
@@ -62,8 +62,6 @@ def ingest_paths(
             try:
                 store.create_collection(rec.data, upsert=True)
             except GepError as exc:
-                from gep.catalog.store import IngestFailure
-
                 total.failed.append(
                     IngestFailure(
                         position,
@@ -74,8 +72,6 @@ def ingest_paths(
             position += 1
             continue
         if rec.kind == "error":
-            from gep.catalog.store import IngestFailure
-
             ident = rec.data.get("id") if isinstance(rec.data, dict) else None
             total.failed.append(IngestFailure(position, ident, f"{rec.source}: {rec.error}"))
             position += 1

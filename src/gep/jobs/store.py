@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Engine, text
 
-from gep.core.errors import NotFound
+from gep.core.errors import GepError, NotFound
 
 #: OGC API - Processes status values
 ACCEPTED, RUNNING, SUCCESSFUL, FAILED, DISMISSED = (
@@ -32,6 +32,18 @@ class NoSuchJob(NotFound):
     """OGC API - Processes exception type ``no-such-job`` (404)."""
 
     kind = "no-such-job"
+
+
+class ResultNotReady(NotFound):
+    """OGC API - Processes exception type ``result-not-ready`` (404)."""
+
+    kind = "result-not-ready"
+
+
+class JobFailed(GepError):
+    """The job ended ``failed``: its results are the error, with the reason (HTTP 500)."""
+
+    kind = "job-failed"
 
 
 def now_us() -> int:

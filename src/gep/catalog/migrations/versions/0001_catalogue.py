@@ -46,7 +46,7 @@ def _sqlite() -> None:
     ]:
         op.execute(stmt)
     for prop, ptype in INDEXED_PROPERTIES.items():
-        expr = d.property_expr(prop, ptype).replace("i.", "")
+        expr = d.property_expr(prop, ptype, table="")
         op.execute(f"CREATE INDEX {_index_name(prop)} ON items ({expr}, datetime)")
 
 
@@ -74,7 +74,7 @@ def _postgres() -> None:
     ]:
         op.execute(stmt)
     for prop, ptype in INDEXED_PROPERTIES.items():
-        expr = d.property_expr(prop, ptype).replace("i.", "")
+        expr = d.property_expr(prop, ptype, table="")
         op.execute(f"CREATE INDEX {_index_name(prop)} ON items (({expr}), datetime)")
 
 
