@@ -118,7 +118,7 @@ def served_catalogue(tmp_path: Path, database_url: str | None) -> Iterator[str]:
         pytest.fail(f"{GEP} not found: run the tests with GEP's venv (make install)")
     env = _env(tmp_path / "home", database_url)
     seed = subprocess.run(
-        [str(GEP), "demo", "seed"],
+        [str(GEP), "demo", "seed", "--no-sar"],
         env=env,
         capture_output=True,
         text=True,

@@ -190,11 +190,15 @@ def _status_info(job: Job, base: str) -> dict[str, Any]:
     return {k: v for k, v in info.items() if v is not None}
 
 
-def check_item_inputs(request: Request, process: Any, inputs: dict[str, Any]) -> None:
+def check_item_inputs(
+    request: Request, process: Any, inputs: dict[str, Any], model: Any = None
+) -> None:
     """Inputs that name catalogue items must name existing items (and assets) — refused with
-    the input's path before a job exists, rather than failing the job later."""
+    the input's path before a job exists, rather than failing the job later. The service's own
+    ``preflight`` then checks what only it understands (a pair's tracks, an area's overlap)."""
     props = process.Inputs.model_json_schema().get("properties", {})
     store = request.app.state.store
+    items: dict[str, dict[str, Any]] = {}
     for name, schema in props.items():
         if schema.get("format") != ITEM_REF or inputs.get(name) is None:
             continue
@@ -203,6 +207,7 @@ def check_item_inputs(request: Request, process: Any, inputs: dict[str, Any]) ->
             item = orjson.loads(store.get_item(collection, item_id))
         except NotFound as exc:
             raise InvalidInput(f"inputs.{name}: {exc.message}", field=f"inputs.{name}") from None
+        items[name] = item
         for other, oschema in props.items():
             key = inputs.get(other)
             if (
@@ -215,6 +220,8 @@ def check_item_inputs(request: Request, process: Any, inputs: dict[str, Any]) ->
                     "has: " + ", ".join(sorted(item.get("assets") or {})),
                     field=f"inputs.{other}",
                 )
+    if model is not None:
+        process.preflight(model, items)
 
 
 @router.post("/processes/{process_id}/execution", summary="Execute a service")
@@ -225,8 +232,8 @@ async def execute(process_id: str, request: Request) -> Response:
     reg = registry(request)
     process = reg.get(process_id)
     inputs = body.get("inputs", {})
-    reg.validate_inputs(process_id, inputs)  # 400 naming the input, before anything is queued
-    await run_in_threadpool(check_item_inputs, request, process, inputs)
+    model = reg.validate_inputs(process_id, inputs)  # 400 naming the input, before queueing
+    await run_in_threadpool(check_item_inputs, request, process, inputs, model)
     store, engine = jobs(request)
     base = base_url(request)
     prefer = request.headers.get("prefer", "").replace(" ", "").lower()

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
+
 import typer
 
 from gep.catalog.demo import sample_files
 from gep.cli.catalog_cmds import ingest_paths
-from gep.cli.common import console, store_from_settings
+from gep.cli.common import console, settings, store_from_settings
 
 app = typer.Typer(help="Demo data", no_args_is_help=True)
 
 
 @app.command("seed")
-def seed() -> None:
-    """Load the sample catalogue (idempotent: running it again changes nothing)."""
+def seed(
+    sar: bool = typer.Option(
+        True, "--sar/--no-sar", help="Also simulate the SAR demo pairs (about a minute, once)"
+    ),
+) -> None:
+    """Load the sample catalogue (idempotent: running it again changes nothing).
+
+    With ``--sar`` (the default) two simulated Sentinel-1 pairs with a known truth (a volcano,
+    an earthquake) and their DEMs are written to storage and catalogued, for the ``dinsar``
+    and ``coin`` services.
+    """
     files = sample_files()
     if not files:
         console.print("[red]no sample files found in the package[/red]")
@@ -26,3 +39,22 @@ def seed() -> None:
     console.print(f"demo catalogue: {report.written} items in {len(files) - 1} collections")
     if report.failed:
         raise typer.Exit(1)
+    if sar:
+        seed_sar()
+
+
+def seed_sar() -> None:
+    """Simulate (once) and catalogue the SAR demo pairs and DEMs."""
+    from gep.processes.sar_demo import build_demo, collections
+
+    storage = settings().resolved_storage_url()
+    if not storage.startswith("file://"):
+        console.print("[yellow]SAR demo pairs need a local storage (file://); skipped[/yellow]")
+        return
+    folder = Path(url2pathname(urlparse(storage).path)) / "demo"
+    items = build_demo(folder, log=lambda m: console.print(m))
+    with store_from_settings() as store:
+        for coll in collections():
+            store.create_collection(coll, upsert=True)
+        report = store.write_items(items, mode="upsert", atomic=True)
+    console.print(f"SAR demo: {report.written} items (simulated pairs and DEMs) in {folder}")

@@ -60,5 +60,13 @@ class Process:
     #: OGC job control options this service supports
     job_control: ClassVar[list[str]] = ["sync-execute", "async-execute"]
 
+    def preflight(self, inputs: Any, items: dict[str, dict[str, Any]]) -> None:
+        """Checks that need the catalogue, run by the API before a job is queued.
+
+        ``items`` maps each item-reference input to its STAC item. A service raises
+        :class:`gep.core.errors.InvalidInput` with the reason (a pair from two tracks, an area
+        outside the scene...) so the user hears it at once, not from a failed job.
+        """
+
     def execute(self, ctx: ProcessContext, inputs: Any) -> BaseModel:
         raise NotImplementedError

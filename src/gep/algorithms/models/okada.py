@@ -6,15 +6,29 @@ strike-slip, dip-slip and tensile components, vectorised over observation points
 centroid depth (m, positive down); angles in degrees, Aki–Richards (strike clockwise from
 north, dip to the right of strike, rake 0 = left-lateral, 90 = thrust). Singular terms follow
 Okada's prescriptions (q = 0, R + η = 0), so a vertical fault gives its exact zeros.
+
+``okada85`` runs a fused numba kernel (``_okada_kernel``, ~20× the numpy speed, results within
+~1e-13 of the field's peak); ``_okada85_numpy`` is the vectorised numpy form, kept as the readable
+reference the kernel is tested against and as the fallback where numba cannot be imported.
 """
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+try:  # numba is a dependency; the fallback keeps the model usable where it cannot load
+    from gep.algorithms.models import _okada_kernel as _kernel
+except ImportError:  # pragma: no cover - depends on the environment
+    _kernel = None
+
 Array = NDArray[np.float64]
 _EPS = 1e-14
+# numba's "workqueue" threading layer (chosen where neither TBB nor OpenMP is available) aborts
+# the process on concurrent parallel calls: serialise them; the kernel uses every core anyway.
+_KERNEL_LOCK = threading.Lock()
 
 
 def okada85(
@@ -30,7 +44,69 @@ def okada85(
     opening: float = 0.0,
     nu: float = 0.25,
 ) -> tuple[Array, Array, Array]:
-    """Surface displacement (east, north, up), in the unit of ``slip``/``opening``."""
+    """Surface displacement (east, north, up), in the unit of ``slip``/``opening``.
+
+    ``e`` and ``n`` broadcast together; the outputs have their broadcast shape (numpy scalars
+    for scalar inputs), as ``_okada85_numpy`` gives.
+    """
+    if _kernel is None:
+        return _okada85_numpy(e, n, depth, strike, dip, length, width, rake, slip, opening, nu)
+    e_, n_ = np.broadcast_arrays(np.asarray(e, dtype="float64"), np.asarray(n, dtype="float64"))
+    shape = e_.shape
+    ef = np.ascontiguousarray(e_).reshape(-1)
+    nf = np.ascontiguousarray(n_).reshape(-1)
+    # the same source prelude as _okada85_numpy, in the same order of operations
+    st, di, ra = np.radians(strike), np.radians(dip), np.radians(rake)
+    cs, ss = np.cos(st), np.sin(st)
+    cd, sd = np.cos(di), np.sin(di)
+    if abs(cd) < _EPS:  # vertical: exact zeros for the cos(dip) terms
+        cd = 0.0
+        sd = 1.0 if sd > 0 else -1.0
+    u1, u2, u3 = slip * np.cos(ra), slip * np.sin(ra), opening
+    d = depth + sd * width / 2
+    tp = 2 * np.pi
+    params = np.array(
+        [
+            cs * cd * width / 2,  # centroid -> Okada's origin, east
+            ss * cd * width / 2,  # ... north
+            length / 2,
+            cd * width,
+            d,
+            length,
+            width,
+            1.0 - 2.0 * nu,  # mu / (lambda + mu)
+            cd,
+            sd,
+            -u1 / tp,
+            -u2 / tp,
+            u3 / tp,
+            cs,
+            ss,
+        ],
+        dtype="float64",
+    )
+    ue, un, uz = (np.empty(ef.size) for _ in range(3))
+    with _KERNEL_LOCK:
+        _kernel.okada_points(ef, nf, ue, un, uz, params, cd == 0.0)
+    if not shape:  # scalars in, numpy scalars out (as numpy arithmetic on 0-d arrays gives)
+        return ue[0], un[0], uz[0]
+    return ue.reshape(shape), un.reshape(shape), uz.reshape(shape)
+
+
+def _okada85_numpy(
+    e: ArrayLike,
+    n: ArrayLike,
+    depth: float,
+    strike: float,
+    dip: float,
+    length: float,
+    width: float,
+    rake: float,
+    slip: float,
+    opening: float = 0.0,
+    nu: float = 0.25,
+) -> tuple[Array, Array, Array]:
+    """Vectorised numpy reference of :func:`okada85` (agrees with cutde to ~1e-13)."""
     e_ = np.asarray(e, dtype="float64")
     n_ = np.asarray(n, dtype="float64")
     st, di, ra = np.radians(strike), np.radians(dip), np.radians(rake)

@@ -1,0 +1,170 @@
+"""``coin``: coherence and intensity change of a pre/post-event SLC pair (damage mapping).
+
+Publishes the coherence, the pre- and post-event intensities and their ratio (dB) as COGs
+with PNG quicklooks, and an RGB composite (R coherence, G mean intensity, B |change|) as a
+COG and a PNG.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel
+
+from gep.algorithms.sar.coin import coin
+from gep.algorithms.sar.geocode import geocode, radar_coordinates
+from gep.algorithms.sar.geometry import radar_times, rdr2geo
+from gep.processes.base import Process, ProcessContext
+from gep.processes.sar_common import (
+    PairInputs,
+    check_items,
+    footprint_of,
+    load_pair,
+    write_cog,
+    write_png_with_legend,
+)
+
+COG = "image/tiff; application=geotiff; profile=cloud-optimized"
+
+
+class CoinOutputs(BaseModel):
+    coherence: str
+    intensity_pre: str
+    intensity_post: str
+    intensity_ratio: str
+    rgb: str
+    rgb_png: str
+    perpendicular_baseline: float
+    temporal_baseline: float
+
+
+class Coin(Process):
+    id = "coin"
+    version = "1.0.0"
+    title = "Coherence and intensity change (COIN)"
+    description = (
+        "Coherence, pre/post-event intensity and intensity ratio of a Sentinel-1 SLC pair, "
+        "geocoded, with an RGB composite (R coherence, G mean intensity, B |intensity change|) "
+        "for damage mapping."
+    )
+    keywords = ["InSAR", "coherence", "change detection", "damage", "Sentinel-1"]
+    Inputs = PairInputs
+    Outputs = CoinOutputs
+
+    def preflight(self, inputs: Any, items: dict[str, dict[str, Any]]) -> None:
+        check_items(inputs, items)
+
+    def execute(self, ctx: ProcessContext, inputs: PairInputs) -> CoinOutputs:
+        from gep.algorithms.sar.geocode import GeoGrid, spacing_for_looks
+
+        ctx.progress(2, "staging the pair")
+        ref, sec, ref_geom, sec_geom, dem, baseline = load_pair(ctx, inputs)
+        looks = (inputs.looks_azimuth, inputs.looks_range)
+
+        def progress(fraction: float, message: str) -> None:
+            ctx.progress(5 + int(75 * fraction), message)
+
+        result = coin(
+            ref, sec, ref_geom, sec_geom, dem, looks=looks,
+            coherence_window=tuple(inputs.coherence_window) if inputs.coherence_window else None,  # type: ignore[arg-type]
+            progress=progress,
+        )  # fmt: skip
+        del ref, sec
+        ctx.progress(82, "geocoding")
+        lines, samples = ref_geom.lines, ref_geom.samples
+        el = np.r_[
+            np.linspace(0, lines - 1, 9),
+            np.zeros(9),
+            np.linspace(0, lines - 1, 9),
+            np.full(9, lines - 1),
+        ]
+        es = np.r_[
+            np.zeros(9),
+            np.linspace(0, samples - 1, 9),
+            np.full(9, samples - 1),
+            np.linspace(0, samples - 1, 9),
+        ]
+        lat, lon, _, _ = rdr2geo(
+            radar_times(ref_geom, el), ref_geom.slant_range(es), ref_geom.orbit, dem
+        )
+        grid = GeoGrid.covering(
+            lat, lon, spacing_for_looks(ref_geom, looks, ref_geom.incidence_angle_mid)
+        )
+        line, sample = radar_coordinates(grid, ref_geom, dem)
+        layers = {
+            "coherence": ("Coherence", "coherence", "gray", result.coherence, 0.0, 1.0),
+            "intensity_pre": (
+                "Pre-event intensity",
+                "dB",
+                "gray",
+                result.intensity_pre,
+                None,
+                None,
+            ),
+            "intensity_post": (
+                "Post-event intensity",
+                "dB",
+                "gray",
+                result.intensity_post,
+                None,
+                None,
+            ),
+            "intensity_ratio": (
+                "Intensity ratio post/pre",
+                "dB",
+                "RdBu_r",
+                result.intensity_ratio,
+                -6.0,
+                6.0,
+            ),
+        }
+        hrefs: dict[str, str] = {}
+        for key, (title, unit, cmap, data, vmin, vmax) in layers.items():
+            g = geocode(data, line, sample, looks)
+            if vmin is None or vmax is None:
+                finite = g[np.isfinite(g)]
+                vmin, vmax = (
+                    (float(v) for v in np.percentile(finite, [2, 98]))
+                    if finite.size
+                    else (0.0, 1.0)
+                )
+            cog = ctx.output_dir / f"{key}.tif"
+            write_cog(cog, g, grid)
+            hrefs[key] = ctx.add_asset(key, cog, COG, ["data"], f"{title} ({unit})")
+            png = ctx.output_dir / f"{key}.png"
+            write_png_with_legend(
+                png, g, grid, title=title, label=unit, cmap=cmap, vmin=vmin, vmax=vmax
+            )
+            ctx.add_asset(
+                f"{key}_png", png, "image/png", ["overview", "visual"], f"{title} quicklook"
+            )
+        rgb_radar = result.rgb()
+        rgb = np.stack(
+            [geocode(b.astype("float32"), line, sample, looks, order=0) for b in rgb_radar]
+        )
+        rgb8 = np.where(np.isfinite(rgb), rgb, 0).astype(np.uint8)
+        cog = ctx.output_dir / "rgb.tif"
+        write_cog(cog, rgb8, grid, nodata=None)
+        rgb_href = ctx.add_asset(
+            "rgb", cog, COG, ["data", "visual"], "RGB: coherence, mean intensity, |change|"
+        )
+        png = ctx.output_dir / "rgb.png"
+        from PIL import Image
+
+        Image.fromarray(np.moveaxis(rgb8, 0, -1), "RGB").save(png)
+        rgb_png = ctx.add_asset(
+            "rgb_png", png, "image/png", ["overview", "visual"], "RGB composite"
+        )
+        ctx.set_footprint(footprint_of(grid))
+        ctx.progress(100, "done")
+        return CoinOutputs(
+            coherence=hrefs["coherence"],
+            intensity_pre=hrefs["intensity_pre"],
+            intensity_post=hrefs["intensity_post"],
+            intensity_ratio=hrefs["intensity_ratio"],
+            rgb=rgb_href,
+            rgb_png=rgb_png,
+            perpendicular_baseline=round(baseline.perpendicular, 2),
+            temporal_baseline=round(baseline.temporal_days, 3),
+        )

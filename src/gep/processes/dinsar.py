@@ -1,0 +1,222 @@
+"""``dinsar``: a differential interferogram and LOS displacement from an SLC pair.
+
+Runs :func:`gep.algorithms.sar.dinsar.dinsar` (geometric + cross-correlation coregistration,
+interferogram with flat-earth and topographic phase removed, multilook, coherence,
+Goldstein filter, unwrapping, LOS displacement, geocoding) and publishes every product as a
+COG, a PNG with its legend, and a KMZ overlay for Google Earth.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from gep.algorithms.sar.dinsar import dinsar
+from gep.processes.base import Process, ProcessContext
+from gep.processes.sar_common import (
+    PairInputs,
+    check_items,
+    footprint_of,
+    load_pair,
+    write_cog,
+    write_kmz,
+    write_png_with_legend,
+)
+
+COG = "image/tiff; application=geotiff; profile=cloud-optimized"
+
+
+class DinsarInputs(PairInputs):
+    filter_strength: float = Field(
+        0.5, ge=0.0, le=1.0, description="Goldstein filter exponent alpha (0: no filter)"
+    )
+    unwrap: bool = Field(True, description="Unwrap the phase and convert it to LOS displacement")
+    unwrap_method: Literal["gep", "whirlwind", "snaphu"] = Field(
+        "gep", description="Phase unwrapper (see docs/science.md for their speed and accuracy)"
+    )
+    reference_point: list[float] | None = Field(
+        None,
+        min_length=2,
+        max_length=2,
+        description="[longitude, latitude] of the point whose displacement is taken as zero; "
+        "default: the most coherent area",
+    )
+
+
+class DinsarOutputs(BaseModel):
+    wrapped_phase: str
+    coherence: str
+    amplitude: str
+    unwrapped_phase: str | None = None
+    los_displacement: str | None = None
+    kmz: str
+    perpendicular_baseline: float = Field(..., description="m")
+    temporal_baseline: float = Field(..., description="days")
+    coregistration: dict[str, float]
+
+
+class Dinsar(Process):
+    id = "dinsar"
+    version = "1.0.0"
+    title = "Differential SAR interferometry (DInSAR)"
+    description = (
+        "Interferogram, coherence, unwrapped phase and line-of-sight displacement (m, positive "
+        "towards the satellite) of a Sentinel-1 SLC pair, geocoded to latitude/longitude; COGs, "
+        "PNG quicklooks with legends and a KMZ overlay."
+    )
+    keywords = ["InSAR", "DInSAR", "interferogram", "deformation", "Sentinel-1"]
+    Inputs = DinsarInputs
+    Outputs = DinsarOutputs
+
+    def preflight(self, inputs: Any, items: dict[str, dict[str, Any]]) -> None:
+        check_items(inputs, items)
+
+    def execute(self, ctx: ProcessContext, inputs: DinsarInputs) -> DinsarOutputs:
+        ctx.progress(2, "staging the pair")
+        ref, sec, ref_geom, sec_geom, dem, baseline = load_pair(ctx, inputs)
+        ctx.logger.info(
+            "pair: Bperp %.1f m, Bt %.1f days, critical baseline %.0f m, window %d x %d",
+            baseline.perpendicular, baseline.temporal_days, baseline.critical, *ref.shape,
+        )  # fmt: skip
+        reference_px = None
+        looks = (inputs.looks_azimuth, inputs.looks_range)
+
+        def progress(fraction: float, message: str) -> None:
+            ctx.progress(5 + int(80 * fraction), message)
+
+        if inputs.reference_point is not None:
+            reference_px = _reference_pixel(inputs.reference_point, ref_geom, dem, looks)
+        result = dinsar(
+            ref, sec, ref_geom, sec_geom, dem,
+            looks=looks,
+            coherence_window=tuple(inputs.coherence_window) if inputs.coherence_window else None,  # type: ignore[arg-type]
+            alpha=inputs.filter_strength,
+            unwrap=inputs.unwrap,
+            unwrap_method=inputs.unwrap_method,
+            reference_point=reference_px,
+            progress=progress,
+        )  # fmt: skip
+        del ref, sec
+        ctx.progress(88, "writing COGs, quicklooks and the KMZ")
+        grid = result.grid
+        assert grid is not None
+        geo = result.geocoded
+        amp_db = 20 * np.log10(np.where(geo["amplitude"] > 0, geo["amplitude"], np.nan))
+        finite = amp_db[np.isfinite(amp_db)]
+        lo, hi = np.percentile(finite, [2, 98]) if finite.size else (0.0, 1.0)
+        layers: list[tuple[str, Any, str, str, str, float, float]] = [
+            (
+                "wrapped_phase",
+                geo["wrapped_phase"],
+                "Wrapped phase",
+                "rad",
+                "twilight",
+                -np.pi,
+                np.pi,
+            ),
+            ("coherence", geo["coherence"], "Coherence", "coherence", "gray", 0.0, 1.0),
+            (
+                "amplitude",
+                amp_db.astype("float32"),
+                "Amplitude",
+                "dB",
+                "gray",
+                float(lo),
+                float(hi),
+            ),
+        ]
+        if "los_displacement" in geo:
+            los_mm = geo["los_displacement"] * 1000
+            lim = float(np.nanpercentile(np.abs(los_mm), 99)) if np.isfinite(los_mm).any() else 1.0
+            unw = geo["unwrapped_phase"]
+            ulim = float(np.nanpercentile(np.abs(unw), 99)) if np.isfinite(unw).any() else 1.0
+            layers += [
+                ("unwrapped_phase", unw, "Unwrapped phase", "rad", "RdBu_r", -ulim, ulim),
+                (
+                    "los_displacement",
+                    geo["los_displacement"],
+                    "LOS displacement",
+                    "m (towards the satellite)",
+                    "RdBu_r",
+                    -lim / 1000,
+                    lim / 1000,
+                ),
+            ]
+        hrefs: dict[str, str] = {}
+        for key, data, title, unit, cmap, vmin, vmax in layers:
+            cog = ctx.output_dir / f"{key}.tif"
+            write_cog(cog, np.asarray(data, "float32"), grid)
+            hrefs[key] = ctx.add_asset(key, cog, COG, ["data"], f"{title} ({unit})")
+            png = ctx.output_dir / f"{key}.png"
+            write_png_with_legend(
+                png, data, grid, title=title, label=unit, cmap=cmap, vmin=vmin, vmax=vmax
+            )
+            ctx.add_asset(
+                f"{key}_png", png, "image/png", ["overview", "visual"], f"{title} quicklook"
+            )
+        kmz_key, kmz_data, *_, kmz_cmap, kmz_min, kmz_max = (
+            layers[-1] if "los_displacement" in geo else layers[0]
+        )
+        kmz = ctx.output_dir / "dinsar.kmz"
+        write_kmz(
+            kmz,
+            kmz_data,
+            grid,
+            name=f"GEP dinsar {kmz_key}",
+            cmap=kmz_cmap,
+            vmin=kmz_min,
+            vmax=kmz_max,
+        )
+        kmz_href = ctx.add_asset(
+            "kmz", kmz, "application/vnd.google-earth.kmz", ["visual"], "KMZ overlay"
+        )
+        ctx.set_footprint(footprint_of(grid))
+        ctx.progress(100, "done")
+        return DinsarOutputs(
+            wrapped_phase=hrefs["wrapped_phase"],
+            coherence=hrefs["coherence"],
+            amplitude=hrefs["amplitude"],
+            unwrapped_phase=hrefs.get("unwrapped_phase"),
+            los_displacement=hrefs.get("los_displacement"),
+            kmz=kmz_href,
+            perpendicular_baseline=round(baseline.perpendicular, 2),
+            temporal_baseline=round(baseline.temporal_days, 3),
+            coregistration={
+                "azimuth_refinement_px": result.refinement.azimuth,
+                "range_refinement_px": result.refinement.range,
+                "azimuth_error_px": result.refinement.azimuth_error,
+                "range_error_px": result.refinement.range_error,
+                "chips": float(result.refinement.chips),
+            },
+        )
+
+
+def _reference_pixel(
+    lonlat: list[float], geom: Any, dem: Any, looks: tuple[int, int]
+) -> tuple[int, int]:
+    """Multilooked (row, col) of a [lon, lat] reference point; refused outside the window."""
+    from gep.algorithms.sar.geometry import Dem, geo2rdr, llh_to_ecef, radar_times
+    from gep.core.errors import InvalidInput
+
+    lon, lat = float(lonlat[0]), float(lonlat[1])
+    h = (
+        dem.height_at(np.array([lat]), np.array([lon]))
+        if isinstance(dem, Dem)
+        else np.array([float(dem)])
+    )
+    t0 = float(radar_times(geom, 0.0))
+    t, rng = geo2rdr(
+        llh_to_ecef(np.array([lat]), np.array([lon]), h),
+        geom.orbit,
+        float(radar_times(geom, geom.lines / 2)),
+    )
+    line = (t[0] - t0) / geom.azimuth_time_interval
+    sample = (rng[0] - geom.near_range) / geom.range_pixel_spacing
+    row, col = int(line // looks[0]), int(sample // looks[1])
+    if not (0 <= row < geom.lines // looks[0] and 0 <= col < geom.samples // looks[1]):
+        raise InvalidInput(
+            "inputs.reference_point lies outside the processed area", field="inputs.reference_point"
+        )
+    return row, col

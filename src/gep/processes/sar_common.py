@@ -1,0 +1,323 @@
+"""What the SAR services (``dinsar``, ``coin``) share: pair inputs, checks, loading, outputs.
+
+The checks run twice: in ``preflight`` from the catalogue items alone, before a job is
+queued (the user hears at once why a pair cannot work), and again when the job starts, on
+the staged items, in case the catalogue changed in between.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import BaseModel, Field, field_validator
+from shapely.geometry import box, mapping, shape
+from shapely.geometry.base import BaseGeometry
+
+from gep.algorithms.sar.geocode import GeoGrid
+from gep.algorithms.sar.geometry import Dem, crop_geometry, geo2rdr, llh_to_ecef, radar_times
+from gep.algorithms.sar.pair import PairBaseline, check_pair
+from gep.core.bbox import parse_bbox
+from gep.core.errors import InvalidInput
+from gep.core.geometry import parse_geojson_geometry
+from gep.core.sar import SwathGeometry
+from gep.io.dem import read_dem
+from gep.io.slc_product import geometry_of, read_slc
+from gep.processes.base import ITEM_REF, ProcessContext
+
+ITEM_DESCRIPTION = '{"href": ".../stac/collections/C/items/I"} or "C/I"'
+#: smallest window the coregistration refinement can work with (chips of 64 + margins)
+MIN_WINDOW = (160, 320)
+
+
+class PairInputs(BaseModel):
+    """Inputs common to the services that take a reference/secondary SLC pair."""
+
+    reference: str | dict[str, Any] = Field(
+        ...,
+        description="The reference (earlier) SLC product: " + ITEM_DESCRIPTION,
+        json_schema_extra={"format": ITEM_REF},
+    )
+    secondary: str | dict[str, Any] = Field(
+        ...,
+        description="The secondary (later) SLC product, same track, swath and polarisation",
+        json_schema_extra={"format": ITEM_REF},
+    )
+    dem: str | dict[str, Any] | None = Field(
+        None,
+        description="A DEM item (asset 'dem', geographic GeoTIFF) covering the area; without "
+        "one the ellipsoid is used and topography stays in the phase",
+        json_schema_extra={"format": ITEM_REF},
+    )
+    aoi: list[float] | dict[str, Any] | None = Field(
+        None,
+        description="Area of interest: [west, south, east, north] or a GeoJSON geometry; "
+        "only the part of the scene that covers it is processed",
+    )
+    looks_azimuth: int = Field(4, ge=1, le=64, description="Multilook factor in azimuth")
+    looks_range: int = Field(16, ge=1, le=256, description="Multilook factor in range")
+    coherence_window: list[int] | None = Field(
+        None,
+        min_length=2,
+        max_length=2,
+        description="[azimuth, range] odd sizes of a sliding boxcar coherence estimate at full "
+        "resolution (then multilooked); default: the estimate over each looks window",
+    )
+
+    @field_validator("aoi")
+    @classmethod
+    def _aoi(cls, value: Any) -> Any:
+        if value is not None:
+            parse_aoi(value)
+        return value
+
+    @field_validator("coherence_window")
+    @classmethod
+    def _window(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and any(v < 1 or v % 2 == 0 or v > 101 for v in value):
+            raise ValueError("coherence_window sizes must be odd numbers between 1 and 101")
+        return value
+
+
+def parse_aoi(value: Any) -> BaseGeometry:
+    if isinstance(value, list):
+        b = parse_bbox(value, field="aoi")
+        if b.crosses_antimeridian:
+            raise InvalidInput("aoi: an area across the antimeridian is not supported", field="aoi")
+        return box(b.west, b.south, b.east, b.north)
+    return parse_geojson_geometry(value, field="aoi")
+
+
+def dem_asset(item: dict[str, Any]) -> str:
+    """The DEM raster's asset key: ``dem``, else the only asset with the ``data`` role."""
+    assets = item.get("assets") or {}
+    if "dem" in assets:
+        return "dem"
+    data = [k for k, a in assets.items() if "data" in (a.get("roles") or [])]
+    if len(data) == 1:
+        return data[0]
+    raise InvalidInput(
+        f"inputs.dem: item '{item.get('id')}' has no 'dem' asset "
+        f"(it has: {', '.join(sorted(assets))})",
+        field="inputs.dem",
+    )
+
+
+def check_items(
+    inputs: PairInputs, items: dict[str, dict[str, Any]]
+) -> tuple[PairBaseline, BaseGeometry]:
+    """Every check a pair can fail before processing; returns the baselines and the area."""
+    ref_item, sec_item = items["reference"], items["secondary"]
+    ref_geom, sec_geom = geometry_of(ref_item), geometry_of(sec_item)
+    baseline = check_pair(ref_geom, sec_geom)
+    if baseline.temporal_days <= 0:
+        raise InvalidInput(
+            "the secondary must be acquired after the reference "
+            f"(it is {-baseline.temporal_days:.1f} days earlier); swap them",
+            field="inputs.secondary",
+        )
+    overlap = shape(ref_item["geometry"]).intersection(shape(sec_item["geometry"]))
+    if overlap.is_empty or overlap.area <= 0:
+        raise InvalidInput(
+            "the reference and secondary footprints do not overlap", field="inputs.secondary"
+        )
+    area = overlap
+    if inputs.aoi is not None:
+        aoi = parse_aoi(inputs.aoi)
+        area = overlap.intersection(aoi)
+        if area.is_empty or area.area <= 0:
+            raise InvalidInput(
+                f"inputs.aoi lies outside the scene (the pair covers {_fmt_bounds(overlap)})",
+                field="inputs.aoi",
+            )
+    dem_item = items.get("dem")
+    if dem_item is not None:
+        dem_asset(dem_item)
+        w, s, e, n = dem_item.get("bbox") or shape(dem_item["geometry"]).bounds
+        if not box(w, s, e, n).buffer(1e-9).contains(area):
+            raise InvalidInput(
+                f"inputs.dem covers {_fmt_bounds(box(w, s, e, n))}, not the area to process "
+                f"({_fmt_bounds(area)}); give a DEM over it or a smaller aoi",
+                field="inputs.dem",
+            )
+    return baseline, area
+
+
+def _fmt_bounds(g: BaseGeometry) -> str:
+    w, s, e, n = g.bounds
+    return f"[{w:.4f}, {s:.4f}, {e:.4f}, {n:.4f}]"
+
+
+def radar_window(
+    geom: SwathGeometry, area: BaseGeometry, dem: Dem | float
+) -> tuple[int, int, int, int]:
+    """(line0, sample0, lines, samples) of ``geom`` that covers ``area`` (plus a margin)."""
+    ring = np.asarray(area.envelope.exterior.coords)
+    lon = np.r_[ring[:, 0], area.centroid.x]
+    lat = np.r_[ring[:, 1], area.centroid.y]
+    h = dem.height_at(lat, lon) if isinstance(dem, Dem) else np.full(lat.shape, float(dem))
+    t0 = float(radar_times(geom, 0.0))
+    t, rng = geo2rdr(llh_to_ecef(lat, lon, h), geom.orbit, float(radar_times(geom, geom.lines / 2)),
+                     span=(t0 - 30, t0 + geom.lines * geom.azimuth_time_interval + 30))  # fmt: skip
+    line = (t - t0) / geom.azimuth_time_interval
+    sample = (rng - geom.near_range) / geom.range_pixel_spacing
+    l0, l1 = int(np.floor(line.min())) - 16, int(np.ceil(line.max())) + 16
+    s0, s1 = int(np.floor(sample.min())) - 32, int(np.ceil(sample.max())) + 32
+    # at least the refinement's minimum, centred on the area
+    if l1 - l0 < MIN_WINDOW[0]:
+        c = (l0 + l1) // 2
+        l0, l1 = c - MIN_WINDOW[0] // 2, c + MIN_WINDOW[0] // 2
+    if s1 - s0 < MIN_WINDOW[1]:
+        c = (s0 + s1) // 2
+        s0, s1 = c - MIN_WINDOW[1] // 2, c + MIN_WINDOW[1] // 2
+    l0, s0 = max(l0, 0), max(s0, 0)
+    l1, s1 = min(l1, geom.lines), min(s1, geom.samples)
+    if l1 - l0 < MIN_WINDOW[0] or s1 - s0 < MIN_WINDOW[1]:
+        raise InvalidInput(
+            "the area to process covers too little of the scene "
+            f"({l1 - l0} × {s1 - s0} pixels; at least {MIN_WINDOW[0]} × {MIN_WINDOW[1]} needed)",
+            field="inputs.aoi",
+        )
+    return l0, s0, l1 - l0, s1 - s0
+
+
+def load_pair(
+    ctx: ProcessContext, inputs: PairInputs
+) -> tuple[
+    NDArray[np.complex64],
+    NDArray[np.complex64],
+    SwathGeometry,
+    SwathGeometry,
+    Dem | float,
+    PairBaseline,
+]:
+    """Stage both products (and the DEM), check them again, cut the area's window."""
+    ref_item, ref_path = ctx.stage(inputs.reference, "slc")
+    sec_item, sec_path = ctx.stage(inputs.secondary, "slc")
+    items = {"reference": ref_item, "secondary": sec_item}
+    dem: Dem | float = 0.0
+    if inputs.dem is not None:
+        dem_item, _ = ctx.stage(inputs.dem)
+        _, dem_path = ctx.stage(inputs.dem, dem_asset(dem_item))
+        items["dem"] = dem_item
+        assert dem_path is not None
+        raster = read_dem(dem_path)
+        dem = Dem(raster.heights, raster.lat0, raster.lon0, raster.dlat, raster.dlon)
+    else:
+        ctx.logger.warning("no DEM given: the ellipsoid is used and topography stays in the phase")
+    baseline, area = check_items(inputs, items)
+    ref_geom, sec_geom = geometry_of(ref_item), geometry_of(sec_item)
+    assert ref_path is not None and sec_path is not None
+    ref = read_slc(ref_path, ref_geom)
+    sec = read_slc(sec_path, sec_geom)
+    l0, s0, lines, samples = radar_window(ref_geom, area, dem)
+    ctx.logger.info(
+        "processing window: lines %d-%d, samples %d-%d", l0, l0 + lines, s0, s0 + samples
+    )
+    ref = np.ascontiguousarray(ref[l0 : l0 + lines, s0 : s0 + samples])
+    sec = np.ascontiguousarray(sec[l0 : l0 + lines, s0 : s0 + samples])
+    if ref.shape != sec.shape:
+        raise InvalidInput(
+            "the secondary does not cover the reference window", field="inputs.secondary"
+        )
+    return (
+        ref,
+        sec,
+        crop_geometry(ref_geom, l0, s0, lines, samples),
+        crop_geometry(sec_geom, l0, s0, lines, samples),
+        dem,
+        baseline,
+    )
+
+
+# -- outputs ------------------------------------------------------------------------------
+
+
+def write_cog(
+    path: Path, data: NDArray[Any], grid: GeoGrid, *, nodata: float | None = float("nan")
+) -> None:
+    """A geocoded raster (one band, or (bands, rows, cols)) as a COG in EPSG:4326."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    arr = data if data.ndim == 3 else data[None]
+    w, _, _, n = grid.bounds
+    profile = {
+        "driver": "COG",
+        "width": arr.shape[2],
+        "height": arr.shape[1],
+        "count": arr.shape[0],
+        "dtype": arr.dtype.name,
+        "crs": "EPSG:4326",
+        "transform": from_origin(w, n, grid.dlon, abs(grid.dlat)),
+        "compress": "deflate",
+        **({"nodata": nodata} if nodata is not None else {}),
+    }
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(arr)
+
+
+def write_png_with_legend(
+    path: Path, data: NDArray[Any], grid: GeoGrid, *, title: str, label: str, cmap: str,
+    vmin: float, vmax: float,
+) -> None:  # fmt: skip
+    """A quicklook a person can read: the map with axes in degrees and a labelled colour bar."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    w, s, e, n = grid.bounds
+    fig, ax = plt.subplots(figsize=(7, 6), dpi=110)
+    im = ax.imshow(
+        data, extent=(w, e, s, n), cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest"
+    )
+    ax.set_aspect(1 / np.cos(np.radians((s + n) / 2)))
+    ax.set_xlabel("longitude (°)")
+    ax.set_ylabel("latitude (°)")
+    ax.set_title(title, fontsize=10)
+    fig.colorbar(im, ax=ax, shrink=0.8, label=label)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def write_kmz(
+    path: Path, data: NDArray[Any], grid: GeoGrid, *, name: str, cmap: str, vmin: float, vmax: float
+) -> None:
+    """A Google Earth overlay: a transparent-background PNG in a GroundOverlay, zipped."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import colormaps
+
+    norm = np.clip((np.asarray(data, "float64") - vmin) / (vmax - vmin), 0, 1)
+    rgba = (colormaps[cmap](np.nan_to_num(norm)) * 255).astype(np.uint8)
+    rgba[..., 3] = np.where(np.isfinite(data), 255, 0)
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buf, format="PNG")
+    w, s, e, n = grid.bounds
+    kml = f"""<?xml version="1.0" encoding="UTF-8"?>
+<kml xmlns="http://www.opengis.net/kml/2.2">
+  <GroundOverlay>
+    <name>{name}</name>
+    <Icon><href>overlay.png</href></Icon>
+    <LatLonBox><north>{n}</north><south>{s}</south><east>{e}</east><west>{w}</west></LatLonBox>
+  </GroundOverlay>
+</kml>
+"""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("doc.kml", kml)
+        z.writestr("overlay.png", buf.getvalue())
+
+
+def footprint_of(grid: GeoGrid) -> dict[str, Any]:
+    w, s, e, n = grid.bounds
+    return dict(mapping(box(w, s, e, n)))

@@ -1,0 +1,68 @@
+"""Simulated pairs shared by the SAR tests (each simulated once per session)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gep.algorithms.sar.geometry import Dem
+from gep.algorithms.simulate.scene import (
+    MogiSource,
+    OkadaSource,
+    SimulatedPair,
+    simulate_pair,
+    window_around,
+)
+from gep.io.dem import read_dem
+from gep.io.sentinel1 import open_swath
+
+DATA = Path(__file__).parents[1] / "data"
+ROME = DATA / "s1/S1A_IW_SLC__1SDV_20220104T170557_20220104T170624_041314_04E951_F1F1.SAFE"
+
+
+@dataclass
+class Scene:
+    """A simulated pair and the DEM it was simulated on."""
+
+    pair: SimulatedPair
+    dem: Dem
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.pair, name)
+
+
+@pytest.fixture(scope="session")
+def rome_dem() -> Dem:
+    r = read_dem(DATA / "dem/Rome-30m-DEM.tif")
+    return Dem(r.heights, r.lat0, r.lon0, r.dlat, r.dlon)
+
+
+@pytest.fixture(scope="session")
+def rome_geometry():  # type: ignore[no-untyped-def]
+    return open_swath(ROME, "IW1", "VV")
+
+
+def _simulate(geometry, dem, lat, lon, shape, source, seed):  # type: ignore[no-untyped-def]
+    h = float(dem.height_at(np.array([lat]), np.array([lon]))[0])
+    l0, s0 = window_around(geometry, lat, lon, h, *shape)
+    return Scene(
+        simulate_pair(geometry, dem, window=(l0, s0, *shape), source=source, seed=seed), dem
+    )
+
+
+@pytest.fixture(scope="session")
+def mogi_pair(rome_geometry, rome_dem) -> Scene:  # type: ignore[no-untyped-def]
+    """Mogi source 3 km deep, 5 cm of uplift, under the real Rome DEM; 512 × 1024 pixels."""
+    return _simulate(
+        rome_geometry, rome_dem, 42.0, 12.5, (512, 1024), MogiSource(42.0, 12.5, 3000.0, 1.885e6), 1
+    )
+
+
+@pytest.fixture(scope="session")
+def okada_pair(rome_geometry, rome_dem) -> Scene:  # type: ignore[no-untyped-def]
+    """An Mw 5.8 thrust (8 × 6 km, 0.5 m slip, centroid 5 km deep) under Rome; 512 × 1280."""
+    source = OkadaSource(42.0, 12.5, 5000.0, 140.0, 40.0, 8000.0, 6000.0, 90.0, 0.5)
+    return _simulate(rome_geometry, rome_dem, 42.0, 12.5, (512, 1280), source, 2)
