@@ -63,7 +63,9 @@ class Coin(Process):
         looks = (inputs.looks_azimuth, inputs.looks_range)
 
         def progress(fraction: float, message: str) -> None:
-            ctx.progress(5 + int(75 * fraction), message)
+            percent = 5 + int(75 * fraction)
+            ctx.logger.info("%d%% %s", percent, message)  # each step also stays in the log
+            ctx.progress(percent, message)
 
         result = coin(
             ref, sec, ref_geom, sec_geom, dem, looks=looks,

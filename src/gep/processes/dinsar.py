@@ -84,7 +84,9 @@ class Dinsar(Process):
         looks = (inputs.looks_azimuth, inputs.looks_range)
 
         def progress(fraction: float, message: str) -> None:
-            ctx.progress(5 + int(80 * fraction), message)
+            percent = 5 + int(80 * fraction)
+            ctx.logger.info("%d%% %s", percent, message)  # each step also stays in the log
+            ctx.progress(percent, message)
 
         if inputs.reference_point is not None:
             reference_px = _reference_pixel(inputs.reference_point, ref_geom, dem, looks)

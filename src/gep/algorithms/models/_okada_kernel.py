@@ -265,7 +265,7 @@ def _vert_corner(
     xi: float, eta: float, q: float, q2: float, qok: bool, cd: float, sd: float
 ) -> tuple[float, ...]:
     """One corner of a vertical fault (cos δ = 0: Okada's limit forms of I1…I5)."""
-    yb, db, inv_re, inv_r, inv_rre, inv_rrx, th, lnum, lden, rdb, inv_rdb, r = _common(
+    yb, db, inv_re, inv_r, inv_rre, inv_rrx, th, lnum, lden, _rdb, inv_rdb, _r = _common(
         xi, eta, q, q2, qok, cd, sd
     )
     inv_rdb2 = inv_rdb * inv_rdb

@@ -15,14 +15,22 @@ reference the kernel is tested against and as the fallback where numba cannot be
 from __future__ import annotations
 
 import threading
+from types import ModuleType
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-try:  # numba is a dependency; the fallback keeps the model usable where it cannot load
-    from gep.algorithms.models import _okada_kernel as _kernel
-except ImportError:  # pragma: no cover - depends on the environment
-    _kernel = None
+
+def _load_kernel() -> ModuleType | None:
+    """The numba kernel module, or None where numba cannot be imported (numpy fallback)."""
+    try:
+        from gep.algorithms.models import _okada_kernel
+    except ImportError:  # pragma: no cover - depends on the environment
+        return None
+    return _okada_kernel
+
+
+_kernel = _load_kernel()
 
 Array = NDArray[np.float64]
 _EPS = 1e-14
