@@ -5,9 +5,11 @@ troposphere, a 0.3–0.95 coherence field and 5-look interferometric noise drawn
 SLC pairs. The wrong-pixel share is counted over every pixel against the true phase, after
 removing the single constant that aligns them (``unwrap_error_share``).
 
-Bounds: GEP ≤ 0.5 % (measured ~0.15 %), whirlwind and SNAPHU ≤ 1 % (measured ~0.35 % and
-~0.3 %); the noise alone puts ~0.1 % of pixels within 0.1 rad of ±π, which no unwrapper can
-decide reliably, hence bounds that are not zero.
+Bounds (measured in brackets): GEP ≤ 0.5 % on 512² (0.26 %), whirlwind ≤ 1 % on 512² (0.43 %),
+SNAPHU ≤ 1 % on 256² (0.42 %; GEP 0.36 % there). They are not zero because the noise puts
+~0.1–0.2 % of the pixels so near ±π from the truth that no unwrapper can tell their cycle from
+the neighbours; the atmosphere here is a single 8/3 power law down to the pixel, rougher than a
+real one, which makes that floor higher than in the benchmark's default scene.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def _scene(n: int, seed: int) -> dict[str, Any]:
     """30 m pixels; a Mogi source and a buried thrust, ~1 cm of atmosphere."""
     y, x = np.mgrid[0:n, 0:n].astype(np.float64)
     east, north = (x - n / 2) * 30.0, (n / 2 - y) * 30.0
-    me, mn, mu = mogi(east + 0.2 * n * 30, north - 0.15 * n * 30, 2500.0, 3e6)
+    me, mn, mu = mogi(east + 0.2 * n * 30, north - 0.15 * n * 30, 2500.0, 6e6)
     oe, on, ou = okada85(east - 0.2 * n * 30, north + 0.2 * n * 30, 3000.0, 20.0, 30.0,
                          3000.0, 2000.0, 90.0, 0.5)  # fmt: skip
     d = project_los(me + oe, mn + on, mu + ou, 39.0, -12.0)
@@ -83,6 +85,22 @@ def test_power_law_screen_spectrum_and_rms(beta: float) -> None:
     assert slope == pytest.approx(-beta, abs=0.3)
 
 
+def test_power_law_screen_break_scale_steepens_small_scales() -> None:
+    """Below ``break_scale`` (here 16 px) the spectrum falls as k^-(beta+1), above as k^-beta."""
+    n = 512
+    screen = power_law_screen((n, n), rms=1.0, pixel_spacing=30.0, seed=4, break_scale=480.0)
+    power = np.abs(np.fft.fft2(screen)) ** 2
+    k = np.hypot(*np.meshgrid(np.fft.fftfreq(n, 30.0), np.fft.fftfreq(n, 30.0), indexing="ij"))
+    kb = 1.0 / 480.0
+    for lo, hi, slope in [(2.0 / (n * 30.0), kb / 1.5, -8 / 3), (kb * 1.5, 0.45 / 30.0, -11 / 3)]:
+        bins = np.logspace(np.log10(lo), np.log10(hi), 12)
+        idx = np.digitize(k.ravel(), bins)
+        sel = [(idx == i) for i in range(1, len(bins))]
+        x = [k.ravel()[m].mean() for m in sel if m.sum() > 8]
+        y = [power.ravel()[m].mean() for m in sel if m.sum() > 8]
+        assert np.polyfit(np.log(x), np.log(y), 1)[0] == pytest.approx(slope, abs=0.3)
+
+
 def test_power_law_screen_is_deterministic() -> None:
     a = power_law_screen((64, 80), rms=1.0, seed=5)
     assert np.array_equal(a, power_law_screen((64, 80), rms=1.0, seed=5))
@@ -115,7 +133,7 @@ def test_noise_follows_the_multilook_phase_pdf(gamma: float, looks: int) -> None
     std = np.sqrt(np.trapezoid(phi**2 * pdf, phi))
     assert noise.std() == pytest.approx(std, rel=0.02)
     # tails too: the share beyond 2.5 rad
-    tail = np.trapezoid(np.where(np.abs(phi) > 2.5, pdf, 0), phi)
+    tail = float(np.trapezoid(np.where(np.abs(phi) > 2.5, pdf, 0), phi))
     assert np.mean(np.abs(noise) > 2.5) == pytest.approx(tail, abs=max(0.1 * tail, 2e-4))
 
 
@@ -166,7 +184,7 @@ def test_reference_pixel_is_zero(scene512: dict[str, Any]) -> None:
 def test_gep_wrapped_phase_input_without_coherence(scene256: dict[str, Any]) -> None:
     """A bare wrapped phase and no coherence map still unwraps (estimated coherence)."""
     unw = unwrap(np.angle(scene256["ifg"]), nlooks=LOOKS)
-    assert unwrap_error_share(unw, scene256["true"]) <= 0.01
+    assert unwrap_error_share(unw, scene256["true"]) <= 0.005
 
 
 def test_gep_mask_and_nan(scene512: dict[str, Any]) -> None:

@@ -18,10 +18,11 @@ keeping Okada's formulas and singular-case rules (those of ``_okada85_numpy``, t
   third adds them. ``prange`` runs the blocks on all cores.
 
 Helpers are ``forceinline`` (LLVM ``alwaysinline``): vectorisation needs them inlined, and
-numba's own IR inlining (``inline="always"``) made the first compile ~3× longer. The entry point
-is compiled with ``cache=True``: the first call on a machine compiles for ~10 s, later processes
-load it from ``__pycache__`` in ~1 s. ``error_model="numpy"`` makes a division by zero give
-inf/nan as numpy does instead of raising, which vectorisation also needs.
+numba's own IR inlining (``inline="always"``) made the first compile twice as long. The entry
+point is compiled with ``cache=True``: the first call on a machine compiles (~15 s of CPU), later
+processes load it from ``__pycache__`` (~1 s, mostly numba's own start-up).
+``error_model="numpy"`` makes a division by zero give inf/nan as numpy does instead of raising,
+which vectorisation also needs. Fast-math: see ``_CONTRACT``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 _EPS = 1e-14  # same threshold as the numpy reference for Okada's singular cases
+# The only fast-math flag, and only where no branch is decided: fused multiply-adds in the
+# polynomials and the final combination (~8 % faster, as accurate or more). The geometry (q, R,
+# R+η, ξ, ...) stays plain IEEE so that the singular cases fall exactly where the reference's do.
+_CONTRACT = {"contract"}
 _BLOCK = 1024  # points per block: the buffer stays in L1/L2, the blocks balance over threads
 # below this many points one thread does it: waking the pool costs more (milliseconds when the
 # cores are busy with other work) than the ~70 µs a block takes
@@ -59,7 +64,7 @@ _Q0, _Q1, _Q2, _Q3, _Q4 = (
 )
 
 
-@numba.njit(forceinline=True)
+@numba.njit(forceinline=True, fastmath=_CONTRACT)
 def _atan_ratio(num: float, den: float) -> float:
     """atan(num / den) for den != 0, branch-free (selects only) so that loops vectorise.
 
@@ -100,7 +105,7 @@ _EXP_2P52 = 0x4330000000000000  # 2**52: its low mantissa bits read as an intege
 _TWO52 = 4503599627370496.0
 
 
-@numba.njit(error_model="numpy")
+@numba.njit(error_model="numpy", fastmath=_CONTRACT)
 def _log_inplace(x: NDArray[np.float64], kf: NDArray[np.float64]) -> None:
     """x[:] = log(x) for contiguous ``x``; ``kf`` is scratch of the same size.
 
@@ -114,7 +119,7 @@ def _log_inplace(x: NDArray[np.float64], kf: NDArray[np.float64]) -> None:
     kbits = kf.view(np.int64)
     for i in range(x.size):
         b = bits[i]
-        ef = b >> 52  # biased exponent; >= 2048 when the sign bit is set
+        ef = b >> 52  # biased exponent; negative when the sign bit is set
         mant = b & _MANT
         hi = mant > _SQRT2_MANT
         good = (ef > 0) & (ef < 2047)
@@ -174,7 +179,7 @@ def _common(
     return yb, db, inv_re, inv_r, inv_rre, inv_rrx, th, lnum, lden, rdb, inv_rdb, r
 
 
-@numba.njit(forceinline=True)
+@numba.njit(forceinline=True, fastmath=_CONTRACT)
 def _fields(
     q: float,
     s_xa: float,
@@ -464,7 +469,8 @@ def okada_points(
     s: NDArray[np.float64],
     vertical: bool,
 ) -> None:
-    """Fill ``ue, un, uz`` for the 1-D contiguous points ``e, n``; ``s`` from ``source_params``.
+    """Fill ``ue, un, uz`` for the 1-D contiguous points ``e, n``; ``s``: the source, packed by
+    ``okada.okada85`` (offsets to Okada's origin, L/2, W cos δ, d, L, W, 1-2ν, then ``g``).
 
     The field is linear in L1 = ln(R+η) and L2 = ln(R+d̃) summed over corners, with
     coefficients that depend on the source only: they are read off ``_fields`` at unit logs.

@@ -74,7 +74,13 @@ def coin(
 ) -> CoinResult:
     """Coherence and multilooked intensities (dB) of a coregistered pre/post pair."""
     progress(0.1, "geometry: orbits and DEM to pixel offsets")
-    geo = radar_geometry(reference_geometry, secondary_geometry, dem)
+    geo = radar_geometry(
+        reference_geometry,
+        secondary_geometry,
+        dem,
+        range_difference=False,
+        wavelength=reference_geometry.wavelength,
+    )
     progress(0.3, "coregistration: cross-correlation refinement")
     ref_off = refine_offsets(reference, secondary, geo.azimuth_offset, geo.range_offset)
     progress(0.45, "coregistration: resampling the secondary")
@@ -83,9 +89,8 @@ def coin(
         geo.azimuth_offset + np.float32(ref_off.azimuth),
         geo.range_offset + np.float32(ref_off.range),
     )
-    from gep.algorithms.sar.dinsar import synthetic_phase
-
-    phase = synthetic_phase(geo.range_difference, reference_geometry.wavelength)
+    phase = geo.phase
+    assert phase is not None
     progress(0.65, "coherence and intensities")
     _, coh, amp = interferogram_multilook(reference, sec, looks, phase)
     if coherence_window is not None:

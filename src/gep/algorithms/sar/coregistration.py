@@ -40,9 +40,10 @@ class RadarGeometry:
     """Per-pixel geometry of the reference grid (lines × samples)."""
 
     height: F32  # m above the ellipsoid
-    range_difference: F64  # R2 − R1, m (flat earth + topography)
+    range_difference: F64 | None  # R2 − R1, m (flat earth + topography)
     azimuth_offset: F32  # secondary line − reference line
     range_offset: F32  # secondary sample − reference sample
+    phase: F32 | None = None  # 4π(R2 − R1)/λ wrapped to [0, 2π), when a wavelength was given
     latitude: F64 | None = None
     longitude: F64 | None = None
 
@@ -58,82 +59,65 @@ def _layers(dem: Dem | float) -> F64:
 
 @numba.njit(parallel=True, cache=True)
 def _per_pixel(
-    grids: F64,  # (5, L, gy, gx): lat, lon, dR, az, rg at each height layer
-    hl: F64,  # (L,) layer heights
+    grids: F64,  # (5, 3, gy, gx): lat, lon, dR, az, rg at each height layer
+    hl: F64,  # (3,) layer heights
     step_y: float,
     step_x: float,
-    lines: int,
-    samples: int,
     dem: F64,
-    lat0: float,
-    lon0: float,
-    dlat: float,
-    dlon: float,
+    dem_grid: F64,  # lat0, lon0, dlat, dlon
     flat_height: float,
     use_dem: bool,
+    phase_scale: float,  # 4π/λ; 0: no phase output
     height: F32,
-    dr: F64,
     az: F32,
     rg: F32,
-    lat_out: F64,
-    lon_out: F64,
-    want_latlon: bool,
+    dr: F64,  # (lines, samples) or (1, 1) when not wanted
+    phase: F32,  # idem
+    lat_out: F64,  # idem
+    lon_out: F64,  # idem
 ) -> None:  # pragma: no cover - compiled
-    n_layers = hl.shape[0]
+    lines, samples = height.shape
     gy, gx = grids.shape[2], grids.shape[3]
-    vals = np.empty((5, n_layers))
+    want_dr = dr.shape[0] == lines
+    want_phase = phase.shape[0] == lines
+    want_ll = lat_out.shape[0] == lines
+    two_pi = 2.0 * np.pi
+    q_first = 0 if (use_dem or want_ll) else 2  # latitude/longitude only when they are used
+    d01 = (hl[0] - hl[1]) * (hl[0] - hl[2])
+    d11 = (hl[1] - hl[0]) * (hl[1] - hl[2])
+    d21 = (hl[2] - hl[0]) * (hl[2] - hl[1])
     for i in numba.prange(lines):
+        # interpolate the coarse grid to this line once; per pixel only the sample direction
         y = i / step_y
         y0 = min(int(y), gy - 2)
         fy = y - y0
+        row = np.empty((5, 3, gx))
+        for q in range(q_first, 5):
+            for k in range(3):
+                for x in range(gx):
+                    row[q, k, x] = (1 - fy) * grids[q, k, y0, x] + fy * grids[q, k, y0 + 1, x]
+        v = np.empty((5, 3))
         for j in range(samples):
-            x = j / step_x
-            x0 = min(int(x), gx - 2)
-            fx = x - x0
-            w00 = (1 - fy) * (1 - fx)
-            w01 = (1 - fy) * fx
-            w10 = fy * (1 - fx)
-            w11 = fy * fx
-            for q in range(5):
-                for layer in range(n_layers):
-                    vals[q, layer] = (
-                        w00 * grids[q, layer, y0, x0]
-                        + w01 * grids[q, layer, y0, x0 + 1]
-                        + w10 * grids[q, layer, y0 + 1, x0]
-                        + w11 * grids[q, layer, y0 + 1, x0 + 1]
-                    )
-            # quadratic (Lagrange) interpolation across the three height layers
+            xf = j / step_x
+            x0 = min(int(xf), gx - 2)
+            fx = xf - x0
+            for q in range(q_first, 5):
+                for k in range(3):
+                    v[q, k] = (1 - fx) * row[q, k, x0] + fx * row[q, k, x0 + 1]
             h = flat_height
             if use_dem:
                 # secant on g(h) = DEM(ground point at h) − h: a plain fixed point diverges on
                 # slopes facing the radar steeper than the look angle allows
                 h_prev = hl[1]
-                g_prev = (
-                    _dem_at(
-                        dem,
-                        _lagrange3(hl, vals[0], h_prev),
-                        _lagrange3(hl, vals[1], h_prev),
-                        lat0,
-                        lon0,
-                        dlat,
-                        dlon,
-                    )
-                    - h_prev
-                )
+                g_prev = _dem_at(dem, v[0, 1], v[1, 1], dem_grid) - h_prev
                 h = h_prev + g_prev
                 for _ in range(20):
-                    g = (
-                        _dem_at(
-                            dem,
-                            _lagrange3(hl, vals[0], h),
-                            _lagrange3(hl, vals[1], h),
-                            lat0,
-                            lon0,
-                            dlat,
-                            dlon,
-                        )
-                        - h
-                    )
+                    w0 = (h - hl[1]) * (h - hl[2]) / d01
+                    w1 = (h - hl[0]) * (h - hl[2]) / d11
+                    w2 = (h - hl[0]) * (h - hl[1]) / d21
+                    la = w0 * v[0, 0] + w1 * v[0, 1] + w2 * v[0, 2]
+                    lo = w0 * v[1, 0] + w1 * v[1, 1] + w2 * v[1, 2]
+                    g = _dem_at(dem, la, lo, dem_grid) - h
                     if abs(g) < 1e-3:
                         break
                     dg = g - g_prev
@@ -141,22 +125,29 @@ def _per_pixel(
                     h_new = min(max(h_new, hl[0]), hl[2])
                     h_prev, g_prev = h, g
                     h = h_new
+            # quadratic (Lagrange) weights across the three height layers, shared by all
+            w0 = (h - hl[1]) * (h - hl[2]) / d01
+            w1 = (h - hl[0]) * (h - hl[2]) / d11
+            w2 = (h - hl[0]) * (h - hl[1]) / d21
             height[i, j] = h
-            dr[i, j] = _lagrange3(hl, vals[2], h)
-            az[i, j] = _lagrange3(hl, vals[3], h)
-            rg[i, j] = _lagrange3(hl, vals[4], h)
-            if want_latlon:
-                lat_out[i, j] = _lagrange3(hl, vals[0], h)
-                lon_out[i, j] = _lagrange3(hl, vals[1], h)
+            drv = w0 * v[2, 0] + w1 * v[2, 1] + w2 * v[2, 2]
+            az[i, j] = w0 * v[3, 0] + w1 * v[3, 1] + w2 * v[3, 2]
+            rg[i, j] = w0 * v[4, 0] + w1 * v[4, 1] + w2 * v[4, 2]
+            if want_dr:
+                dr[i, j] = drv
+            if want_phase:
+                ph = (phase_scale * drv) % two_pi  # wrapped in double precision first
+                phase[i, j] = ph
+            if want_ll:
+                lat_out[i, j] = w0 * v[0, 0] + w1 * v[0, 1] + w2 * v[0, 2]
+                lon_out[i, j] = w0 * v[1, 0] + w1 * v[1, 1] + w2 * v[1, 2]
 
 
 @numba.njit(cache=True)
-def _dem_at(
-    dem: F64, lat: float, lon: float, lat0: float, lon0: float, dlat: float, dlon: float
-) -> float:  # pragma: no cover - compiled
+def _dem_at(dem: F64, lat: float, lon: float, grid: F64) -> float:  # pragma: no cover
     ny, nx = dem.shape
-    r = min(max((lat - lat0) / dlat, 0.0), ny - 1.000001)
-    c = min(max((lon - lon0) / dlon, 0.0), nx - 1.000001)
+    r = min(max((lat - grid[0]) / grid[2], 0.0), ny - 1.000001)
+    c = min(max((lon - grid[1]) / grid[3], 0.0), nx - 1.000001)
     r0 = int(r)
     c0 = int(c)
     fr = r - r0
@@ -169,15 +160,6 @@ def _dem_at(
     )
 
 
-@numba.njit(cache=True)
-def _lagrange3(x: F64, y: F64, t: float) -> float:  # pragma: no cover - compiled
-    return (
-        y[0] * (t - x[1]) * (t - x[2]) / ((x[0] - x[1]) * (x[0] - x[2]))
-        + y[1] * (t - x[0]) * (t - x[2]) / ((x[1] - x[0]) * (x[1] - x[2]))
-        + y[2] * (t - x[0]) * (t - x[1]) / ((x[2] - x[0]) * (x[2] - x[1]))
-    )
-
-
 def radar_geometry(
     reference: SwathGeometry,
     secondary: SwathGeometry,
@@ -185,12 +167,16 @@ def radar_geometry(
     *,
     step: tuple[int, int] = (32, 128),
     latlon: bool = False,
+    range_difference: bool = True,
+    wavelength: float | None = None,
 ) -> RadarGeometry:
     """Geometry of every pixel of the reference grid against the secondary orbit.
 
     ``step`` is the coarse grid (lines, samples) on which the range-Doppler equations are
     solved exactly; orbits are smooth over it, and the test checks the result against
-    exact per-pixel rdr2geo/geo2rdr.
+    exact per-pixel rdr2geo/geo2rdr. With ``wavelength`` the wrapped synthetic phase
+    4π(R2 − R1)/λ comes out directly (float32, wrapped in double precision), which is what the
+    interferogram needs; ``range_difference=False`` then spares the 8-byte-per-pixel array.
     """
     lines, samples = reference.lines, reference.samples
     # a regular coarse grid whose last node reaches (or passes) the last pixel
@@ -207,38 +193,40 @@ def radar_geometry(
         - seconds_since(np.atleast_1d(reference.first_line_time), reference.orbit.time[0])[0]
         + t2_0
     )
+    span = (float(t_guess.min()) - 20.0, float(t_guess.max()) + 20.0)
     for k, h in enumerate(hl):
         lat, lon, _, xyz = rdr2geo(t1, r1, reference.orbit, float(h))
-        t2, r2 = geo2rdr(xyz, secondary.orbit, t_guess)
+        t2, r2 = geo2rdr(xyz, secondary.orbit, t_guess, span=span)
         grids[0, k], grids[1, k] = lat, lon
         grids[2, k] = r2 - r1
         grids[3, k] = (t2 - t2_0) / secondary.azimuth_time_interval - gl[:, None]
         grids[4, k] = (r2 - secondary.near_range) / secondary.range_pixel_spacing - gs[None, :]
-    height = np.empty((lines, samples), "float32")
-    dr = np.empty((lines, samples), "float64")
-    az = np.empty((lines, samples), "float32")
-    rg = np.empty((lines, samples), "float32")
-    shape_ll = (lines, samples) if latlon else (1, 1)
-    lat_out = np.empty(shape_ll)
-    lon_out = np.empty(shape_ll)
+    full = (lines, samples)
+    height = np.empty(full, "float32")
+    az = np.empty(full, "float32")
+    rg = np.empty(full, "float32")
+    dr = np.empty(full if range_difference else (1, 1), "float64")
+    phase = np.empty(full if wavelength else (1, 1), "float32")
+    lat_out = np.empty(full if latlon else (1, 1))
+    lon_out = np.empty(full if latlon else (1, 1))
     if isinstance(dem, Dem):
-        dem_arr, args = (
-            np.ascontiguousarray(dem.heights, "float64"),
-            (dem.lat0, dem.lon0, dem.dlat, dem.dlon),
-        )
+        dem_arr = np.ascontiguousarray(dem.heights, "float64")
+        dem_grid = np.array([dem.lat0, dem.lon0, dem.dlat, dem.dlon])
         flat, use_dem = 0.0, True
     else:
-        dem_arr, args = np.zeros((2, 2)), (0.0, 0.0, 1.0, 1.0)
+        dem_arr, dem_grid = np.zeros((2, 2)), np.array([0.0, 0.0, 1.0, 1.0])
         flat, use_dem = float(dem), False
+    scale = 4.0 * np.pi / wavelength if wavelength else 0.0
     _per_pixel(
-        grids, hl, float(step[0]), float(step[1]), lines, samples, dem_arr, *args,
-        flat, use_dem, height, dr, az, rg, lat_out, lon_out, latlon,
+        grids, hl, float(step[0]), float(step[1]), dem_arr, dem_grid, flat, use_dem, scale,
+        height, az, rg, dr, phase, lat_out, lon_out,
     )  # fmt: skip
     return RadarGeometry(
         height=height,
-        range_difference=dr,
+        range_difference=dr if range_difference else None,
         azimuth_offset=az,
         range_offset=rg,
+        phase=phase if wavelength else None,
         latitude=lat_out if latlon else None,
         longitude=lon_out if latlon else None,
     )
@@ -374,31 +362,37 @@ def _refine(
     margin = 8
     rows = np.linspace(margin, lines - chip - margin, chips[0]).astype(int)
     cols = np.linspace(margin, samples - chip - margin, chips[1]).astype(int)
-    found: list[tuple[float, float]] = []
+    b = 16  # border around each chip: the interpolator's reach plus the sub-pixel offsets
+    size = chip + 2 * b
+    ref_chips: list[C64] = []
+    sources: list[C64] = []
+    off_y: list[F32] = []
+    off_x: list[F32] = []
     for r in rows:
         for c in cols:
-            ref_chip = reference[r : r + chip, c : c + chip]
-            # resample a chip (plus a border) of the secondary with the geometric offsets
             r0, c0 = int(r), int(c)
             az = azimuth_offset[r0 : r0 + chip, c0 : c0 + chip]
             rg = range_offset[r0 : r0 + chip, c0 : c0 + chip]
             oi = int(np.floor(float(np.median(az))))
             oj = int(np.floor(float(np.median(rg))))
-            b = 16
             y0, x0 = r0 + oi - b, c0 + oj - b
-            if (
-                y0 < 0
-                or x0 < 0
-                or y0 + chip + 2 * b > secondary.shape[0]
-                or x0 + chip + 2 * b > secondary.shape[1]
-            ):
+            if y0 < 0 or x0 < 0 or y0 + size > secondary.shape[0] or x0 + size > secondary.shape[1]:
                 continue
-            src = secondary[y0 : y0 + chip + 2 * b, x0 : x0 + chip + 2 * b]
-            off_y = np.zeros(src.shape, "float32")
-            off_x = np.zeros(src.shape, "float32")
-            off_y[b : b + chip, b : b + chip] = az - oi
-            off_x[b : b + chip, b : b + chip] = rg - oj
-            res = resample(src, off_y, off_x)[b : b + chip, b : b + chip]
+            ref_chips.append(reference[r0 : r0 + chip, c0 : c0 + chip])
+            sources.append(secondary[y0 : y0 + size, x0 : x0 + size])
+            oy = np.zeros((size, size), "float32")
+            ox = np.zeros((size, size), "float32")
+            oy[b : b + chip, b : b + chip] = az - oi
+            ox[b : b + chip, b : b + chip] = rg - oj
+            off_y.append(oy)
+            off_x.append(ox)
+    found: list[tuple[float, float]] = []
+    if sources:
+        # every chip's secondary window resampled in one call (stacked; the borders keep the
+        # interpolator from reaching across chips), not one parallel launch per chip
+        stacked = resample(np.concatenate(sources), np.concatenate(off_y), np.concatenate(off_x))
+        for k, ref_chip in enumerate(ref_chips):
+            res = stacked[k * size + b : k * size + b + chip, b : b + chip]
             dy, dx, peak = chip_offset(ref_chip, res)
             if peak >= min_peak:
                 found.append((dy, dx))

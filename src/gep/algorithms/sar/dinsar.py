@@ -106,7 +106,13 @@ def dinsar(
     if reference.shape != (reference_geometry.lines, reference_geometry.samples):
         raise ValueError("the reference SLC and its geometry disagree in shape")
     progress(0.05, "geometry: orbits and DEM to pixel offsets and synthetic phase")
-    geo = radar_geometry(reference_geometry, secondary_geometry, dem)
+    geo = radar_geometry(
+        reference_geometry,
+        secondary_geometry,
+        dem,
+        range_difference=False,
+        wavelength=reference_geometry.wavelength,
+    )
     progress(0.20, "coregistration: cross-correlation refinement")
     ref_off = refine_offsets(reference, secondary, geo.azimuth_offset, geo.range_offset)
     progress(0.30, "coregistration: resampling the secondary")
@@ -116,12 +122,13 @@ def dinsar(
         geo.range_offset + np.float32(ref_off.range),
     )
     progress(0.45, "interferogram, flat-earth/topographic phase removal, multilooking")
-    phase = synthetic_phase(geo.range_difference, reference_geometry.wavelength)
+    phase = geo.phase
+    assert phase is not None
     ifg, coh, amp = interferogram_multilook(reference, sec_coreg, looks, phase)
     if coherence_window is not None:
         progress(0.50, f"coherence: boxcar {coherence_window[0]}×{coherence_window[1]}")
         coh = multilook(boxcar_coherence(reference, sec_coreg, coherence_window, phase), looks)
-    del sec_coreg, phase
+    del sec_coreg
     if alpha > 0:
         progress(0.55, f"Goldstein filter (alpha {alpha})")
         ifg = goldstein(ifg, alpha=alpha)

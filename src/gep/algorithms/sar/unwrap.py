@@ -10,25 +10,28 @@ Three methods share one entry point, :func:`unwrap`:
     ``whirlwind.unwrap`` with its defaults: SNAPHU's coherence cost solved by a single
     minimum-cost-flow pass in Rust (~10x faster than SNAPHU).
 ``"gep"`` (default)
-    Multilook, unwrap coarse, re-lift at full resolution:
+    Multilook, unwrap coarse, decide each full-resolution pixel locally:
 
-    1. the complex interferogram is averaged coherently over ``m x m`` blocks (``m = 2`` when
-       the frame is large enough, the fringe rate allowing). With ``m²`` times the looks the
-       coarse frame has far fewer residues, so whirlwind's MCF solves it nearly without
-       error (measured: 0.01 % of pixels on the 2048² benchmark) and in a quarter of the time;
-    2. the coarse unwrapped phase is interpolated back (bilinear) and used only to pick the
-       2π cycle of a *local* full-resolution phase estimate: the Gaussian-weighted (σ = 1.5
-       px) complex mean of the neighbours, the pixel itself left out so that its own noise
-       does not vote;
-    3. every pixel keeps its own wrapped phase and takes the cycle that brings it nearest to
-       that local estimate.
+    1. the complex interferogram is averaged coherently over 2x2 blocks (when the frame is at
+       least 128 px and the fringe rate allows; otherwise whirlwind runs at full resolution).
+       With 4x the looks the coarse frame has far fewer residues, so whirlwind's MCF solves
+       it nearly without error (measured: 0.01 % of pixels on the 2048² benchmark) in a
+       quarter of the time;
+    2. the coarse unwrapped phase, interpolated back (bilinear), only picks the 2π cycle of a
+       *local* full-resolution phase estimate: the Gaussian-weighted (σ = 1.5 px) complex
+       mean of the neighbours, the pixel itself left out so that its own noise does not vote;
+       every pixel keeps its wrapped phase and takes the cycle nearest to that estimate;
+    3. the same again, the neighbours' mean now taken after demodulating by a smooth
+       (σ = 2 px) version of step 2's result, so that it is not biased where fringes curve
+       (it matters on small, fringe-dense frames; on 2048² it changes little).
 
     Why: on noisy interferograms the residual errors of MCF unwrappers (SNAPHU and whirlwind
     alike) are isolated pixels whose phase noise is near ±π, where the flow routes the branch
-    cuts. Step 3 decides each such pixel against the best estimate of the phase around it,
-    which is the statistically sound choice for a symmetric unimodal noise pdf, instead of
-    against the MCF's cut placement. Measured on the 2048² benchmark (bench/sar_unwrap.py):
-    fewer wrong pixels than both whirlwind and SNAPHU, in less time than whirlwind.
+    cuts. Deciding each such pixel against the best estimate of the phase around it is the
+    sound choice for a symmetric unimodal noise pdf. Measured on the 2048² benchmark
+    (bench/sar_unwrap.py): about a third of whirlwind's and SNAPHU's wrong pixels, in a
+    fraction of whirlwind's time. What is left is mostly the noise floor: pixels whose noise
+    is so close to ±π that the smoothness of their neighbourhood cannot settle their cycle.
 
 The result is shifted so that the reference pixel's unwrapped phase is 0 (MintPy's convention:
 the reference value is subtracted), float32, NaN on masked pixels.
@@ -62,6 +65,8 @@ _LOCAL_SIGMA = 1.5
 _MIN_COARSE = 64
 #: largest 99.9th-percentile slope (rad per coarse pixel) at which the coarse grid is trusted
 _MAX_COARSE_RATE = 2.0
+#: σ (pixels) of the smoothing of pass 1 that pass 2 demodulates by
+_SMOOTH_SIGMA = 2.0
 
 
 def _wrap(x: NDArray[np.floating]) -> NDArray[np.floating]:
@@ -90,7 +95,7 @@ def _estimate_coherence(z: NDArray[np.complex64], valid: NDArray[np.bool_]) -> N
     Biased low where fringes are dense (the window averages over the phase slope), which only
     makes the costs more cautious; pass the real coherence when you have it.
     """
-    u = np.where(valid, z / np.maximum(np.abs(z), np.float32(1e-30)), 0).astype(np.complex64)
+    u = (z / np.maximum(np.abs(z), np.float32(1e-30))).astype(np.complex64)
     re = ndimage.gaussian_filter(u.real, 2.0, truncate=3.0)
     im = ndimage.gaussian_filter(u.imag, 2.0, truncate=3.0)
     n = ndimage.gaussian_filter(valid.astype(np.float32), 2.0, truncate=3.0)
@@ -234,13 +239,42 @@ def _unwrap_gep(
             ndimage.gaussian_filter(amp * fine, 2.0, truncate=3.0)
             / np.maximum(ndimage.gaussian_filter(amp, 2.0, truncate=3.0), np.float32(1e-30))
         ).astype(np.float32)
-    local = _local_phase(z, _LOCAL_SIGMA)
-    # the local estimate, lifted onto the guide's cycle, then each pixel nearest to it
-    lifted = guide + _wrap(local - guide)
     wrapped = np.angle(z).astype(np.float32)
-    out = (lifted + _wrap(wrapped - lifted)).astype(np.float32)
+    # pass 1: the local estimate, lifted onto the guide's cycle; each pixel nearest to it
+    out = _nearest_to_local(z, wrapped, guide)
+    # pass 2: the same around a smooth version of pass 1, which removes the curvature bias of
+    # the local mean (where fringes bend the mean of the neighbours is off the centre's phase)
+    amp = np.abs(z)
+    smooth = (
+        ndimage.gaussian_filter(amp * out, _SMOOTH_SIGMA, truncate=3.0)
+        / np.maximum(ndimage.gaussian_filter(amp, _SMOOTH_SIGMA, truncate=3.0), 1e-30)
+    ).astype(np.float32)
+    out = _nearest_to_local(z, wrapped, smooth, demodulate=True)
     out[~valid] = np.nan
     return out
+
+
+def _nearest_to_local(
+    z: NDArray[np.complex64],
+    wrapped: NDArray[np.float32],
+    base: NDArray[np.float32],
+    *,
+    demodulate: bool = False,
+) -> NDArray[np.float32]:
+    """Each pixel's wrapped phase moved to the 2π cycle nearest to its local estimate.
+
+    The local estimate is the phase of the neighbours' Gaussian-weighted complex mean, put on
+    the cycle of ``base`` (an unwrapped phase, smooth, within ±π of the truth). With
+    ``demodulate`` the mean is taken of ``z·exp(-i·base)`` and ``base`` added back: the
+    residual is flat, so the mean is no longer biased by the curvature of the phase (the bias
+    left is that of ``base``'s own high-pass, small since ``base`` is smooth).
+    """
+    if demodulate:
+        resid = (z * np.exp(-1j * base)).astype(np.complex64)
+        local = base + _local_phase(resid, _LOCAL_SIGMA)
+    else:
+        local = base + _wrap(_local_phase(z, _LOCAL_SIGMA) - base)
+    return (local + _wrap(wrapped - local)).astype(np.float32)
 
 
 def unwrap(
@@ -283,7 +317,7 @@ def unwrap(
             )
         valid &= mk.astype(bool)
     if coherence is None:
-        coh = _estimate_coherence(z, valid)
+        coh = _estimate_coherence(np.where(valid, z, 0).astype(np.complex64), valid)
     else:
         coh = np.asarray(coherence, dtype=np.float32)
         if coh.shape != z.shape:
