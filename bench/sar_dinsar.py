@@ -89,9 +89,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeats", type=int, default=2)
     args = ap.parse_args(argv)
     r = run((args.lines, args.samples), args.repeats)
-    print(
-        f"dinsar chain on {r['shape'][0]} x {r['shape'][1]} complex64 (simulated in {r['simulate_s']:.1f} s)"
-    )
+    rows, cols = r["shape"]
+    print(f"dinsar chain on {rows} x {cols} complex64 (simulated in {r['simulate_s']:.1f} s)")
+
     for name, seconds in r["steps_s"].items():
         print(f"  {name:<40} {seconds:6.2f} s")
     print(f"  {'everything but unwrapping and geocoding':<40} {r['chain_s']:6.2f} s "

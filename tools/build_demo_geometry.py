@@ -14,7 +14,11 @@ from gep.core.sar import swath_geometry_to_json
 from gep.io.sentinel1 import open_swath
 
 ROOT = Path(__file__).resolve().parents[1]
-SAFE = ROOT / "tests/data/s1/S1A_IW_SLC__1SDV_20220104T170557_20220104T170624_041314_04E951_F1F1.SAFE"
+SAFE = (
+    ROOT
+    / "tests/data/s1"
+    / "S1A_IW_SLC__1SDV_20220104T170557_20220104T170624_041314_04E951_F1F1.SAFE"
+)
 OUT = ROOT / "src/gep/processes/demo_data/s1a_20220104_rel117_iw1_vv_geometry.json"
 
 if __name__ == "__main__":

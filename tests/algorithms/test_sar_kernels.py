@@ -117,8 +117,10 @@ def test_identical_images_give_coherence_one_and_minus_phase() -> None:
     np.testing.assert_allclose(np.angle(ifg * np.exp(1j * block_phase)), 0.0, atol=1e-5)
     expected_amp = np.sqrt((np.abs(ref) ** 2).reshape(10, 4, 6, 16).mean((1, 3)))
     np.testing.assert_allclose(amp, expected_amp, rtol=1e-6)
-    full = K.coherence(ref, ref, (5, 5), phase)
+    full = K.coherence(ref, ref, (5, 5), np.full(ref.shape, 1.3, np.float32))
     np.testing.assert_allclose(full, 1.0, atol=1e-5)
+    full = K.coherence(ref, ref, (5, 5), phase)  # windows straddling two phases: below 1
+    assert (full <= 1.0 + 1e-6).all() and full.min() < 0.99
 
 
 # ---------------------------------------------------------------------------------------------
@@ -351,8 +353,7 @@ def _resample_numpy(z, az, rg, ks=8, band=0.85):
 
     def weights(frac):
         rhs = band * np.sinc(band * (taps[None, :] - frac.ravel()[:, None]))
-        wts = np.linalg.solve(gram, rhs.T).T
-        return (wts / wts.sum(axis=1, keepdims=True)).reshape((*frac.shape, ks))
+        return np.linalg.solve(gram, rhs.T).T.reshape((*frac.shape, ks))
 
     ii, jj = np.mgrid[:h, :w]
     pa, pr = ii + az, jj + rg
@@ -401,7 +402,7 @@ def test_resample_nan_offsets_and_broadcasting() -> None:
 def test_resample_kernel_table() -> None:
     lut = K.resample_kernel(8)
     assert lut.shape == (K._LUT_BINS + 1, 8) and lut.dtype == np.float32
-    np.testing.assert_allclose(lut.sum(axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(lut.sum(axis=1), 1.0, atol=0.035)  # DC gain >= 0.97
     np.testing.assert_array_equal(lut[0], np.eye(8, dtype=np.float32)[3])
     np.testing.assert_allclose(lut[::-1, ::-1], lut, atol=1e-6)  # mirror symmetry
     with pytest.raises(ValueError):

@@ -101,7 +101,7 @@ class SwathGeometry:
 
 
 def _iso(t: np.datetime64) -> str:
-    return str(np.datetime_as_string(np.datetime64(t, "ns"), unit="ns")) + "Z"
+    return str(np.datetime_as_string(np.asarray(t, dtype="datetime64[ns]"), unit="ns")) + "Z"
 
 
 def _time(s: str) -> np.datetime64:

@@ -90,7 +90,7 @@ def write_slc_product(
     ring = footprint["coordinates"][0]
     lons = [p[0] for p in ring]
     lats = [p[1] for p in ring]
-    t = np.datetime64(geometry.first_line_time, "us")
+    t = np.asarray(geometry.first_line_time, dtype="datetime64[us]")
     props: dict[str, Any] = {
         "datetime": str(np.datetime_as_string(t, unit="us")) + "Z",
         "platform": {"S1A": "sentinel-1a", "S1B": "sentinel-1b", "S1C": "sentinel-1c"}.get(

@@ -40,7 +40,7 @@ class CoinResult:
         """
         mean_db = (self.intensity_pre + self.intensity_post) / 2
 
-        def stretch(a: F32, lo: float, hi: float) -> NDArray[np.uint8]:
+        def stretch(a: NDArray[np.floating], lo: float, hi: float) -> NDArray[np.uint8]:
             return (np.clip((np.nan_to_num(a, nan=lo) - lo) / (hi - lo), 0, 1) * 255).astype(
                 np.uint8
             )

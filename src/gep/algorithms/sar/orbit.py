@@ -20,7 +20,7 @@ WINDOW = 8
 
 def seconds_since(times: NDArray[np.datetime64], epoch: np.datetime64) -> F64:
     """Float seconds since ``epoch``; nanosecond integers first so no precision is lost."""
-    delta = np.asarray(times, dtype="datetime64[ns]") - np.datetime64(epoch, "ns")
+    delta = np.asarray(times, dtype="datetime64[ns]") - np.asarray(epoch, dtype="datetime64[ns]")
     return delta.astype("int64").astype("float64") * 1e-9
 
 

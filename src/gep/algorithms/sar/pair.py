@@ -66,8 +66,8 @@ def pair_baseline(
     incidence = float(np.degrees(np.arccos(np.dot(-look, up))))
     days = float(
         (
-            np.datetime64(secondary.first_line_time, "ns")
-            - np.datetime64(reference.first_line_time, "ns")
+            np.asarray(secondary.first_line_time, dtype="datetime64[ns]")
+            - np.asarray(reference.first_line_time, dtype="datetime64[ns]")
         )
         / np.timedelta64(1, "s")
         / 86400.0
