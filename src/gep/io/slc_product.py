@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import rasterio
 from numpy.typing import NDArray
+from rasterio.errors import NotGeoreferencedWarning
 
 from gep.core.errors import InvalidInput
 from gep.core.sar import SwathGeometry, swath_geometry_from_json, swath_geometry_to_json
@@ -41,7 +43,11 @@ def _write_tiff(path: Path, bands: list[NDArray[Any]], names: list[str] | None =
         "compress": "deflate",
         "predictor": 1,
     }
-    with rasterio.open(path, "w", **profile) as dst:
+    with warnings.catch_warnings():
+        # radar geometry has no map georeferencing, by design
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        dst = rasterio.open(path, "w", **profile)
+    with dst:
         for i, band in enumerate(bands, start=1):
             dst.write(band, i)
             if names:
@@ -150,7 +156,10 @@ def read_slc(
     path: str | os.PathLike[str], geometry: SwathGeometry | None = None
 ) -> NDArray[np.complex64]:
     """The complex image of a product's ``slc`` asset (checked against its geometry)."""
-    with rasterio.open(path) as src:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        src = rasterio.open(path)
+    with src:
         if src.dtypes[0] not in ("complex64", "complex_int16", "complex128"):
             raise InvalidInput(f"{os.fspath(path)!r} is not a complex SLC raster ({src.dtypes[0]})")
         data = src.read(1).astype(np.complex64)
@@ -163,5 +172,8 @@ def read_slc(
 
 
 def read_truth(path: str | os.PathLike[str]) -> dict[str, NDArray[np.float32]]:
-    with rasterio.open(path) as src:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        src = rasterio.open(path)
+    with src:
         return {src.descriptions[i] or f"band{i + 1}": src.read(i + 1) for i in range(src.count)}
