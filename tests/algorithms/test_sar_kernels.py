@@ -271,7 +271,7 @@ def test_goldstein_reduces_noise_and_keeps_fringe_rate() -> None:
     before = rms(z)
     for alpha in (0.5, 0.9):
         out = K.goldstein(z, alpha=alpha)
-        assert rms(out) < 0.6 * before  # observed: 0.74 rad -> 0.36 (0.5), 0.24 (0.9)
+        assert rms(out) < 0.6 * before  # observed: 0.80 rad -> 0.26 (0.5), 0.13 (0.9)
         rate_r = np.angle(np.vdot(out[:, :-1], out[:, 1:])) / (2 * np.pi)
         rate_a = np.angle(np.vdot(out[:-1], out[1:])) / (2 * np.pi)
         assert rate_r == pytest.approx(fr, rel=0.01)
@@ -321,9 +321,10 @@ def test_resample_constant_shift_matches_fourier_truth(da: float, dr: float) -> 
     truth = _shift_truth(spec, da, dr)
     inner = np.s_[MARGIN + 4 : -MARGIN - 4, MARGIN + 4 : -MARGIN - 4]
     coh, phase_rms = _coh_phase(out[inner], truth[inner])
-    # 8 taps on a band 85 % full: ~-28 dB interpolation error at the worst (half-pixel)
-    # shift, i.e. coherence ~0.999 and ~0.03 rad phase RMS; the chain asks >= 0.99
-    assert coh >= 0.998
+    # 8 taps on a band 85 % full: ~-27 dB interpolation error at the worst (half-pixel)
+    # shift; observed coherence 0.9983 / phase RMS 0.041 rad at (0.5, 0.5), 0.9989 / 0.033 at
+    # (0.37, -1.23), 0.99999 / 0.003 at (0.02, 3.97).  The chain asks coherence >= 0.99
+    assert coh >= 0.997
     assert phase_rms < 0.05
     amp_ratio = np.sqrt(np.mean(np.abs(out[inner]) ** 2) / np.mean(np.abs(truth[inner]) ** 2))
     assert amp_ratio == pytest.approx(1.0, abs=0.01)
@@ -340,7 +341,7 @@ def test_resample_varying_shift_matches_fourier_truth() -> None:
     inner = np.s_[12:-12, 12:-12]
     truth = _eval_truth(spec, yy[inner] + az[inner], xx[inner] + rg[inner])
     coh, phase_rms = _coh_phase(out[inner], truth)
-    assert coh >= 0.998
+    assert coh >= 0.997  # observed 0.9992, phase RMS 0.029 rad
     assert phase_rms < 0.05
 
 

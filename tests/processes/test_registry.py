@@ -38,7 +38,13 @@ def test_inputs_are_validated_with_the_path_at_fault() -> None:
 def test_http_list_and_describe(tmp_path: Path) -> None:
     with TestClient(create_app(Settings(home=tmp_path, base_url="http://gep.test"))) as c:
         listed = c.get("/processes").json()
-        assert [p["id"] for p in listed["processes"]] == ["echo", "quicklook", "wait"]
+        assert [p["id"] for p in listed["processes"]] == [
+            "coin",
+            "dinsar",
+            "echo",
+            "quicklook",
+            "wait",
+        ]
         assert "inputs" not in listed["processes"][0]  # summaries only in the list
         desc = c.get("/processes/echo").json()
         assert desc["inputs"]["message"]["schema"]["type"] == "string"

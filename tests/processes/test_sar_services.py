@@ -191,3 +191,13 @@ def test_bad_pairs_are_refused_before_a_job_exists(
         assert r.headers["content-type"].startswith("application/problem+json")
         assert message in r.json()["detail"], r.json()
     assert len(c.get("/jobs", params={"limit": 1000}).json()["jobs"]) == before
+
+
+def test_descriptions(world: tuple[TestClient, dict[str, Any]]) -> None:
+    c, _ = world
+    d = c.get("/processes/dinsar").json()
+    assert d["inputs"]["reference"]["schema"]["format"] == "stac-item-ref"
+    assert d["inputs"]["filter_strength"]["schema"]["maximum"] == 1.0
+    assert {"los_displacement", "kmz", "coherence"} <= set(d["outputs"])
+    coin = c.get("/processes/coin").json()
+    assert {"rgb", "intensity_ratio"} <= set(coin["outputs"])
