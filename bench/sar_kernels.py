@@ -88,7 +88,7 @@ def simulate_pair(shape: tuple[int, int], seed: int = 0) -> dict[str, np.ndarray
     sec = white()
     sec *= np.float32(np.sqrt(1 - GAMMA**2))
     sec += np.float32(GAMMA) * ref * np.exp(1j * phase).astype(np.complex64)
-    az = (0.31 + 1e-5 * jj + 2e-5 * ii + 0 * ii).astype(np.float32)
+    az = (0.31 + 1e-5 * jj + 2e-5 * ii).astype(np.float32)
     rg = (-1.23 + 3e-5 * jj + 1e-4 * ii).astype(np.float32)
     rg += (0.05 * np.sin(2 * np.pi * jj / 700) * np.cos(2 * np.pi * ii / 300)).astype(np.float32)
     return {"ref": ref, "sec": sec, "phase": phase, "az": az, "rg": rg}
@@ -155,19 +155,21 @@ def numpy_resample(slc, az, rg):  # type: ignore[no-untyped-def]
 
 @numba.njit(parallel=True, cache=True)
 def _parallel_copy(src, dst):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
-    for i in numba.prange(src.shape[0]):
-        dst[i] = src[i]
+    n = src.shape[0]
+    chunk = 1 << 16
+    for c in numba.prange((n + chunk - 1) // chunk):
+        lo = np.uint64(c * chunk)
+        for t in range(np.uint64(min(chunk, n - c * chunk))):
+            dst[lo + t] = src[lo + t]
 
 
 def copy_bandwidth(nbytes: int = 240_000_000, repeats: int = 7) -> dict[str, float]:
     """Bytes read + written per second by a large copy: numpy (1 thread) and numba (all)."""
     src = np.ones(nbytes // 4, np.float32)
     dst = np.zeros_like(src)
-    src2 = src.reshape(-1, 4096)
-    dst2 = dst.reshape(-1, 4096)
-    _parallel_copy(src2[:2], dst2[:2])
+    _parallel_copy(src[:1000], dst[:1000])
     t_np = _best(lambda: np.copyto(dst, src), repeats)
-    t_nb = _best(lambda: _parallel_copy(src2, dst2), repeats)
+    t_nb = _best(lambda: _parallel_copy(src, dst), repeats)
     return {"numpy_GBps": 2 * src.nbytes / t_np / 1e9, "parallel_GBps": 2 * src.nbytes / t_nb / 1e9}
 
 
@@ -215,7 +217,7 @@ def _entry(n_px: int, nbytes: int, bw: float, t: float, t_alloc: float | None, t
 
 
 def run(
-    shape: tuple[int, int] = BURST, repeats: int = 3, numpy_baseline: bool = True, seed: int = 0
+    shape: tuple[int, int] = BURST, repeats: int = 5, numpy_baseline: bool = True, seed: int = 0
 ) -> dict[str, Any]:
     """Time every kernel and the chain on a simulated pair of ``shape``; figures as a dict."""
     t0 = time.perf_counter()
@@ -225,7 +227,7 @@ def run(
     h, w = shape
     n_px = h * w
     warm = _warm(sim)
-    cbw = copy_bandwidth()
+    cbw = copy_bandwidth()  # again at the end: the best of both is the bound's bandwidth
     bw = max(cbw.values()) * 1e9
     kernels: dict[str, Any] = {}
 
@@ -259,7 +261,6 @@ def run(
     kernels["coherence"] = _entry(
         n_px, n_px * 24, bw, t, t_alloc, np_time(lambda: numpy_coherence(ref, sec, WINDOW, phase))
     )
-    del cbuf
 
     # Goldstein on the multilooked interferogram (what the chain filters)
     t = _best(lambda: K.goldstein(ifg_ml, ALPHA, PATCH, STEP), repeats)
@@ -276,13 +277,14 @@ def run(
     )
     stack = np.ones((n_patch, PATCH, PATCH), np.complex64)
     entry["fft_floor_s"] = _best(
-        lambda: scipy.fft.ifft2(scipy.fft.fft2(stack, axes=(1, 2), workers=-1), axes=(1, 2), workers=-1),
+        lambda: scipy.fft.ifft2(
+            scipy.fft.fft2(stack, axes=(1, 2), workers=-1), axes=(1, 2), workers=-1
+        ),
         repeats,
     )
     entry["patches"] = n_patch
     entry["grid"] = list(ifg_ml.shape)
     kernels["goldstein"] = entry
-    del stack
 
     # resampling (coregistration of the secondary)
     rbuf = np.empty(shape, np.complex64)
@@ -291,7 +293,6 @@ def run(
     kernels["resample"] = _entry(
         n_px, n_px * 24, bw, t, t_alloc, np_time(lambda: numpy_resample(sec, az, rg))
     )
-    del rbuf
 
     # the chain (everything but unwrapping and geocoding), fresh outputs as a user would
     def chain() -> dict[str, float]:
@@ -311,6 +312,13 @@ def run(
         steps["total"] = time.perf_counter() - t0
         return steps
 
+    cbw_end = copy_bandwidth()
+    cbw = {k: max(v, cbw_end[k]) for k, v in cbw.items()}
+    if max(cbw.values()) * 1e9 > bw:  # the machine was busier at the start: re-derive bounds
+        bw = max(cbw.values()) * 1e9
+        for k in kernels.values():
+            k["bound_s"] = k["bytes"] / bw
+            k["gep_over_bound"] = k["gep_s"] / k["bound_s"]
     runs = [chain() for _ in range(max(1, repeats - 1))]
     best = min(runs, key=lambda s: s["total"])
     numpy_chain = None
@@ -422,7 +430,7 @@ def print_report(r: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--small", action="store_true", help=f"{SMALL[0]} x {SMALL[1]} pair")
-    parser.add_argument("--repeats", type=int, default=3, help="timed GEP calls (best kept)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed GEP calls (best kept)")
     parser.add_argument("--skip-numpy", action="store_true", help="no numpy/scipy baselines")
     parser.add_argument("--no-compile", action="store_true", help="skip the compile-time check")
     args = parser.parse_args(argv)
@@ -430,9 +438,10 @@ def main(argv: list[str] | None = None) -> None:
         ct = compile_times()
         cold = ", ".join(f"{k} {v:.1f}" for k, v in ct["cold"].items() if k != "import")
         print(f"first call, empty numba cache (compile) s: {cold}")
+        cached = sum(v for k, v in ct["cached"].items() if k != "import")
         print(
-            f"first call, cache filled: {sum(v for k, v in ct['cached'].items() if k != 'import'):.2f}"
-            f" s for all kernels (import {ct['cached']['import']:.2f} s)"
+            f"first call, cache filled: {cached:.2f} s for all kernels "
+            f"(import {ct['cached']['import']:.2f} s)"
         )
     r = run(SMALL if args.small else BURST, args.repeats, not args.skip_numpy)
     print_report(r)

@@ -6,7 +6,11 @@ The scene (deterministic, ``seed``), on a ``size x size`` grid of 30 m pixels (6
   15 x 8 km, strike 20°, dip 30°, 1.5 m slip, centroid 6 km deep), projected on a Sentinel-1
   ascending line of sight (incidence 39°, heading -12°), φ = -4π·d/λ with λ = 5.5466 cm;
   ~17 deformation fringes at 2048²;
-* a turbulent troposphere: power-law screen, 2-D spectral exponent 8/3, 1 cm rms (2.3 rad);
+* a turbulent troposphere, 1 cm rms (2.3 rad): power-law screen with 2-D spectral exponent 8/3
+  above 2 km and 11/3 below (the thick-layer regime of Hanssen 2001, §4.7).
+  ``--atmosphere-break 0`` keeps 8/3 down to the 30 m pixel instead: a rougher atmosphere
+  whose pixel-scale roughness raises every method's wrong-pixel floor (GEP's most, see
+  :mod:`gep.algorithms.sar.unwrap`);
 * a coherence field spread uniformly over 0.3–0.95 (patches of ~30 px);
 * interferometric noise from 5 looks of correlated circular Gaussian SLC pairs
   (:func:`gep.algorithms.simulate.wrapped_noisy_phase`), so the phase pdf is the exact
@@ -35,10 +39,13 @@ is; the load average is printed beside them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
+import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -103,11 +110,25 @@ def simulate_scene(
     }
 
 
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """SNAPHU's executable logs on file descriptor 1: send it to stderr so stdout stays ours."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def _timed(method: Method, scene: dict[str, Any]) -> dict[str, float]:
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu0 = time.process_time() + children.ru_utime + children.ru_stime
     t0 = time.perf_counter()
-    unw = unwrap(scene["ifg"], scene["coherence"], method=method, nlooks=float(LOOKS))
+    with _stdout_to_stderr():
+        unw = unwrap(scene["ifg"], scene["coherence"], method=method, nlooks=float(LOOKS))
     wall = time.perf_counter() - t0
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = time.process_time() + children.ru_utime + children.ru_stime - cpu0

@@ -10,6 +10,7 @@ of each kernel (used when numba is missing) against the compiled one.
 from __future__ import annotations
 
 from math import exp, lgamma
+from typing import Any
 
 import numpy as np
 import pytest
@@ -57,7 +58,7 @@ def _coh_phase(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 @pytest.mark.parametrize("dtype", [np.float32, np.complex64, np.float64, np.int16])
 def test_multilook_is_block_mean(dtype: type) -> None:
     rng = np.random.default_rng(1)
-    a = (rng.standard_normal((23, 50)) * 100).astype(dtype)
+    a: np.ndarray = (rng.standard_normal((23, 50)) * 100).astype(dtype)
     if np.dtype(dtype).kind == "c":
         a = a + 1j * (rng.standard_normal(a.shape) * 100).astype(np.float32)
     got = K.multilook(a, (4, 7))
@@ -419,7 +420,7 @@ def test_numpy_fallbacks_match_compiled(monkeypatch: pytest.MonkeyPatch) -> None
     ref, sec = _cn(rng, (48, 80)), _cn(rng, (48, 80))
     phase = rng.uniform(-20, 20, ref.shape).astype(np.float32)
     az = rng.uniform(-1, 1, ref.shape).astype(np.float32)
-    calls = {
+    calls: dict[str, Any] = {
         "ml": lambda: K.multilook(ref, (3, 5)),
         "ifg": lambda: K.interferogram_multilook(ref, sec, (4, 8), phase),
         "coh": lambda: K.coherence(ref, sec, (5, 3), phase),
@@ -430,7 +431,8 @@ def test_numpy_fallbacks_match_compiled(monkeypatch: pytest.MonkeyPatch) -> None
     compiled = {k: f() for k, f in calls.items()}
     monkeypatch.setattr(K, "_HAVE_NUMBA", False)
     for key, f in calls.items():
-        got, fallback = compiled[key], f()
+        got: Any = compiled[key]
+        fallback: Any = f()
         pairs = zip(got, fallback, strict=True) if isinstance(got, tuple) else [(got, fallback)]
         for a, b in pairs:
             np.testing.assert_allclose(a, b, rtol=0, atol=1e-5 * max(1.0, np.abs(b).max()))

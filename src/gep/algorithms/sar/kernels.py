@@ -392,21 +392,53 @@ def _coh_box_nb(a, b, c, mode, has_phase, wy, wx, out):  # pragma: no cover - co
             o = i - hy
             if o < r0:
                 continue
+            # window sums: straight-line code for the usual sizes (one pass, one store per
+            # element), loops otherwise
             for k in range(4):
-                for j in range(n):
-                    cs[k, j] = ring[0, k, j]
-                for s2 in range(1, wy):
+                if wy == 5:
                     for j in range(n):
-                        cs[k, j] += ring[s2, k, j]
+                        cs[k, j] = (
+                            ring[0, k, j] + ring[1, k, j] + ring[2, k, j] + ring[3, k, j]
+                            + ring[4, k, j]
+                        )  # fmt: skip
+                elif wy == 3:
+                    for j in range(n):
+                        cs[k, j] = ring[0, k, j] + ring[1, k, j] + ring[2, k, j]
+                else:
+                    for j in range(n):
+                        cs[k, j] = ring[0, k, j]
+                    for s2 in range(1, wy):
+                        for j in range(n):
+                            cs[k, j] += ring[s2, k, j]
+            ou = _U(o)
+            cu = _U(c0)
+            if wx == 5:
                 for j in range(m):
-                    hs[k, j] = cs[k, j]
-                for dx in range(1, wx):
+                    s0 = cs[0, j] + cs[0, j + 1] + cs[0, j + 2] + cs[0, j + 3] + cs[0, j + 4]
+                    s1 = cs[1, j] + cs[1, j + 1] + cs[1, j + 2] + cs[1, j + 3] + cs[1, j + 4]
+                    s2 = cs[2, j] + cs[2, j + 1] + cs[2, j + 2] + cs[2, j + 3] + cs[2, j + 4]
+                    s3 = cs[3, j] + cs[3, j + 1] + cs[3, j + 2] + cs[3, j + 3] + cs[3, j + 4]
+                    den = s2 * s3
+                    out[ou, cu + _U(j)] = math.sqrt((s0 * s0 + s1 * s1) / den) if den > 0 else 0.0
+            elif wx == 3:
+                for j in range(m):
+                    s0 = cs[0, j] + cs[0, j + 1] + cs[0, j + 2]
+                    s1 = cs[1, j] + cs[1, j + 1] + cs[1, j + 2]
+                    s2 = cs[2, j] + cs[2, j + 1] + cs[2, j + 2]
+                    s3 = cs[3, j] + cs[3, j + 1] + cs[3, j + 2]
+                    den = s2 * s3
+                    out[ou, cu + _U(j)] = math.sqrt((s0 * s0 + s1 * s1) / den) if den > 0 else 0.0
+            else:
+                for k in range(4):
                     for j in range(m):
-                        hs[k, j] += cs[k, j + dx]
-            for j in range(m):
-                den = hs[2, j] * hs[3, j]
-                num = hs[0, j] * hs[0, j] + hs[1, j] * hs[1, j]
-                out[o, c0 + j] = math.sqrt(num / den) if den > 0 else 0.0
+                        hs[k, j] = cs[k, j]
+                    for dx in range(1, wx):
+                        for j in range(m):
+                            hs[k, j] += cs[k, j + dx]
+                for j in range(m):
+                    den = hs[2, j] * hs[3, j]
+                    num = hs[0, j] * hs[0, j] + hs[1, j] * hs[1, j]
+                    out[ou, cu + _U(j)] = math.sqrt(num / den) if den > 0 else 0.0
 
 
 def coherence(
@@ -813,6 +845,7 @@ def _gs_strip(
 _LUT_BINS = 2048  # azimuth position quantisation <= 1/4096 px (mean 0): far below 0.001 px ESD
 _FAST_TAPS = 8  # the unrolled, vectorised path; other kernel sizes run a generic loop
 _FAST_NPOLY = 5
+_RS_CHUNK = 2048  # columns per chunk of a row
 
 
 def _ls_weights(kernel_size: int, bandwidth: float, frac: NDArray[np.float64]) -> NDArray[Any]:
@@ -934,122 +967,128 @@ def _resample_nb(slc, az, rg, lut, pe, po, out):  # pragma: no cover - compiled
     hi_r = h - ks + half  # largest admissible floor(row position)
     hi_c = w - ks + half
     fast = ks == _FAST_TAPS and npoly == _FAST_NPOLY
+    # rows in parallel; each row in column chunks so the per-chunk buffers stay in L1/L2
     for i in prange(h):
         iu = _U(i)
-        tre = np.empty(w + ks, np.float32)
-        tim = np.empty(w + ks, np.float32)
-        ka = np.empty(w, np.float64)  # azimuth key: floor(row position) * (nb + 1) + bin
-        kr = np.empty(w, np.float32)  # floor(range offset)
-        flag = np.empty(w + 1, np.uint8)  # 1 where a new run starts
+        tre = np.empty(_RS_CHUNK + ks, np.float32)
+        tim = np.empty(_RS_CHUNK + ks, np.float32)
+        ka = np.empty(_RS_CHUNK, np.float64)  # azimuth key: floor(row pos) * (nb + 1) + bin
+        kr = np.empty(_RS_CHUNK, np.float32)  # floor(range offset)
+        flag = np.empty(_RS_CHUNK + 1, np.uint8)  # 1 where a new run starts
         wa = np.empty(ks, np.float32)
-        for j in range(w):
-            da = az[iu, _U(j)]
-            fa = np.floor(da)
-            bin_ = np.floor((da - fa) * np.float32(nb) + np.float32(0.5))
-            ka[j] = (i + np.float64(fa)) * (nb + 1) + bin_
-            kr[j] = np.floor(rg[iu, _U(j)])
-        flag[0] = 1
-        flag[w] = 1
-        for j in range(1, w):
-            flag[j] = (ka[j] != ka[j - 1]) or (kr[j] != kr[j - 1])  # NaN: always a new run
-        q0 = 0
-        while q0 < w:
-            a0 = ka[q0]
-            r0 = kr[q0]
-            q1 = q0 + 1
-            while flag[q1] == 0:
-                q1 += 1
-            s0 = q1  # valid sub-run [s0, s1): taps inside the image
-            s1 = q1
-            if a0 == a0 and r0 == r0 and abs(a0) < 1e9 and abs(r0) < 1e9:
-                prow = int(a0) // (nb + 1)
-                ba = int(a0) - prow * (nb + 1)
-                ir = int(r0)
-                if prow >= half and prow <= hi_r:
-                    s0 = max(q0, half - ir)
-                    s1 = min(q1, hi_c - ir + 1)
-            if s0 < s1:
-                n = s1 - s0
-                ncol = _U(n + ks - 1)
-                b2 = _U(2 * (s0 + ir - half))
-                i0 = prow - half
-                for k in range(ks):
-                    wa[k] = lut[ba, k]
-                if fast:
-                    w0 = wa[0]
-                    w1 = wa[1]
-                    w2 = wa[2]
-                    w3 = wa[3]
-                    w4 = wa[4]
-                    w5 = wa[5]
-                    w6 = wa[6]
-                    w7 = wa[7]
-                    u0 = _U(i0)
-                    u1 = _U(i0 + 1)
-                    u2 = _U(i0 + 2)
-                    u3 = _U(i0 + 3)
-                    u4 = _U(i0 + 4)
-                    u5 = _U(i0 + 5)
-                    u6 = _U(i0 + 6)
-                    u7 = _U(i0 + 7)
-                    for t in range(ncol):
-                        c = b2 + _U(2) * t
-                        tre[t] = (
-                            w0 * slc[u0, c] + w1 * slc[u1, c] + w2 * slc[u2, c]
-                            + w3 * slc[u3, c] + w4 * slc[u4, c] + w5 * slc[u5, c]
-                            + w6 * slc[u6, c] + w7 * slc[u7, c]
-                        )  # fmt: skip
-                        c += _U(1)
-                        tim[t] = (
-                            w0 * slc[u0, c] + w1 * slc[u1, c] + w2 * slc[u2, c]
-                            + w3 * slc[u3, c] + w4 * slc[u4, c] + w5 * slc[u5, c]
-                            + w6 * slc[u6, c] + w7 * slc[u7, c]
-                        )  # fmt: skip
-                    _range_run8(tre, tim, rg, out, iu, s0, n, np.float32(ir), pe, po)
-                else:
-                    for t in range(ncol):
-                        tre[t] = 0.0
-                        tim[t] = 0.0
+        for cb in range(0, w, _RS_CHUNK):
+            mw = min(_RS_CHUNK, w - cb)
+            for j in range(mw):
+                ju = _U(cb + j)
+                da = az[iu, ju]
+                fa = np.floor(da)
+                bin_ = np.floor((da - fa) * np.float32(nb) + np.float32(0.5))
+                ka[j] = (i + np.float64(fa)) * (nb + 1) + bin_
+                kr[j] = np.floor(rg[iu, ju])
+            flag[0] = 1
+            flag[mw] = 1
+            for j in range(1, mw):
+                flag[j] = (ka[j] != ka[j - 1]) or (kr[j] != kr[j - 1])  # NaN: a new run each
+            l0 = 0
+            while l0 < mw:
+                a0 = ka[l0]
+                r0 = kr[l0]
+                l1 = l0 + 1
+                while flag[l1] == 0:
+                    l1 += 1
+                q0 = cb + l0  # the run [q0, q1) in image columns
+                q1 = cb + l1
+                l0 = l1
+                s0 = q1  # its valid part [s0, s1): taps inside the image
+                s1 = q1
+                if a0 == a0 and r0 == r0 and abs(a0) < 1e9 and abs(r0) < 1e9:
+                    prow = int(a0) // (nb + 1)
+                    ba = int(a0) - prow * (nb + 1)
+                    ir = int(r0)
+                    if prow >= half and prow <= hi_r:
+                        s0 = max(q0, half - ir)
+                        s1 = min(q1, hi_c - ir + 1)
+                if s0 < s1:
+                    n = s1 - s0
+                    ncol = _U(n + ks - 1)
+                    b2 = _U(2 * (s0 + ir - half))
+                    i0 = prow - half
                     for k in range(ks):
-                        wk = wa[k]
-                        rk = _U(i0 + k)
+                        wa[k] = lut[ba, k]
+                    if fast:
+                        w0 = wa[0]
+                        w1 = wa[1]
+                        w2 = wa[2]
+                        w3 = wa[3]
+                        w4 = wa[4]
+                        w5 = wa[5]
+                        w6 = wa[6]
+                        w7 = wa[7]
+                        u0 = _U(i0)
+                        u1 = _U(i0 + 1)
+                        u2 = _U(i0 + 2)
+                        u3 = _U(i0 + 3)
+                        u4 = _U(i0 + 4)
+                        u5 = _U(i0 + 5)
+                        u6 = _U(i0 + 6)
+                        u7 = _U(i0 + 7)
                         for t in range(ncol):
                             c = b2 + _U(2) * t
-                            tre[t] += wk * slc[rk, c]
-                            tim[t] += wk * slc[rk, c + _U(1)]
-                    nh = ks // 2
-                    for t in range(n):
-                        tu = _U(t)
-                        x = rg[iu, _U(s0) + tu] - np.float32(ir)
-                        g = x - np.float32(0.5)
-                        u = g * g
-                        re = np.float32(0.0)
-                        im = np.float32(0.0)
-                        for m in range(nh):
-                            e = pe[m, npoly - 1]
-                            o = po[m, npoly - 1]
-                            for p in range(npoly - 2, -1, -1):
-                                e = e * u + pe[m, p]
-                                o = o * u + po[m, p]
-                            o = o * g
-                            mh = _U(ks - 1 - m)
-                            re += (e + o) * tre[tu + _U(m)] + (e - o) * tre[tu + mh]
-                            im += (e + o) * tim[tu + _U(m)] + (e - o) * tim[tu + mh]
-                        if x == 0.0:
-                            re = tre[tu + _U(half)]
-                            im = tim[tu + _U(half)]
-                        out[iu, _U(2 * (s0 + t))] = re
-                        out[iu, _U(2 * (s0 + t) + 1)] = im
-            else:
-                s0 = q1
-                s1 = q1
-            for q in range(q0, s0):  # kernel outside the image, or NaN offset: 0
-                out[iu, _U(2 * q)] = 0.0
-                out[iu, _U(2 * q + 1)] = 0.0
-            for q in range(s1, q1):
-                out[iu, _U(2 * q)] = 0.0
-                out[iu, _U(2 * q + 1)] = 0.0
-            q0 = q1
+                            tre[t] = (
+                                w0 * slc[u0, c] + w1 * slc[u1, c] + w2 * slc[u2, c]
+                                + w3 * slc[u3, c] + w4 * slc[u4, c] + w5 * slc[u5, c]
+                                + w6 * slc[u6, c] + w7 * slc[u7, c]
+                            )  # fmt: skip
+                            c += _U(1)
+                            tim[t] = (
+                                w0 * slc[u0, c] + w1 * slc[u1, c] + w2 * slc[u2, c]
+                                + w3 * slc[u3, c] + w4 * slc[u4, c] + w5 * slc[u5, c]
+                                + w6 * slc[u6, c] + w7 * slc[u7, c]
+                            )  # fmt: skip
+                        _range_run8(tre, tim, rg, out, iu, s0, n, np.float32(ir), pe, po)
+                    else:
+                        for t in range(ncol):
+                            tre[t] = 0.0
+                            tim[t] = 0.0
+                        for k in range(ks):
+                            wk = wa[k]
+                            rk = _U(i0 + k)
+                            for t in range(ncol):
+                                c = b2 + _U(2) * t
+                                tre[t] += wk * slc[rk, c]
+                                tim[t] += wk * slc[rk, c + _U(1)]
+                        nh = ks // 2
+                        for t in range(n):
+                            tu = _U(t)
+                            x = rg[iu, _U(s0) + tu] - np.float32(ir)
+                            g = x - np.float32(0.5)
+                            u = g * g
+                            re = np.float32(0.0)
+                            im = np.float32(0.0)
+                            for m in range(nh):
+                                e = pe[m, npoly - 1]
+                                o = po[m, npoly - 1]
+                                for p in range(npoly - 2, -1, -1):
+                                    e = e * u + pe[m, p]
+                                    o = o * u + po[m, p]
+                                o = o * g
+                                mh = _U(ks - 1 - m)
+                                re += (e + o) * tre[tu + _U(m)] + (e - o) * tre[tu + mh]
+                                im += (e + o) * tim[tu + _U(m)] + (e - o) * tim[tu + mh]
+                            if x == 0.0:
+                                re = tre[tu + _U(half)]
+                                im = tim[tu + _U(half)]
+                            out[iu, _U(2 * (s0 + t))] = re
+                            out[iu, _U(2 * (s0 + t) + 1)] = im
+                else:
+                    s0 = q1
+                    s1 = q1
+                for q in range(q0, s0):  # kernel outside the image, or NaN offset: 0
+                    out[iu, _U(2 * q)] = 0.0
+                    out[iu, _U(2 * q + 1)] = 0.0
+                for q in range(s1, q1):
+                    out[iu, _U(2 * q)] = 0.0
+                    out[iu, _U(2 * q + 1)] = 0.0
 
 
 def resample(

@@ -22,7 +22,7 @@ Three methods share one entry point, :func:`unwrap`:
        mean of the neighbours, the pixel itself left out so that its own noise does not vote;
        every pixel keeps its wrapped phase and takes the cycle nearest to that estimate;
     3. the same again, the neighbours' mean now taken after demodulating by a smooth
-       (σ = 2 px) version of step 2's result, so that it is not biased where fringes curve
+       (σ = 3 px) version of step 2's result, so that it is not biased where fringes curve
        (it matters on small, fringe-dense frames; on 2048² it changes little).
 
     Why: on noisy interferograms the residual errors of MCF unwrappers (SNAPHU and whirlwind
@@ -66,7 +66,7 @@ _MIN_COARSE = 64
 #: largest 99.9th-percentile slope (rad per coarse pixel) at which the coarse grid is trusted
 _MAX_COARSE_RATE = 2.0
 #: σ (pixels) of the smoothing of pass 1 that pass 2 demodulates by
-_SMOOTH_SIGMA = 2.0
+_SMOOTH_SIGMA = 3.0
 
 
 def _wrap(x: NDArray[np.floating]) -> NDArray[np.floating]:
