@@ -13,8 +13,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from gep.algorithms.sar.coin import coin
-from gep.algorithms.sar.geocode import geocode, radar_coordinates
-from gep.algorithms.sar.geometry import radar_times, rdr2geo
+from gep.algorithms.sar.geocode import geocode, scene_grid
 from gep.processes.base import Process, ProcessContext
 from gep.processes.sar_common import (
     PairInputs,
@@ -56,8 +55,6 @@ class Coin(Process):
         check_items(inputs, items)
 
     def execute(self, ctx: ProcessContext, inputs: PairInputs) -> CoinOutputs:
-        from gep.algorithms.sar.geocode import GeoGrid, spacing_for_looks
-
         ctx.progress(2, "staging the pair")
         ref, sec, ref_geom, sec_geom, dem, baseline = load_pair(ctx, inputs)
         looks = (inputs.looks_azimuth, inputs.looks_range)
@@ -74,26 +71,7 @@ class Coin(Process):
         )  # fmt: skip
         del ref, sec
         ctx.progress(82, "geocoding")
-        lines, samples = ref_geom.lines, ref_geom.samples
-        el = np.r_[
-            np.linspace(0, lines - 1, 9),
-            np.zeros(9),
-            np.linspace(0, lines - 1, 9),
-            np.full(9, lines - 1),
-        ]
-        es = np.r_[
-            np.zeros(9),
-            np.linspace(0, samples - 1, 9),
-            np.full(9, samples - 1),
-            np.linspace(0, samples - 1, 9),
-        ]
-        lat, lon, _, _ = rdr2geo(
-            radar_times(ref_geom, el), ref_geom.slant_range(es), ref_geom.orbit, dem
-        )
-        grid = GeoGrid.covering(
-            lat, lon, spacing_for_looks(ref_geom, looks, ref_geom.incidence_angle_mid)
-        )
-        line, sample = radar_coordinates(grid, ref_geom, dem)
+        grid, line, sample = scene_grid(ref_geom, dem, looks)
         layers = {
             "coherence": ("Coherence", "coherence", "gray", result.coherence, 0.0, 1.0),
             "intensity_pre": (

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from gep.algorithms.sar.coregistration import Refinement, radar_geometry, refine_offsets
+from gep.algorithms.sar.coregistration import Refinement, coregister
 from gep.algorithms.sar.geometry import Dem
 from gep.algorithms.sar.kernels import coherence as boxcar_coherence
-from gep.algorithms.sar.kernels import interferogram_multilook, multilook, resample
+from gep.algorithms.sar.kernels import interferogram_multilook, multilook
 from gep.core.sar import SwathGeometry
 
 F32 = NDArray[np.float32]
@@ -73,22 +73,10 @@ def coin(
     progress: Callable[[float, str], None] = lambda f, m: None,
 ) -> CoinResult:
     """Coherence and multilooked intensities (dB) of a coregistered pre/post pair."""
-    progress(0.1, "geometry: orbits and DEM to pixel offsets")
-    geo = radar_geometry(
-        reference_geometry,
-        secondary_geometry,
-        dem,
-        range_difference=False,
-        wavelength=reference_geometry.wavelength,
-    )
-    progress(0.3, "coregistration: cross-correlation refinement")
-    ref_off = refine_offsets(reference, secondary, geo.azimuth_offset, geo.range_offset)
-    progress(0.45, "coregistration: resampling the secondary")
-    sec = resample(
-        secondary,
-        geo.azimuth_offset + np.float32(ref_off.azimuth),
-        geo.range_offset + np.float32(ref_off.range),
-    )
+    sec, geo, ref_off = coregister(
+        reference, secondary, reference_geometry, secondary_geometry, dem,
+        progress=lambda f, m: progress(0.6 * f, m),
+    )  # fmt: skip
     phase = geo.phase
     assert phase is not None
     progress(0.65, "coherence and intensities")

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numba
@@ -410,3 +411,36 @@ def _refine(
     mean = arr[keep].mean(axis=0)
     std = arr[keep].std(axis=0, ddof=1) if keep.sum() > 1 else np.zeros(2)
     return Refinement(float(mean[0]), float(mean[1]), int(keep.sum()), float(std[0]), float(std[1]))
+
+
+def coregister(
+    reference: C64,
+    secondary: C64,
+    reference_geometry: SwathGeometry,
+    secondary_geometry: SwathGeometry,
+    dem: Dem | float,
+    *,
+    progress: Callable[[float, str], None] = lambda f, m: None,
+) -> tuple[C64, RadarGeometry, Refinement]:
+    """The secondary on the reference grid, with the geometry and refinement that put it there.
+
+    Geometry from orbits and DEM (with the wrapped synthetic phase), the cross-correlation
+    refinement, one resampling with both; ``progress`` gets fractions 0–1 of this stage.
+    """
+    progress(0.0, "geometry: orbits and DEM to pixel offsets and synthetic phase")
+    geo = radar_geometry(
+        reference_geometry,
+        secondary_geometry,
+        dem,
+        range_difference=False,
+        wavelength=reference_geometry.wavelength,
+    )
+    progress(0.4, "coregistration: cross-correlation refinement")
+    refinement = refine_offsets(reference, secondary, geo.azimuth_offset, geo.range_offset)
+    progress(0.7, "coregistration: resampling the secondary")
+    sec = resample(
+        secondary,
+        geo.azimuth_offset + np.float32(refinement.azimuth),
+        geo.range_offset + np.float32(refinement.range),
+    )
+    return sec, geo, refinement

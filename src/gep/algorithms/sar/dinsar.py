@@ -13,16 +13,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from gep.algorithms.sar.coregistration import (
-    RadarGeometry,
-    Refinement,
-    radar_geometry,
-    refine_offsets,
-)
-from gep.algorithms.sar.geocode import GeoGrid, geocode, radar_coordinates, spacing_for_looks
+from gep.algorithms.sar.coregistration import RadarGeometry, Refinement, coregister
+from gep.algorithms.sar.geocode import GeoGrid, geocode, scene_grid
 from gep.algorithms.sar.geometry import Dem
 from gep.algorithms.sar.kernels import coherence as boxcar_coherence
-from gep.algorithms.sar.kernels import goldstein, interferogram_multilook, multilook, resample
+from gep.algorithms.sar.kernels import goldstein, interferogram_multilook, multilook
 from gep.algorithms.sar.unwrap import unwrap as unwrap_phase
 from gep.core.sar import S1_WAVELENGTH, SwathGeometry
 
@@ -105,22 +100,10 @@ def dinsar(
         raise ValueError(f"the SLCs differ in shape: {reference.shape} and {secondary.shape}")
     if reference.shape != (reference_geometry.lines, reference_geometry.samples):
         raise ValueError("the reference SLC and its geometry disagree in shape")
-    progress(0.05, "geometry: orbits and DEM to pixel offsets and synthetic phase")
-    geo = radar_geometry(
-        reference_geometry,
-        secondary_geometry,
-        dem,
-        range_difference=False,
-        wavelength=reference_geometry.wavelength,
-    )
-    progress(0.20, "coregistration: cross-correlation refinement")
-    ref_off = refine_offsets(reference, secondary, geo.azimuth_offset, geo.range_offset)
-    progress(0.30, "coregistration: resampling the secondary")
-    sec_coreg = resample(
-        secondary,
-        geo.azimuth_offset + np.float32(ref_off.azimuth),
-        geo.range_offset + np.float32(ref_off.range),
-    )
+    sec_coreg, geo, ref_off = coregister(
+        reference, secondary, reference_geometry, secondary_geometry, dem,
+        progress=lambda f, m: progress(0.05 + 0.35 * f, m),
+    )  # fmt: skip
     progress(0.45, "interferogram, flat-earth/topographic phase removal, multilooking")
     phase = geo.phase
     assert phase is not None
@@ -169,28 +152,7 @@ def geocode_result(
 ) -> None:
     """Fill ``result.geocoded`` and ``result.grid`` with every product on a lat/lon grid."""
     la, lr = result.looks
-    lines, samples = geometry.lines, geometry.samples
-    # corners and edges of the radar image on the ground give the grid's extent
-    from gep.algorithms.sar.geometry import radar_times, rdr2geo
-
-    edge_l = np.r_[
-        np.linspace(0, lines - 1, 9),
-        np.zeros(9),
-        np.linspace(0, lines - 1, 9),
-        np.full(9, lines - 1),
-    ]
-    edge_s = np.r_[
-        np.zeros(9),
-        np.linspace(0, samples - 1, 9),
-        np.full(9, samples - 1),
-        np.linspace(0, samples - 1, 9),
-    ]
-    lat, lon, _, _ = rdr2geo(
-        radar_times(geometry, edge_l), geometry.slant_range(edge_s), geometry.orbit, dem
-    )
-    inc = geometry.incidence_angle_mid
-    grid = GeoGrid.covering(lat, lon, spacing or spacing_for_looks(geometry, result.looks, inc))
-    line, sample = radar_coordinates(grid, geometry, dem)
+    grid, line, sample = scene_grid(geometry, dem, result.looks, spacing=spacing)
     out = {
         "wrapped_phase": geocode(result.interferogram, line, sample, (la, lr)),
         "coherence": geocode(result.coherence, line, sample, (la, lr)),

@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from gep.algorithms.sar.geometry import Dem, geo2rdr, llh_to_ecef, radar_times
+from gep.algorithms.sar.geometry import Dem, geo2rdr, llh_to_ecef, radar_times, rdr2geo
 from gep.algorithms.sar.orbit import seconds_since
 from gep.core.sar import SwathGeometry
 
@@ -121,3 +121,28 @@ def geocode(
             out[hole > 1e-6] = np.nan
     out[~valid] = np.nan
     return out.astype("float32")
+
+
+def scene_grid(
+    geometry: SwathGeometry,
+    dem: Dem | float,
+    looks: tuple[int, int],
+    *,
+    spacing: float | None = None,
+) -> tuple[GeoGrid, F64, F64]:
+    """The lat/lon grid covering a radar image, and each node's radar (line, sample).
+
+    The extent comes from the image's edges taken to the ground (on the DEM); the spacing,
+    unless given, matches a multilooked pixel.
+    """
+    lines, samples = geometry.lines, geometry.samples
+    ramp_l, ramp_s = np.linspace(0, lines - 1, 9), np.linspace(0, samples - 1, 9)
+    edge_l = np.r_[ramp_l, np.zeros(9), ramp_l, np.full(9, lines - 1)]
+    edge_s = np.r_[np.zeros(9), ramp_s, np.full(9, samples - 1), ramp_s]
+    lat, lon, _, _ = rdr2geo(
+        radar_times(geometry, edge_l), geometry.slant_range(edge_s), geometry.orbit, dem
+    )
+    step = spacing or spacing_for_looks(geometry, looks, geometry.incidence_angle_mid)
+    grid = GeoGrid.covering(lat, lon, step)
+    line, sample = radar_coordinates(grid, geometry, dem)
+    return grid, line, sample
