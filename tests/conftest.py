@@ -8,13 +8,25 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import text
 
+from gep.algorithms.sar.geometry import Dem
+from gep.algorithms.simulate.scene import (
+    MogiSource,
+    OkadaSource,
+    SimulatedPair,
+    simulate_pair,
+    window_around,
+)
 from gep.catalog.backends import open_store
 from gep.catalog.store import CatalogStore
+from gep.io.dem import read_dem
+from gep.io.sentinel1 import open_swath
 
 PG_URL = os.environ.get(
     "GEP_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/gep_test"
@@ -77,3 +89,57 @@ def store(backend: str, tmp_path: Path) -> Iterator[CatalogStore]:
     yield s
     if backend == "sqlite":
         s.close()
+
+
+# -- simulated SAR pairs shared by the SAR tests (each simulated once per session) ----------
+# They live here, not in tests/algorithms/conftest.py: a second module named ``conftest``
+# would shadow this one for the tests that import helpers from it.
+
+
+SAR_DATA = Path(__file__).parent / "data"
+ROME = SAR_DATA / "s1/S1A_IW_SLC__1SDV_20220104T170557_20220104T170624_041314_04E951_F1F1.SAFE"
+
+
+@dataclass
+class Scene:
+    """A simulated pair and the DEM it was simulated on."""
+
+    pair: SimulatedPair
+    dem: Dem
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.pair, name)
+
+
+@pytest.fixture(scope="session")
+def rome_dem() -> Dem:
+    r = read_dem(SAR_DATA / "dem/Rome-30m-DEM.tif")
+    return Dem(r.heights, r.lat0, r.lon0, r.dlat, r.dlon)
+
+
+@pytest.fixture(scope="session")
+def rome_geometry():  # type: ignore[no-untyped-def]
+    return open_swath(ROME, "IW1", "VV")
+
+
+def _simulate(geometry, dem, lat, lon, shape, source, seed):  # type: ignore[no-untyped-def]
+    h = float(dem.height_at(np.array([lat]), np.array([lon]))[0])
+    l0, s0 = window_around(geometry, lat, lon, h, *shape)
+    return Scene(
+        simulate_pair(geometry, dem, window=(l0, s0, *shape), source=source, seed=seed), dem
+    )
+
+
+@pytest.fixture(scope="session")
+def mogi_pair(rome_geometry, rome_dem) -> Scene:  # type: ignore[no-untyped-def]
+    """Mogi source 3 km deep, 5 cm of uplift, under the real Rome DEM; 512 × 1024 pixels."""
+    return _simulate(
+        rome_geometry, rome_dem, 42.0, 12.5, (512, 1024), MogiSource(42.0, 12.5, 3000.0, 1.885e6), 1
+    )
+
+
+@pytest.fixture(scope="session")
+def okada_pair(rome_geometry, rome_dem) -> Scene:  # type: ignore[no-untyped-def]
+    """An Mw 5.8 thrust (8 × 6 km, 0.5 m slip, centroid 5 km deep) under Rome; 512 × 1280."""
+    source = OkadaSource(42.0, 12.5, 5000.0, 140.0, 40.0, 8000.0, 6000.0, 90.0, 0.5)
+    return _simulate(rome_geometry, rome_dem, 42.0, 12.5, (512, 1280), source, 2)
