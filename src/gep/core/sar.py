@@ -33,8 +33,8 @@ class StateVectors:
         n = len(self.time)
         if self.position.shape != (n, 3) or self.velocity.shape != (n, 3):
             raise ValueError("state vectors: time, position and velocity disagree in length")
-        if n < 4:
-            raise ValueError("state vectors: at least 4 are needed to interpolate an orbit")
+        if n < 2:
+            raise ValueError("state vectors: at least 2 are needed to interpolate an orbit")
 
     @property
     def start(self) -> np.datetime64:

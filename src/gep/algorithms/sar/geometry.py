@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import ndimage
 
-from gep.algorithms.sar.orbit import interpolate_orbit_s, seconds_since
+from gep.algorithms.sar.orbit import HERMITE_REACH_S, interpolate_orbit_s, seconds_since
 from gep.core.sar import StateVectors, SwathGeometry
 
 F64 = NDArray[np.float64]
@@ -216,8 +216,9 @@ def geo2rdr(
     x = np.asarray(xyz, "float64")
     t = np.array(np.broadcast_to(np.asarray(t_guess, "float64"), x.shape[:-1]))
     tv = seconds_since(orbit.time, orbit.time[0])
-    lo, hi = span if span is not None else (float(tv[0]), float(tv[-1]))
-    lo, hi = max(lo, float(tv[0])), min(hi, float(tv[-1]))
+    reach = HERMITE_REACH_S if len(tv) < 4 else 0.0
+    lo, hi = span if span is not None else (float(tv[0]) - reach, float(tv[-1]) + reach)
+    lo, hi = max(lo, float(tv[0]) - reach), min(hi, float(tv[-1]) + reach)
     table = OrbitTable.build(orbit, lo, hi)
     for _ in range(iterations):
         p_sat, v_sat = table.at(t)
