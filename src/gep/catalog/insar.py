@@ -8,6 +8,7 @@ reference that the secondary also covers.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -150,3 +151,157 @@ def safe_pair_baselines(
             b = baseline_at(target[0], ref_geom.orbit, sec_geom.orbit)
             out.append(BurstBaseline(swath, k + 1, b.bperp, b.bpar, b.btemp))
     return out
+
+
+# -- pair search ------------------------------------------------------------------------------
+
+#: candidates examined at most per pair search (pages of the catalogue search)
+MAX_CANDIDATES = 20_000
+SORT_KEYS = ("btemp", "bperp", "datetime", "overlap")
+
+
+def _family(props: Mapping[str, Any]) -> str:
+    """``sentinel-1`` for ``sentinel-1a``/``-1b``/``-1c``: one constellation, one orbit tube."""
+    constellation = props.get("constellation")
+    if constellation:
+        return str(constellation).lower()
+    return str(props.get("platform", "")).lower().rstrip("abcd")
+
+
+def _compatible(ref: Mapping[str, Any], cand: Mapping[str, Any]) -> str | None:
+    """Why a candidate cannot pair with the reference, or None when it can."""
+    for key in ("sat:orbit_state", "sar:instrument_mode"):
+        if ref.get(key) != cand.get(key):
+            return f"{key} differs"
+    if _family(ref) != _family(cand):
+        return "platform family differs"
+    pols_ref, pols_cand = (
+        set(ref.get("sar:polarizations") or []),
+        set(cand.get("sar:polarizations") or []),
+    )
+    if pols_ref and pols_cand and not pols_ref & pols_cand:
+        return "no common polarisation"
+    burst_ref, burst_cand = ref.get("gep:burst") or {}, cand.get("gep:burst") or {}
+    if burst_ref.get("id") and burst_ref.get("id") != burst_cand.get("id"):
+        return "different burst"
+    swath_ref = ref.get("gep:swath")
+    if swath_ref and swath_ref != cand.get("gep:swath"):
+        return "different swath"
+    return None
+
+
+def find_pairs(
+    store: Any,
+    reference: Mapping[str, Any],
+    *,
+    max_bperp: float | None = None,
+    max_btemp: float | None = None,
+    min_overlap: float = 0.5,
+    sortby: str = "btemp",
+    limit: int = 100,
+) -> dict[str, Any]:
+    """Secondaries compatible with ``reference`` and their baselines, best first.
+
+    Compatible: same collection, relative orbit, pass, platform family, beam mode, swath or
+    burst, a common polarisation, and a footprint overlap of at least ``min_overlap`` of the
+    reference's. The catalogue query narrows by track and footprint; the rest is checked here.
+    """
+    from gep.catalog.search import SearchRequest
+
+    descending = sortby.startswith("-")
+    key = sortby.lstrip("-+")
+    if key not in SORT_KEYS:
+        raise InvalidInput(
+            f"sortby must be one of {', '.join(SORT_KEYS)} (- for descending)", field="sortby"
+        )
+    if not 0 <= min_overlap <= 1:
+        raise InvalidInput("min_overlap is a fraction between 0 and 1", field="min_overlap")
+    props = reference.get("properties") or {}
+    orbit = props.get("sat:relative_orbit")
+    if orbit is None or reference.get("geometry") is None:
+        missing = [
+            k
+            for k, v in (("sat:relative_orbit", orbit), ("geometry", reference.get("geometry")))
+            if v is None
+        ]
+        raise InvalidInput(
+            f"item '{reference.get('id')}' cannot be paired: it has no {' and no '.join(missing)}",
+            field="reference",
+        )
+    item_orbit(reference)  # refuse a reference without orbit data before searching
+    footprint = shape(reference["geometry"])
+    req = SearchRequest(
+        collections=[str(reference.get("collection"))],
+        intersects=footprint,
+        filter={"op": "=", "args": [{"property": "sat:relative_orbit"}, orbit]},
+        limit=1000,
+    )
+    pairs: list[dict[str, Any]] = []
+    skipped: list[dict[str, str]] = []
+    seen = 0
+    while seen < MAX_CANDIDATES:
+        page = store.search(req)
+        for collection, item_id, raw in page.items:
+            seen += 1
+            if item_id == reference.get("id"):
+                continue
+            cand = json.loads(raw)
+            cprops = cand.get("properties") or {}
+            reason = _compatible(props, cprops)
+            overlap = (
+                footprint.intersection(shape(cand["geometry"])).area / footprint.area
+                if footprint.area
+                else 0.0
+            )
+            if reason is None and overlap < min_overlap:
+                reason = f"footprint overlap {overlap:.2f} < {min_overlap}"
+            if reason is None:
+                try:
+                    b = item_baseline(reference, cand)
+                except InvalidInput as exc:
+                    reason = exc.message
+            if reason is not None:
+                skipped.append({"id": item_id, "reason": reason})
+                continue
+            if max_bperp is not None and abs(b.bperp) > max_bperp:
+                continue
+            if max_btemp is not None and abs(b.btemp) > max_btemp:
+                continue
+            pairs.append(
+                {
+                    "id": item_id,
+                    "collection": collection,
+                    "datetime": cprops.get("datetime"),
+                    "bperp": round(b.bperp, 3),
+                    "bpar": round(b.bpar, 3),
+                    "btemp": round(b.btemp, 4),
+                    "overlap": round(overlap, 4),
+                    "dinsar_inputs": _dinsar_inputs(reference, cand, b.btemp),
+                }
+            )
+        if not page.next_token:
+            break
+        req.token = page.next_token
+    value = {
+        "btemp": lambda p: abs(p["btemp"]),
+        "bperp": lambda p: abs(p["bperp"]),
+        "datetime": lambda p: p["datetime"] or "",
+        "overlap": lambda p: p["overlap"],
+    }[key]
+    pairs.sort(key=value, reverse=descending)
+    return {
+        "reference": f"{reference.get('collection')}/{reference.get('id')}",
+        "numberMatched": len(pairs),
+        "pairs": pairs[:limit],
+        "numberSkipped": len(skipped),
+        "skipped": skipped[:20],
+    }
+
+
+def _dinsar_inputs(
+    reference: Mapping[str, Any], cand: Mapping[str, Any], btemp: float
+) -> dict[str, str]:
+    """The pair as ``dinsar`` inputs: the earlier acquisition is the reference."""
+    a = f"{reference.get('collection')}/{reference.get('id')}"
+    b = f"{cand.get('collection')}/{cand.get('id')}"
+    return {"reference": a, "secondary": b} if btemp >= 0 else {"reference": b, "secondary": a}

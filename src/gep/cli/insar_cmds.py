@@ -40,3 +40,48 @@ def baseline(
     console.print(table)
     if not rows:
         console.print("[yellow]the secondary covers no burst of the reference[/yellow]")
+
+
+@app.command("pairs")
+def pairs(
+    reference: str = typer.Argument(..., help='The reference catalogue item, "COLLECTION/ID"'),
+    max_bperp: float = typer.Option(None, "--max-bperp", help="Largest |Bperp| (m)"),
+    max_btemp: float = typer.Option(None, "--max-btemp", help="Largest |Btemp| (days)"),
+    min_overlap: float = typer.Option(0.5, "--min-overlap", help="Smallest footprint overlap"),
+    sortby: str = typer.Option("btemp", "--sortby", help="btemp, bperp, datetime or overlap"),
+    limit: int = typer.Option(100, "--limit"),
+    as_json: bool = typer.Option(False, "--json", help="Print the whole answer as JSON"),
+) -> None:
+    """Catalogue items that pair with REFERENCE, with their baselines (as GET /insar/pairs)."""
+    import orjson
+
+    from gep.catalog.insar import find_pairs
+    from gep.cli.common import store_from_settings
+    from gep.core.errors import InvalidInput
+
+    def run() -> dict[str, object]:
+        if "/" not in reference:
+            raise InvalidInput('the reference is "COLLECTION/ID"', field="reference")
+        collection, item_id = reference.split("/", 1)
+        with store_from_settings() as store:
+            ref = orjson.loads(store.get_item(collection, item_id))
+            return find_pairs(
+                store, ref, max_bperp=max_bperp, max_btemp=max_btemp,
+                min_overlap=min_overlap, sortby=sortby, limit=limit,
+            )  # fmt: skip
+
+    result = run_or_exit(run)
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    table = Table("secondary", "datetime", "Bperp (m)", "Btemp (days)", "overlap")
+    for p in result["pairs"]:  # type: ignore[attr-defined]
+        table.add_row(
+            p["id"],
+            str(p["datetime"]),
+            f"{p['bperp']:.1f}",
+            f"{p['btemp']:.1f}",
+            f"{p['overlap']:.2f}",
+        )
+    console.print(table)
+    console.print(f"{result['numberMatched']} pairs; {result['numberSkipped']} candidates skipped")

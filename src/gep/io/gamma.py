@@ -84,7 +84,7 @@ def read_slc_par(path: str | os.PathLike[str]) -> GammaSlc:
 
 @dataclass(frozen=True)
 class GammaBperp:
-    """A ``base_perp`` table: baselines at (line, range sample) of the (multilooked) interferogram."""
+    """A ``base_perp`` table: baselines at (line, sample) of the (multilooked) interferogram."""
 
     lines: int
     samples: int

@@ -19,6 +19,8 @@ from gep.algorithms.sar.orbit import HERMITE_REACH_S, interpolate_orbit_s, secon
 from gep.core.sar import StateVectors, SwathGeometry
 
 F64 = NDArray[np.float64]
+#: geo2rdr on more points than this tabulates the orbit first
+SMALL_GEO2RDR = 2000
 
 WGS84_A = 6_378_137.0
 WGS84_F = 1 / 298.257223563
@@ -219,16 +221,21 @@ def geo2rdr(
     reach = HERMITE_REACH_S if len(tv) < 4 else 0.0
     lo, hi = span if span is not None else (float(tv[0]) - reach, float(tv[-1]) + reach)
     lo, hi = max(lo, float(tv[0]) - reach), min(hi, float(tv[-1]) + reach)
-    table = OrbitTable.build(orbit, lo, hi)
+    table = OrbitTable.build(orbit, lo, hi) if t.size > SMALL_GEO2RDR else None
+
+    def at(times: F64) -> tuple[F64, F64]:
+        # a few points: interpolating directly is cheaper than tabulating the orbit
+        return table.at(times) if table is not None else interpolate_orbit_s(orbit, times)
+
     for _ in range(iterations):
-        p_sat, v_sat = table.at(t)
+        p_sat, v_sat = at(t)
         d = x - p_sat
         f = np.einsum("...i,...i->...", d, v_sat)
         step = f / np.einsum("...i,...i->...", v_sat, v_sat)
         t = np.clip(t + step, lo, hi)
         if np.max(np.abs(step)) < 1e-9:
             break
-    p_sat, _ = table.at(t)
+    p_sat, _ = at(t)
     return t, np.linalg.norm(x - p_sat, axis=-1)
 
 

@@ -1,0 +1,115 @@
+"""``GET /insar/pairs`` on the real ASF stack (176 Sentinel-1 SLC frames of track 13)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from gep.api.app import create_app
+from gep.catalog.insar import item_baseline
+from gep.io.asf import asf_stack_reference, asf_to_stac_item, load_asf_records
+from gep.settings import Settings
+
+HOME: list[Path] = []
+STACK = (
+    Path(__file__).parents[1]
+    / "data/asf/S1A_IW_SLC__1SSV_20160528T141908_20160528T141938_011460_011746_335C_stack.yml"
+)
+
+
+@pytest.fixture(scope="module")
+def world(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[TestClient, dict[str, Any], str]]:
+    records = load_asf_records(STACK)
+    ref_id = asf_stack_reference(records)
+    assert ref_id is not None
+    items = [asf_to_stac_item(r, stack_reference=ref_id) for r in records]
+    home = Path(tmp_path_factory.mktemp("insar"))
+    HOME.append(home)
+    with TestClient(create_app(Settings(home=home, base_url="http://gep.test"))) as c:
+        store = c.app.state.store  # type: ignore[attr-defined]
+        assert store.write_items(items, mode="upsert", create_collections=True).written == len(
+            items
+        )
+        by_id = {i["id"]: i for i in items}
+        yield c, by_id, ref_id
+
+
+def test_pairs_with_baselines_filters_and_order(
+    world: tuple[TestClient, dict[str, Any], str],
+) -> None:
+    c, items, ref_id = world
+    ref = items[ref_id]
+    r = c.get(
+        "/insar/pairs",
+        params={"reference": f"{ref['collection']}/{ref_id}", "max_bperp": 60, "max_btemp": 120},
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    pairs = body["pairs"]
+    assert pairs, body
+    assert all(p["id"] != ref_id for p in pairs)
+    for p in pairs:
+        assert abs(p["bperp"]) <= 60 and abs(p["btemp"]) <= 120 and p["overlap"] >= 0.5
+        expected = item_baseline(ref, items[p["id"]])
+        assert p["bperp"] == pytest.approx(expected.bperp, abs=1e-2)
+        assert p["btemp"] == pytest.approx(expected.btemp, abs=1e-3)
+        earlier, later = p["dinsar_inputs"]["reference"], p["dinsar_inputs"]["secondary"]
+        assert (earlier.endswith(ref_id)) == (p["btemp"] > 0)
+        assert later != earlier
+    assert [abs(p["btemp"]) for p in pairs] == sorted(abs(p["btemp"]) for p in pairs)
+    # without filters there are more, and sorting by |Bperp| works
+    everything = c.get(
+        "/insar/pairs",
+        params={"reference": f"{ref['collection']}/{ref_id}", "sortby": "bperp", "limit": 500},
+    ).json()
+    assert everything["numberMatched"] > len(pairs)
+    bperps = [abs(p["bperp"]) for p in everything["pairs"]]
+    assert bperps == sorted(bperps)
+    # every compatible frame of the stack that overlaps enough is found
+    assert everything["numberMatched"] + everything["numberSkipped"] >= 100
+
+
+def test_bad_requests(world: tuple[TestClient, dict[str, Any], str]) -> None:
+    c, items, ref_id = world
+    ref = items[ref_id]
+    coll = ref["collection"]
+    r = c.get("/insar/pairs", params={"reference": f"{coll}/nope"})
+    assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json"
+    assert "nope" in r.json()["detail"]
+    r = c.get("/insar/pairs", params={"reference": f"{coll}/{ref_id}", "sortby": "colour"})
+    assert r.status_code == 400 and "sortby" in r.json()["detail"]
+    bare = copy.deepcopy(ref)
+    bare["id"] = "no-orbit"
+    bare["properties"].pop("gep:state_vectors", None)
+    store = c.app.state.store  # type: ignore[attr-defined]
+    store.write_items([bare], mode="upsert")
+    r = c.get("/insar/pairs", params={"reference": f"{coll}/no-orbit"})
+    assert r.status_code == 400
+    assert "gep:state_vectors" in r.json()["detail"]
+
+
+def test_cli_pairs(
+    world: tuple[TestClient, dict[str, Any], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from gep.cli.main import app
+
+    c, items, ref_id = world
+    monkeypatch.setenv("GEP_HOME", str(HOME[0]))
+    ref = f"{items[ref_id]['collection']}/{ref_id}"
+    out = CliRunner().invoke(
+        app, ["insar", "pairs", ref, "--max-bperp", "60", "--max-btemp", "120", "--json"]
+    )
+    assert out.exit_code == 0, out.output
+    api = c.get("/insar/pairs", params={"reference": ref, "max_bperp": 60, "max_btemp": 120}).json()
+    assert [p["id"] for p in json.loads(out.output)["pairs"]] == [p["id"] for p in api["pairs"]]
