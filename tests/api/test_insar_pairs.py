@@ -113,3 +113,88 @@ def test_cli_pairs(
     assert out.exit_code == 0, out.output
     api = c.get("/insar/pairs", params={"reference": ref, "max_bperp": 60, "max_btemp": 120}).json()
     assert [p["id"] for p in json.loads(out.output)["pairs"]] == [p["id"] for p in api["pairs"]]
+
+
+def _aoi_box(item: dict[str, Any], half: float = 0.1) -> list[float]:
+    from shapely.geometry import shape
+
+    c = shape(item["geometry"]).centroid
+    return [c.x - half, c.y - half, c.x + half, c.y + half]
+
+
+def test_stack_and_network(world: tuple[TestClient, dict[str, Any], str]) -> None:
+    import numpy as np
+    from shapely.geometry import box
+
+    from gep.algorithms.sar.baseline import baseline_at
+    from gep.algorithms.sar.geometry import llh_to_ecef
+    from gep.catalog.insar import item_orbit
+
+    c, items, ref_id = world
+    aoi = _aoi_box(items[ref_id])
+    body = {"aoi": aoi, "datetime": "2016-01-01T00:00:00Z/2017-12-31T23:59:59Z"}
+    r = c.post("/insar/stack", json=body)
+    assert r.status_code == 200, r.text
+    stack = r.json()
+    assert stack["track"]["relative_orbit"] == 13 and stack["track"]["orbit_state"] == "descending"
+    acqs = stack["acquisitions"]
+    days = [a["datetime"][:10] for a in acqs]
+    assert len(days) == len(set(days)) > 20  # one acquisition a day
+    assert all("2016" <= d[:4] <= "2017" for d in days)
+    # baselines relative to the reference, at the area's centroid
+    by_id = {a["id"]: a for a in acqs}
+    ref = items[stack["reference"]]
+    centre = box(*aoi).centroid
+    target = llh_to_ecef(centre.y, centre.x, 0.0)
+    assert by_id[stack["reference"]]["bperp"] == 0 and by_id[stack["reference"]]["btemp"] == 0
+    for a in acqs[::7]:
+        expected = baseline_at(target, item_orbit(ref), item_orbit(items[a["id"]]))
+        assert a["bperp"] == pytest.approx(expected.bperp, abs=1e-2)
+    # a small-baseline network on it
+    net_body = {"stack": body, "max_btemp": 48, "max_bperp": 100, "min_connections": 2}
+    n = c.post("/insar/network", json=net_body)
+    assert n.status_code == 200, n.text
+    net = n.json()
+    assert net["acquisitions"] == len(acqs) and net["pairs"]
+    for p in net["pairs"]:
+        assert 0 < p["btemp"] <= 48 and abs(p["bperp"]) <= 100
+    # connectivity, checked independently of the service's union-find
+    ids = [a["id"] for a in acqs]
+    adj: dict[str, set[str]] = {i: set() for i in ids}
+    for p in net["pairs"]:
+        a, b = p["reference"].split("/")[-1], p["secondary"].split("/")[-1]
+        adj[a].add(b)
+        adj[b].add(a)
+    seen, todo = {ids[0]}, [ids[0]]
+    while todo:
+        for nxt in adj[todo.pop()] - seen:
+            seen.add(nxt)
+            todo.append(nxt)
+    assert net["connected"] == (len(seen) == len(ids))
+    assert sorted(net["isolated"]) == sorted(i for i in ids if not adj[i])
+    assert sorted(net["under_connected"]) == sorted(i for i in ids if 0 < len(adj[i]) < 2)
+    assert sum(len(comp) for comp in net["components"]) == len(ids)
+    # the baseline/time plot
+    png = c.post("/insar/network", json={**net_body, "format": "png"})
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    assert png.content[:8] == b"\x89PNG\r\n\x1a\n"
+    svg = c.post("/insar/stack", json={**body, "format": "svg"})
+    assert svg.status_code == 200 and b"<svg" in svg.content[:500]
+    assert np.isfinite([a["bperp"] for a in acqs]).all()
+
+
+def test_stack_and_network_bad_input(world: tuple[TestClient, dict[str, Any], str]) -> None:
+    c, items, ref_id = world
+    r = c.post("/insar/stack", json={"aoi": [0.0, 0.0, 0.1, 0.1]})
+    assert r.status_code == 400 and "no track covers" in r.json()["detail"]
+    r = c.post("/insar/stack", json={"aoi": _aoi_box(items[ref_id]), "colour": 1})
+    assert r.status_code == 400 and "colour" in r.json()["detail"]
+    r = c.post(
+        "/insar/network",
+        json={"stack": {"aoi": _aoi_box(items[ref_id])}, "max_btemp": 0.5, "max_bperp": 1},
+    )
+    assert r.status_code == 400 and "empty" in r.json()["detail"]
+    r = c.post(
+        "/insar/network", json={"acquisitions": [{"id": "a"}], "max_btemp": 10, "max_bperp": 10}
+    )
+    assert r.status_code == 400

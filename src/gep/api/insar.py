@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from gep.api.deps import get_store
-from gep.catalog.insar import find_pairs
+from gep.api.deps import get_store, json_body
+from gep.catalog.insar import find_pairs, small_baseline_network
+from gep.catalog.insar import stack_search as find_stack
 from gep.catalog.store import CatalogStore
 from gep.core.errors import InvalidInput, NotFound
 from gep.jobs.engine import parse_item_ref
@@ -49,3 +50,161 @@ async def pairs(
 
     result = await run_in_threadpool(run)
     return Response(orjson.dumps(result), media_type="application/json")
+
+
+def _aoi(value: Any) -> Any:
+    from shapely.geometry import box
+
+    from gep.core.bbox import parse_bbox
+    from gep.core.geometry import parse_geojson_geometry
+
+    if value is None:
+        raise InvalidInput(
+            "aoi is required: [west, south, east, north] or a GeoJSON geometry", field="aoi"
+        )
+    if isinstance(value, list | str):
+        b = parse_bbox(value, field="aoi")
+        return box(b.west, b.south, b.east, b.north)
+    return parse_geojson_geometry(value, field="aoi")
+
+
+def _stack(store: CatalogStore, body: dict[str, Any]) -> dict[str, Any]:
+    from gep.core.timeutil import parse_datetime_interval
+
+    known = {
+        "aoi",
+        "datetime",
+        "collections",
+        "relative_orbit",
+        "reference",
+        "min_coverage",
+        "format",
+    }
+    unknown = sorted(set(body) - known)
+    if unknown:
+        raise InvalidInput(f"unknown stack parameters: {', '.join(unknown)}", field=unknown[0])
+    when = parse_datetime_interval(body["datetime"]) if body.get("datetime") else None
+    orbit = body.get("relative_orbit")
+    if orbit is not None and not isinstance(orbit, int):
+        raise InvalidInput("relative_orbit must be an integer", field="relative_orbit")
+    return find_stack(
+        store,
+        aoi=_aoi(body.get("aoi")),
+        datetime=when,
+        collections=body.get("collections"),
+        relative_orbit=orbit,
+        reference=body.get("reference"),
+        min_coverage=float(body.get("min_coverage", 0.5)),
+    )
+
+
+def _plot(stack: dict[str, Any], network: dict[str, Any] | None, fmt: str) -> Response:
+    """Perpendicular baseline against time, the network's pairs as lines between them."""
+    import io
+    from datetime import datetime
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.dates import date2num
+
+    acqs = stack["acquisitions"]
+    when = {
+        a["id"]: float(date2num(datetime.fromisoformat(str(a["datetime"]).replace("Z", "+00:00"))))
+        for a in acqs
+    }
+    bperp = {a["id"]: a["bperp"] for a in acqs}
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
+    if network is not None:
+        for p in network["pairs"]:
+            a, b = p["reference"].split("/")[-1], p["secondary"].split("/")[-1]
+            ax.plot([when[a], when[b]], [bperp[a], bperp[b]], color="0.7", lw=0.6, zorder=1)
+    ax.scatter([when[i] for i in when], [bperp[i] for i in when], s=14, zorder=2)
+    ref = stack["reference"]
+    if ref in when:
+        ax.scatter(
+            [when[ref]], [bperp[ref]], s=60, marker="*", color="C3", zorder=3, label="reference"
+        )
+        ax.legend(loc="best")
+    track = stack["track"]
+    title = f"{track['platform_family']} track {track['relative_orbit']} ({track['orbit_state']})"
+    ax.set_title(f"{title}: {len(acqs)} acquisitions", fontsize=10)
+    ax.xaxis_date()
+    ax.set_xlabel("acquisition date")
+    ax.set_ylabel("perpendicular baseline (m)")
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt)
+    plt.close(fig)
+    return Response(buf.getvalue(), media_type="image/png" if fmt == "png" else "image/svg+xml")
+
+
+def _format(body: dict[str, Any]) -> str:
+    fmt = str(body.get("format", "json"))
+    if fmt not in ("json", "png", "svg"):
+        raise InvalidInput("format is json, png or svg", field="format")
+    return fmt
+
+
+@router.post("/stack", summary="A stack over an area, with baselines")
+async def stack(request: Request, store: CatalogStore = Depends(get_store)) -> Response:
+    """Body: ``aoi`` ([w, s, e, n] or GeoJSON), optional ``datetime`` interval, ``collections``,
+    ``relative_orbit`` (else the best-covering track), ``reference`` (item id), ``min_coverage``
+    (0.5) and ``format`` (``json``, or a baseline/time plot as ``png`` or ``svg``)."""
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        raise InvalidInput("the body must be a JSON object", field="body")
+    fmt = _format(body)
+    result = await run_in_threadpool(_stack, store, body)
+    if fmt != "json":
+        return await run_in_threadpool(_plot, result, None, fmt)
+    return Response(orjson.dumps(result), media_type="application/json")
+
+
+@router.post("/network", summary="A small-baseline network for SBAS")
+async def network(request: Request, store: CatalogStore = Depends(get_store)) -> Response:
+    """Body: ``stack`` (the parameters of ``/insar/stack``) or ``acquisitions`` (a stack's
+    list), ``max_btemp`` (days), ``max_bperp`` (m), ``min_connections`` (2), ``format``."""
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        raise InvalidInput("the body must be a JSON object", field="body")
+    fmt = _format(body)
+
+    def run() -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        if "acquisitions" in body:
+            stack_result = None
+            acqs = body["acquisitions"]
+            if not isinstance(acqs, list) or not all(
+                isinstance(a, dict) and {"id", "btemp", "bperp"} <= set(a) for a in acqs
+            ):
+                raise InvalidInput(
+                    "acquisitions is a list of {id, btemp, bperp[, collection]}",
+                    field="acquisitions",
+                )
+        elif isinstance(body.get("stack"), dict):
+            stack_result = _stack(store, {k: v for k, v in body["stack"].items() if k != "format"})
+            acqs = stack_result["acquisitions"]
+        else:
+            raise InvalidInput(
+                "give either stack (the /insar/stack parameters) or acquisitions", field="stack"
+            )
+        for key in ("max_btemp", "max_bperp"):
+            if not isinstance(body.get(key), int | float):
+                raise InvalidInput(f"{key} is required (a number)", field=key)
+        net = small_baseline_network(
+            acqs, max_btemp=float(body["max_btemp"]), max_bperp=float(body["max_bperp"]),
+            min_connections=int(body.get("min_connections", 2)),
+        )  # fmt: skip
+        return stack_result, net
+
+    stack_result, net = await run_in_threadpool(run)
+    if fmt != "json":
+        if stack_result is None:
+            raise InvalidInput(
+                "a plot needs the stack parameters, not a list of acquisitions", field="format"
+            )
+        return await run_in_threadpool(_plot, stack_result, net, fmt)
+    return Response(orjson.dumps({**net, **({"stack": stack_result} if stack_result else {})}),
+                    media_type="application/json")  # fmt: skip

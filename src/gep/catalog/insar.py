@@ -305,3 +305,213 @@ def _dinsar_inputs(
     a = f"{reference.get('collection')}/{reference.get('id')}"
     b = f"{cand.get('collection')}/{cand.get('id')}"
     return {"reference": a, "secondary": b} if btemp >= 0 else {"reference": b, "secondary": a}
+
+
+# -- stacks and small-baseline networks ----------------------------------------------------------
+
+
+def _track_key(props: Mapping[str, Any]) -> tuple[Any, ...]:
+    burst = (props.get("gep:burst") or {}).get("id")
+    return (
+        _family(props),
+        props.get("sat:relative_orbit"),
+        props.get("sat:orbit_state"),
+        props.get("sar:instrument_mode"),
+        burst or props.get("gep:swath"),
+    )
+
+
+def stack_search(
+    store: Any,
+    *,
+    aoi: Any,
+    datetime: Any = None,
+    collections: Sequence[str] | None = None,
+    relative_orbit: int | None = None,
+    reference: str | None = None,
+    min_coverage: float = 0.5,
+) -> dict[str, Any]:
+    """A stack over ``aoi``: one acquisition a day on the best-covering track, with baselines.
+
+    The track (platform family, relative orbit, pass, beam mode, and swath or burst) is
+    ``relative_orbit``'s, or the one with the most dates covering ``min_coverage`` of the area.
+    Baselines are relative to ``reference`` (an item id of the stack; by default the
+    acquisition nearest the stack's middle date, which keeps temporal baselines short) at the
+    area's centroid.
+    """
+    from gep.catalog.search import SearchRequest
+
+    if aoi.is_empty or aoi.area <= 0:
+        raise InvalidInput("the area of a stack must be a polygon with an area", field="aoi")
+    if not 0 < min_coverage <= 1:
+        raise InvalidInput("min_coverage is a fraction in (0, 1]", field="min_coverage")
+    req = SearchRequest(
+        collections=list(collections) if collections else None,
+        intersects=aoi,
+        datetime=datetime,
+        limit=1000,
+    )
+    if relative_orbit is not None:
+        req.filter = {"op": "=", "args": [{"property": "sat:relative_orbit"}, relative_orbit]}
+    tracks: dict[tuple[Any, ...], dict[str, tuple[float, dict[str, Any]]]] = {}
+    seen = 0
+    while seen < MAX_CANDIDATES:
+        page = store.search(req)
+        for _, _, raw in page.items:
+            seen += 1
+            item = json.loads(raw)
+            props = item.get("properties") or {}
+            if props.get("sat:relative_orbit") is None or item.get("geometry") is None:
+                continue
+            cover = aoi.intersection(shape(item["geometry"])).area / aoi.area
+            if cover < min_coverage:
+                continue
+            day = str(props.get("datetime", ""))[:10]
+            by_day = tracks.setdefault(_track_key(props), {})
+            if day not in by_day or cover > by_day[day][0]:
+                by_day[day] = (cover, item)
+        if not page.next_token:
+            break
+        req.token = page.next_token
+    if not tracks:
+        w, s, e, n = aoi.bounds
+        raise InvalidInput(
+            f"no track covers {min_coverage:.0%} of the area [{w:.3f}, {s:.3f}, {e:.3f}, {n:.3f}]"
+            + (" in that time" if datetime is not None else "")
+            + (f" on relative orbit {relative_orbit}" if relative_orbit is not None else ""),
+            field="aoi",
+        )
+    key, by_day = max(
+        tracks.items(), key=lambda kv: (len(kv[1]), sum(c for c, _ in kv[1].values()))
+    )
+    items = [item for _, (_, item) in sorted(by_day.items())]
+    with_orbit = [i for i in items if _has_orbit(i)]
+    skipped = [
+        {"id": i["id"], "reason": "no orbit state vectors"} for i in items if not _has_orbit(i)
+    ]
+    if not with_orbit:
+        raise InvalidInput("no acquisition of the stack carries orbit data", field="aoi")
+    if reference is None:
+        times = [str(i["properties"]["datetime"]) for i in with_orbit]
+        ref_item = with_orbit[len(times) // 2]
+    else:
+        found = [i for i in with_orbit if i["id"] == reference]
+        if not found:
+            raise InvalidInput(
+                f"reference '{reference}' is not an acquisition of the stack", field="reference"
+            )
+        ref_item = found[0]
+    centre = aoi.centroid
+    target = llh_to_ecef(centre.y, centre.x, 0.0)
+    ref_orbit = item_orbit(ref_item)
+    acquisitions = []
+    for item in with_orbit:
+        try:
+            b = baseline_at(target, ref_orbit, item_orbit(item))
+        except ValueError as exc:
+            skipped.append({"id": item["id"], "reason": str(exc)})
+            continue
+        acquisitions.append(
+            {
+                "id": item["id"],
+                "collection": item.get("collection"),
+                "datetime": item["properties"].get("datetime"),
+                "bperp": round(b.bperp, 3),
+                "bpar": round(b.bpar, 3),
+                "btemp": round(b.btemp, 4),
+            }
+        )
+    return {
+        "track": {
+            "platform_family": key[0],
+            "relative_orbit": key[1],
+            "orbit_state": key[2],
+            "instrument_mode": key[3],
+            "swath_or_burst": key[4],
+        },
+        "reference": ref_item["id"],
+        "acquisitions": acquisitions,
+        "skipped": skipped,
+    }
+
+
+def _has_orbit(item: Mapping[str, Any]) -> bool:
+    try:
+        item_orbit(item)
+    except InvalidInput:
+        return False
+    return True
+
+
+def small_baseline_network(
+    acquisitions: Sequence[Mapping[str, Any]],
+    *,
+    max_btemp: float,
+    max_bperp: float,
+    min_connections: int = 2,
+) -> dict[str, Any]:
+    """Every pair within ``max_btemp`` days and ``max_bperp`` m, and whether they connect.
+
+    An SBAS inversion needs one connected network: acquisitions in separate components have
+    no common reference, and an isolated one cannot be inverted at all. Both are reported, as
+    are the acquisitions with fewer than ``min_connections`` pairs.
+    """
+    if max_btemp <= 0 or max_bperp <= 0 or min_connections < 1:
+        raise InvalidInput(
+            "max_btemp and max_bperp must be > 0 and min_connections >= 1", field="network"
+        )
+    acqs = sorted(acquisitions, key=lambda a: float(a["btemp"]))
+    n = len(acqs)
+    if n < 2:
+        raise InvalidInput("a network needs at least two acquisitions", field="network")
+    t = np.array([float(a["btemp"]) for a in acqs])
+    b = np.array([float(a["bperp"]) for a in acqs])
+    dt = np.abs(t[:, None] - t[None, :])
+    db = np.abs(b[:, None] - b[None, :])
+    ok = np.triu((dt <= max_btemp) & (db <= max_bperp), 1)
+    ii, jj = np.nonzero(ok)
+    if ii.size == 0:
+        raise InvalidInput(
+            f"the network is empty: no two acquisitions lie within {max_btemp} days and "
+            f"{max_bperp} m of each other; raise the limits",
+            field="network",
+        )
+    parent = list(range(n))
+
+    def find(k: int) -> int:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    for i, j in zip(ii.tolist(), jj.tolist(), strict=True):
+        parent[find(i)] = find(j)
+    degree = np.bincount(np.r_[ii, jj], minlength=n)
+    groups: dict[int, list[str]] = {}
+    for k in range(n):
+        groups.setdefault(find(k), []).append(str(acqs[k]["id"]))
+    components = sorted(groups.values(), key=len, reverse=True)
+    pairs = [
+        {
+            "reference": _ref(acqs[i]),
+            "secondary": _ref(acqs[j]),
+            "btemp": round(float(t[j] - t[i]), 4),
+            "bperp": round(float(b[j] - b[i]), 3),
+        }
+        for i, j in zip(ii.tolist(), jj.tolist(), strict=True)
+    ]
+    return {
+        "acquisitions": n,
+        "pairs": pairs,
+        "connected": len(components) == 1,
+        "components": components,
+        "isolated": [str(acqs[k]["id"]) for k in range(n) if degree[k] == 0],
+        "under_connected": [
+            str(acqs[k]["id"]) for k in range(n) if 0 < degree[k] < min_connections
+        ],
+    }
+
+
+def _ref(acq: Mapping[str, Any]) -> str:
+    collection = acq.get("collection")
+    return f"{collection}/{acq['id']}" if collection else str(acq["id"])
