@@ -198,3 +198,40 @@ def test_stack_and_network_bad_input(world: tuple[TestClient, dict[str, Any], st
         "/insar/network", json={"acquisitions": [{"id": "a"}], "max_btemp": 10, "max_bperp": 10}
     )
     assert r.status_code == 400
+
+
+def test_cli_stack_and_network(
+    world: tuple[TestClient, dict[str, Any], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from gep.cli.main import app
+
+    c, items, ref_id = world
+    monkeypatch.setenv("GEP_HOME", str(HOME[0]))
+    bbox = ",".join(str(v) for v in _aoi_box(items[ref_id]))
+    when = "2016-01-01T00:00:00Z/2017-12-31T23:59:59Z"
+    out = CliRunner().invoke(app, ["insar", "stack", "--bbox", bbox, "--datetime", when, "--json"])
+    assert out.exit_code == 0, out.output
+    api = c.post("/insar/stack", json={"aoi": _aoi_box(items[ref_id]), "datetime": when}).json()
+    assert json.loads(out.output)["acquisitions"] == api["acquisitions"]
+    net = CliRunner().invoke(
+        app,
+        [
+            "insar",
+            "network",
+            "--bbox",
+            bbox,
+            "--datetime",
+            when,
+            "--max-btemp",
+            "48",
+            "--max-bperp",
+            "100",
+            "--json",
+        ],
+    )
+    assert net.exit_code == 0, net.output
+    assert json.loads(net.output)["acquisitions"] == len(api["acquisitions"])

@@ -85,3 +85,95 @@ def pairs(
         )
     console.print(table)
     console.print(f"{result['numberMatched']} pairs; {result['numberSkipped']} candidates skipped")
+
+
+def _stack_body(aoi: str, datetime: str | None, collection: list[str], relative_orbit: int | None,
+                reference: str | None) -> dict[str, object]:  # fmt: skip
+    body: dict[str, object] = {"aoi": aoi}
+    if datetime:
+        body["datetime"] = datetime
+    if collection:
+        body["collections"] = collection
+    if relative_orbit is not None:
+        body["relative_orbit"] = relative_orbit
+    if reference:
+        body["reference"] = reference
+    return body
+
+
+def _run_stack(body: dict[str, object]) -> dict[str, object]:
+    from shapely.geometry import box
+
+    from gep.catalog.insar import stack_search
+    from gep.cli.common import store_from_settings
+    from gep.core.bbox import parse_bbox
+    from gep.core.timeutil import parse_datetime_interval
+
+    b = parse_bbox(str(body["aoi"]), field="aoi")
+    when = parse_datetime_interval(str(body["datetime"])) if body.get("datetime") else None
+    with store_from_settings() as store:
+        return stack_search(
+            store, aoi=box(b.west, b.south, b.east, b.north), datetime=when,
+            collections=body.get("collections"),  # type: ignore[arg-type]
+            relative_orbit=body.get("relative_orbit"),  # type: ignore[arg-type]
+            reference=body.get("reference"),  # type: ignore[arg-type]
+        )  # fmt: skip
+
+
+@app.command("stack")
+def stack(
+    aoi: str = typer.Option(..., "--bbox", help="west,south,east,north"),
+    datetime: str = typer.Option(None, "--datetime", help="START/END (RFC 3339 or dates)"),
+    collection: list[str] = typer.Option([], "--collection"),
+    relative_orbit: int = typer.Option(None, "--relative-orbit", help="else the best-covering"),
+    reference: str = typer.Option(None, "--reference", help="item id of the reference"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """A stack over an area: one acquisition a day on one track, with baselines.
+
+    The same as POST /insar/stack.
+    """
+    result = run_or_exit(
+        lambda: _run_stack(_stack_body(aoi, datetime, collection, relative_orbit, reference))
+    )
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    track = result["track"]
+    table = Table("acquisition", "datetime", "Bperp (m)", "Btemp (days)")
+    for a in result["acquisitions"]:  # type: ignore[attr-defined]
+        table.add_row(a["id"], str(a["datetime"]), f"{a['bperp']:.1f}", f"{a['btemp']:.1f}")
+    console.print(table)
+    console.print(f"track {track}; reference {result['reference']}")
+
+
+@app.command("network")
+def network(
+    aoi: str = typer.Option(..., "--bbox", help="west,south,east,north"),
+    datetime: str = typer.Option(None, "--datetime"),
+    collection: list[str] = typer.Option([], "--collection"),
+    relative_orbit: int = typer.Option(None, "--relative-orbit"),
+    max_btemp: float = typer.Option(..., "--max-btemp", help="days"),
+    max_bperp: float = typer.Option(..., "--max-bperp", help="m"),
+    min_connections: int = typer.Option(2, "--min-connections"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """A small-baseline network over a stack (as POST /insar/network)."""
+    from gep.catalog.insar import small_baseline_network
+
+    def run() -> dict[str, object]:
+        st = _run_stack(_stack_body(aoi, datetime, collection, relative_orbit, None))
+        return small_baseline_network(
+            st["acquisitions"],  # type: ignore[arg-type]
+            max_btemp=max_btemp, max_bperp=max_bperp, min_connections=min_connections,
+        )  # fmt: skip
+
+    net = run_or_exit(run)
+    if as_json:
+        typer.echo(json.dumps(net))
+        return
+    console.print(
+        f"{net['acquisitions']} acquisitions, {len(net['pairs'])} pairs, "  # type: ignore[arg-type]
+        f"connected: {net['connected']}; isolated: {net['isolated'] or 'none'}; "
+        f"under-connected: {net['under_connected'] or 'none'}"
+    )
