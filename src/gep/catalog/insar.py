@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from shapely.geometry import shape
 
-from gep.algorithms.sar.baseline import Baseline, baseline_at
+from gep.algorithms.sar.baseline import Baseline, baseline_at, baselines_at
 from gep.algorithms.sar.geometry import geo2rdr, llh_to_ecef, radar_times, rdr2geo
 from gep.algorithms.sar.orbit import seconds_since
 from gep.core.errors import InvalidInput
@@ -404,12 +404,13 @@ def stack_search(
     centre = aoi.centroid
     target = llh_to_ecef(centre.y, centre.x, 0.0)
     ref_orbit = item_orbit(ref_item)
+    baselines = baselines_at(
+        target, ref_orbit, [item_orbit(i) for i in with_orbit], skip_errors=True
+    )
     acquisitions = []
-    for item in with_orbit:
-        try:
-            b = baseline_at(target, ref_orbit, item_orbit(item))
-        except ValueError as exc:
-            skipped.append({"id": item["id"], "reason": str(exc)})
+    for item, b in zip(with_orbit, baselines, strict=True):
+        if b is None:
+            skipped.append({"id": item["id"], "reason": "its orbit does not see the area's centre"})
             continue
         acquisitions.append(
             {

@@ -21,6 +21,7 @@ V × (M − T)).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,26 +47,53 @@ def baseline_at(target: F64, reference: StateVectors, secondary: StateVectors) -
     Both orbits must cover the target's zero-Doppler times (two-vector orbits may be
     extrapolated by up to ``HERMITE_REACH_S``).
     """
+    (only,) = baselines_at(target, reference, [secondary])
+    assert only is not None
+    return only
+
+
+def baselines_at(
+    target: F64,
+    reference: StateVectors,
+    secondaries: Sequence[StateVectors],
+    *,
+    skip_errors: bool = False,
+) -> list[Baseline | None]:
+    """Baselines of many secondaries against one reference at one target.
+
+    The reference's zero-Doppler geometry is solved once for the whole stack. With
+    ``skip_errors`` a secondary whose orbit does not see the target gives None instead of
+    raising.
+    """
     x = np.asarray(target, "float64").reshape(1, 3)
-    t1, _r1 = _zero_doppler(x, reference)
-    t2, _r2 = _zero_doppler(x, secondary)
+    t1, _ = _zero_doppler(x, reference)
     m, v = interpolate_orbit_s(reference, t1)
-    s, _ = interpolate_orbit_s(secondary, t2)
-    m, v, s = m[0], v[0], s[0]
+    m, v = m[0], v[0]
     los = x[0] - m
     los /= np.linalg.norm(los)
     v_hat = v / np.linalg.norm(v)
-    b = s - m
-    bpar = float(np.dot(b, los))
-    # the along-track part (orbits that are not quite parallel put S ahead of or behind M)
-    # changes no range: it is neither parallel nor perpendicular baseline
-    perp = b - bpar * los - float(np.dot(b, v_hat)) * v_hat
-    direction = float(np.sign(np.dot(np.cross(x[0] - m, b), v)))
-    bperp = direction * float(np.linalg.norm(perp))
+    look_cross = x[0] - m
     t_ref = reference.time[0] + np.timedelta64(round(t1[0] * 1e9), "ns")
-    t_sec = secondary.time[0] + np.timedelta64(round(t2[0] * 1e9), "ns")
-    days = float((t_sec - t_ref) / np.timedelta64(1, "ns")) / 86400e9
-    return Baseline(bperp=bperp, bpar=bpar, btemp=days)
+    out: list[Baseline | None] = []
+    for secondary in secondaries:
+        try:
+            t2, _ = _zero_doppler(x, secondary)
+        except ValueError:
+            if not skip_errors:
+                raise
+            out.append(None)
+            continue
+        s, _ = interpolate_orbit_s(secondary, t2)
+        b = s[0] - m
+        bpar = float(np.dot(b, los))
+        # the along-track part (orbits that are not quite parallel put S ahead of or behind M)
+        # changes no range: it is neither parallel nor perpendicular baseline
+        perp = b - bpar * los - float(np.dot(b, v_hat)) * v_hat
+        direction = float(np.sign(np.dot(np.cross(look_cross, b), v)))
+        t_sec = secondary.time[0] + np.timedelta64(round(t2[0] * 1e9), "ns")
+        days = float((t_sec - t_ref) / np.timedelta64(1, "ns")) / 86400e9
+        out.append(Baseline(bperp=direction * float(np.linalg.norm(perp)), bpar=bpar, btemp=days))
+    return out
 
 
 def _zero_doppler(x: F64, orbit: StateVectors) -> tuple[F64, F64]:

@@ -201,6 +201,22 @@ class OrbitTable:
         return pos, vel
 
 
+GM_EARTH = 3.986004418e14
+OMEGA_EARTH = 7.2921151467e-5
+
+
+def _ecef_acceleration(p: F64, v: F64) -> F64:
+    """Acceleration of a satellite in the Earth-fixed frame: point-mass gravity, Coriolis and
+    centrifugal terms (J2 and drag are a thousandth of it, irrelevant to a Newton step)."""
+    r = np.linalg.norm(p, axis=-1)[..., None]
+    acc = -GM_EARTH * p / r**3
+    w = OMEGA_EARTH
+    # Ω = (0, 0, ω): −2Ω×v = (2ω·vy, −2ω·vx, 0); −Ω×(Ω×p) = (ω²·px, ω²·py, 0)
+    acc[..., 0] += 2 * w * v[..., 1] + w * w * p[..., 0]
+    acc[..., 1] += -2 * w * v[..., 0] + w * w * p[..., 1]
+    return acc
+
+
 def geo2rdr(
     xyz: ArrayLike,
     orbit: StateVectors,
@@ -211,9 +227,9 @@ def geo2rdr(
 ) -> tuple[F64, F64]:
     """Zero-Doppler time (s after the first vector) and slant range of ECEF points.
 
-    Newton on f(t) = (X − P(t))·V(t), f' ≈ −|V|²; from a guess within a few seconds it
-    converges to nanoseconds in three or four steps. ``span`` (seconds) bounds the tabulated
-    orbit and the solution; by default the whole span of the state vectors.
+    Newton on f(t) = (X − P(t))·V(t), with f' = −|V|² + (X − P)·A; from a guess within
+    seconds it converges to nanoseconds in three or four steps. ``span`` (seconds) bounds the
+    tabulated orbit and the solution; by default the whole span of the state vectors.
     """
     x = np.asarray(xyz, "float64")
     t = np.array(np.broadcast_to(np.asarray(t_guess, "float64"), x.shape[:-1]))
@@ -231,9 +247,14 @@ def geo2rdr(
         p_sat, v_sat = at(t)
         d = x - p_sat
         f = np.einsum("...i,...i->...", d, v_sat)
-        step = f / np.einsum("...i,...i->...", v_sat, v_sat)
+        # f' = −|V|² + (X − P)·A, with A the Earth-fixed acceleration (gravity, Coriolis,
+        # centrifugal): Newton then converges in three or four steps instead of ten
+        dfdt = np.einsum("...i,...i->...", d, _ecef_acceleration(p_sat, v_sat)) - np.einsum(
+            "...i,...i->...", v_sat, v_sat
+        )
+        step = -f / dfdt
         t = np.clip(t + step, lo, hi)
-        if np.max(np.abs(step)) < 1e-9:
+        if np.max(np.abs(step)) < 1e-8:  # 10 ns: 0.07 mm along track, nothing in range
             break
     p_sat, _ = at(t)
     return t, np.linalg.norm(x - p_sat, axis=-1)
