@@ -123,7 +123,8 @@ def test_phase_to_los_convention() -> None:
 def test_pair_checks(mogi_pair) -> None:  # type: ignore[no-untyped-def]
     ref, sec = mogi_pair.reference_geometry, mogi_pair.secondary_geometry
     baseline = check_pair(ref, sec)
-    assert baseline.perpendicular == pytest.approx(100.0, abs=0.5)
+    # the simulator puts the secondary 100 m "up" (away from the Earth): ISCE2 calls that -100 m
+    assert baseline.perpendicular == pytest.approx(-100.0, abs=0.5)
     assert baseline.temporal_days == pytest.approx(12.0, abs=0.01)
     assert 3000 < baseline.critical < 15000
     for change, word in (

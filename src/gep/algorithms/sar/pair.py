@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gep.algorithms.sar.geometry import geo2rdr, radar_times, rdr2geo
-from gep.algorithms.sar.orbit import interpolate_orbit_s, seconds_since
+from gep.algorithms.sar.baseline import baseline_at
+from gep.algorithms.sar.geometry import radar_times, rdr2geo
+from gep.algorithms.sar.orbit import interpolate_orbit_s
 from gep.core.errors import InvalidInput
 from gep.core.sar import SPEED_OF_LIGHT, SwathGeometry
 
@@ -22,7 +23,7 @@ RANGE_BANDWIDTH_HZ = {"IW1": 56.5e6, "IW2": 48.3e6, "IW3": 42.79e6}
 
 @dataclass(frozen=True)
 class PairBaseline:
-    perpendicular: float  # m, secondary minus reference, positive away from the Earth
+    perpendicular: float  # m, ISCE2's sign (see gep.algorithms.sar.baseline)
     parallel: float  # m, along the reference line of sight, positive towards the ground
     temporal_days: float  # secondary minus reference
     critical: float  # m, the perpendicular baseline at which the spectra no longer overlap
@@ -43,39 +44,21 @@ def critical_baseline(geom: SwathGeometry, slant_range: float, incidence_deg: fl
 def pair_baseline(
     reference: SwathGeometry, secondary: SwathGeometry, height: float = 0.0
 ) -> PairBaseline:
-    """Baselines at the centre of the reference image (on the ellipsoid raised by ``height``)."""
+    """Baselines at the centre of the reference image (on the ellipsoid raised by ``height``),
+    with :func:`gep.algorithms.sar.baseline.baseline_at`'s definitions and ISCE2's signs."""
     t_ref = float(radar_times(reference, reference.lines / 2))
     r_ref = float(reference.slant_range(reference.samples / 2))
     _, _, _, xyz = rdr2geo(np.array([t_ref]), np.array([r_ref]), reference.orbit, height)
-    t0_sec = float(
-        seconds_since(np.atleast_1d(secondary.first_line_time), secondary.orbit.time[0])[0]
-    )
-    t_sec, _ = geo2rdr(
-        xyz, secondary.orbit, t0_sec + secondary.lines * secondary.azimuth_time_interval / 2
-    )
-    p1, v1 = interpolate_orbit_s(reference.orbit, np.array([t_ref]))
-    p2, _ = interpolate_orbit_s(secondary.orbit, t_sec)
+    p1, _ = interpolate_orbit_s(reference.orbit, np.array([t_ref]))
     look = xyz[0] - p1[0]
     look /= np.linalg.norm(look)
-    perp = np.cross(look, v1[0])
-    perp /= np.linalg.norm(perp)
-    if np.dot(perp, p1[0]) < 0:
-        perp = -perp
-    base = p2[0] - p1[0]
     up = xyz[0] / np.linalg.norm(xyz[0])
     incidence = float(np.degrees(np.arccos(np.dot(-look, up))))
-    days = float(
-        (
-            np.asarray(secondary.first_line_time, dtype="datetime64[ns]")
-            - np.asarray(reference.first_line_time, dtype="datetime64[ns]")
-        )
-        / np.timedelta64(1, "s")
-        / 86400.0
-    )
+    b = baseline_at(xyz[0], reference.orbit, secondary.orbit)
     return PairBaseline(
-        perpendicular=float(np.dot(base, perp)),
-        parallel=float(np.dot(base, look)),
-        temporal_days=days,
+        perpendicular=b.bperp,
+        parallel=b.bpar,
+        temporal_days=b.btemp,
         critical=critical_baseline(reference, r_ref, incidence),
     )
 

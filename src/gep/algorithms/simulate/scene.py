@@ -275,6 +275,8 @@ def simulate_pair(
 ) -> SimulatedPair:
     """Simulate a pair over ``window`` = (first line, first sample, lines, samples) of a swath.
 
+    ``bperp`` puts the secondary that many metres away from the Earth, normal to the line of
+    sight (ISCE2's convention, used by GEP's baseline functions, calls that −``bperp``).
     ``atmosphere_rms`` (m of LOS delay) defaults to 5 mm, the scatter Emardson et al. (2003)
     report between points ~10 km apart; ``coherence`` is a map or a (low, high) range for a
     smooth random map with features ~``coherence_scale_m`` across.
