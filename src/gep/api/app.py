@@ -13,7 +13,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import HTMLResponse, Response
 
 import gep
-from gep.api import errors, insar, opensearch, processes, stac, stac_transactions
+from gep.api import errors, gazetteer, insar, opensearch, processes, stac, stac_transactions
 from gep.api.deps import base_url
 from gep.catalog.backends import open_store
 from gep.jobs.deployed import DeployedStore
@@ -142,4 +142,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(opensearch.router)
     app.include_router(processes.router)
     app.include_router(insar.router)
+    app.include_router(gazetteer.router)
     return app

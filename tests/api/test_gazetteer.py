@@ -1,0 +1,63 @@
+"""``/gazetteer/search``: GVP volcanoes, GeoNames places and PB2002 plates by name."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from gep.api.app import create_app
+from gep.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    home = Path(tmp_path_factory.mktemp("gazetteer"))
+    with TestClient(create_app(Settings(home=home, base_url="http://gep.test"))) as c:
+        yield c
+
+
+@pytest.mark.parametrize(
+    ("q", "kind", "name", "lon", "lat"),
+    [
+        ("Etna", "volcano", "Etna", 14.999, 37.748),  # GVP 211060
+        ("popocatépetl", "volcano", "Popocatepetl", -98.622, 19.023),  # accents do not matter
+        ("Vesuvio", "volcano", "Vesuvius", 14.426, 40.821),  # nor the Italian spelling
+        ("Kumamoto", "place", "Kumamoto", 130.7, 32.8),
+        ("Rome", "place", "Rome", 12.48, 41.89),  # the largest Rome first
+    ],
+)
+def test_best_match_first(
+    client: TestClient, q: str, kind: str, name: str, lon: float, lat: float
+) -> None:
+    r = client.get("/gazetteer/search", params={"q": q})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("application/geo+json")
+    best = r.json()["features"][0]
+    assert best["properties"]["name"] == name and best["properties"]["kind"] == kind
+    x, y = best["geometry"]["coordinates"]
+    assert abs(x - lon) < 0.2 and abs(y - lat) < 0.2
+    w, s, e, n = best["bbox"]
+    assert w < x < e and s < y < n
+
+
+def test_plates_and_kinds(client: TestClient) -> None:
+    r = client.get("/gazetteer/search", params={"q": "Pacific", "kind": "plate"}).json()
+    best = r["features"][0]
+    assert best["properties"]["name"] == "Pacific plate"
+    assert best["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    ids = [f["id"] for f in r["features"]]
+    assert len(ids) == len(set(ids))
+    volcanoes = client.get("/gazetteer/search", params={"q": "Nazca", "kind": "volcano"})
+    assert volcanoes.status_code == 404
+
+
+def test_unknown_names_suggest_close_ones(client: TestClient) -> None:
+    r = client.get("/gazetteer/search", params={"q": "Stromboly Volcanoo Zzz"})
+    assert r.status_code == 404
+    assert r.headers["content-type"] == "application/problem+json"
+    assert "close names" in r.json()["detail"]
+    assert client.get("/gazetteer/search", params={"q": "  "}).status_code == 400
+    assert client.get("/gazetteer/search", params={"q": "Etna", "kind": "river"}).status_code == 400
