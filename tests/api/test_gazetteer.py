@@ -61,3 +61,47 @@ def test_unknown_names_suggest_close_ones(client: TestClient) -> None:
     assert "close names" in r.json()["detail"]
     assert client.get("/gazetteer/search", params={"q": "  "}).status_code == 400
     assert client.get("/gazetteer/search", params={"q": "Etna", "kind": "river"}).status_code == 400
+
+
+def _item(item_id: str, lon: float, lat: float) -> dict[str, object]:
+    d = 0.05
+    ring = [
+        [lon - d, lat - d],
+        [lon + d, lat - d],
+        [lon + d, lat + d],
+        [lon - d, lat + d],
+        [lon - d, lat - d],
+    ]
+    return {
+        "type": "Feature",
+        "id": item_id,
+        "geometry": {"type": "Polygon", "coordinates": [ring]},
+        "properties": {"datetime": "2024-01-01T00:00:00Z"},
+        "assets": {},
+    }
+
+
+def test_catalogue_search_by_place(client: TestClient) -> None:
+    client.post("/stac/collections", json={"id": "places", "description": "items by place"})
+    for item in (
+        _item("over-etna", 14.99, 37.75),
+        _item("near-etna", 15.25, 37.75),
+        _item("over-rome", 12.5, 41.9),
+    ):
+        assert client.post("/stac/collections/places/items", json=item).status_code == 201
+    got = client.get("/stac/search", params={"collections": "places", "place": "Etna"}).json()
+    assert [f["id"] for f in got["features"]] == ["over-etna"]
+    # 20 km around Etna's box reaches the second item
+    wider = client.get(
+        "/stac/search", params={"collections": "places", "place": "Etna", "place_buffer": 20}
+    )
+    assert sorted(f["id"] for f in wider.json()["features"]) == ["near-etna", "over-etna"]
+    posted = client.post("/stac/search", json={"collections": ["places"], "place": "Rome"}).json()
+    assert [f["id"] for f in posted["features"]] == ["over-rome"]
+    for params, word in (
+        ({"place": "Etna", "bbox": "0,0,1,1"}, "place"),
+        ({"place": "Stromboly Volcanoo Zzz"}, "close names"),
+        ({"place": "Etna", "place_buffer": "far"}, "kilometres"),
+    ):
+        r = client.get("/stac/search", params={"collections": "places", **params})
+        assert r.status_code == 400 and word in r.json()["detail"], r.text

@@ -17,7 +17,7 @@ import orjson
 from shapely.geometry.base import BaseGeometry
 
 from gep.core.bbox import Bbox, parse_bbox
-from gep.core.errors import InvalidInput
+from gep.core.errors import InvalidInput, NotFound
 from gep.core.geometry import parse_geojson_geometry
 from gep.core.timeutil import TimeRange, parse_datetime_interval
 
@@ -328,6 +328,8 @@ def build_search(
         "count",
         "numberMatched",
         "conf",
+        "place",
+        "place_buffer",
     }
     if not from_get:
         unknown = [k for k in params if k not in known]
@@ -359,6 +361,10 @@ def build_search(
                     "intersects must be a GeoJSON geometry", field="intersects"
                 ) from None
         req.intersects = parse_geojson_geometry(geom, "intersects")
+    if params.get("place") not in (None, ""):
+        if params.get("bbox") is not None or params.get("intersects") is not None:
+            raise InvalidInput("give place, bbox or intersects, not several", field="place")
+        req.intersects = place_area(params["place"], params.get("place_buffer"))
     if params.get("datetime") not in (None, ""):
         if not isinstance(params["datetime"], str):
             raise InvalidInput("datetime must be a string", field="datetime")
@@ -419,3 +425,30 @@ def decode_token(token: str) -> tuple[str, list[Any]]:
             field="token",
         ) from None
     return direction, values
+
+
+def place_area(name: Any, buffer_km: Any = None) -> BaseGeometry:
+    """The area of a named place (``?place=Etna``): the gazetteer's best match, its box (or a
+    plate's polygon), grown by ``place_buffer`` kilometres."""
+    from shapely.geometry import box, shape
+
+    from gep.catalog.gazetteer import search as gazetteer_search
+
+    if not isinstance(name, str):
+        raise InvalidInput("place must be a name", field="place")
+    try:
+        best = gazetteer_search(name, limit=1)["features"][0]
+    except NotFound as exc:
+        raise InvalidInput(f"place: {exc.message}", field="place") from None
+    area = shape(best["geometry"]) if best["properties"]["kind"] == "plate" else box(*best["bbox"])
+    if buffer_km not in (None, ""):
+        try:
+            km = float(buffer_km)
+        except (TypeError, ValueError):
+            raise InvalidInput(
+                "place_buffer is a distance in kilometres", field="place_buffer"
+            ) from None
+        if not 0 <= km <= 500:
+            raise InvalidInput("place_buffer must be between 0 and 500 km", field="place_buffer")
+        area = area.buffer(km / 111.32)
+    return area
