@@ -14,6 +14,7 @@ from gep.catalog.insar import find_pairs, small_baseline_network
 from gep.catalog.insar import stack_search as find_stack
 from gep.catalog.store import CatalogStore
 from gep.core.errors import InvalidInput, NotFound
+from gep.core.geometry import parse_area
 from gep.jobs.engine import parse_item_ref
 
 router = APIRouter(prefix="/insar", tags=["InSAR"])
@@ -52,22 +53,6 @@ async def pairs(
     return Response(orjson.dumps(result), media_type="application/json")
 
 
-def _aoi(value: Any) -> Any:
-    from shapely.geometry import box
-
-    from gep.core.bbox import parse_bbox
-    from gep.core.geometry import parse_geojson_geometry
-
-    if value is None:
-        raise InvalidInput(
-            "aoi is required: [west, south, east, north] or a GeoJSON geometry", field="aoi"
-        )
-    if isinstance(value, list | str):
-        b = parse_bbox(value, field="aoi")
-        return box(b.west, b.south, b.east, b.north)
-    return parse_geojson_geometry(value, field="aoi")
-
-
 def _stack(store: CatalogStore, body: dict[str, Any]) -> dict[str, Any]:
     from gep.core.timeutil import parse_datetime_interval
 
@@ -89,7 +74,7 @@ def _stack(store: CatalogStore, body: dict[str, Any]) -> dict[str, Any]:
         raise InvalidInput("relative_orbit must be an integer", field="relative_orbit")
     return find_stack(
         store,
-        aoi=_aoi(body.get("aoi")),
+        aoi=parse_area(body.get("aoi")),
         datetime=when,
         collections=body.get("collections"),
         relative_orbit=orbit,

@@ -385,15 +385,18 @@ def stack_search(
         tracks.items(), key=lambda kv: (len(kv[1]), sum(c for c, _ in kv[1].values()))
     )
     items = [item for _, (_, item) in sorted(by_day.items())]
-    with_orbit = [i for i in items if _has_orbit(i)]
-    skipped = [
-        {"id": i["id"], "reason": "no orbit state vectors"} for i in items if not _has_orbit(i)
-    ]
+    orbits: dict[str, StateVectors] = {}
+    skipped: list[dict[str, str]] = []
+    for item in items:  # each orbit parsed once, for the check and the baselines
+        try:
+            orbits[item["id"]] = item_orbit(item)
+        except InvalidInput:
+            skipped.append({"id": item["id"], "reason": "no orbit state vectors"})
+    with_orbit = [i for i in items if i["id"] in orbits]
     if not with_orbit:
         raise InvalidInput("no acquisition of the stack carries orbit data", field="aoi")
     if reference is None:
-        times = [str(i["properties"]["datetime"]) for i in with_orbit]
-        ref_item = with_orbit[len(times) // 2]
+        ref_item = with_orbit[len(with_orbit) // 2]
     else:
         found = [i for i in with_orbit if i["id"] == reference]
         if not found:
@@ -403,9 +406,8 @@ def stack_search(
         ref_item = found[0]
     centre = aoi.centroid
     target = llh_to_ecef(centre.y, centre.x, 0.0)
-    ref_orbit = item_orbit(ref_item)
     baselines = baselines_at(
-        target, ref_orbit, [item_orbit(i) for i in with_orbit], skip_errors=True
+        target, orbits[ref_item["id"]], [orbits[i["id"]] for i in with_orbit], skip_errors=True
     )
     acquisitions = []
     for item, b in zip(with_orbit, baselines, strict=True):
@@ -434,14 +436,6 @@ def stack_search(
         "acquisitions": acquisitions,
         "skipped": skipped,
     }
-
-
-def _has_orbit(item: Mapping[str, Any]) -> bool:
-    try:
-        item_orbit(item)
-    except InvalidInput:
-        return False
-    return True
 
 
 def small_baseline_network(

@@ -102,18 +102,15 @@ def _stack_body(aoi: str, datetime: str | None, collection: list[str], relative_
 
 
 def _run_stack(body: dict[str, object]) -> dict[str, object]:
-    from shapely.geometry import box
-
     from gep.catalog.insar import stack_search
     from gep.cli.common import store_from_settings
-    from gep.core.bbox import parse_bbox
+    from gep.core.geometry import parse_area
     from gep.core.timeutil import parse_datetime_interval
 
-    b = parse_bbox(str(body["aoi"]), field="aoi")
     when = parse_datetime_interval(str(body["datetime"])) if body.get("datetime") else None
     with store_from_settings() as store:
         return stack_search(
-            store, aoi=box(b.west, b.south, b.east, b.north), datetime=when,
+            store, aoi=parse_area(str(body["aoi"])), datetime=when,
             collections=body.get("collections"),  # type: ignore[arg-type]
             relative_orbit=body.get("relative_orbit"),  # type: ignore[arg-type]
             reference=body.get("reference"),  # type: ignore[arg-type]

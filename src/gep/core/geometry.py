@@ -92,3 +92,27 @@ def check_geometry(shape: BaseGeometry, field: str) -> BaseGeometry:
         reason = shapely.is_valid_reason(shape)
         raise InvalidInput(f"{field}: invalid geometry: {reason}", field=field)
     return shape
+
+
+def parse_area(value: Any, field: str = "aoi") -> BaseGeometry:
+    """An area of interest given as a bbox ([w, s, e, n] or "w,s,e,n") or a GeoJSON geometry.
+
+    Boxes across the antimeridian are refused: the SAR geometry and footprint overlaps work
+    in plain longitude.
+    """
+    from shapely.geometry import box
+
+    from gep.core.bbox import parse_bbox
+
+    if value is None:
+        raise InvalidInput(
+            f"{field} is required: [west, south, east, north] or a GeoJSON geometry", field=field
+        )
+    if isinstance(value, list | str):
+        b = parse_bbox(value, field=field)
+        if b.crosses_antimeridian:
+            raise InvalidInput(
+                f"{field}: an area across the antimeridian is not supported", field=field
+            )
+        return box(b.west, b.south, b.east, b.north)
+    return parse_geojson_geometry(value, field=field)

@@ -153,22 +153,32 @@ def geometry_of(item: dict[str, Any]) -> SwathGeometry:
 
 
 def read_slc(
-    path: str | os.PathLike[str], geometry: SwathGeometry | None = None
+    path: str | os.PathLike[str],
+    geometry: SwathGeometry | None = None,
+    window: tuple[int, int, int, int] | None = None,
 ) -> NDArray[np.complex64]:
-    """The complex image of a product's ``slc`` asset (checked against its geometry)."""
+    """The complex image of a product's ``slc`` asset, checked against its geometry.
+
+    ``window`` = (first line, first sample, lines, samples) reads only that part: a service
+    working on an area of interest need not load a whole burst.
+    """
+    from rasterio.windows import Window
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         src = rasterio.open(path)
     with src:
         if src.dtypes[0] not in ("complex64", "complex_int16", "complex128"):
             raise InvalidInput(f"{os.fspath(path)!r} is not a complex SLC raster ({src.dtypes[0]})")
-        data = src.read(1).astype(np.complex64)
-    if geometry is not None and data.shape != (geometry.lines, geometry.samples):
-        raise InvalidInput(
-            f"{os.fspath(path)!r} is {data.shape}; its geometry says "
-            f"{(geometry.lines, geometry.samples)}"
-        )
-    return data
+        if geometry is not None and (src.height, src.width) != (geometry.lines, geometry.samples):
+            raise InvalidInput(
+                f"{os.fspath(path)!r} is {(src.height, src.width)}; its geometry says "
+                f"{(geometry.lines, geometry.samples)}"
+            )
+        if window is None:
+            return src.read(1).astype(np.complex64)
+        l0, s0, lines, samples = window
+        return src.read(1, window=Window(s0, l0, samples, lines)).astype(np.complex64)
 
 
 def read_truth(path: str | os.PathLike[str]) -> dict[str, NDArray[np.float32]]:

@@ -199,23 +199,11 @@ def _reference_pixel(
     lonlat: list[float], geom: Any, dem: Any, looks: tuple[int, int]
 ) -> tuple[int, int]:
     """Multilooked (row, col) of a [lon, lat] reference point; refused outside the window."""
-    from gep.algorithms.sar.geometry import Dem, geo2rdr, llh_to_ecef, radar_times
+    from gep.algorithms.sar.geometry import lonlat_to_radar
     from gep.core.errors import InvalidInput
 
-    lon, lat = float(lonlat[0]), float(lonlat[1])
-    h = (
-        dem.height_at(np.array([lat]), np.array([lon]))
-        if isinstance(dem, Dem)
-        else np.array([float(dem)])
-    )
-    t0 = float(radar_times(geom, 0.0))
-    t, rng = geo2rdr(
-        llh_to_ecef(np.array([lat]), np.array([lon]), h),
-        geom.orbit,
-        float(radar_times(geom, geom.lines / 2)),
-    )
-    line = (t[0] - t0) / geom.azimuth_time_interval
-    sample = (rng[0] - geom.near_range) / geom.range_pixel_spacing
+    lines, samples = lonlat_to_radar(geom, np.array([lonlat[1]]), np.array([lonlat[0]]), dem)
+    line, sample = float(lines[0]), float(samples[0])
     row, col = int(line // looks[0]), int(sample // looks[1])
     if not (0 <= row < geom.lines // looks[0] and 0 <= col < geom.samples // looks[1]):
         raise InvalidInput(

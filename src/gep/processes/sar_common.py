@@ -18,11 +18,10 @@ from shapely.geometry import box, mapping, shape
 from shapely.geometry.base import BaseGeometry
 
 from gep.algorithms.sar.geocode import GeoGrid
-from gep.algorithms.sar.geometry import Dem, crop_geometry, geo2rdr, llh_to_ecef, radar_times
+from gep.algorithms.sar.geometry import Dem, crop_geometry, lonlat_to_radar
 from gep.algorithms.sar.pair import PairBaseline, check_pair
-from gep.core.bbox import parse_bbox
 from gep.core.errors import InvalidInput
-from gep.core.geometry import parse_geojson_geometry
+from gep.core.geometry import parse_area
 from gep.core.sar import SwathGeometry
 from gep.io.dem import read_dem
 from gep.io.slc_product import geometry_of, read_slc
@@ -71,7 +70,7 @@ class PairInputs(BaseModel):
     @classmethod
     def _aoi(cls, value: Any) -> Any:
         if value is not None:
-            parse_aoi(value)
+            parse_area(value)
         return value
 
     @field_validator("coherence_window")
@@ -80,15 +79,6 @@ class PairInputs(BaseModel):
         if value is not None and any(v < 1 or v % 2 == 0 or v > 101 for v in value):
             raise ValueError("coherence_window sizes must be odd numbers between 1 and 101")
         return value
-
-
-def parse_aoi(value: Any) -> BaseGeometry:
-    if isinstance(value, list):
-        b = parse_bbox(value, field="aoi")
-        if b.crosses_antimeridian:
-            raise InvalidInput("aoi: an area across the antimeridian is not supported", field="aoi")
-        return box(b.west, b.south, b.east, b.north)
-    return parse_geojson_geometry(value, field="aoi")
 
 
 def dem_asset(item: dict[str, Any]) -> str:
@@ -126,7 +116,7 @@ def check_items(
         )
     area = overlap
     if inputs.aoi is not None:
-        aoi = parse_aoi(inputs.aoi)
+        aoi = parse_area(inputs.aoi)
         area = overlap.intersection(aoi)
         if area.is_empty or area.area <= 0:
             raise InvalidInput(
@@ -158,12 +148,7 @@ def radar_window(
     ring = np.asarray(area.envelope.exterior.coords)
     lon = np.r_[ring[:, 0], area.centroid.x]
     lat = np.r_[ring[:, 1], area.centroid.y]
-    h = dem.height_at(lat, lon) if isinstance(dem, Dem) else np.full(lat.shape, float(dem))
-    t0 = float(radar_times(geom, 0.0))
-    t, rng = geo2rdr(llh_to_ecef(lat, lon, h), geom.orbit, float(radar_times(geom, geom.lines / 2)),
-                     span=(t0 - 30, t0 + geom.lines * geom.azimuth_time_interval + 30))  # fmt: skip
-    line = (t - t0) / geom.azimuth_time_interval
-    sample = (rng - geom.near_range) / geom.range_pixel_spacing
+    line, sample = lonlat_to_radar(geom, lat, lon, dem)
     l0, l1 = int(np.floor(line.min())) - 16, int(np.ceil(line.max())) + 16
     s0, s1 = int(np.floor(sample.min())) - 32, int(np.ceil(sample.max())) + 32
     # at least the refinement's minimum, centred on the area
@@ -211,18 +196,16 @@ def load_pair(
     baseline, area = check_items(inputs, items)
     ref_geom, sec_geom = geometry_of(ref_item), geometry_of(sec_item)
     assert ref_path is not None and sec_path is not None
-    ref = read_slc(ref_path, ref_geom)
-    sec = read_slc(sec_path, sec_geom)
     l0, s0, lines, samples = radar_window(ref_geom, area, dem)
     ctx.logger.info(
         "processing window: lines %d-%d, samples %d-%d", l0, l0 + lines, s0, s0 + samples
     )
-    ref = np.ascontiguousarray(ref[l0 : l0 + lines, s0 : s0 + samples])
-    sec = np.ascontiguousarray(sec[l0 : l0 + lines, s0 : s0 + samples])
-    if ref.shape != sec.shape:
+    if (sec_geom.lines, sec_geom.samples) != (ref_geom.lines, ref_geom.samples):
         raise InvalidInput(
-            "the secondary does not cover the reference window", field="inputs.secondary"
+            "the secondary's image size differs from the reference's", field="inputs.secondary"
         )
+    ref = read_slc(ref_path, ref_geom, (l0, s0, lines, samples))
+    sec = read_slc(sec_path, sec_geom, (l0, s0, lines, samples))
     return (
         ref,
         sec,

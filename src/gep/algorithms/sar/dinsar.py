@@ -34,17 +34,6 @@ def phase_to_los(phase: NDArray[np.floating], wavelength: float = S1_WAVELENGTH)
     return (-wavelength / (4.0 * np.pi) * np.asarray(phase, "float64")).astype("float32")
 
 
-def synthetic_phase(range_difference: NDArray[np.floating], wavelength: float) -> F32:
-    """Flat-earth + topographic phase 4π(R2 − R1)/λ, wrapped to [0, 2π) in double precision.
-
-    R2 − R1 runs to tens of metres (thousands of radians); wrapping before the cast to
-    float32 keeps the phase exact to 1e-6 rad.
-    """
-    return np.mod(
-        4.0 * np.pi / wavelength * np.asarray(range_difference, "float64"), 2 * np.pi
-    ).astype("float32")
-
-
 @dataclass
 class DinsarResult:
     """Radar-geometry products (multilooked grid) and, when asked, their geocoded versions."""

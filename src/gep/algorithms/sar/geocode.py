@@ -13,8 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from gep.algorithms.sar.geometry import Dem, geo2rdr, llh_to_ecef, radar_times, rdr2geo
-from gep.algorithms.sar.orbit import seconds_since
+from gep.algorithms.sar.geometry import Dem, lonlat_to_radar, radar_times, rdr2geo
 from gep.core.sar import SwathGeometry
 
 F64 = NDArray[np.float64]
@@ -64,14 +63,7 @@ def spacing_for_looks(geom: SwathGeometry, looks: tuple[int, int], incidence_deg
 def radar_coordinates(grid: GeoGrid, geom: SwathGeometry, dem: Dem | float) -> tuple[F64, F64]:
     """Full-resolution (line, sample) of every grid node in ``geom``; NaN outside the image."""
     lat, lon = grid.nodes()
-    h = dem.height_at(lat, lon) if isinstance(dem, Dem) else np.full_like(lat, float(dem))
-    xyz = llh_to_ecef(lat, lon, h)
-    t_mid = float(radar_times(geom, geom.lines / 2))
-    t0 = float(seconds_since(np.atleast_1d(geom.first_line_time), geom.orbit.time[0])[0])
-    span = (t0 - 10.0, t0 + geom.lines * geom.azimuth_time_interval + 10.0)
-    t, rng = geo2rdr(xyz, geom.orbit, t_mid, span=span)
-    line = (t - t0) / geom.azimuth_time_interval
-    sample = (rng - geom.near_range) / geom.range_pixel_spacing
+    line, sample = lonlat_to_radar(geom, lat, lon, dem)
     outside = (line < 0) | (line > geom.lines - 1) | (sample < 0) | (sample > geom.samples - 1)
     line[outside] = np.nan
     sample[outside] = np.nan

@@ -294,3 +294,25 @@ def crop_geometry(
         lines=lines,
         samples=samples,
     )
+
+
+def lonlat_to_radar(
+    geom: SwathGeometry, lat: ArrayLike, lon: ArrayLike, dem: Dem | float
+) -> tuple[F64, F64]:
+    """Full-resolution (line, sample) of ground points in ``geom``, at their DEM height.
+
+    The zero-Doppler time is searched within the image's time span (±30 s); points outside
+    the image come back with coordinates outside [0, lines) × [0, samples), for the caller to
+    refuse or mask.
+    """
+    la = np.asarray(lat, "float64")
+    lo = np.asarray(lon, "float64")
+    h = dem.height_at(la, lo) if isinstance(dem, Dem) else np.full(la.shape, float(dem))
+    t0 = float(radar_times(geom, 0.0))
+    span = (t0 - 30.0, t0 + geom.lines * geom.azimuth_time_interval + 30.0)
+    t, rng = geo2rdr(
+        llh_to_ecef(la, lo, h), geom.orbit, float(radar_times(geom, geom.lines / 2)), span=span
+    )
+    line = (t - t0) / geom.azimuth_time_interval
+    sample = (rng - geom.near_range) / geom.range_pixel_spacing
+    return np.asarray(line), np.asarray(sample)

@@ -31,11 +31,13 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from gep.algorithms.models import mogi, okada85, project_los
+from gep.algorithms.sar.baseline import baseline_at
 from gep.algorithms.sar.geometry import (
     Dem,
     crop_geometry,
     geo2rdr,
     llh_to_ecef,
+    lonlat_to_radar,
     radar_times,
     rdr2geo,
 )
@@ -106,12 +108,8 @@ def window_around(
     geom: SwathGeometry, lat: float, lon: float, height: float, lines: int, samples: int
 ) -> tuple[int, int]:
     """First line and sample of a ``lines`` × ``samples`` window of ``geom`` centred on a point."""
-    xyz = llh_to_ecef(lat, lon, height)
-    t_mid = radar_times(geom, geom.lines / 2)
-    t, rng = geo2rdr(xyz[None, :], geom.orbit, t_mid, span=None)
-    line = (t[0] - radar_times(geom, 0.0)) / geom.azimuth_time_interval
-    sample = (rng[0] - geom.near_range) / geom.range_pixel_spacing
-    return round(line - lines / 2), round(sample - samples / 2)
+    line, sample = lonlat_to_radar(geom, np.array([lat]), np.array([lon]), height)
+    return round(float(line[0]) - lines / 2), round(float(sample[0]) - samples / 2)
 
 
 def baseline_orbit(
@@ -136,22 +134,6 @@ def baseline_orbit(
     shift = bperp * perp + bpar * look
     dt = np.timedelta64(round(days * 86400e9), "ns")
     return StateVectors(orbit.time + dt, orbit.position + shift, orbit.velocity, orbit.source)
-
-
-def perpendicular_baseline(
-    ref: StateVectors, sec: StateVectors, xyz: F64, t_ref: float, t_sec: float
-) -> float:
-    """Perpendicular baseline (m) at a ground point: secondary minus reference position,
-    resolved normal to the reference line of sight in its zero-Doppler plane, positive up."""
-    p1, v1 = interpolate_orbit_s(ref, np.array([t_ref]))
-    p2, _ = interpolate_orbit_s(sec, np.array([t_sec]))
-    look = np.asarray(xyz, "float64") - p1[0]
-    look /= np.linalg.norm(look)
-    perp = np.cross(look, v1[0])
-    perp /= np.linalg.norm(perp)
-    if np.dot(perp, p1[0]) < 0:
-        perp = -perp
-    return float(np.dot(p2[0] - p1[0], perp))
 
 
 def band_limited_speckle(
@@ -251,7 +233,7 @@ class SimulatedPair:
     reference_geometry: SwathGeometry
     secondary_geometry: SwathGeometry
     misregistration: tuple[float, float]
-    perpendicular_baseline: float
+    perpendicular_baseline: float  # m at the scene centre, ISCE2's sign (sar.baseline)
     truth: dict[str, NDArray[np.floating]] = field(default_factory=dict)
 
 
@@ -407,7 +389,7 @@ def simulate_pair(
         "incidence": incidence[core],
         "heading": heading[core],
     }
-    bp = perpendicular_baseline(ref_geom.orbit, sec_orbit, centre, t_centre, t_centre)
+    bp = baseline_at(centre, ref_geom.orbit, sec_orbit).bperp
     return SimulatedPair(
         reference=np.ascontiguousarray(ref_ext[core]),
         secondary=secondary,
@@ -427,7 +409,6 @@ __all__ = [
     "baseline_orbit",
     "crop_geometry",
     "local_enu",
-    "perpendicular_baseline",
     "simulate_large_pair",
     "simulate_pair",
     "source_displacement",
@@ -519,6 +500,6 @@ def simulate_large_pair(
         reference_geometry=ref_geom,
         secondary_geometry=sec_geom,
         misregistration=(float(daz), float(drg)),
-        perpendicular_baseline=bperp,
+        perpendicular_baseline=baseline_at(centre[0], geometry.orbit, sec_orbit).bperp,
         truth=truth,
     )
