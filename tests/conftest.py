@@ -62,7 +62,8 @@ def _postgis_store() -> CatalogStore:
     with _pg_store.engine.begin() as conn:
         conn.execute(
             text(
-                "TRUNCATE item_content, items, queryables, collections, jobs, job_logs "
+                "TRUNCATE item_content, items, queryables, collections, jobs, job_logs, "
+                "harvest_sources, harvest_runs, ingestion_events "
                 "RESTART IDENTITY CASCADE"
             )
         )

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
         description="How long a synchronous execute waits before answering with the job instead",
     )
 
+    harvest_poll_s: float = Field(
+        default=30.0,
+        description="How often gep serve looks for scheduled harvests that are due; 0 = never",
+    )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,9 +14,20 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import HTMLResponse, Response
 
 import gep
-from gep.api import errors, gazetteer, insar, opensearch, processes, stac, stac_transactions
+from gep.api import (
+    errors,
+    gazetteer,
+    harvest,
+    insar,
+    opensearch,
+    processes,
+    stac,
+    stac_transactions,
+)
 from gep.api.deps import base_url
 from gep.catalog.backends import open_store
+from gep.harvest.scheduler import HarvestScheduler
+from gep.harvest.store import HarvestStore
 from gep.jobs.deployed import DeployedStore
 from gep.jobs.engine import JobEngine
 from gep.jobs.store import ACCEPTED, RUNNING, JobStore
@@ -47,7 +59,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # watchdog re-queues those whose lease expires
             engine.requeue(jobs_store)
             engine.start_watchdog()
+        if settings.harvest_poll_s > 0:
+            app.state.harvest_scheduler.start()
         yield
+        app.state.harvest_scheduler.stop()
         app.state.job_engine.close()
         store.close()
 
@@ -65,6 +80,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.job_store = JobStore(store.engine)
     app.state.cwl_runtime = container_runtime(settings.cwl_runtime)
     app.state.deployed = DeployedStore(store.engine)
+    app.state.harvests = HarvestStore(store.engine)
+    app.state.harvests_running = set()
+    app.state.harvests_lock = threading.Lock()
+    app.state.harvest_scheduler = HarvestScheduler(
+        store, app.state.harvests, poll_s=settings.harvest_poll_s or 30.0
+    )
     for deployed_process in app.state.deployed.all(app.state.cwl_runtime):
         app.state.processes.add(deployed_process)
     storage = Path(settings.resolved_storage_url().removeprefix("file://"))
@@ -143,4 +164,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(processes.router)
     app.include_router(insar.router)
     app.include_router(gazetteer.router)
+    app.include_router(harvest.router)
+
     return app

@@ -44,3 +44,8 @@ async def json_body(request: Request) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidInput(f"the body is not valid JSON: {exc}", field="body") from None
+
+
+def require_admin(request: Request) -> None:
+    """Configuring harvesters is an administrator's action: the one place the accounts issue
+    will check the caller's role. Until then every caller of this server may."""

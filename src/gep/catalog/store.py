@@ -10,6 +10,7 @@ pages stay correct while items are inserted (an offset would skip or repeat item
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -56,6 +57,19 @@ class IngestReport:
     written: int = 0
     failed: list[IngestFailure] = field(default_factory=list)
     created_collections: list[str] = field(default_factory=list)
+    #: (collection, id) of the items that did not exist before (counted when ``origin`` is set)
+    new: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class IngestionEvent:
+    """One item that entered the catalogue; systematic processing subscribes to these."""
+
+    seq: int
+    collection: str
+    item_id: str
+    origin: str
+    created: int
 
 
 class CatalogStore(ABC):
@@ -215,12 +229,15 @@ class CatalogStore(ABC):
         mode: WriteMode = "upsert",
         atomic: bool = True,
         create_collections: bool = False,
+        origin: str | None = None,
     ) -> IngestReport:
         """Validate and write items in batches.
 
         ``atomic=True`` (the API's transactions): one invalid item or conflict writes nothing.
         ``atomic=False`` (``gep catalog ingest``): failures are reported with their position and
         id, and the rest still goes in.
+        ``origin`` (e.g. ``harvest:cdse``): record an ingestion event for each item that is new,
+        in the same transaction as the write, so an event exists exactly when its item does.
         """
         report = IngestReport()
         if atomic:
@@ -238,7 +255,7 @@ class CatalogStore(ABC):
                     rows.append(item_to_row(item, collection, where=where))
             self._check_collections(rows, report, create_collections)
             with self._write() as w:
-                self._write_rows(w, rows, mode)
+                self._write_tracked(w, rows, mode, origin, report)
             report.written = len(rows)
             return report
 
@@ -252,7 +269,7 @@ class CatalogStore(ABC):
             try:
                 rows = self._check_collections(rows, report, create_collections, batch=batch)
                 with self._write() as w:
-                    self._write_rows(w, rows, mode)
+                    self._write_tracked(w, rows, mode, origin, report)
                 report.written += len(rows)
             except GepError as exc:
                 for pos, item in batch:
@@ -268,6 +285,55 @@ class CatalogStore(ABC):
             if previous is not None:
                 write(previous[0], previous[1].result())
         return report
+
+    def _write_tracked(
+        self, w: Any, rows: list[ItemRow], mode: WriteMode, origin: str | None, report: IngestReport
+    ) -> None:
+        if origin is None:
+            self._write_rows(w, rows, mode)
+            return
+        keys = list(dict.fromkeys((r.collection, r.id) for r in rows))
+        existing: set[tuple[str, str]] = set()
+        by_coll: dict[str, list[str]] = {}
+        for c, i in keys:
+            by_coll.setdefault(c, []).append(i)
+        for coll, ids in by_coll.items():
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                binds = {f"i{n}": v for n, v in enumerate(chunk)}
+                marks = ", ".join(f":{k}" for k in binds)
+                for (iid,) in w.execute(
+                    text(f"SELECT id FROM items WHERE collection = :c AND id IN ({marks})"),
+                    {"c": coll, **binds},
+                ):
+                    existing.add((coll, iid))
+        self._write_rows(w, rows, mode)
+        fresh = [k for k in keys if k not in existing]
+        if fresh:
+            created = time.time_ns() // 1000
+            w.execute(
+                text(
+                    "INSERT INTO ingestion_events (collection, item_id, origin, created) "
+                    "VALUES (:c, :i, :o, :t)"
+                ),
+                [{"c": c, "i": i, "o": origin, "t": created} for c, i in fresh],
+            )
+        report.new.extend(fresh)
+
+    def ingestion_events(
+        self, *, after: int = 0, collection: str | None = None, limit: int = 1000
+    ) -> list[IngestionEvent]:
+        """Events with ``seq > after``, oldest first: a subscriber keeps the last seq it saw."""
+        sql = (
+            "SELECT seq, collection, item_id, origin, created FROM ingestion_events WHERE seq > :a"
+        )
+        params: dict[str, Any] = {"a": after, "n": limit}
+        if collection:
+            sql += " AND collection = :c"
+            params["c"] = collection
+        with self.engine.connect() as conn:
+            rows = conn.execute(text(sql + " ORDER BY seq LIMIT :n"), params).all()
+        return [IngestionEvent(int(r[0]), r[1], r[2], r[3], int(r[4])) for r in rows]
 
     @staticmethod
     def _prepare_batch(

@@ -244,6 +244,31 @@ def product_footprint(product: PathLike) -> Polygon | None:
     return _open_product(product).footprint
 
 
+@dataclass(frozen=True)
+class ProductSummary:
+    """What a catalogue record needs from a SAFE product: the manifest, and an orbit when an
+    annotation is present (a product may be listed from its manifest alone)."""
+
+    name: str
+    attrs: dict[str, Any]
+    footprint: Polygon | None
+    swaths: list[tuple[str, str]]
+    orbit: StateVectors | None
+
+
+def product_summary(product: PathLike) -> ProductSummary:
+    """Manifest attributes, footprint, present annotations and the annotation orbit."""
+    prod = _open_product(product)
+    orbit = _annotation_orbit(prod, sorted(prod.annotations)[0]) if prod.annotations else None
+    return ProductSummary(
+        name=prod.name.removesuffix(".SAFE"),
+        attrs=dict(prod.attrs),
+        footprint=prod.footprint,
+        swaths=sorted(prod.annotations),
+        orbit=orbit,
+    )
+
+
 def geolocation_grid(product: PathLike, swath: str = "IW1", polarisation: str = "VV") -> xr.Dataset:
     """The annotation's geolocation grid (xarray-sentinel's ``gcp`` group).
 

@@ -1,0 +1,159 @@
+"""``/harvest``: harvest sources, their runs (the harvest log) and the ingestion events."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from gep.api.deps import base_url, json_body, require_admin
+from gep.catalog.store import CatalogStore
+from gep.core.errors import Conflict, InvalidInput
+from gep.core.timeutil import format_rfc3339, from_micros
+from gep.harvest.base import SourceConfig
+from gep.harvest.runner import run_harvest
+from gep.harvest.sources import check_config
+from gep.harvest.store import HarvestStore
+
+router = APIRouter(prefix="/harvest", tags=["Harvesting"])
+JSON = "application/json"
+
+
+def _harvests(request: Request) -> HarvestStore:
+    return request.app.state.harvests  # type: ignore[no-any-return]
+
+
+def _json(doc: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(doc), status_code=status, media_type=JSON, headers=headers)
+
+
+def _source_doc(request: Request, record_dict: dict[str, Any]) -> dict[str, Any]:
+    base = f"{base_url(request)}/harvest/sources/{record_dict['name']}"
+    return {
+        **record_dict,
+        "links": [
+            {"rel": "self", "type": JSON, "href": base},
+            {"rel": "runs", "type": JSON, "href": f"{base}/runs"},
+        ],
+    }
+
+
+@router.get("/sources", summary="Configured harvest sources")
+def list_sources(request: Request) -> Response:
+    records = _harvests(request).sources()
+    return _json({"sources": [_source_doc(request, r.as_dict()) for r in records]})
+
+
+@router.post(
+    "/sources",
+    summary="Add a harvest source",
+    status_code=201,
+    dependencies=[Depends(require_admin)],
+)
+async def add_source(request: Request, body: Any = Depends(json_body)) -> Response:
+    """Body: ``{"name", "kind", "url", "collection", "params": {…}, "interval_s": 3600}``.
+    The configuration is checked (kind, URL or folder, collection id) before it is stored."""
+    if not isinstance(body, dict):
+        raise InvalidInput("the body must be a JSON object", field="body")
+    missing = [k for k in ("name", "kind", "url", "collection") if not body.get(k)]
+    if missing:
+        raise InvalidInput(f"missing: {', '.join(missing)}", field=missing[0])
+    interval = body.get("interval_s")
+    if interval is not None and (not isinstance(interval, int) or interval <= 0):
+        raise InvalidInput("interval_s must be a positive integer (seconds)", field="interval_s")
+    config = SourceConfig(
+        str(body["name"]),
+        str(body["kind"]),
+        str(body["url"]),
+        str(body["collection"]),
+        body.get("params") or {},
+    )
+    check_config(config)
+    record = await run_in_threadpool(
+        _harvests(request).add, config, interval_s=interval, replace=bool(body.get("replace"))
+    )
+    doc = _source_doc(request, record.as_dict())
+    return _json(doc, 201, {"Location": doc["links"][0]["href"]})
+
+
+@router.get("/sources/{name}", summary="A harvest source and its latest runs")
+def get_source(request: Request, name: str) -> Response:
+    harvests = _harvests(request)
+    doc = _source_doc(request, harvests.get(name).as_dict())
+    doc["runs"] = [r.as_dict() for r in harvests.runs(name, 5)]
+    return _json(doc)
+
+
+@router.delete(
+    "/sources/{name}", summary="Remove a harvest source", dependencies=[Depends(require_admin)]
+)
+def remove_source(request: Request, name: str) -> Response:
+    _harvests(request).remove(name)
+    return Response(status_code=204)
+
+
+@router.get("/sources/{name}/runs", summary="The harvest log of a source")
+def source_runs(request: Request, name: str, limit: int = Query(20, ge=1, le=1000)) -> Response:
+    harvests = _harvests(request)
+    harvests.get(name)
+    return _json({"runs": [r.as_dict() for r in harvests.runs(name, limit)]})
+
+
+@router.post(
+    "/sources/{name}/run",
+    summary="Run a harvest now (in the background)",
+    status_code=202,
+    dependencies=[Depends(require_admin)],
+)
+def run_source(request: Request, name: str, full: bool = Query(False)) -> Response:
+    """Answers at once; the run's progress is in ``…/runs``. One run of a source at a time."""
+    harvests = _harvests(request)
+    harvests.get(name)
+    running: set[str] = request.app.state.harvests_running
+    lock: threading.Lock = request.app.state.harvests_lock
+    with lock:
+        if name in running:
+            raise Conflict(f"source '{name}' is being harvested already", field="name")
+        running.add(name)
+    store: CatalogStore = request.app.state.store
+
+    def go() -> None:
+        try:
+            run_harvest(store, harvests, name, full=full)
+        finally:
+            with lock:
+                running.discard(name)
+
+    threading.Thread(target=go, name=f"gep-harvest-{name}", daemon=True).start()
+    runs = f"{base_url(request)}/harvest/sources/{name}/runs"
+    return _json({"source": name, "status": "started", "runs": runs}, 202, {"Location": runs})
+
+
+@router.get("/events", summary="Ingestion events: one per new catalogue item")
+def events(
+    request: Request,
+    after: int = Query(0, ge=0, description="Only events with a larger sequence number"),
+    collection: str | None = Query(None),
+    limit: int = Query(100, ge=1, le=10000),
+) -> Response:
+    store: CatalogStore = request.app.state.store
+    found = store.ingestion_events(after=after, collection=collection, limit=limit)
+    return _json(
+        {
+            "events": [
+                {
+                    "seq": e.seq,
+                    "collection": e.collection,
+                    "item": e.item_id,
+                    "origin": e.origin,
+                    "created": format_rfc3339(from_micros(e.created)),
+                }
+                for e in found
+            ],
+            "next_after": found[-1].seq if found else after,
+        }
+    )
