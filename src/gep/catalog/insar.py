@@ -16,9 +16,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 from shapely.geometry import shape
 
-from gep.algorithms.sar.baseline import Baseline, baseline_at, baselines_at
+from gep.algorithms.sar.baseline import Baseline, baseline_at, baseline_results, baselines_at
 from gep.algorithms.sar.geometry import geo2rdr, llh_to_ecef, radar_times, rdr2geo
 from gep.algorithms.sar.orbit import seconds_since
 from gep.core.errors import InvalidInput
@@ -205,6 +206,8 @@ def find_pairs(
     Compatible: same collection, relative orbit, pass, platform family, beam mode, swath or
     burst, a common polarisation, and a footprint overlap of at least ``min_overlap`` of the
     reference's. The catalogue query narrows by track and footprint; the rest is checked here.
+    The reference's geometry is solved once, and every candidate's baselines in one
+    vectorised call (:func:`~gep.algorithms.sar.baseline.baseline_results`).
     """
     from gep.catalog.search import SearchRequest
 
@@ -228,16 +231,22 @@ def find_pairs(
             f"item '{reference.get('id')}' cannot be paired: it has no {' and no '.join(missing)}",
             field="reference",
         )
-    item_orbit(reference)  # refuse a reference without orbit data before searching
+    ref_orbit = item_orbit(reference)  # refuse a reference without orbit data before searching
     footprint = shape(reference["geometry"])
+    area = footprint.area
+    centre = footprint.centroid
+    target = llh_to_ecef(centre.y, centre.x, 0.0)
     req = SearchRequest(
         collections=[str(reference.get("collection"))],
         intersects=footprint,
         filter={"op": "=", "args": [{"property": "sat:relative_orbit"}, orbit]},
         limit=1000,
     )
-    pairs: list[dict[str, Any]] = []
-    skipped: list[dict[str, str]] = []
+    # every candidate in catalogue order: (collection, id, item, overlap, why it is skipped);
+    # the orbits of those that pass every other check are solved together at the end
+    found: list[tuple[str, str, dict[str, Any], float, str | None]] = []
+    orbits: list[StateVectors] = []
+    solved: list[int] = []  # index in ``found`` of each orbit
     seen = 0
     while seen < MAX_CANDIDATES:
         page = store.search(req)
@@ -245,43 +254,58 @@ def find_pairs(
             seen += 1
             if item_id == reference.get("id"):
                 continue
-            cand = json.loads(raw)
-            cprops = cand.get("properties") or {}
-            reason = _compatible(props, cprops)
-            overlap = (
-                footprint.intersection(shape(cand["geometry"])).area / footprint.area
-                if footprint.area
-                else 0.0
-            )
-            if reason is None and overlap < min_overlap:
-                reason = f"footprint overlap {overlap:.2f} < {min_overlap}"
+            cand = orjson.loads(raw)
+            reason = _compatible(props, cand.get("properties") or {})
+            overlap = 0.0
+            if reason is None:
+                overlap = (
+                    footprint.intersection(shape(cand["geometry"])).area / area if area else 0.0
+                )
+                if overlap < min_overlap:
+                    reason = f"footprint overlap {overlap:.2f} < {min_overlap}"
             if reason is None:
                 try:
-                    b = item_baseline(reference, cand)
+                    orbits.append(item_orbit(cand))
+                    solved.append(len(found))
                 except InvalidInput as exc:
                     reason = exc.message
-            if reason is not None:
-                skipped.append({"id": item_id, "reason": reason})
-                continue
-            if max_bperp is not None and abs(b.bperp) > max_bperp:
-                continue
-            if max_btemp is not None and abs(b.btemp) > max_btemp:
-                continue
-            pairs.append(
-                {
-                    "id": item_id,
-                    "collection": collection,
-                    "datetime": cprops.get("datetime"),
-                    "bperp": round(b.bperp, 3),
-                    "bpar": round(b.bpar, 3),
-                    "btemp": round(b.btemp, 4),
-                    "overlap": round(overlap, 4),
-                    "dinsar_inputs": _dinsar_inputs(reference, cand, b.btemp),
-                }
-            )
+            found.append((collection, item_id, cand, overlap, reason))
         if not page.next_token:
             break
         req.token = page.next_token
+    try:
+        results = baseline_results(target, ref_orbit, orbits)
+    except ValueError as exc:  # the reference's own orbit does not see its centre
+        results = [exc] * len(orbits)
+    baselines: dict[int, Baseline | ValueError] = dict(zip(solved, results, strict=True))
+    pairs: list[dict[str, Any]] = []
+    skipped: list[dict[str, str]] = []
+    for k, (collection, item_id, cand, overlap, reason) in enumerate(found):
+        b = baselines.get(k)
+        if isinstance(b, ValueError):
+            reason = (
+                f"the orbits of '{reference.get('id')}' and '{cand.get('id')}' do not both "
+                f"see the reference's centre: {b}"
+            )
+        if reason is not None or not isinstance(b, Baseline):
+            skipped.append({"id": item_id, "reason": str(reason)})
+            continue
+        if max_bperp is not None and abs(b.bperp) > max_bperp:
+            continue
+        if max_btemp is not None and abs(b.btemp) > max_btemp:
+            continue
+        pairs.append(
+            {
+                "id": item_id,
+                "collection": collection,
+                "datetime": (cand.get("properties") or {}).get("datetime"),
+                "bperp": round(b.bperp, 3),
+                "bpar": round(b.bpar, 3),
+                "btemp": round(b.btemp, 4),
+                "overlap": round(overlap, 4),
+                "dinsar_inputs": _dinsar_inputs(reference, cand, b.btemp),
+            }
+        )
     value = {
         "btemp": lambda p: abs(p["btemp"]),
         "bperp": lambda p: abs(p["bperp"]),
