@@ -1,0 +1,117 @@
+"""The quicklook cache: PNGs under ``<storage>/quicklooks/{collection}/{item}-{hash}.png``.
+
+``hash`` is :func:`gep.tiles.quicklook.fingerprint`: it changes when the item's source assets,
+their files, the size or the renderer change, so a changed item gets a new quicklook (and the
+old file is removed). Collection and item ids are user input: an id that is not a plain
+filename (letters, digits, ``._-``, not starting with a dot, at most 100 characters) becomes a
+sanitised slug plus a hash of the id, so no path ever leaves the cache folder. Writes are atomic
+(a temporary file in the same folder, then ``os.replace``), so readers never see half a PNG and
+concurrent generations of one quicklook are harmless.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+from urllib.request import url2pathname
+
+from gep.tiles.quicklook import DEFAULT_MAX_SIZE, fingerprint, quicklook_png
+
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
+_HASH = re.compile(r"[0-9a-f]{16}")
+
+
+def storage_root(storage_url: str, fallback: Path) -> Path:
+    """The local folder of a storage URL (``file://`` or a path); ``fallback`` otherwise."""
+    parsed = urlparse(storage_url)
+    if parsed.scheme == "file":
+        return Path(url2pathname(parsed.path))
+    if parsed.scheme == "" and storage_url:
+        return Path(storage_url)
+    return fallback
+
+
+def safe_name(ident: str) -> str:
+    """A filename for an id: the id itself when harmless, else a slug and a hash of the id."""
+    if _SAFE_NAME.fullmatch(ident):
+        return ident
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "_", ident)[:60].strip("_") or "id"
+    return f"{slug}_{hashlib.sha256(ident.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
+
+
+@dataclass(frozen=True, slots=True)
+class Quicklook:
+    path: Path
+    #: the fingerprint, usable as an ETag
+    key: str
+    #: False when the PNG came from the cache
+    created: bool
+
+    def read(self) -> bytes:
+        return self.path.read_bytes()
+
+
+class QuicklookCache:
+    def __init__(self, storage: Path, max_size: int = DEFAULT_MAX_SIZE) -> None:
+        self.root = Path(storage) / "quicklooks"
+        self.max_size = max_size
+
+    def key(self, item: dict[str, Any]) -> str:
+        """The item's current fingerprint (NoQuicklookSource / NotFound when none can be made)."""
+        return fingerprint(item, self.max_size)
+
+    def path_for(self, collection: str, item_id: str, key: str) -> Path:
+        if not _HASH.fullmatch(key):
+            raise ValueError(f"not a quicklook key: {key!r}")
+        folder = self.root / safe_name(collection)
+        path = folder / f"{safe_name(item_id)}-{key}.png"
+        # defence in depth: safe_name already makes this impossible
+        if not path.resolve().is_relative_to(self.root.resolve()):
+            raise ValueError(f"quicklook path {path} escapes {self.root}")
+        return path
+
+    def get(self, collection: str, item_id: str, item: dict[str, Any]) -> Quicklook | None:
+        """The cached quicklook of the item as it is now, or None."""
+        key = self.key(item)
+        path = self.path_for(collection, item_id, key)
+        return Quicklook(path, key, created=False) if path.is_file() else None
+
+    def get_or_create(
+        self, collection: str, item_id: str, item: dict[str, Any], *, force: bool = False
+    ) -> Quicklook:
+        """The cached PNG, rendered (and older versions removed) when missing or ``force``."""
+        key = self.key(item)
+        path = self.path_for(collection, item_id, key)
+        if path.is_file() and not force:
+            return Quicklook(path, key, created=False)
+        png = quicklook_png(item, self.max_size)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".png")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(png)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self._remove_stale(path, item_id)
+        return Quicklook(path, key, created=True)
+
+    @staticmethod
+    def _remove_stale(current: Path, item_id: str) -> None:
+        """Remove the quicklooks of earlier versions of the item (best effort)."""
+        stem = safe_name(item_id)
+        for old in current.parent.glob(f"{glob_escape(stem)}-" + "?" * 16 + ".png"):
+            if old != current and _HASH.fullmatch(old.name[len(stem) + 1 : -4]):
+                old.unlink(missing_ok=True)
+
+
+def glob_escape(text: str) -> str:
+    """Escape glob metacharacters (safe names hold none, but ids change)."""
+    return re.sub(r"([*?\[])", r"[\1]", text)
