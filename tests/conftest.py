@@ -60,11 +60,13 @@ def _postgis_store() -> CatalogStore:
         store.upgrade()
         _pg_store = store
     with _pg_store.engine.begin() as conn:
+        # every table of the schema but PostGIS's and the migration bookkeeping
         conn.execute(
             text(
-                "TRUNCATE item_content, items, queryables, collections, jobs, job_logs, "
-                "harvest_sources, harvest_runs, ingestion_events "
-                "RESTART IDENTITY CASCADE"
+                "DO $$ DECLARE t text; BEGIN SELECT string_agg(quote_ident(tablename), ', ') "
+                "INTO t FROM pg_tables WHERE schemaname = 'public' AND tablename NOT IN "
+                "('spatial_ref_sys', 'alembic_version', 'store_meta'); "
+                "EXECUTE 'TRUNCATE ' || t || ' RESTART IDENTITY CASCADE'; END $$"
             )
         )
         conn.execute(text("UPDATE store_meta SET value = 0"))

@@ -105,3 +105,113 @@ def test_catalogue_search_by_place(client: TestClient) -> None:
     ):
         r = client.get("/stac/search", params={"collections": "places", **params})
         assert r.status_code == 400 and word in r.json()["detail"], r.text
+
+
+# ---------------------------------------------------------------- named areas
+
+
+def _square(lon: float, lat: float, d: float) -> dict[str, object]:
+    ring = [[lon - d, lat - d], [lon + d, lat - d], [lon + d, lat + d], [lon - d, lat + d]]
+    return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+
+
+def test_named_areas_are_found_by_name_everywhere(client: TestClient) -> None:
+    client.post("/stac/collections", json={"id": "areas", "description": "items by named area"})
+    for item in (_item("inside-area", 15.3, 38.1), _item("outside-area", 15.8, 38.1)):
+        assert client.post("/stac/collections/areas/items", json=item).status_code == 201
+    r = client.post(
+        "/gazetteer/areas",
+        json={
+            "name": "Peloritani  landslides",  # spaces are tidied
+            "geometry": _square(15.3, 38.1, 0.1),
+            "description": "slow landslides north of Messina",
+        },
+    )
+    assert r.status_code == 201, r.text
+    area = r.json()
+    assert area["properties"]["name"] == "Peloritani landslides"
+    assert area["properties"]["kind"] == "area"
+    assert r.headers["location"].endswith(f"/gazetteer/areas/{area['properties']['id']}")
+    area_id = area["properties"]["id"]
+    assert client.get(f"/gazetteer/areas/{area_id}").json()["geometry"] == area["geometry"]
+    listed = client.get("/gazetteer/areas").json()["features"]
+    assert [f["properties"]["id"] for f in listed] == [area_id]
+
+    # the gazetteer finds it with a typo, accent-insensitively, ranked as its own kind
+    best = client.get("/gazetteer/search", params={"q": "peloritani landslide"}).json()
+    assert best["features"][0]["properties"]["kind"] == "area"
+    only = client.get(
+        "/gazetteer/search", params={"q": "Peloritani landslides", "kind": "area"}
+    ).json()
+    assert [f["properties"]["id"] for f in only["features"]] == [area_id]
+    # STAC search by place uses the area's polygon (not the gazetteer's point boxes)
+    got = client.get(
+        "/stac/search", params={"collections": "areas", "place": "Peloritani landslides"}
+    ).json()
+    assert [f["id"] for f in got["features"]] == ["inside-area"]
+    # OpenSearch geo:name, alone and grown by geo:radius (metres)
+    os_got = client.get(
+        "/opensearch/areas/search",
+        params={"name": "Peloritani landslides", "format": "json"},
+    ).json()
+    assert [f["id"] for f in os_got["features"]] == ["inside-area"]
+    grown = client.get(
+        "/opensearch/areas/search",
+        params={"geo:name": "Peloritani landslides", "geo:radius": 50_000, "format": "json"},
+    ).json()
+    assert sorted(f["id"] for f in grown["features"]) == ["inside-area", "outside-area"]
+    unknown = client.get("/opensearch/areas/search", params={"name": "Zzyzx Qqq"})
+    assert unknown.status_code == 400 and "close names" in unknown.json()["detail"]
+
+    # one owner, one name; deleting makes the name unknown again
+    again = client.post(
+        "/gazetteer/areas", json={"name": "peloritani LANDSLIDES", "bbox": [1, 1, 2, 2]}
+    )
+    assert again.status_code == 409 and area_id in again.json()["detail"]
+    assert client.delete(f"/gazetteer/areas/{area_id}").status_code == 204
+    assert client.get(f"/gazetteer/areas/{area_id}").status_code == 404
+    assert client.delete(f"/gazetteer/areas/{area_id}").status_code == 404
+    gone = client.get(
+        "/stac/search", params={"collections": "areas", "place": "Peloritani landslides"}
+    )
+    assert gone.status_code == 400
+
+
+def test_geo_name_in_the_description_document(client: TestClient) -> None:
+    client.post("/stac/collections", json={"id": "described", "description": "described"})
+    doc = client.get("/opensearch/described/description.xml").text
+    assert "{geo:name?}" in doc
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (
+            {"geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}},
+            "name",
+        ),
+        ({"name": "no area"}, "geometry"),
+        ({"name": "both", "bbox": [0, 0, 1, 1], "geometry": _square(0, 0, 1)}, "geometry"),
+        ({"name": "a point", "geometry": {"type": "Point", "coordinates": [1, 2]}}, "geometry"),
+        (
+            {
+                "name": "bow tie",
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]],
+                },
+            },
+            "geometry",
+        ),
+        ({"name": "off the globe", "bbox": [170, 0, 190, 1]}, "geometry"),
+        ({"name": "x" * 101, "bbox": [0, 0, 1, 1]}, "name"),
+        ({"name": "extra", "bbox": [0, 0, 1, 1], "colour": "red"}, "colour"),
+    ],
+)
+def test_bad_named_areas_are_refused(
+    client: TestClient, body: dict[str, object], field: str
+) -> None:
+    r = client.post("/gazetteer/areas", json=body)
+    assert r.status_code == 400, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert field in r.json()["detail"]

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
 from fastapi import Request
 
+from gep.catalog.areas import AreaStore
+from gep.catalog.gazetteer import Entry
 from gep.catalog.store import CatalogStore
 from gep.core.errors import InvalidInput, UnsupportedMediaType
 
 
 def get_store(request: Request) -> CatalogStore:
     return request.app.state.store  # type: ignore[no-any-return]
+
+
+def visible_places(request: Request) -> Callable[[], Sequence[Entry]]:
+    """The named areas a search by place name may resolve to, read only when one is named."""
+    store: CatalogStore = request.app.state.store
+    return lambda: AreaStore(store.engine).entries()
 
 
 def base_url(request: Request) -> str:

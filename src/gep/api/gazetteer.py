@@ -1,25 +1,87 @@
-"""``/gazetteer``: volcanoes, places and plates by name (see ``gep.catalog.gazetteer``)."""
+"""``/gazetteer``: volcanoes, places, plates and named areas by name (``gep.catalog.gazetteer``,
+``gep.catalog.areas``)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from gep.api.deps import base_url, get_store, json_body, visible_places
+from gep.catalog.areas import AreaStore
 from gep.catalog.gazetteer import search as gazetteer_search
+from gep.catalog.store import CatalogStore
+from gep.core.errors import InvalidInput
 
 router = APIRouter(prefix="/gazetteer", tags=["Gazetteer"])
 
+GEOJSON = "application/geo+json"
 
-@router.get("/search", summary="Find a volcano, a place or a tectonic plate by name")
+
+def _geojson(doc: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(doc), status_code=status, media_type=GEOJSON, headers=headers)
+
+
+@router.get("/search", summary="Find a volcano, a place, a tectonic plate or a named area")
 async def search(
+    request: Request,
     q: str = Query(..., description="A name; accents and small typos do not matter"),
-    kind: str | None = Query(None, description="volcano, place or plate"),
+    kind: str | None = Query(None, description="volcano, place, plate or area"),
     limit: int = Query(10, ge=1, le=100),
 ) -> Response:
     """A GeoJSON FeatureCollection, best match first; each feature has its geometry, a bbox
     usable as an area of interest, and its kind. An unknown name is a 404 listing close
     names."""
-    result = await run_in_threadpool(gazetteer_search, q, kind=kind, limit=limit)
-    return Response(orjson.dumps(result), media_type="application/geo+json")
+    places = visible_places(request)
+
+    def run() -> dict[str, Any]:
+        return gazetteer_search(q, kind=kind, limit=limit, extra=places())
+
+    return _geojson(await run_in_threadpool(run))
+
+
+@router.get("/areas", summary="Named areas of interest")
+def list_areas(store: CatalogStore = Depends(get_store)) -> Response:
+    features = [a.feature() for a in AreaStore(store.engine).all()]
+    return _geojson({"type": "FeatureCollection", "features": features})
+
+
+@router.post("/areas", status_code=201, summary="Name an area of interest")
+async def create_area(request: Request, store: CatalogStore = Depends(get_store)) -> Response:
+    """Body: ``{"name": …, "geometry": GeoJSON Polygon/MultiPolygon, "description": …}`` (or
+    ``"bbox": [w, s, e, n]`` instead of ``geometry``). The name then works in
+    ``/gazetteer/search``, ``?place=`` of STAC search and ``geo:name`` of OpenSearch."""
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        raise InvalidInput("the body must be a JSON object with name and geometry", field="body")
+    unknown = sorted(set(body) - {"name", "geometry", "bbox", "description"})
+    if unknown:
+        raise InvalidInput(
+            f"unknown field(s) {unknown}; accepted: name, geometry or bbox, description",
+            field=unknown[0],
+        )
+    if ("geometry" in body) == ("bbox" in body):
+        raise InvalidInput("give the area as geometry or as bbox (one of them)", field="geometry")
+    area = body.get("geometry", body.get("bbox"))
+    record = await run_in_threadpool(
+        AreaStore(store.engine).create,
+        body.get("name"),
+        area,
+        description=body.get("description"),
+    )
+    location = f"{base_url(request)}/gazetteer/areas/{record.id}"
+    return _geojson(record.feature(), 201, {"Location": location})
+
+
+@router.get("/areas/{area_id}", summary="One named area")
+def get_area(area_id: str, store: CatalogStore = Depends(get_store)) -> Response:
+    return _geojson(AreaStore(store.engine).get(area_id).feature())
+
+
+@router.delete("/areas/{area_id}", status_code=204, summary="Delete a named area")
+def delete_area(area_id: str, store: CatalogStore = Depends(get_store)) -> Response:
+    AreaStore(store.engine).delete(area_id)
+    return Response(status_code=204)

@@ -16,7 +16,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from gep.api.deps import base_url, get_store
+from gep.api.deps import base_url, get_store, visible_places
 from gep.api.stac_render import GEOJSON, item_links, render_item
 from gep.catalog.opensearch import (
     EO_NS,
@@ -95,7 +95,10 @@ def search(
     coll = store.get_collection(collection_id)
     fmt = _format(request)
     query = parse_opensearch(
-        collection_id, dict(request.query_params), store.queryable_types([collection_id])
+        collection_id,
+        dict(request.query_params),
+        store.queryable_types([collection_id]),
+        visible_places(request),
     )
     page = store.search(query.request)
     total = page.number_matched or 0

@@ -13,7 +13,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from gep.api.deps import base_url, get_store, json_body
+from gep.api.deps import base_url, get_store, json_body, visible_places
 from gep.api.stac_render import (
     GEOJSON,
     JSON,
@@ -270,7 +270,7 @@ def items(
     params = _get_params(request)
     for forbidden in ("collections", "ids", "intersects"):
         params.pop(forbidden, None)
-    req = build_search(params, from_get=True, whole_dates=False)
+    req = build_search(params, from_get=True, whole_dates=False, places=visible_places(request))
     req.collections = [collection_id]
     base = base_url(request)
     url = f"{_coll_url(base, collection_id)}/items"
@@ -299,7 +299,12 @@ def item(
 
 @router.get("/search", summary="Item search (GET)")
 def search_get(request: Request, store: CatalogStore = Depends(get_store)) -> Response:
-    req = build_search(_get_params(request), from_get=True, whole_dates=False)
+    req = build_search(
+        _get_params(request),
+        from_get=True,
+        whole_dates=False,
+        places=visible_places(request),
+    )
     base = base_url(request)
 
     def next_link(token: str) -> dict[str, Any]:
@@ -324,7 +329,7 @@ async def search_post(request: Request, store: CatalogStore = Depends(get_store)
     body = await json_body(request)
     if not isinstance(body, dict):
         raise InvalidInput("the search body must be a JSON object", field="body")
-    req = build_search(body, from_get=False, whole_dates=False)
+    req = build_search(body, from_get=False, whole_dates=False, places=visible_places(request))
     base = base_url(request)
 
     def next_link(token: str) -> dict[str, Any]:

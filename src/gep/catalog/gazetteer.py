@@ -12,6 +12,7 @@ import csv
 import functools
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,8 @@ from unidecode import unidecode
 from gep.core.errors import NotFound
 
 DATA = Path(__file__).parent / "gazetteer_data"
-KINDS = ("volcano", "place", "plate")
+#: ``area``: a named area a user defined (:mod:`gep.catalog.areas`)
+KINDS = ("volcano", "place", "plate", "area")
 #: half-size (degrees) of the box given for a point feature, so that it can serve as an AOI
 POINT_BUFFER = {"volcano": 0.1, "place": 0.05}
 
@@ -123,12 +125,18 @@ def _index() -> tuple[list[Entry], list[str]]:
 
 
 def search(
-    q: str, *, kind: str | None = None, limit: int = 10, min_score: float = 80.0
+    q: str,
+    *,
+    kind: str | None = None,
+    limit: int = 10,
+    min_score: float = 80.0,
+    extra: Sequence[Entry] = (),
 ) -> dict[str, Any]:
     """A GeoJSON FeatureCollection of the best matches for ``q``, best first.
 
-    An unknown name raises :class:`NotFound` naming the closest names, so that the user can
-    pick one.
+    ``extra`` are entries searched beside the built-in ones: the named areas the caller may
+    see. An unknown name raises :class:`NotFound` naming the closest names, so that the user
+    can pick one.
     """
     from gep.core.errors import InvalidInput
 
@@ -137,7 +145,9 @@ def search(
         raise InvalidInput("q must name a place, a volcano or a plate", field="q")
     if kind is not None and kind not in KINDS:
         raise InvalidInput(f"kind is one of {', '.join(KINDS)}", field="kind")
-    entries, names = _index()
+    static, static_names = _index()
+    entries = static + list(extra) if extra else static
+    names = static_names + [normalise(e.name) for e in extra] if extra else static_names
     choices = {i: n for i, n in enumerate(names) if kind is None or entries[i].kind == kind}
     found = process.extract(text, choices, scorer=fuzz.QRatio, limit=max(50, limit * 5))
 
@@ -150,7 +160,9 @@ def search(
     good = sorted((h for h in found if h[1] >= min_score), key=order, reverse=True)
     if not good:
         near = [entries[i].name for _, _, i in found[:5]]
-        raise NotFound(f"no place, volcano or plate called '{q}'; close names: {', '.join(near)}")
+        raise NotFound(
+            f"no place, volcano, plate or named area called '{q}'; close names: {', '.join(near)}"
+        )
     features: list[dict[str, Any]] = []
     seen: set[str] = set()
     for _, score, i in good:

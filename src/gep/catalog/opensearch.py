@@ -16,7 +16,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 from xml.etree import ElementTree as ET
 from xml.sax.saxutils import escape, quoteattr
@@ -27,11 +27,14 @@ from shapely import affinity
 from shapely.geometry import Point, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
-from gep.catalog.search import MAX_LIMIT, SearchRequest, parse_limit, parse_q
+from gep.catalog.search import MAX_LIMIT, SearchRequest, parse_limit, parse_q, place_area
 from gep.core.bbox import Bbox, parse_bbox
 from gep.core.errors import InvalidInput
 from gep.core.geometry import check_geometry
 from gep.core.timeutil import TimeRange, format_rfc3339, parse_instant
+
+if TYPE_CHECKING:
+    from gep.catalog.gazetteer import Entry
 
 # ---------------------------------------------------------------------- namespaces
 
@@ -263,6 +266,12 @@ _GEOMETRY = _Core(
     ("geo:geometry", "geometry"),
     "WKT geometry in lon/lat (WGS 84), e.g. POINT(15 37.7)",
 )
+_NAME = _Core(
+    "geo:name",
+    ("geo:name", "name"),
+    "A volcano, place, tectonic plate or named area (gazetteer), e.g. Etna; "
+    "with geo:radius (metres) the area is grown by that distance",
+)
 _UID = _Core("geo:uid", ("geo:uid", "uid"), "Item identifier(s), comma-separated")
 _LAT = _Core("geo:lat", ("geo:lat", "lat"), "Latitude of a search point, degrees")
 _LON = _Core("geo:lon", ("geo:lon", "lon"), "Longitude of a search point, degrees")
@@ -292,6 +301,7 @@ CORE_PARAMETERS: tuple[tuple[str, _Core], ...] = (
     ("count", _COUNT),
     ("bbox", _BOX),
     ("geometry", _GEOMETRY),
+    ("name", _NAME),
     ("uid", _UID),
     ("lat", _LAT),
     ("lon", _LON),
@@ -374,8 +384,11 @@ def parse_opensearch(
     collection: str,
     params: Mapping[str, str],
     queryables: Mapping[str, str] | None = None,
+    places: Callable[[], Sequence[Entry]] | None = None,
 ) -> OpenSearchQuery:
-    """Like :func:`opensearch_to_search`, also returning the paging and what was applied."""
+    """Like :func:`opensearch_to_search`, also returning the paging and what was applied.
+
+    ``places`` gives the named areas the caller may see, for ``geo:name``."""
     p = _Params(params)
     req = SearchRequest(collections=[collection], count=True)
     applied: dict[str, str] = {}
@@ -416,7 +429,14 @@ def parse_opensearch(
         bbox = parse_bbox(got[1], field=got[0])
     if (got := take(_GEOMETRY)) is not None:
         shapes.append(_parse_wkt(*got))
-    circle = _point_radius(take(_LAT), take(_LON), take(_RADIUS))
+    lat, lon, radius = take(_LAT), take(_LON), take(_RADIUS)
+    if (name := take(_NAME)) is not None:
+        grow = None
+        if radius is not None and lat is None and lon is None:
+            grow, radius = _float_in(radius, 0, 500_000) / 1000, None  # the name's buffer
+        extra = places() if places else ()
+        shapes.append(place_area(name[1], grow, extra, field=name[0]))
+    circle = _point_radius(lat, lon, radius)
     if circle is not None:
         shapes.append(circle)
     if relation == "intersects":

@@ -9,8 +9,9 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cql2
 import orjson
@@ -20,6 +21,9 @@ from gep.core.bbox import Bbox, parse_bbox
 from gep.core.errors import InvalidInput, NotFound
 from gep.core.geometry import parse_geojson_geometry
 from gep.core.timeutil import TimeRange, parse_datetime_interval
+
+if TYPE_CHECKING:
+    from gep.catalog.gazetteer import Entry
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 10_000
@@ -300,9 +304,16 @@ def _require_date_times(value: str) -> None:
 
 
 def build_search(
-    params: dict[str, Any], *, from_get: bool, whole_dates: bool = True
+    params: dict[str, Any],
+    *,
+    from_get: bool,
+    whole_dates: bool = True,
+    places: Callable[[], Sequence[Entry]] | None = None,
 ) -> SearchRequest:
     """Build a :class:`SearchRequest` from GET query parameters or a POST body.
+
+    ``places`` gives the named areas the caller may see, for ``place``; it is called only
+    when a search names a place.
 
     ``whole_dates``: accept a bare date in ``datetime`` as that whole day (a convenience of the
     store and the CLI). The STAC API passes False: its ``datetime`` is RFC 3339 date-times only,
@@ -364,7 +375,9 @@ def build_search(
     if params.get("place") not in (None, ""):
         if params.get("bbox") is not None or params.get("intersects") is not None:
             raise InvalidInput("give place, bbox or intersects, not several", field="place")
-        req.intersects = place_area(params["place"], params.get("place_buffer"))
+        req.intersects = place_area(
+            params["place"], params.get("place_buffer"), places() if places else ()
+        )
     if params.get("datetime") not in (None, ""):
         if not isinstance(params["datetime"], str):
             raise InvalidInput("datetime must be a string", field="datetime")
@@ -427,20 +440,24 @@ def decode_token(token: str) -> tuple[str, list[Any]]:
     return direction, values
 
 
-def place_area(name: Any, buffer_km: Any = None) -> BaseGeometry:
-    """The area of a named place (``?place=Etna``): the gazetteer's best match, its box (or a
-    plate's polygon), grown by ``place_buffer`` kilometres."""
+def place_area(
+    name: Any, buffer_km: Any = None, extra: Sequence[Entry] = (), field: str = "place"
+) -> BaseGeometry:
+    """The area of a named place (``?place=Etna``): the gazetteer's best match (among its own
+    entries and the named areas ``extra``), its box (or a plate's or area's polygon), grown by
+    ``place_buffer`` kilometres."""
     from shapely.geometry import box, shape
 
     from gep.catalog.gazetteer import search as gazetteer_search
 
     if not isinstance(name, str):
-        raise InvalidInput("place must be a name", field="place")
+        raise InvalidInput(f"{field} must be a name", field=field)
     try:
-        best = gazetteer_search(name, limit=1)["features"][0]
+        best = gazetteer_search(name, limit=1, extra=extra)["features"][0]
     except NotFound as exc:
-        raise InvalidInput(f"place: {exc.message}", field="place") from None
-    area = shape(best["geometry"]) if best["properties"]["kind"] == "plate" else box(*best["bbox"])
+        raise InvalidInput(f"{field}: {exc.message}", field=field) from None
+    polygon = best["properties"]["kind"] in ("plate", "area")
+    area = shape(best["geometry"]) if polygon else box(*best["bbox"])
     if buffer_km not in (None, ""):
         try:
             km = float(buffer_km)

@@ -8,6 +8,7 @@ from gep.cli import (
     catalog_cmds,
     db_cmds,
     demo_cmds,
+    gazetteer_cmds,
     harvest_cmds,
     insar_cmds,
     job_cmds,
@@ -28,6 +29,7 @@ app.add_typer(process_cmds.app, name="processes")
 app.add_typer(job_cmds.app, name="jobs")
 app.add_typer(insar_cmds.app, name="insar")
 app.add_typer(harvest_cmds.app, name="harvest")
+app.add_typer(gazetteer_cmds.app, name="gazetteer")
 serve_cmds.register(app)
 worker_cmds.register(app)
 
