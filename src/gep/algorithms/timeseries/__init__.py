@@ -1,0 +1,1 @@
+"""Time series of ground motion from a stack of interferograms (SBAS)."""
