@@ -26,6 +26,7 @@ class Request:
     path: str
     query: dict[str, list[str]]
     body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def json(self) -> Any:
@@ -40,6 +41,7 @@ class Route:
     content_type: str
     match: Callable[[Request], bool] | None = None
     status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -53,7 +55,9 @@ class Fault:
 
 class ReplayServer:
     def __init__(self, rewrite: dict[str, str] | None = None) -> None:
-        #: recorded host prefix -> placeholder; the placeholder becomes this server's URL
+        #: recorded URL prefix -> the path that replaces it on this server ("" keeps the rest
+        #: of the URL as it is): ``{"https://host/odata/v1/Products": "/odata/v1/Products"}``
+        #: sends the recorded next links here and leaves the other URLs of that host alone
         self.rewrite = rewrite or {}
         self.routes: list[Route] = []
         self.faults: dict[str, list[Fault]] = {}
@@ -81,13 +85,18 @@ class ReplayServer:
         content_type: str = "application/json",
         match: Callable[[Request], bool] | None = None,
         status: int = 200,
+        headers: dict[str, str] | None = None,
     ) -> None:
+        """Answer ``method path`` (when ``match`` accepts the request) with ``body`` and
+        ``headers`` (CMR's ``CMR-Search-After``, say)."""
         if not isinstance(body, bytes | str):
             body = json.dumps(body)
         raw = body.encode() if isinstance(body, str) else body
-        for old in self.rewrite:
-            raw = raw.replace(old.encode(), self.url.encode())
-        self.routes.append(Route(method.upper(), path, raw, content_type, match, status))
+        for recorded, local in self.rewrite.items():
+            raw = raw.replace(recorded.encode(), (self.url + local).encode())
+        self.routes.append(
+            Route(method.upper(), path, raw, content_type, match, status, dict(headers or {}))
+        )
 
     def fail(
         self,
@@ -119,7 +128,13 @@ class ReplayServer:
             def _serve(self, method: str) -> None:
                 parts = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
-                req = Request(method, parts.path, parse_qs(parts.query), self.rfile.read(length))
+                req = Request(
+                    method,
+                    parts.path,
+                    parse_qs(parts.query),
+                    self.rfile.read(length),
+                    {k.lower(): v for k, v in self.headers.items()},
+                )
                 with server._lock:
                     server.requests.append(req)
                     fault = None
@@ -143,7 +158,7 @@ class ReplayServer:
                 for route in server.routes:
                     same = route.method == method and route.path == parts.path
                     if same and (route.match is None or route.match(req)):
-                        self._send(route.status, route.body, route.content_type, {})
+                        self._send(route.status, route.body, route.content_type, route.headers)
                         return
                 self._send(404, b'{"error": "not recorded"}', "application/json", {})
 

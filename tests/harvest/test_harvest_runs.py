@@ -19,12 +19,11 @@ from typing import Any
 
 import pytest
 from conftest import make_store
+from harvest_kit import catalogue, events, quiet_fetcher
 from replay_server import ReplayServer, Request
 
-from gep.catalog.search import SearchRequest
 from gep.catalog.store import CatalogStore
 from gep.harvest.base import SourceConfig
-from gep.harvest.http import Fetcher
 from gep.harvest.runner import run_harvest
 from gep.harvest.store import FAILED, INTERRUPTED, SUCCEEDED, HarvestStore
 
@@ -67,18 +66,8 @@ def _source(harvests: HarvestStore, url: str, name: str = "earth-search") -> Non
     )
 
 
-def _fetcher(**kw: Any) -> tuple[Fetcher, list[float]]:
-    slept: list[float] = []
-    return Fetcher(backoff_s=0.5, sleep=slept.append, **kw), slept
-
-
 def _catalogue(store: CatalogStore) -> dict[str, bytes]:
-    page = store.search(SearchRequest(collections=["s2-harvested"], limit=1000))
-    return {iid: bytes(content) for _, iid, content in page.items}
-
-
-def _events(store: CatalogStore) -> list[str]:
-    return [e.item_id for e in store.ingestion_events(limit=10_000)]
+    return catalogue(store, "s2-harvested")
 
 
 @pytest.fixture
@@ -89,7 +78,7 @@ def harvests(store: CatalogStore) -> HarvestStore:
 def test_harvest_twice_yields_each_item_once(store: CatalogStore, harvests: HarvestStore) -> None:
     with earth_search() as server:
         _source(harvests, server.url)
-        first = run_harvest(store, harvests, "earth-search", fetcher=_fetcher()[0])
+        first = run_harvest(store, harvests, "earth-search", fetcher=quiet_fetcher()[0])
         assert first.status == SUCCEEDED, first.errors
         assert (first.pages, first.seen, first.new, first.updated) == (2, 20, 20, 0)
         # the query: oldest first, and what the source was configured with
@@ -98,7 +87,7 @@ def test_harvest_twice_yields_each_item_once(store: CatalogStore, harvests: Harv
         assert body["collections"] == ["sentinel-2-l2a"]
         assert "datetime" not in body  # no checkpoint yet: everything
 
-        second = run_harvest(store, harvests, "earth-search", fetcher=_fetcher()[0])
+        second = run_harvest(store, harvests, "earth-search", fetcher=quiet_fetcher()[0])
         assert second.status == SUCCEEDED
         assert (second.new, second.updated) == (0, 20)
         # the second run starts at the checkpoint: the newest datetime of the first
@@ -109,7 +98,7 @@ def test_harvest_twice_yields_each_item_once(store: CatalogStore, harvests: Harv
     items = _catalogue(store)
     assert set(items) == RECORDED_IDS
     # one event per new item, none for the second run's updates
-    assert sorted(_events(store)) == sorted(RECORDED_IDS)
+    assert sorted(events(store)) == sorted(RECORDED_IDS)
     one = json.loads(items["S2B_24MVV_20250731_0_L2A"])
     assert one["collection"] == "s2-harvested"
     assert one["properties"]["gep:harvest_source"] == "earth-search"
@@ -134,12 +123,14 @@ def test_interrupted_harvest_resumes_to_the_same_catalogue(
 
         _source(harvests, server.url)
         # cut off after page 1 (as --max-pages does)
-        first = run_harvest(store, harvests, "earth-search", fetcher=_fetcher()[0], max_pages=1)
+        first = run_harvest(
+            store, harvests, "earth-search", fetcher=quiet_fetcher()[0], max_pages=1
+        )
         assert first.status == INTERRUPTED and first.pages == 1
         assert len(_catalogue(store)) == 10
         # then page 2 keeps failing: every attempt of the next run is used up on it
         server.fail("/v1/search", 3, status=502, match=_is_page(PAGE2_TOKEN))
-        fetcher, slept = _fetcher(max_attempts=3)
+        fetcher, slept = quiet_fetcher(max_attempts=3)
         failed = run_harvest(store, harvests, "earth-search", fetcher=fetcher)
         assert failed.status == FAILED
         assert failed.retries == 2 and "HTTP 502" in failed.errors[-1]
@@ -148,7 +139,7 @@ def test_interrupted_harvest_resumes_to_the_same_catalogue(
         assert len(_catalogue(store)) == 10  # nothing of page 2 half-ingested
         assert harvests.get("earth-search").cursor is not None  # it will resume at page 2
 
-        resumed = run_harvest(store, harvests, "earth-search", fetcher=_fetcher()[0])
+        resumed = run_harvest(store, harvests, "earth-search", fetcher=quiet_fetcher()[0])
         assert resumed.status == SUCCEEDED, resumed.errors
         assert resumed.pages == 1 and resumed.new == 10  # page 2 only
         assert (server.requests[-1].json or {}).get("next") == PAGE2_TOKEN
@@ -156,7 +147,7 @@ def test_interrupted_harvest_resumes_to_the_same_catalogue(
 
         got = _catalogue(store)
     assert got == expected
-    assert sorted(_events(store)) == sorted(RECORDED_IDS)
+    assert sorted(events(store)) == sorted(RECORDED_IDS)
     statuses = [r.status for r in harvests.runs("earth-search")]
     assert statuses == [SUCCEEDED, FAILED, INTERRUPTED]
 
@@ -202,5 +193,5 @@ def test_killed_harvest_process_resumes(tmp_path: Path) -> None:
         assert [r["status"] for r in json.loads(status.stdout)] == ["succeeded", "interrupted"]
     store = make_store("sqlite", home)
     assert set(_catalogue(store)) == RECORDED_IDS
-    assert sorted(_events(store)) == sorted(RECORDED_IDS)
+    assert sorted(events(store)) == sorted(RECORDED_IDS)
     store.close()

@@ -31,7 +31,8 @@ class SourceConfig:
     #: ``stac``, ``opensearch``, ``odata``, ``asf`` or ``safe``
     kind: str
     #: the endpoint: STAC API root, OpenSearch search URL, OData ``…/Products`` URL, ASF search
-    #: URL, or the folder (path or fsspec URL) of SAFE products
+    #: URL (or CMR's ``granules.umm_json`` with ``params.api = "cmr"``), or the folder (path or
+    #: fsspec URL) of SAFE products
     url: str
     #: the GEP collection the items go into
     collection: str
@@ -68,6 +69,11 @@ class Source(ABC):
     def fetch(self, cursor: Mapping[str, Any]) -> Page:
         """The page a cursor points to. Transient failures are retried by the fetcher; what
         still fails raises :class:`gep.harvest.http.FetchError` or :class:`HarvestError`."""
+
+    def check(self) -> None:
+        """Refuse parameters the source cannot use (HarvestError, ValueError), before the
+        configuration is stored: building the first query checks most of them."""
+        self.start(None)
 
     def stac_item(self, item: dict[str, Any]) -> dict[str, Any]:
         """Final touches every source shares: the target collection and the provenance."""

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import orjson
@@ -72,8 +72,9 @@ class Fetcher:
         method: str,
         url: str,
         *,
-        params: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | list[tuple[str, str]] | None = None,
         json: Any = None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """The response of the first attempt that succeeds; :class:`FetchError` otherwise."""
         attempt = 0
@@ -83,7 +84,9 @@ class Fetcher:
             self.stats.requests += 1
             wait: float | None = None
             try:
-                resp = self.client().request(method, url, params=params, json=json)
+                resp = self.client().request(
+                    method, url, params=cast(Any, params), json=json, headers=headers
+                )
             except httpx.TransportError as exc:  # connection refused/reset, timeout, DNS
                 error = FetchError(f"{method} {url}: {type(exc).__name__}: {exc}", transient=True)
             else:
@@ -109,12 +112,17 @@ class Fetcher:
             self.sleep(delay)
 
     def json(self, method: str, url: str, **kw: Any) -> Any:
-        resp = self.request(method, url, **kw)
+        return self.decode_json(self.request(method, url, **kw))
+
+    @staticmethod
+    def decode_json(resp: httpx.Response) -> Any:
+        """The body as JSON; a wrong answer (an HTML error page…) is a permanent failure."""
         try:
             return orjson.loads(resp.content)
         except orjson.JSONDecodeError as exc:
             raise FetchError(
-                f"{method} {url}: the answer is not JSON ({exc}): {_short(resp.text)}",
+                f"{resp.request.method} {resp.request.url}: the answer is not JSON ({exc}): "
+                f"{_short(resp.text)}",
                 transient=False,
             ) from exc
 

@@ -61,7 +61,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import shapely.wkt
-from shapely.errors import GEOSException
+from shapely.errors import GEOSException, ShapelyError
 from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 
@@ -79,6 +79,8 @@ from gep.harvest.opensearch import (
 )
 
 KIND = "odata"
+
+_MAPPING_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, ShapelyError)
 
 CDSE_DOWNLOAD = "https://zipper.dataspace.copernicus.eu/odata/v1/Products({id})/$value"
 _SUFFIX = re.compile(r"\.(SAFE|SEN3|zip|nc)$", re.IGNORECASE)
@@ -228,6 +230,9 @@ class ODataSource(Source):
     def start(self, since: datetime | None) -> dict[str, Any]:
         return {"since": None if since is None else odata_time(since), "skip": 0}
 
+    def check(self) -> None:
+        self._params(None, 0)  # page size, attributes, area and end are all read there
+
     # -- paging
 
     def fetch(self, cursor: Mapping[str, Any]) -> Page:
@@ -252,7 +257,7 @@ class ODataSource(Source):
                 if start is not None and (newest is None or start > newest):
                     newest = start
                 page.items.append(self.stac_item(eo_record_to_item(self._record(product))))
-            except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+            except _MAPPING_ERRORS as exc:
                 page.errors.append(f"{url} product {n} ({name or '?'}): {exc}")
         page.next = self._next(since, skip, len(products), doc, newest)
         return page

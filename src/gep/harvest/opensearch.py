@@ -67,6 +67,7 @@ import numpy as np
 import orjson
 import shapely
 from numpy.typing import NDArray
+from shapely.errors import ShapelyError
 from shapely.geometry import (
     GeometryCollection,
     LineString,
@@ -871,7 +872,7 @@ class OpenSearchSource(Source):
                     item = _passthrough(raw)  # a STAC item already (GEP's own GeoJSON)
                 else:
                     item = eo_record_to_item(read(raw))
-            except (ValueError, TypeError, KeyError, IndexError) as exc:
+            except (ValueError, TypeError, KeyError, IndexError, ShapelyError) as exc:
                 page.errors.append(f"{asked} {label} ({_label(raw)}): {exc}")
                 continue
             page.items.append(self.stac_item(item))

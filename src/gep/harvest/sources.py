@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from gep.core.errors import InvalidInput
-from gep.harvest.base import Source, SourceConfig
+from gep.harvest.base import HarvestError, Source, SourceConfig
 from gep.harvest.http import Fetcher
 
 #: kind -> "module:class"; imported on use so one kind's dependencies never block another
@@ -66,6 +66,10 @@ def check_config(config: SourceConfig) -> None:
         value = config.params[key]
         if not isinstance(value, int | float) or value < 0:
             raise InvalidInput(f"params.{key} must be a non-negative number", field="params")
+    try:
+        make_source(config).check()
+    except (HarvestError, ValueError, TypeError, AttributeError) as exc:
+        raise InvalidInput(str(exc), field="params") from exc
 
 
 def make_source(config: SourceConfig, fetcher: Fetcher | None = None) -> Source:

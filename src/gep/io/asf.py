@@ -74,6 +74,7 @@ from typing import Any
 import numpy as np
 import shapely
 import yaml
+from shapely.errors import ShapelyError
 from shapely.geometry import GeometryCollection, MultiPolygon, Polygon, box, mapping, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import make_valid
@@ -85,6 +86,8 @@ __all__ = [
     "STAC_VERSION",
     "VIEW_EXTENSION",
     "asf_collection_id",
+    "asf_feature_from_jsonlite",
+    "asf_feature_from_umm",
     "asf_stack_reference",
     "asf_to_stac_item",
     "load_asf_records",
@@ -195,6 +198,148 @@ def asf_stack_reference(features: Iterable[Mapping[str, Any]]) -> str | None:
         ) in (0, None):
             return _item_id(feature)
     return None
+
+
+def asf_feature_from_umm(record: Mapping[str, Any]) -> _Json:
+    """An ASF record (``properties`` + ``geometry``, the UMM kept) from a CMR UMM-G granule.
+
+    Why: CMR's ``granules.umm_json`` is the catalogue behind ASF's search, and the only public
+    answer that carries the orbit state vectors (``SV_*`` attributes) interferometric search
+    needs; ASF's own GeoJSON leaves them out. ``record`` is one element of CMR's ``items``
+    (``{"meta": …, "umm": …}``). The properties are the ones ASF's search writes for the same
+    granule (scene name, path, frame, orbit, URLs, times, …), so :func:`asf_to_stac_item` maps
+    both the same way; fields the UMM lacks are simply absent. ValueError when the granule has
+    no ``GranuleUR``.
+    """
+    umm = record.get("umm")
+    if not isinstance(umm, Mapping) or not _clean(umm.get("GranuleUR")):
+        raise ValueError("CMR record has no umm.GranuleUR")
+    attrs = _umm_attributes(record)
+    granule_ur = str(umm["GranuleUR"])
+    ptype = _attr(attrs, "PROCESSING_TYPE")
+    producer = next(
+        (
+            i.get("Identifier")
+            for i in (umm.get("DataGranule") or {}).get("Identifiers") or []
+            if isinstance(i, Mapping) and i.get("IdentifierType") == "ProducerGranuleId"
+        ),
+        None,
+    )
+    scene = granule_ur if str(ptype).upper() == "BURST" else str(producer or granule_ur)
+    rng = (umm.get("TemporalExtent") or {}).get("RangeDateTime") or {}
+    orbits = [
+        o["OrbitNumber"]
+        for o in umm.get("OrbitCalculatedSpatialDomains") or []
+        if isinstance(o, Mapping) and o.get("OrbitNumber") is not None
+    ]
+    urls = [u for u in umm.get("RelatedUrls") or [] if isinstance(u, Mapping) and u.get("URL")]
+
+    def http(*types: str) -> list[str]:
+        found: list[str] = []
+        for u in urls:
+            href = str(u["URL"])
+            if u.get("Type") in types and href.startswith("http") and href not in found:
+                found.append(href)
+        return found
+
+    data = http("GET DATA") or http("USE SERVICE API")
+    extra = data[1:] + [u for u in http("EXTENDED METADATA") if not u.endswith(".md5")]
+    platforms = umm.get("Platforms") or []
+    props: _Json = {
+        "sceneName": scene,
+        "fileID": granule_ur,
+        "platform": _attr(attrs, "ASF_PLATFORM")
+        or (platforms[0].get("ShortName") if platforms else None),
+        "processingLevel": ptype,
+        "startTime": rng.get("BeginningDateTime"),
+        "stopTime": rng.get("EndingDateTime"),
+        "pathNumber": _int(_attr(attrs, "PATH_NUMBER")),
+        "frameNumber": _int(_attr(attrs, "FRAME_NUMBER", "CENTER_ESA_FRAME")),
+        "orbit": orbits[0] if len(orbits) == 1 else (orbits or None),
+        "flightDirection": _attr(attrs, "ASCENDING_DESCENDING"),
+        "beamModeType": _attr(attrs, "BEAM_MODE_TYPE", "BEAM_MODE"),
+        "polarization": [v for v in attrs.get("POLARIZATION", []) if _clean(v)] or None,
+        "url": data[0] if data else None,
+        "additionalUrls": extra,
+        "browse": http("GET RELATED VISUALIZATION") or None,
+        "bytes": _int(_attr(attrs, "BYTES")),
+        "md5sum": _attr(attrs, "MD5SUM"),
+        "fileName": data[0].rsplit("/", 1)[-1] if data else None,
+        "groupID": _attr(attrs, "GROUP_ID"),
+        "offNadirAngle": _num(_attr(attrs, "OFF_NADIR_ANGLE")),
+        "processingDate": (umm.get("DataGranule") or {}).get("ProductionDateTime"),
+    }
+    polygons = ((umm.get("SpatialExtent") or {}).get("HorizontalSpatialDomain") or {}).get(
+        "Geometry"
+    ) or {}
+    points = ((polygons.get("GPolygons") or [{}])[0].get("Boundary") or {}).get("Points") or []
+    geometry = (
+        {
+            "type": "Polygon",
+            "coordinates": [[[p["Longitude"], p["Latitude"]] for p in points]],
+        }
+        if points
+        else None
+    )
+    return {
+        "type": "Feature",
+        "geometry": geometry,
+        "properties": {k: v for k, v in props.items() if v is not None},
+        "umm": umm,
+        "meta": dict(record.get("meta") or {}),
+    }
+
+
+#: ASF jsonlite key -> the property name of ASF's GeoJSON (what :func:`asf_to_stac_item` reads)
+_JSONLITE = {
+    "granuleName": "sceneName",
+    "productID": "fileID",
+    "dataset": "platform",
+    "productType": "processingLevel",
+    "beamMode": "beamModeType",
+    "flightDirection": "flightDirection",
+    "path": "pathNumber",
+    "frame": "frameNumber",
+    "polarization": "polarization",
+    "startTime": "startTime",
+    "stopTime": "stopTime",
+    "downloadUrl": "url",
+    "fileName": "fileName",
+    "groupID": "groupID",
+    "offNadirAngle": "offNadirAngle",
+    "pgeVersion": "pgeVersion",
+    "burst": "burst",
+}
+
+
+def asf_feature_from_jsonlite(result: Mapping[str, Any]) -> _Json:
+    """An ASF record from one ``results`` entry of ASF's ``output=jsonlite`` answer.
+
+    jsonlite names the same fields differently (``granuleName``, ``path``, ``frame``, a WKT
+    footprint, the orbit as a list of strings); this renames them to ASF's GeoJSON names so
+    one mapping serves both. ValueError when the footprint WKT is unreadable.
+    """
+    props: _Json = {new: result[old] for old, new in _JSONLITE.items() if old in result}
+    orbit = result.get("orbit")
+    if isinstance(orbit, list):
+        orbit = orbit[0] if len(orbit) == 1 else orbit
+    props["orbit"] = _int(orbit) if not isinstance(orbit, list) else [_int(o) for o in orbit]
+    opera = result.get("opera")
+    if isinstance(opera, Mapping):
+        props["operaBurstID"] = opera.get("operaBurstID")
+        props["additionalUrls"] = opera.get("additionalUrls")
+        if opera.get("validityStartDate"):
+            props["validityStartDate"] = opera["validityStartDate"]
+    if _clean(result.get("thumb")):
+        props["browse"] = [result["thumb"]]
+    geometry = None
+    text = _clean(result.get("wkt"))
+    if text is not None:
+        try:
+            geometry = _lists(mapping(shapely.from_wkt(str(text))))
+        except ShapelyError as exc:
+            raise ValueError(f"jsonlite wkt {str(text)[:60]!r} is not readable ({exc})") from None
+    return {"type": "Feature", "geometry": geometry, "properties": props}
 
 
 # --------------------------------------------------------------------------- mapping
