@@ -33,6 +33,11 @@ PG_URL = os.environ.get(
 )
 BACKENDS = ["sqlite", "postgis"]
 
+#: an administrator's API token, made valid by ``Settings(admin_token=ADMIN_TOKEN)`` (the
+#: operator's bootstrap token); tests that are not about accounts act as this administrator
+ADMIN_TOKEN = "gep_testadmin_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"
+ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
 _pg_store: CatalogStore | None = None
 
 

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+from conftest import ADMIN_TOKEN
 
 
 def free_port() -> int:
@@ -27,6 +28,7 @@ def start_gep_serve(home: Path, port: int, **settings: str) -> subprocess.Popen[
         "GEP_HOME": str(home),
         "GEP_DATABASE_URL": "",
         "GEP_DASK_SCHEDULER": "",
+        "GEP_ADMIN_TOKEN": ADMIN_TOKEN,
         **{f"GEP_{k.upper()}": v for k, v in settings.items()},
     }
     proc = subprocess.Popen(

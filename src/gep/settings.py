@@ -41,6 +41,35 @@ class Settings(BaseSettings):
         description="How often gep serve looks for scheduled harvests that are due; 0 = never",
     )
 
+    token: str = Field(
+        default="",
+        description="The API token the CLI's commands on a running server (gep jobs, "
+        "gep processes deploy) send",
+    )
+    admin_token: str = Field(
+        default="",
+        description="An administrator's API token (gep_<id>_<secret>) made valid at start-up, "
+        "for the operator's first steps and automation; empty = none",
+    )
+    session_hours: float = Field(default=12.0, description="Lifetime of a web login session")
+    login_attempts: int = Field(
+        default=5, description="Failed logins allowed per user name and address per window"
+    )
+    login_window_s: float = Field(default=300.0, description="The window of login_attempts")
+    oidc_issuer: str = Field(
+        default="", description="OpenID Connect issuer URL; empty = no OIDC login"
+    )
+    oidc_client_id: str = Field(default="", description="OIDC client id")
+    oidc_client_secret: str = Field(default="", description="OIDC client secret")
+    oidc_scope: str = Field(default="openid email profile", description="OIDC scopes asked")
+    oidc_default_role: str = Field(
+        default="user", description="Role of users created at their first OIDC login"
+    )
+    provider: str = Field(
+        default="local",
+        description="Name of this cluster in usage accounting (jobs on several clusters)",
+    )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

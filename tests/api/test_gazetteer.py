@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import ADMIN_HEADERS, ADMIN_TOKEN
 from fastapi.testclient import TestClient
 
 from gep.api.app import create_app
@@ -15,7 +16,10 @@ from gep.settings import Settings
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     home = Path(tmp_path_factory.mktemp("gazetteer"))
-    with TestClient(create_app(Settings(home=home, base_url="http://gep.test"))) as c:
+    with TestClient(
+        create_app(Settings(admin_token=ADMIN_TOKEN, home=home, base_url="http://gep.test")),
+        headers=ADMIN_HEADERS,
+    ) as c:
         yield c
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import ADMIN_HEADERS, ADMIN_TOKEN
 from fastapi.testclient import TestClient
 
 from gep.api.app import create_app
@@ -32,7 +33,10 @@ def world(
     items = [asf_to_stac_item(r, stack_reference=ref_id) for r in records]
     home = Path(tmp_path_factory.mktemp("insar"))
     HOME.append(home)
-    with TestClient(create_app(Settings(home=home, base_url="http://gep.test"))) as c:
+    with TestClient(
+        create_app(Settings(admin_token=ADMIN_TOKEN, home=home, base_url="http://gep.test")),
+        headers=ADMIN_HEADERS,
+    ) as c:
         store = c.app.state.store  # type: ignore[attr-defined]
         assert store.write_items(items, mode="upsert", create_collections=True).written == len(
             items

@@ -17,6 +17,7 @@ from xml.etree import ElementTree as ET
 import cql2
 import orjson
 import pytest
+from conftest import ADMIN_HEADERS, ADMIN_TOKEN
 from fastapi.testclient import TestClient
 
 from gep.api.app import create_app
@@ -193,8 +194,8 @@ S2_ITEMS = [
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     home: Path = tmp_path_factory.mktemp("opensearch")
-    app = create_app(Settings(home=home, base_url=BASE))
-    with TestClient(app) as c:
+    app = create_app(Settings(admin_token=ADMIN_TOKEN, home=home, base_url=BASE))
+    with TestClient(app, headers=ADMIN_HEADERS) as c:
         r = c.post(
             "/stac/collections",
             json={

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import ADMIN_HEADERS, ADMIN_TOKEN
 from fastapi.testclient import TestClient
 
 from gep.api.app import create_app
@@ -35,8 +36,8 @@ def _item(n: int, **props: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
-    app = create_app(Settings(home=tmp_path, base_url="http://gep.test"))
-    with TestClient(app) as c:
+    app = create_app(Settings(admin_token=ADMIN_TOKEN, home=tmp_path, base_url="http://gep.test"))
+    with TestClient(app, headers=ADMIN_HEADERS) as c:
         r = c.post("/stac/collections", json={"id": "sentinel-1-slc", "description": "S1 SLC"})
         assert r.status_code == 201
         r = c.post(

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import ADMIN_HEADERS, ADMIN_TOKEN
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -21,8 +22,14 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def gep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GepClient]:
-    app = create_app(Settings(home=Path(tmp_path_factory.mktemp("cli-jobs")), cwl_runtime="none"))
-    with TestClient(app) as http:
+    app = create_app(
+        Settings(
+            admin_token=ADMIN_TOKEN,
+            home=Path(tmp_path_factory.mktemp("cli-jobs")),
+            cwl_runtime="none",
+        )
+    )
+    with TestClient(app, headers=ADMIN_HEADERS) as http:
         sdk = GepClient(http=http)
         job_cmds.CLIENT_FACTORY[:] = [lambda: sdk]  # `gep processes deploy` uses it too
         yield sdk

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from conftest import ADMIN_HEADERS, ADMIN_TOKEN
 from fastapi.testclient import TestClient
 from replay_server import ReplayServer
 from typer.testing import CliRunner
@@ -27,8 +28,10 @@ def _server() -> ReplayServer:
 
 
 def test_sources_runs_and_events_over_http(tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path, base_url="http://gep.test", harvest_poll_s=0)
-    with _server() as server, TestClient(create_app(settings)) as client:
+    settings = Settings(
+        admin_token=ADMIN_TOKEN, home=tmp_path, base_url="http://gep.test", harvest_poll_s=0
+    )
+    with _server() as server, TestClient(create_app(settings), headers=ADMIN_HEADERS) as client:
         bad = client.post(
             "/harvest/sources",
             json={"name": "es", "kind": "csw", "url": server.url, "collection": "s2"},

@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from conftest import ADMIN_HEADERS, ADMIN_TOKEN
 from fastapi.testclient import TestClient
 
 from gep.api.app import create_app
@@ -81,9 +82,12 @@ CWL = {"content-type": "application/cwl+yaml"}
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     settings = Settings(
-        home=Path(tmp_path_factory.mktemp("cwl")), cwl_runtime="none", base_url="http://gep.test"
+        admin_token=ADMIN_TOKEN,
+        home=Path(tmp_path_factory.mktemp("cwl")),
+        cwl_runtime="none",
+        base_url="http://gep.test",
     )
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(settings), headers=ADMIN_HEADERS) as c:
         yield c
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import ADMIN_HEADERS, ADMIN_TOKEN
 from fastapi.testclient import TestClient
 
 from gep.api.app import create_app
@@ -98,9 +99,15 @@ def test_worker_killed_mid_job_is_retried_and_succeeds(
     cluster: tuple[str, dict[int, subprocess.Popen[bytes]]], tmp_path: Path
 ) -> None:
     addr, workers = cluster
-    settings = Settings(home=tmp_path, dask_scheduler=addr, jobs_lease_s=4.0, jobs_max_attempts=2)
+    settings = Settings(
+        admin_token=ADMIN_TOKEN,
+        home=tmp_path,
+        dask_scheduler=addr,
+        jobs_lease_s=4.0,
+        jobs_max_attempts=2,
+    )
     jobs = JobStore(open_store(settings.resolved_database_url()).engine)
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(settings), headers=ADMIN_HEADERS) as c:
         r = c.post(
             "/processes/wait/execution",
             json={"inputs": {"seconds": 4, "steps": 40}},
@@ -132,8 +139,8 @@ def test_jobs_run_on_gep_workers(
     cluster: tuple[str, dict[int, subprocess.Popen[bytes]]], tmp_path: Path
 ) -> None:
     addr, workers = cluster
-    settings = Settings(home=tmp_path, dask_scheduler=addr)
-    with TestClient(create_app(settings)) as c:
+    settings = Settings(admin_token=ADMIN_TOKEN, home=tmp_path, dask_scheduler=addr)
+    with TestClient(create_app(settings), headers=ADMIN_HEADERS) as c:
         r = c.post("/processes/echo/execution", json={"inputs": {"message": "Kos"}})
         assert r.status_code == 200 and r.json() == {"message": "Kos"}
         jobs = JobStore(open_store(settings.resolved_database_url()).engine)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import ADMIN_HEADERS, ADMIN_TOKEN
 from fastapi.testclient import TestClient
 
 from gep.api.app import create_app
@@ -17,8 +18,8 @@ from gep.settings import Settings
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     home = tmp_path_factory.mktemp("jobs")
-    app = create_app(Settings(home=Path(home), base_url="http://gep.test"))
-    with TestClient(app) as c:
+    app = create_app(Settings(admin_token=ADMIN_TOKEN, home=Path(home), base_url="http://gep.test"))
+    with TestClient(app, headers=ADMIN_HEADERS) as c:
         yield c
 
 
@@ -132,12 +133,12 @@ def test_jobs_accepted_before_a_restart_are_run_after_it(tmp_path: Path) -> None
     from gep.catalog.backends import open_store
     from gep.jobs.store import JobStore
 
-    settings = Settings(home=tmp_path, base_url="http://gep.test")
+    settings = Settings(admin_token=ADMIN_TOKEN, home=tmp_path, base_url="http://gep.test")
     store = open_store(settings.resolved_database_url())
     store.upgrade()
     pending = [JobStore(store.engine).create("echo", {"message": f"m{n}"}) for n in range(3)]
     store.close()
-    with TestClient(create_app(settings)) as c:  # start-up re-queues them
+    with TestClient(create_app(settings), headers=ADMIN_HEADERS) as c:  # start-up re-queues them
         for job in pending:
             info = wait_for(c, job.id, {"successful", "failed"})
             assert info["status"] == "successful"
@@ -153,13 +154,13 @@ def test_a_running_job_whose_worker_vanished_is_run_again_after_a_restart(
     from gep.catalog.backends import open_store
     from gep.jobs.store import RUNNING, JobStore
 
-    settings = Settings(home=tmp_path, jobs_lease_s=1.0)
+    settings = Settings(admin_token=ADMIN_TOKEN, home=tmp_path, jobs_lease_s=1.0)
     store = open_store(settings.resolved_database_url())
     store.upgrade()
     jobs = JobStore(store.engine)
     orphan = jobs.create("echo", {"message": "again"}, max_attempts=2)
     assert jobs.transition(orphan.id, ("accepted",), RUNNING, worker="tcp://10.255.0.1:1")
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(settings), headers=ADMIN_HEADERS) as c:
         info = wait_for(c, orphan.id, {"successful", "failed"})
         assert info["status"] == "successful"
         assert c.get(f"/jobs/{orphan.id}/results").json() == {"message": "again"}
@@ -168,8 +169,8 @@ def test_a_running_job_whose_worker_vanished_is_run_again_after_a_restart(
 
 
 def test_a_job_past_its_timeout_fails_and_stops(tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path, jobs_timeout_s=1.0)
-    with TestClient(create_app(settings)) as c:
+    settings = Settings(admin_token=ADMIN_TOKEN, home=tmp_path, jobs_timeout_s=1.0)
+    with TestClient(create_app(settings), headers=ADMIN_HEADERS) as c:
         r = c.post(
             "/processes/wait/execution",
             json={"inputs": {"seconds": 20, "steps": 200}},

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import PG_URL
+from conftest import ADMIN_HEADERS, ADMIN_TOKEN, PG_URL
 from fastapi.testclient import TestClient
 
 from gep.api.app import create_app
@@ -30,8 +30,8 @@ def pg_url() -> Iterator[str]:
 
 
 def test_execute_sync_and_async_on_postgis(pg_url: str, tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path, database_url=pg_url)
-    with TestClient(create_app(settings)) as c:
+    settings = Settings(admin_token=ADMIN_TOKEN, home=tmp_path, database_url=pg_url)
+    with TestClient(create_app(settings), headers=ADMIN_HEADERS) as c:
         r = c.post("/processes/echo/execution", json={"inputs": {"message": "Ecuador"}})
         assert r.status_code == 200 and r.json() == {"message": "Ecuador"}
         r = c.post(

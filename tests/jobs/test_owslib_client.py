@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import rasterio
+from conftest import ADMIN_HEADERS
 from owslib.ogcapi.processes import Processes
 from rasterio.transform import from_origin
 from serving import free_port, start_gep_serve, stop
@@ -32,9 +33,12 @@ def test_owslib_runs_quicklook_against_gep_serve(tmp_path: Path) -> None:
     server = start_gep_serve(tmp_path / "home", port)
     base = f"http://127.0.0.1:{port}"
     try:
-        httpx.post(f"{base}/stac/collections", json={"id": "optical"}).raise_for_status()
         httpx.post(
-            f"{base}/stac/collections/optical/items",
+            headers=ADMIN_HEADERS, url=f"{base}/stac/collections", json={"id": "optical"}
+        ).raise_for_status()
+        httpx.post(
+            headers=ADMIN_HEADERS,
+            url=f"{base}/stac/collections/optical/items",
             json={
                 "type": "Feature",
                 "id": "scene",
@@ -55,7 +59,7 @@ def test_owslib_runs_quicklook_against_gep_serve(tmp_path: Path) -> None:
             },
         ).raise_for_status()
 
-        api = Processes(base)
+        api = Processes(base, headers=ADMIN_HEADERS)
         assert "quicklook" in [p["id"] for p in api.processes()]
         desc = api.process("quicklook")
         assert {"item", "asset"} <= set(desc["inputs"])

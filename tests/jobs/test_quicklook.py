@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 import numpy as np
 import pytest
 import rasterio
+from conftest import ADMIN_HEADERS, ADMIN_TOKEN
 from fastapi.testclient import TestClient
 from rasterio.transform import from_origin
 
@@ -37,8 +38,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient
         nodata=-9999,
     ) as dst:
         dst.write(data, 1)
-    app = create_app(Settings(home=tmp / "home", base_url="http://gep.test"))
-    with TestClient(app) as c:
+    app = create_app(
+        Settings(admin_token=ADMIN_TOKEN, home=tmp / "home", base_url="http://gep.test")
+    )
+    with TestClient(app, headers=ADMIN_HEADERS) as c:
         c.post("/stac/collections", json={"id": "dem", "description": "test rasters"})
         item = {
             "type": "Feature",

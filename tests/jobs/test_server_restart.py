@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import rasterio
+from conftest import ADMIN_HEADERS
 from rasterio.transform import from_origin
 from serving import free_port, start_gep_serve, stop
 
@@ -38,9 +39,12 @@ def test_sigkill_mid_way_loses_no_job_and_publishes_once(tmp_path: Path) -> None
     home = tmp_path / "home"
     server = start_gep_serve(home, port, jobs_lease_s="3")
     try:
-        httpx.post(f"{base}/stac/collections", json={"id": "src"}).raise_for_status()
         httpx.post(
-            f"{base}/stac/collections/src/items",
+            headers=ADMIN_HEADERS, url=f"{base}/stac/collections", json={"id": "src"}
+        ).raise_for_status()
+        httpx.post(
+            headers=ADMIN_HEADERS,
+            url=f"{base}/stac/collections/src/items",
             json={
                 "type": "Feature",
                 "id": "tiny",
@@ -54,7 +58,7 @@ def test_sigkill_mid_way_loses_no_job_and_publishes_once(tmp_path: Path) -> None
             r = httpx.post(
                 f"{base}/processes/quicklook/execution",
                 json={"inputs": {"item": "src/tiny", "asset": "data"}},
-                headers={"Prefer": "respond-async"},
+                headers={**ADMIN_HEADERS, "Prefer": "respond-async"},
                 timeout=30,
             )
             assert r.status_code == 201, r.text
@@ -62,7 +66,9 @@ def test_sigkill_mid_way_loses_no_job_and_publishes_once(tmp_path: Path) -> None
         # kill while some are done and others are queued or running
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            done = httpx.get(f"{base}/jobs", params={"status": "successful"}).json()
+            done = httpx.get(
+                headers=ADMIN_HEADERS, url=f"{base}/jobs", params={"status": "successful"}
+            ).json()
             if done["numberMatched"] >= 3:
                 break
             time.sleep(0.05)
@@ -74,13 +80,18 @@ def test_sigkill_mid_way_loses_no_job_and_publishes_once(tmp_path: Path) -> None
         server = start_gep_serve(home, port, jobs_lease_s="3")
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            states = {i: httpx.get(f"{base}/jobs/{i}").json()["status"] for i in ids}
+            states = {
+                i: httpx.get(headers=ADMIN_HEADERS, url=f"{base}/jobs/{i}").json()["status"]
+                for i in ids
+            }
             if all(s in ("successful", "failed", "dismissed") for s in states.values()):
                 break
             time.sleep(0.5)
         assert all(s == "successful" for s in states.values()), states
         published = httpx.get(
-            f"{base}/stac/search", params={"collections": "results", "limit": 100}
+            headers=ADMIN_HEADERS,
+            url=f"{base}/stac/search",
+            params={"collections": "results", "limit": 100},
         ).json()
         assert sorted(f["id"] for f in published["features"]) == sorted(ids)  # once each
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import ADMIN_HEADERS, ADMIN_TOKEN
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -36,7 +37,10 @@ def test_inputs_are_validated_with_the_path_at_fault() -> None:
 
 
 def test_http_list_and_describe(tmp_path: Path) -> None:
-    with TestClient(create_app(Settings(home=tmp_path, base_url="http://gep.test"))) as c:
+    with TestClient(
+        create_app(Settings(admin_token=ADMIN_TOKEN, home=tmp_path, base_url="http://gep.test")),
+        headers=ADMIN_HEADERS,
+    ) as c:
         listed = c.get("/processes").json()
         assert [p["id"] for p in listed["processes"]] == [
             "coin",

@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 import numpy as np
 import pytest
 import rasterio
+from conftest import ADMIN_HEADERS, ADMIN_TOKEN
 from fastapi.testclient import TestClient
 
 from gep.algorithms.simulate.scene import MogiSource
@@ -43,8 +44,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient
     assert [i["id"] for i in again] == [i["id"] for i in items]
     # products are reused, not simulated again: nothing is logged and no file is rewritten
     assert messages == [] and [p.stat().st_mtime_ns for p in slc] == written
-    app = create_app(Settings(home=tmp / "home", base_url="http://gep.test"))
-    with TestClient(app) as c:
+    app = create_app(
+        Settings(admin_token=ADMIN_TOKEN, home=tmp / "home", base_url="http://gep.test")
+    )
+    with TestClient(app, headers=ADMIN_HEADERS) as c:
         store = c.app.state.store  # type: ignore[attr-defined]
         for coll in collections():
             store.create_collection(coll, upsert=True)

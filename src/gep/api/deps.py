@@ -20,8 +20,11 @@ def get_store(request: Request) -> CatalogStore:
 
 def visible_places(request: Request) -> Callable[[], Sequence[Entry]]:
     """The named areas a search by place name may resolve to, read only when one is named."""
+    from gep.api.auth import caller
+
     store: CatalogStore = request.app.state.store
-    return lambda: AreaStore(store.engine).entries()
+    viewer = caller(request)
+    return lambda: AreaStore(store.engine).entries(viewer)
 
 
 def base_url(request: Request) -> str:
@@ -53,8 +56,3 @@ async def json_body(request: Request) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidInput(f"the body is not valid JSON: {exc}", field="body") from None
-
-
-def require_admin(request: Request) -> None:
-    """Configuring harvesters is an administrator's action: the one place the accounts issue
-    will check the caller's role. Until then every caller of this server may."""

@@ -14,7 +14,17 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from gep.core.errors import Conflict, GepError, InvalidInput, NotFound, UnsupportedMediaType
+from gep.core.errors import (
+    Conflict,
+    Forbidden,
+    GepError,
+    InvalidInput,
+    NotFound,
+    PaymentRequired,
+    TooManyRequests,
+    Unauthorized,
+    UnsupportedMediaType,
+)
 from gep.jobs.store import JobFailed
 
 PROBLEM = "application/problem+json"
@@ -23,6 +33,10 @@ OGC_EXCEPTIONS = "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/"
 #: error class -> (status, title)
 STATUS: list[tuple[type[GepError], int, str]] = [
     (InvalidInput, 400, "Bad request"),
+    (Unauthorized, 401, "Unauthorized"),
+    (PaymentRequired, 402, "Not enough credits"),
+    (Forbidden, 403, "Forbidden"),
+    (TooManyRequests, 429, "Too many requests"),
     (NotFound, 404, "Not found"),
     (Conflict, 409, "Conflict"),
     (UnsupportedMediaType, 415, "Unsupported media type"),
@@ -31,7 +45,13 @@ STATUS: list[tuple[type[GepError], int, str]] = [
 
 
 def problem(
-    status: int, title: str, detail: str, instance: str, kind: str, **extra: Any
+    status: int,
+    title: str,
+    detail: str,
+    instance: str,
+    kind: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
 ) -> Response:
     type_uri = (
         OGC_EXCEPTIONS + kind
@@ -46,7 +66,7 @@ def problem(
         "instance": instance,
     }
     body.update({k: v for k, v in extra.items() if v is not None})
-    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM)
+    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM, headers=headers)
 
 
 def status_of(exc: GepError) -> tuple[int, str]:
@@ -60,8 +80,20 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(GepError)
     async def _gep(request: Request, exc: GepError) -> Response:
         status, title = status_of(exc)
+        headers = None
+        if status == 401:
+            headers = {"WWW-Authenticate": 'Bearer realm="gep"'}
+        elif status == 429 and exc.extra.get("retry_after"):
+            headers = {"Retry-After": str(int(exc.extra["retry_after"]))}
         return problem(
-            status, title, exc.message, request.url.path, exc.kind, field=exc.field, **exc.extra
+            status,
+            title,
+            exc.message,
+            request.url.path,
+            exc.kind,
+            headers,
+            field=exc.field,
+            **exc.extra,
         )
 
     @app.exception_handler(RequestValidationError)

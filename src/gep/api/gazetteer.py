@@ -10,10 +10,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from gep.api.auth import caller, require_user
 from gep.api.deps import base_url, get_store, json_body, visible_places
+from gep.api.sharing import check_sharing, visibility_body
 from gep.catalog.areas import AreaStore
 from gep.catalog.gazetteer import search as gazetteer_search
 from gep.catalog.store import CatalogStore
+from gep.core.access import PRIVATE
 from gep.core.errors import InvalidInput
 
 router = APIRouter(prefix="/gazetteer", tags=["Gazetteer"])
@@ -43,26 +46,30 @@ async def search(
     return _geojson(await run_in_threadpool(run))
 
 
-@router.get("/areas", summary="Named areas of interest")
-def list_areas(store: CatalogStore = Depends(get_store)) -> Response:
-    features = [a.feature() for a in AreaStore(store.engine).all()]
+@router.get("/areas", summary="Named areas of interest (those the caller may see)")
+def list_areas(request: Request, store: CatalogStore = Depends(get_store)) -> Response:
+    features = [a.feature() for a in AreaStore(store.engine).all(caller(request))]
     return _geojson({"type": "FeatureCollection", "features": features})
 
 
 @router.post("/areas", status_code=201, summary="Name an area of interest")
 async def create_area(request: Request, store: CatalogStore = Depends(get_store)) -> Response:
     """Body: ``{"name": …, "geometry": GeoJSON Polygon/MultiPolygon, "description": …}`` (or
-    ``"bbox": [w, s, e, n]`` instead of ``geometry``). The name then works in
-    ``/gazetteer/search``, ``?place=`` of STAC search and ``geo:name`` of OpenSearch."""
+    ``"bbox": [w, s, e, n]`` instead of ``geometry``, and ``"visibility"``, private by
+    default). The name then works in ``/gazetteer/search``, ``?place=`` of STAC search and
+    ``geo:name`` of OpenSearch, for whoever may see the area."""
+    viewer = require_user(request)
     body = await json_body(request)
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object with name and geometry", field="body")
-    unknown = sorted(set(body) - {"name", "geometry", "bbox", "description"})
+    unknown = sorted(set(body) - {"name", "geometry", "bbox", "description", "visibility"})
     if unknown:
         raise InvalidInput(
-            f"unknown field(s) {unknown}; accepted: name, geometry or bbox, description",
+            f"unknown field(s) {unknown}; accepted: name, geometry or bbox, description, "
+            "visibility",
             field=unknown[0],
         )
+    visibility = check_sharing(request, viewer, body.get("visibility", PRIVATE))
     if ("geometry" in body) == ("bbox" in body):
         raise InvalidInput("give the area as geometry or as bbox (one of them)", field="geometry")
     area = body.get("geometry", body.get("bbox"))
@@ -71,17 +78,32 @@ async def create_area(request: Request, store: CatalogStore = Depends(get_store)
         body.get("name"),
         area,
         description=body.get("description"),
+        owner=viewer.user_id,
+        visibility=visibility,
     )
     location = f"{base_url(request)}/gazetteer/areas/{record.id}"
     return _geojson(record.feature(), 201, {"Location": location})
 
 
 @router.get("/areas/{area_id}", summary="One named area")
-def get_area(area_id: str, store: CatalogStore = Depends(get_store)) -> Response:
-    return _geojson(AreaStore(store.engine).get(area_id).feature())
+def get_area(area_id: str, request: Request, store: CatalogStore = Depends(get_store)) -> Response:
+    return _geojson(AreaStore(store.engine).get(area_id, caller(request)).feature())
+
+
+@router.patch("/areas/{area_id}", summary="Share or unshare a named area")
+async def share_area(
+    area_id: str, request: Request, store: CatalogStore = Depends(get_store)
+) -> Response:
+    """Body: ``{"visibility": "private" | "group:<name>" | "public"}``."""
+    viewer = require_user(request)
+    visibility = check_sharing(request, viewer, await visibility_body(request))
+    area = await run_in_threadpool(AreaStore(store.engine).share, area_id, visibility, viewer)
+    return _geojson(area.feature())
 
 
 @router.delete("/areas/{area_id}", status_code=204, summary="Delete a named area")
-def delete_area(area_id: str, store: CatalogStore = Depends(get_store)) -> Response:
-    AreaStore(store.engine).delete(area_id)
+def delete_area(
+    area_id: str, request: Request, store: CatalogStore = Depends(get_store)
+) -> Response:
+    AreaStore(store.engine).delete(area_id, require_user(request))
     return Response(status_code=204)

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from gep.api.deps import base_url, json_body, require_admin
+from gep.api.auth import require_admin
+from gep.api.deps import base_url, json_body
 from gep.catalog.store import CatalogStore
 from gep.core.errors import Conflict, InvalidInput
 from gep.core.timeutil import format_rfc3339, from_micros

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from gep.api.auth import caller
 from gep.api.deps import get_store, json_body
 from gep.catalog.insar import find_pairs, small_baseline_network
 from gep.catalog.insar import stack_search as find_stack
@@ -22,6 +23,7 @@ router = APIRouter(prefix="/insar", tags=["InSAR"])
 
 @router.get("/pairs", summary="Secondaries that pair with a reference, with their baselines")
 async def pairs(
+    request: Request,
     reference: str = Query(
         ..., description='The reference item: "C/I" or ".../collections/C/items/I"'
     ),
@@ -38,10 +40,11 @@ async def pairs(
     polarisation, enough overlap) with ``bperp``, ``bpar``, ``btemp`` and ``overlap``, and each
     pair ready as ``dinsar`` inputs. Baselines follow ISCE2's definitions and signs."""
     collection, item_id = parse_item_ref(reference)
+    viewer = caller(request)
 
     def run() -> dict[str, Any]:
         try:
-            ref = orjson.loads(store.get_item(collection, item_id))
+            ref = orjson.loads(store.get_item(collection, item_id, viewer))
         except NotFound as exc:
             raise InvalidInput(f"reference: {exc.message}", field="reference") from None
         return find_pairs(

@@ -16,6 +16,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
+from gep.api.auth import caller
 from gep.api.deps import base_url, get_store, visible_places
 from gep.api.stac_render import GEOJSON, item_links, render_item
 from gep.catalog.opensearch import (
@@ -78,7 +79,7 @@ _FORMATS = {
 def description(
     collection_id: str, request: Request, store: CatalogStore = Depends(get_store)
 ) -> Response:
-    coll = store.get_collection(collection_id)
+    coll = store.get_collection(collection_id, caller(request))
     xml = description_document(coll, base_url(request), store.queryable_types([collection_id]))
     return Response(xml.encode(), media_type=OSDD)
 
@@ -92,7 +93,8 @@ def description(
 def search(
     collection_id: str, request: Request, store: CatalogStore = Depends(get_store)
 ) -> Response:
-    coll = store.get_collection(collection_id)
+    viewer = caller(request)
+    coll = store.get_collection(collection_id, viewer)
     fmt = _format(request)
     query = parse_opensearch(
         collection_id,
@@ -100,6 +102,7 @@ def search(
         store.queryable_types([collection_id]),
         visible_places(request),
     )
+    query.request.viewer = viewer
     page = store.search(query.request)
     total = page.number_matched or 0
     ctx = _Page(request, collection_id, query, total)

@@ -7,16 +7,21 @@ from typing import Any
 from urllib.parse import urlencode
 
 import orjson
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from gep.accounts.credits import CreditStore, Quote, check_price
+from gep.api.auth import caller, require_admin, require_deployer, require_user
 from gep.api.deps import base_url, json_body
+from gep.api.sharing import check_sharing, visibility_body
 from gep.catalog.search import parse_limit
-from gep.core.errors import Conflict, InvalidInput, NotFound
+from gep.core.access import PRIVATE, Viewer
+from gep.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gep.core.timeutil import format_rfc3339, from_micros, parse_datetime_interval
 from gep.jobs.deployed import DeployedStore
-from gep.jobs.engine import JobEngine, parse_item_ref, remove_results
+from gep.jobs.engine import JobEngine, parse_item_ref, remove_results, share_results
+from gep.jobs.pricing import job_quote
 from gep.jobs.store import (
     ACCEPTED,
     DISMISSED,
@@ -30,7 +35,7 @@ from gep.jobs.store import (
 )
 from gep.processes.base import ITEM_REF
 from gep.processes.cwl import CwlProcess, main_process, parse_package, validate_with_cwltool
-from gep.processes.registry import ProcessRegistry, describe
+from gep.processes.registry import NoSuchProcess, ProcessRegistry, describe
 
 router = APIRouter(tags=["OGC API - Processes"])
 
@@ -53,24 +58,44 @@ def registry(request: Request) -> ProcessRegistry:
     return request.app.state.processes  # type: ignore[no-any-return]
 
 
-@router.get("/processes", summary="The processing services offered")
+@router.get("/processes", summary="The processing services the caller may use")
 def list_processes(request: Request) -> Response:
     base = base_url(request)
     reg = registry(request)
+    hidden = deployed(request).hidden_from(caller(request))
     body = {
-        "processes": [describe(reg.get(pid), base, full=False) for pid in reg.ids()],
+        "processes": [
+            describe(reg.get(pid), base, full=False) for pid in reg.ids() if pid not in hidden
+        ],
         "links": [{"rel": "self", "type": JSON, "href": f"{base}/processes"}],
     }
     return Response(orjson.dumps(body), media_type=JSON)
 
 
-def require_deployer(request: Request) -> None:
-    """Deploying is a privileged action: the one place the accounts issue will check the
-    caller's role (developer or admin). Until then every caller of this server may deploy."""
-
-
 def deployed(request: Request) -> DeployedStore:
     return request.app.state.deployed  # type: ignore[no-any-return]
+
+
+def visible_process(request: Request, process_id: str) -> Any:
+    """The process, when the caller may see it (built-ins are everyone's); no-such-process as
+    for an unknown id otherwise."""
+    process = registry(request).get(process_id)
+    acc = deployed(request).access(process_id)
+    if acc is not None and not caller(request).may_see(acc.owner, acc.visibility):
+        raise NoSuchProcess(f"process '{process_id}' does not exist", field="processId")
+    return process
+
+
+def _own_deployed(request: Request, process_id: str) -> None:
+    """A deployed package the caller may change: 404 when they may not see it, 403 when it is
+    someone else's or a built-in."""
+    viewer = require_deployer(request)
+    visible_process(request, process_id)
+    acc = deployed(request).access(process_id)
+    if acc is None:
+        raise Forbidden(f"'{process_id}' is a built-in service, not a deployed package")
+    if not viewer.may_change(acc.owner):
+        raise Forbidden(f"process '{process_id}' was deployed by someone else", field="processId")
 
 
 async def _package(request: Request) -> tuple[CwlProcess, str, str]:
@@ -92,7 +117,11 @@ async def _package(request: Request) -> tuple[CwlProcess, str, str]:
     summary="Deploy an application package (CWL)",
     dependencies=[Depends(require_deployer)],
 )
-async def deploy(request: Request) -> Response:
+async def deploy(request: Request, visibility: str = Query(PRIVATE)) -> Response:
+    """The deployer owns the service; it is private (to try it on sample data) until shared
+    with ``?visibility=`` here or ``PATCH /processes/{id}``."""
+    viewer = require_deployer(request)
+    visibility = check_sharing(request, viewer, visibility)
     process, text_, media = await _package(request)
     reg = registry(request)
     if reg.has(process.id):
@@ -101,7 +130,11 @@ async def deploy(request: Request) -> Response:
             "replaces a deployed one",
             field="id",
         )
-    await run_in_threadpool(lambda: deployed(request).save(process.id, text_, media, replace=False))
+    await run_in_threadpool(
+        lambda: deployed(request).save(
+            process.id, text_, media, replace=False, owner=viewer.user_id, visibility=visibility
+        )
+    )
     reg.add(process)
     base = base_url(request)
     return Response(
@@ -119,6 +152,7 @@ async def deploy(request: Request) -> Response:
     dependencies=[Depends(require_deployer)],
 )
 async def replace(process_id: str, request: Request) -> Response:
+    _own_deployed(request, process_id)
     process, text_, media = await _package(request)
     if process.id != process_id:
         raise InvalidInput(
@@ -136,7 +170,7 @@ async def replace(process_id: str, request: Request) -> Response:
     dependencies=[Depends(require_deployer)],
 )
 def undeploy(process_id: str, request: Request) -> Response:
-    registry(request).get(process_id)  # no-such-process for unknown ids
+    _own_deployed(request, process_id)
     deployed(request).delete(process_id)
     registry(request).remove(process_id)
     return Response(status_code=204)
@@ -144,15 +178,53 @@ def undeploy(process_id: str, request: Request) -> Response:
 
 @router.get("/processes/{process_id}/package", summary="A deployed package, as deployed")
 def package(process_id: str, request: Request) -> Response:
-    registry(request).get(process_id)
+    visible_process(request, process_id)
     text_, media = deployed(request).package(process_id)
     return Response(text_, media_type=media if "yaml" in media else "application/cwl+yaml")
 
 
 @router.get("/processes/{process_id}", summary="One service's description")
 def describe_process(process_id: str, request: Request) -> Response:
-    reg = registry(request)
-    return Response(orjson.dumps(describe(reg.get(process_id), base_url(request))), media_type=JSON)
+    doc = describe(visible_process(request, process_id), base_url(request))
+    doc["gep:price"] = credits_of(request).price(process_id).as_dict()
+    acc = deployed(request).access(process_id)
+    if acc is not None:
+        doc["gep:visibility"] = acc.visibility
+    return Response(orjson.dumps(doc), media_type=JSON)
+
+
+@router.patch("/processes/{process_id}", summary="Share or unshare a deployed service")
+async def share_process(process_id: str, request: Request) -> Response:
+    """Body ``{"visibility": "private" | "group:<name>" | "public"}``: offering a service to a
+    community, or to everyone, is its deployer's choice."""
+    _own_deployed(request, process_id)
+    visibility = check_sharing(request, require_user(request), await visibility_body(request))
+    await run_in_threadpool(deployed(request).set_visibility, process_id, visibility)
+    return Response(orjson.dumps({"id": process_id, "visibility": visibility}), media_type=JSON)
+
+
+def credits_of(request: Request) -> CreditStore:
+    return request.app.state.credits  # type: ignore[no-any-return]
+
+
+@router.get("/processes/{process_id}/price", summary="A service's price in credits")
+def get_price(process_id: str, request: Request) -> Response:
+    visible_process(request, process_id)
+    return Response(orjson.dumps(credits_of(request).price(process_id).as_dict()), media_type=JSON)
+
+
+@router.put("/processes/{process_id}/price", summary="Set a service's price (administrators)")
+async def set_price(process_id: str, request: Request) -> Response:
+    """Body: any of ``per_job``, ``per_input`` (catalogue products named), ``per_km2`` (area
+    processed), ``per_cpu_s`` and ``estimate_cpu_s`` (what a quote assumes), in credits."""
+    require_admin(request)
+    registry(request).get(process_id)
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        raise InvalidInput("the body must be a JSON object of price parts", field="body")
+    price = check_price(body)
+    await run_in_threadpool(credits_of(request).set_price, process_id, price)
+    return Response(orjson.dumps(price.as_dict()), media_type=JSON)
 
 
 # ---------------------------------------------------------------------- execution and jobs
@@ -191,7 +263,11 @@ def _status_info(job: Job, base: str) -> dict[str, Any]:
 
 
 def check_item_inputs(
-    request: Request, process: Any, inputs: dict[str, Any], model: Any = None
+    request: Request,
+    process: Any,
+    inputs: dict[str, Any],
+    model: Any = None,
+    viewer: Viewer | None = None,
 ) -> None:
     """Inputs that name catalogue items must name existing items (and assets) — refused with
     the input's path before a job exists, rather than failing the job later. The service's own
@@ -204,7 +280,7 @@ def check_item_inputs(
             continue
         try:
             collection, item_id = parse_item_ref(inputs[name])
-            item = orjson.loads(store.get_item(collection, item_id))
+            item = orjson.loads(store.get_item(collection, item_id, viewer))
         except NotFound as exc:
             raise InvalidInput(f"inputs.{name}: {exc.message}", field=f"inputs.{name}") from None
         items[name] = item
@@ -220,20 +296,56 @@ def check_item_inputs(
                     "has: " + ", ".join(sorted(item.get("assets") or {})),
                     field=f"inputs.{other}",
                 )
+    for name, schema in props.items():  # lists of item references: items["name[k]"]
+        refs = inputs.get(name)
+        if (schema.get("items") or {}).get("format") != ITEM_REF or not isinstance(refs, list):
+            continue
+        for k, ref in enumerate(refs):
+            try:
+                collection, item_id = parse_item_ref(ref)
+                items[f"{name}[{k}]"] = orjson.loads(store.get_item(collection, item_id, viewer))
+            except NotFound as exc:
+                raise InvalidInput(
+                    f"inputs.{name}[{k}]: {exc.message}", field=f"inputs.{name}[{k}]"
+                ) from None
     if model is not None:
         process.preflight(model, items)
 
 
-@router.post("/processes/{process_id}/execution", summary="Execute a service")
-async def execute(process_id: str, request: Request) -> Response:
+async def _checked_request(process_id: str, request: Request) -> tuple[Any, dict[str, Any], Quote]:
+    """The process, the inputs and the quote of an execute request, every check made."""
+    viewer = require_user(request)
     body = await json_body(request)
     if not isinstance(body, dict):
         raise InvalidInput('the body must be an execute request {"inputs": {...}}', field="body")
-    reg = registry(request)
-    process = reg.get(process_id)
+    process = visible_process(request, process_id)
     inputs = body.get("inputs", {})
-    model = reg.validate_inputs(process_id, inputs)  # 400 naming the input, before queueing
-    await run_in_threadpool(check_item_inputs, request, process, inputs, model)
+    model = registry(request).validate_inputs(process_id, inputs)  # 400 naming the input
+    await run_in_threadpool(check_item_inputs, request, process, inputs, model, viewer)
+    price = await run_in_threadpool(credits_of(request).price, process_id)
+    return process, inputs, job_quote(process, inputs, price)
+
+
+@router.post("/processes/{process_id}/quote", summary="What an execution would cost")
+async def quote_execution(process_id: str, request: Request) -> Response:
+    """The same body as an execution; nothing runs and nothing is held."""
+    _, _, quote = await _checked_request(process_id, request)
+    return Response(orjson.dumps(quote.as_dict()), media_type=JSON)
+
+
+@router.post("/processes/{process_id}/execution", summary="Execute a service")
+async def execute(
+    process_id: str,
+    request: Request,
+    quote_only: bool = Query(False, alias="quote", description="Only say what it would cost"),
+) -> Response:
+    """Runs the service for the caller. Its price is held from their credits on submission
+    (402 with the balance and the price when it is not there), charged on success, refunded
+    on failure or when the job is dismissed before it starts."""
+    process, inputs, quote = await _checked_request(process_id, request)
+    if quote_only:
+        return Response(orjson.dumps(quote.as_dict()), media_type=JSON)
+    viewer = caller(request)
     store, engine = jobs(request)
     base = base_url(request)
     prefer = request.headers.get("prefer", "").replace(" ", "").lower()
@@ -245,6 +357,8 @@ async def execute(process_id: str, request: Request) -> Response:
             inputs,
             max_attempts=settings.jobs_max_attempts,
             timeout_s=settings.jobs_timeout_s or None,
+            owner=viewer.user_id,
+            quote=quote,
         )
     )
     await run_in_threadpool(engine.submit, job.id)
@@ -287,7 +401,12 @@ def list_jobs(request: Request) -> Response:
         rng = parse_datetime_interval(qp["datetime"])
         created = (rng.start_us, rng.end_us)
     found, total = store.list_jobs(
-        status=status, process_id=process_ids, limit=limit, offset=offset, created=created
+        status=status,
+        process_id=process_ids,
+        limit=limit,
+        offset=offset,
+        created=created,
+        viewer=caller(request),
     )
     base = base_url(request)
     links = [{"rel": "self", "type": JSON, "href": str(request.url)}]
@@ -301,15 +420,41 @@ def list_jobs(request: Request) -> Response:
 @router.get("/jobs/{job_id}", summary="A job's status")
 def job_status(job_id: str, request: Request) -> Response:
     store, _ = jobs(request)
+    job = store.get(job_id, caller(request))
+    info = _status_info(job, base_url(request))
+    info["gep:visibility"] = job.visibility
+    if job.charge:
+        info["gep:quote"] = job.charge.get("credits")
+    return Response(orjson.dumps(info), media_type=JSON)
+
+
+@router.patch("/jobs/{job_id}", summary="Share or unshare a job and its results")
+async def share_job(job_id: str, request: Request) -> Response:
+    """Body ``{"visibility": …}``: the job and every item it published change together."""
+    store, _ = jobs(request)
+    job = await run_in_threadpool(_own_job, request, job_id)
+    visibility = check_sharing(request, require_user(request), await visibility_body(request))
+    await run_in_threadpool(store.set_visibility, job_id, visibility)
+    shared = await run_in_threadpool(share_results, request.app.state.store, job, visibility)
     return Response(
-        orjson.dumps(_status_info(store.get(job_id), base_url(request))), media_type=JSON
+        orjson.dumps({"jobID": job_id, "visibility": visibility, "results_shared": shared}),
+        media_type=JSON,
     )
+
+
+def _own_job(request: Request, job_id: str) -> Job:
+    """A job the caller may change: 404 when they may not see it, 403 when it is not theirs."""
+    viewer = require_user(request)
+    job = jobs(request)[0].get(job_id, viewer)
+    if not viewer.may_change(job.owner):
+        raise Forbidden(f"job '{job_id}' is not yours", field="jobId")
+    return job
 
 
 @router.get("/jobs/{job_id}/results", summary="A job's results")
 def job_results(job_id: str, request: Request) -> Response:
     store, _ = jobs(request)
-    job = store.get(job_id)
+    job = store.get(job_id, caller(request))
     if job.status == SUCCESSFUL:
         return Response(orjson.dumps(job.outputs or {}), media_type=JSON)
     if job.status == FAILED:
@@ -322,6 +467,7 @@ def job_results(job_id: str, request: Request) -> Response:
 @router.delete("/jobs/{job_id}", summary="Dismiss a job")
 async def dismiss_job(job_id: str, request: Request) -> Response:
     store, engine = jobs(request)
+    await run_in_threadpool(_own_job, request, job_id)
     if await run_in_threadpool(store.dismiss_finished, job_id):
         # OGC: dismissing a finished job removes its results (files and catalogue items)
         await run_in_threadpool(
@@ -348,5 +494,6 @@ def job_logs(job_id: str, request: Request) -> Response:
         offset = int(qp.get("offset", 0))
     except ValueError:
         raise InvalidInput("offset must be an integer", field="offset") from None
+    store.get(job_id, caller(request))
     lines = store.logs(job_id, level=qp.get("level"), limit=limit, offset=offset)
     return Response(orjson.dumps({"jobID": job_id, "logs": lines}), media_type=JSON)

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from gep.api.auth import caller
 from gep.api.deps import get_store
 from gep.catalog.store import CatalogStore
 from gep.tiles.quicklook_cache import QuicklookCache, storage_root
@@ -55,7 +56,8 @@ def _etag_matches(header: str | None, etag: str) -> bool:
 async def quicklook(
     collection_id: str, item_id: str, request: Request, store: CatalogStore = Depends(get_store)
 ) -> Response:
-    content = await run_in_threadpool(store.get_item, collection_id, item_id)
+    viewer = caller(request)
+    content = await run_in_threadpool(store.get_item, collection_id, item_id, viewer)
     item = orjson.loads(content)
     cache = cache_of(request)
     key = await run_in_threadpool(cache.key, item)
@@ -64,5 +66,5 @@ async def quicklook(
     if _etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     ql = await run_in_threadpool(cache.get_or_create, collection_id, item_id, item)
-    data = await run_in_threadpool(ql.read)
+    data = await run_in_threadpool(ql.path.read_bytes)
     return Response(data, media_type=PNG, headers=headers)

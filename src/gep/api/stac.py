@@ -13,6 +13,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
+from gep.api.auth import caller
 from gep.api.deps import base_url, get_store, json_body, visible_places
 from gep.api.stac_render import (
     GEOJSON,
@@ -106,7 +107,7 @@ def _render_collection(c: dict[str, Any], base: str) -> dict[str, Any]:
 @router.get("/", include_in_schema=False)
 def landing(request: Request, store: CatalogStore = Depends(get_store)) -> Response:
     base = base_url(request)
-    colls, _ = store.list_collections(limit=10_000)
+    colls, _ = store.list_collections(limit=10_000, viewer=caller(request))
     links: list[dict[str, Any]] = [
         {"rel": "self", "type": JSON, "href": f"{base}/stac"},
         {"rel": "root", "type": JSON, "href": f"{base}/stac"},
@@ -176,7 +177,7 @@ def collections(
         rng = parse_datetime_interval(qp["datetime"])
         dt = (rng.start_us, rng.end_us)
     colls, total = store.list_collections(
-        q=q, bbox=bbox, datetime_range=dt, limit=limit, offset=offset
+        q=q, bbox=bbox, datetime_range=dt, limit=limit, offset=offset, viewer=caller(request)
     )
     links = [
         {"rel": "self", "type": JSON, "href": str(request.url)},
@@ -203,7 +204,12 @@ def collections(
 def collection(
     collection_id: str, request: Request, store: CatalogStore = Depends(get_store)
 ) -> Response:
-    return _json(_render_collection(store.get_collection(collection_id), base_url(request)))
+    viewer = caller(request)
+    coll = _render_collection(store.get_collection(collection_id, viewer), base_url(request))
+    acc = store.collection_access(collection_id)
+    coll["gep:visibility"] = acc.visibility
+    coll["gep:owned"] = viewer.may_change(acc.owner)
+    return _json(coll)
 
 
 @router.get("/queryables", summary="Queryables across all collections")
@@ -217,6 +223,7 @@ def queryables(request: Request, store: CatalogStore = Depends(get_store)) -> Re
 def collection_queryables(
     collection_id: str, request: Request, store: CatalogStore = Depends(get_store)
 ) -> Response:
+    store.collection_access(collection_id, caller(request))
     schema = store.queryables_schema(collection_id)
     schema["$id"] = f"{_coll_url(base_url(request), collection_id)}/queryables"
     return _json(schema, media=SCHEMA_JSON)
@@ -233,6 +240,7 @@ def _page_response(
     extra_links: list[dict[str, Any]],
 ) -> Response:
     base = base_url(request)
+    req.viewer = caller(request)  # only what the caller may see is matched and counted
     page = store.search(req)
     if req.fields_given:
         feats = [
@@ -266,7 +274,7 @@ def _get_params(request: Request) -> dict[str, Any]:
 def items(
     collection_id: str, request: Request, store: CatalogStore = Depends(get_store)
 ) -> Response:
-    store.get_collection(collection_id)
+    store.collection_access(collection_id, caller(request))
     params = _get_params(request)
     for forbidden in ("collections", "ids", "intersects"):
         params.pop(forbidden, None)
@@ -293,7 +301,7 @@ def items(
 def item(
     collection_id: str, item_id: str, request: Request, store: CatalogStore = Depends(get_store)
 ) -> Response:
-    content = store.get_item(collection_id, item_id)
+    content = store.get_item(collection_id, item_id, caller(request))
     return _json(render_item(content, base_url(request), collection_id, item_id), media=GEOJSON)
 
 

@@ -14,11 +14,15 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from gep.api.auth import require_user
 from gep.api.deps import base_url, get_store, json_body
+from gep.api.sharing import check_sharing
 from gep.api.stac import _coll_url, _json, _render_collection
 from gep.api.stac_render import GEOJSON, render_item
+from gep.catalog.access import Access
 from gep.catalog.store import CatalogStore, WriteMode
-from gep.core.errors import InvalidInput
+from gep.core.access import PRIVATE, PUBLIC
+from gep.core.errors import Forbidden, InvalidInput
 
 router = APIRouter(prefix="/stac", tags=["STAC Transactions"])
 
@@ -50,10 +54,47 @@ def _minimal(request: Request) -> Response | None:
     return None
 
 
+def _writable_collection(request: Request, store: CatalogStore, collection_id: str) -> Access:
+    """The collection's access when the caller may change it: 404 when they may not see it,
+    403 when they may see but not change it, 401 when anonymous."""
+    viewer = require_user(request)
+    acc = store.collection_access(collection_id, viewer)
+    if not viewer.may_change(acc.owner):
+        raise Forbidden(
+            f"collection '{collection_id}' is not yours; only its owner changes it",
+            field="collectionId",
+        )
+    return acc
+
+
+def _writable_item(
+    request: Request, store: CatalogStore, collection_id: str, item_id: str
+) -> Access:
+    """An item its collection's owner, or its own owner (a job's result), may change."""
+    viewer = require_user(request)
+    acc = store.item_access(collection_id, item_id, viewer)
+    coll = store.collection_access(collection_id)
+    if not (viewer.may_change(acc.owner) or viewer.may_change(coll.owner)):
+        raise Forbidden(
+            f"item '{item_id}' of '{collection_id}' is not yours to change", field="itemId"
+        )
+    return acc
+
+
 @router.post("/collections", status_code=201, summary="Create a collection")
 async def create_collection(request: Request, store: CatalogStore = Depends(get_store)) -> Response:
+    """The caller owns the new collection; it is private unless the body says
+    ``"gep:visibility"`` (administrators' collections are public by default: they curate the
+    platform's catalogue)."""
+    viewer = require_user(request)
     body = await json_body(request)
-    await run_in_threadpool(store.create_collection, body)
+    default = PUBLIC if viewer.is_admin else PRIVATE
+    visibility = default
+    if isinstance(body, dict) and "gep:visibility" in body:
+        visibility = check_sharing(request, viewer, body.pop("gep:visibility"))
+    await run_in_threadpool(
+        lambda: store.create_collection(body, owner=viewer.user_id, visibility=visibility)
+    )
     base = base_url(request)
     coll = await run_in_threadpool(store.get_collection, body["id"])
     return _json(
@@ -67,6 +108,7 @@ async def create_collection(request: Request, store: CatalogStore = Depends(get_
 async def replace_collection(
     collection_id: str, request: Request, store: CatalogStore = Depends(get_store)
 ) -> Response:
+    await run_in_threadpool(_writable_collection, request, store, collection_id)
     body = await json_body(request)
     await run_in_threadpool(store.replace_collection, collection_id, body)
     if (minimal := _minimal(request)) is not None:
@@ -75,15 +117,26 @@ async def replace_collection(
     return _json(_render_collection(coll, base_url(request)))
 
 
-@router.patch("/collections/{collection_id}", summary="Update a collection (merge patch)")
+@router.patch("/collections/{collection_id}", summary="Update or share a collection (merge patch)")
 async def patch_collection(
     collection_id: str, request: Request, store: CatalogStore = Depends(get_store)
 ) -> Response:
+    """A JSON merge patch of the collection; a ``"visibility"`` member (``private``,
+    ``group:<name>``, ``public``) shares or unshares it instead of being stored."""
+    acc = await run_in_threadpool(_writable_collection, request, store, collection_id)
     body = await json_body(request)
+    if not isinstance(body, dict):
+        raise InvalidInput("a merge patch must be a JSON object", field="body")
+    if "visibility" in body:
+        visibility = check_sharing(request, require_user(request), body.pop("visibility"))
+        await run_in_threadpool(
+            store.set_collection_access, collection_id, Access(acc.owner, visibility)
+        )
     current = await run_in_threadpool(store.get_collection, collection_id)
     updated = merge_patch(current, body)
     updated["id"] = collection_id
-    await run_in_threadpool(store.replace_collection, collection_id, updated)
+    if body:
+        await run_in_threadpool(store.replace_collection, collection_id, updated)
     if (minimal := _minimal(request)) is not None:
         return minimal
     return _json(_render_collection(updated, base_url(request)))
@@ -92,7 +145,10 @@ async def patch_collection(
 @router.delete(
     "/collections/{collection_id}", status_code=204, summary="Delete a collection and its items"
 )
-def delete_collection(collection_id: str, store: CatalogStore = Depends(get_store)) -> Response:
+def delete_collection(
+    collection_id: str, request: Request, store: CatalogStore = Depends(get_store)
+) -> Response:
+    _writable_collection(request, store, collection_id)
     store.delete_collection(collection_id)
     return Response(status_code=204)
 
@@ -113,8 +169,8 @@ def _check_item_collection(item: Any, collection_id: str, where: str) -> None:
 async def create_items(
     collection_id: str, request: Request, store: CatalogStore = Depends(get_store)
 ) -> Response:
+    await run_in_threadpool(_writable_collection, request, store, collection_id)
     body = await json_body(request)
-    await run_in_threadpool(store.get_collection, collection_id)
     base = base_url(request)
     if isinstance(body, dict) and body.get("type") == "FeatureCollection":
         feats = body.get("features")
@@ -147,8 +203,8 @@ async def create_items(
 async def bulk_items(
     collection_id: str, request: Request, store: CatalogStore = Depends(get_store)
 ) -> Response:
+    await run_in_threadpool(_writable_collection, request, store, collection_id)
     body = await json_body(request)
-    await run_in_threadpool(store.get_collection, collection_id)
     if not isinstance(body, dict) or not isinstance(body.get("items"), dict):
         raise InvalidInput(
             'body must be {"items": {"<id>": <item>, ...}, "method": "insert"|"upsert"}',
@@ -190,6 +246,7 @@ async def _replace(
 async def replace_item(
     collection_id: str, item_id: str, request: Request, store: CatalogStore = Depends(get_store)
 ) -> Response:
+    await run_in_threadpool(_writable_item, request, store, collection_id, item_id)
     body = await json_body(request)
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a STAC Item", field="body")
@@ -203,17 +260,33 @@ async def replace_item(
 
 
 @router.patch(
-    "/collections/{collection_id}/items/{item_id}", summary="Update an item (JSON merge patch)"
+    "/collections/{collection_id}/items/{item_id}",
+    summary="Update or share an item (JSON merge patch)",
 )
 async def patch_item(
     collection_id: str, item_id: str, request: Request, store: CatalogStore = Depends(get_store)
 ) -> Response:
+    """A JSON merge patch of the item; a ``"visibility"`` member shares or unshares this item
+    alone (it then no longer follows its collection's)."""
+    acc = await run_in_threadpool(_writable_item, request, store, collection_id, item_id)
     body = await json_body(request)
     if not isinstance(body, dict):
         raise InvalidInput("a merge patch must be a JSON object", field="body")
     if body.get("id", item_id) != item_id:
         raise InvalidInput("the id of an item cannot be changed by PATCH", field="id")
+    if "visibility" in body:
+        visibility = check_sharing(request, require_user(request), body.pop("visibility"))
+        await run_in_threadpool(
+            store.set_item_access, collection_id, [item_id], Access(acc.owner, visibility)
+        )
     current = orjson.loads(await run_in_threadpool(store.get_item, collection_id, item_id))
+    if not body:
+        if (minimal := _minimal(request)) is not None:
+            return minimal
+        base = base_url(request)
+        return _json(
+            render_item(orjson.dumps(current), base, collection_id, item_id), media=GEOJSON
+        )
     return await _replace(request, store, collection_id, item_id, merge_patch(current, body))
 
 
@@ -221,7 +294,8 @@ async def patch_item(
     "/collections/{collection_id}/items/{item_id}", status_code=204, summary="Delete an item"
 )
 def delete_item(
-    collection_id: str, item_id: str, store: CatalogStore = Depends(get_store)
+    collection_id: str, item_id: str, request: Request, store: CatalogStore = Depends(get_store)
 ) -> Response:
+    _writable_item(request, store, collection_id, item_id)
     store.delete_item(collection_id, item_id)
     return Response(status_code=204)

@@ -19,7 +19,8 @@ from shapely.geometry import mapping
 from sqlalchemy import Engine, text
 
 from gep.catalog.gazetteer import Entry
-from gep.core.errors import Conflict, InvalidInput, NotFound
+from gep.core.access import SYSTEM, Viewer, visibility_clause
+from gep.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gep.core.geometry import parse_area
 
 #: longest accepted name and description
@@ -152,29 +153,60 @@ class AreaStore:
             )
         return record
 
-    def get(self, area_id: str) -> NamedArea:
+    def get(self, area_id: str, viewer: Viewer = SYSTEM) -> NamedArea:
+        """One area; NotFound when it does not exist or ``viewer`` may not see it."""
+        params: dict[str, Any] = {"id": area_id}
+        clause = visibility_clause(viewer, "owner", "visibility", params)
         with self.engine.connect() as conn:
             row = conn.execute(
-                text(f"SELECT {_COLS} FROM named_areas WHERE id = :id"), {"id": area_id}
+                text(
+                    f"SELECT {_COLS} FROM named_areas WHERE id = :id"
+                    + (f" AND {clause}" if clause else "")
+                ),
+                params,
             ).first()
         if row is None:
             raise NotFound(f"no named area with id '{area_id}'", field="area")
         return _area(row)
 
-    def all(self) -> list[NamedArea]:
+    def all(self, viewer: Viewer = SYSTEM) -> list[NamedArea]:
+        """The areas ``viewer`` may see."""
+        params: dict[str, Any] = {}
+        clause = visibility_clause(viewer, "owner", "visibility", params)
         with self.engine.connect() as conn:
-            rows = conn.execute(text(f"SELECT {_COLS} FROM named_areas ORDER BY name, id")).all()
+            rows = conn.execute(
+                text(
+                    f"SELECT {_COLS} FROM named_areas"
+                    + (f" WHERE {clause}" if clause else "")
+                    + " ORDER BY name, id"
+                ),
+                params,
+            ).all()
         return [_area(r) for r in rows]
 
-    def delete(self, area_id: str) -> None:
+    def delete(self, area_id: str, viewer: Viewer = SYSTEM) -> None:
+        """Delete an area: its owner's (or an administrator's) right; 403 for others who may
+        see it, 404 for those who may not."""
+        area = self.get(area_id, viewer)
+        if not viewer.may_change(area.owner):
+            raise Forbidden(f"named area '{area.name}' is not yours to delete", field="area")
         with self.engine.begin() as conn:
-            gone = conn.execute(text("DELETE FROM named_areas WHERE id = :id"), {"id": area_id})
-        if not gone.rowcount:
-            raise NotFound(f"no named area with id '{area_id}'", field="area")
+            conn.execute(text("DELETE FROM named_areas WHERE id = :id"), {"id": area_id})
 
-    def entries(self) -> list[Entry]:
-        """The areas as gazetteer entries (kind ``area``)."""
-        return [a.entry() for a in self.all()]
+    def share(self, area_id: str, visibility: str, viewer: Viewer = SYSTEM) -> NamedArea:
+        area = self.get(area_id, viewer)
+        if not viewer.may_change(area.owner):
+            raise Forbidden(f"named area '{area.name}' is not yours to share", field="area")
+        with self.engine.begin() as conn:
+            conn.execute(
+                text("UPDATE named_areas SET visibility = :v WHERE id = :id"),
+                {"v": visibility, "id": area_id},
+            )
+        return self.get(area_id, viewer)
+
+    def entries(self, viewer: Viewer = SYSTEM) -> list[Entry]:
+        """The areas ``viewer`` may see, as gazetteer entries (kind ``area``)."""
+        return [a.entry() for a in self.all(viewer)]
 
 
 def _area(row: Any) -> NamedArea:

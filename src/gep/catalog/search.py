@@ -17,6 +17,7 @@ import cql2
 import orjson
 from shapely.geometry.base import BaseGeometry
 
+from gep.core.access import Viewer
 from gep.core.bbox import Bbox, parse_bbox
 from gep.core.errors import InvalidInput, NotFound
 from gep.core.geometry import parse_geojson_geometry
@@ -57,6 +58,8 @@ class SearchRequest:
     fields_given: bool = False
     fields_include: list[str] | None = None
     fields_exclude: list[str] | None = None
+    #: who is searching: only what they may see is matched (None: everything, for internal use)
+    viewer: Viewer | None = None
 
 
 # ---------------------------------------------------------------- parameter parsing helpers

@@ -24,11 +24,13 @@ from shapely.geometry import box
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
+from gep.catalog import access
 from gep.catalog.cql2sql import FilterTranslator
 from gep.catalog.dialects import Dialect
 from gep.catalog.records import ItemRow, batch_geometries, item_to_row, json_type
 from gep.catalog.search import SearchRequest, SortKey, decode_token, encode_token
 from gep.catalog.sqlbuild import Params
+from gep.core.access import PUBLIC, Viewer, visibility_clause
 from gep.core.errors import Conflict, GepError, InvalidInput, NotFound
 
 WriteMode = Literal["create", "upsert", "replace"]
@@ -109,10 +111,17 @@ class CatalogStore(ABC):
         datetime_range: tuple[int | None, int | None] | None = None,
         limit: int = 100,
         offset: int = 0,
+        viewer: Viewer | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
-        """Collections, filtered in Python: there are few, and their extents are JSON."""
+        """Collections ``viewer`` may see; text and extents filtered in Python: there are few,
+        and their extents are JSON."""
+        params: dict[str, Any] = {}
+        clause = visibility_clause(viewer, "owner", "visibility", params) if viewer else None
+        where = f" WHERE {clause}" if clause else ""
         with self.engine.connect() as conn:
-            rows = conn.execute(text("SELECT content FROM collections ORDER BY id")).all()
+            rows = conn.execute(
+                text(f"SELECT content FROM collections{where} ORDER BY id"), params
+            ).all()
         out = [orjson.loads(r[0]) for r in rows]
         if q:
             terms = [t.lower() for t in q]
@@ -127,8 +136,10 @@ class CatalogStore(ABC):
             out = [c for c in out if _collection_time_overlaps(c, datetime_range)]
         return out[offset : offset + limit], len(out)
 
-    def get_collection(self, collection_id: str) -> dict[str, Any]:
+    def get_collection(self, collection_id: str, viewer: Viewer | None = None) -> dict[str, Any]:
         with self.engine.connect() as conn:
+            if viewer is not None:
+                access.check_collection_visible(conn, viewer, collection_id)
             row = conn.execute(
                 text("SELECT content FROM collections WHERE id = :id"), {"id": collection_id}
             ).first()
@@ -145,7 +156,16 @@ class CatalogStore(ABC):
                 is not None
             )
 
-    def create_collection(self, collection: dict[str, Any], *, upsert: bool = False) -> None:
+    def create_collection(
+        self,
+        collection: dict[str, Any],
+        *,
+        upsert: bool = False,
+        owner: str | None = None,
+        visibility: str = PUBLIC,
+    ) -> None:
+        """Store a new collection, owned by ``owner`` (None: the platform's). An upsert of an
+        existing one keeps its owner and visibility."""
         coll = validate_collection(collection)
         with self.engine.begin() as conn:
             exists = conn.execute(
@@ -156,6 +176,8 @@ class CatalogStore(ABC):
                     f"collection '{coll['id']}' already exists; use PUT to replace it", field="id"
                 )
             self._put_collection(conn, coll)
+            if not exists:
+                access.set_collection_access(conn, coll["id"], access.Access(owner, visibility))
 
     def replace_collection(self, collection_id: str, collection: dict[str, Any]) -> None:
         coll = validate_collection(collection)
@@ -181,22 +203,60 @@ class CatalogStore(ABC):
             if isinstance(ln, dict)
             and ln.get("rel") not in {"self", "root", "parent", "items", "queryables"}
         ]
-        conn.execute(text("DELETE FROM collections WHERE id = :id"), {"id": coll["id"]})
-        conn.execute(
-            text("INSERT INTO collections (id, content) VALUES (:id, :content)"),
-            {"id": coll["id"], "content": orjson.dumps(stored).decode()},
-        )
+        params = {"id": coll["id"], "content": orjson.dumps(stored).decode()}
+        # an UPDATE, not a delete and insert: the owner and visibility stay
+        if not conn.execute(
+            text("UPDATE collections SET content = :content WHERE id = :id"), params
+        ).rowcount:
+            conn.execute(
+                text("INSERT INTO collections (id, content) VALUES (:id, :content)"), params
+            )
 
     def delete_collection(self, collection_id: str) -> None:
         self.get_collection(collection_id)
         with self._write() as w:
             self._delete_items_where(w, "collection = :c", {"c": collection_id})
+            w.execute(text("DELETE FROM item_acl WHERE collection = :c"), {"c": collection_id})
             w.execute(text("DELETE FROM queryables WHERE collection = :c"), {"c": collection_id})
             w.execute(text("DELETE FROM collections WHERE id = :c"), {"c": collection_id})
 
-    # ------------------------------------------------------------------ items
-    def get_item(self, collection_id: str, item_id: str) -> bytes:
+    # ------------------------------------------------------------------ sharing
+    def collection_access(self, collection_id: str, viewer: Viewer | None = None) -> access.Access:
+        """Owner and visibility of a collection (NotFound when ``viewer`` may not see it)."""
         with self.engine.connect() as conn:
+            if viewer is not None:
+                return access.check_collection_visible(conn, viewer, collection_id)
+            acc = access.collection_access(conn, collection_id)
+        if acc is None:
+            raise NotFound(f"collection '{collection_id}' does not exist", field="collectionId")
+        return acc
+
+    def item_access(
+        self, collection_id: str, item_id: str, viewer: Viewer | None = None
+    ) -> access.Access:
+        """An item's effective owner and visibility (its own, else its collection's)."""
+        self.get_item(collection_id, item_id, viewer)
+        with self.engine.connect() as conn:
+            own = access.item_access(conn, collection_id, item_id)
+        return own or self.collection_access(collection_id)
+
+    def set_collection_access(self, collection_id: str, acc: access.Access) -> None:
+        self.collection_access(collection_id)
+        with self.engine.begin() as conn:
+            access.set_collection_access(conn, collection_id, acc)
+
+    def set_item_access(
+        self, collection_id: str, item_ids: Sequence[str], acc: access.Access
+    ) -> None:
+        """Give items a visibility of their own (job results, a shared item)."""
+        with self.engine.begin() as conn:
+            access.set_item_access(conn, collection_id, item_ids, acc)
+
+    # ------------------------------------------------------------------ items
+    def get_item(self, collection_id: str, item_id: str, viewer: Viewer | None = None) -> bytes:
+        with self.engine.connect() as conn:
+            if viewer is not None:
+                access.check_item_visible(conn, viewer, collection_id, item_id)
             row = conn.execute(
                 text(
                     "SELECT c.content FROM items i JOIN item_content c ON c.pk = i.pk "
@@ -217,9 +277,9 @@ class CatalogStore(ABC):
     def delete_item(self, collection_id: str, item_id: str) -> None:
         self.get_item(collection_id, item_id)
         with self._write() as w:
-            self._delete_items_where(
-                w, "collection = :c AND id = :id", {"c": collection_id, "id": item_id}
-            )
+            where, params = "collection = :c AND id = :id", {"c": collection_id, "id": item_id}
+            self._delete_items_where(w, where, params)
+            w.execute(text(f"DELETE FROM item_acl WHERE {where}"), params)
 
     def write_items(
         self,
@@ -549,9 +609,18 @@ class CatalogStore(ABC):
         needs_types = bool(req.filter) or any(k.field not in SORTABLE_COLUMNS for k in req.sortby)
         types = self.queryable_types(req.collections) if needs_types else {}
         with self.engine.connect() as conn:
-            if req.collections:
+            collections = req.collections
+            viewer = req.viewer
+            if viewer is not None and not viewer.is_admin:
+                sc = access.scope(conn, viewer, req.collections)
+                if sc.collections == []:  # nothing the caller may see
+                    return SearchPage([], None, 0 if req.count else None)
+                collections = sc.collections
+                if sc.item_acl:
+                    where.append(access.item_clause(viewer, params))
+            if collections:
                 where.append(
-                    "i.collection IN (" + ", ".join(params.add(c) for c in req.collections) + ")"
+                    "i.collection IN (" + ", ".join(params.add(c) for c in collections) + ")"
                 )
             if req.ids:
                 where.append("i.id IN (" + ", ".join(params.add(x) for x in req.ids) + ")")

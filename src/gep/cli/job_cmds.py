@@ -13,7 +13,8 @@ from gep.cli.common import console, settings
 from gep.client import GepClient, GepClientError
 
 app = typer.Typer(
-    help="Jobs on a running GEP server (GEP_BASE_URL, default http://127.0.0.1:8000)",
+    help="Jobs on a running GEP server (GEP_BASE_URL, default http://127.0.0.1:8000; "
+    "GEP_TOKEN, your API token)",
     no_args_is_help=True,
 )
 
@@ -24,7 +25,8 @@ CLIENT_FACTORY: list[Any] = []
 def client() -> GepClient:
     if CLIENT_FACTORY:
         return CLIENT_FACTORY[0]()  # type: ignore[no-any-return]
-    return GepClient(settings().base_url or "http://127.0.0.1:8000")
+    s = settings()
+    return GepClient(s.base_url or "http://127.0.0.1:8000", token=s.token or None)
 
 
 def _fail(exc: GepClientError) -> None:

@@ -27,8 +27,14 @@ class GepClient:
         *,
         http: httpx.Client | None = None,
         timeout: float = 120.0,
+        token: str | None = None,
     ) -> None:
-        self.http = http or httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout)
+        """``token``: an API token (``gep users create --token`` or ``POST /accounts/tokens``),
+        sent as ``Authorization: Bearer``; anonymous callers only read public things."""
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        self.http = http or httpx.Client(
+            base_url=base_url.rstrip("/"), timeout=timeout, headers=headers
+        )
 
     def _json(self, response: httpx.Response) -> Any:
         if response.status_code >= 400:

@@ -45,3 +45,28 @@ class UnsupportedMediaType(GepError):
     """The request body has a media type this endpoint does not accept (HTTP 415)."""
 
     kind = "unsupported-media-type"
+
+
+class Unauthorized(GepError):
+    """No credentials where some are needed, or credentials that are wrong, expired or revoked
+    (HTTP 401)."""
+
+    kind = "unauthorized"
+
+
+class Forbidden(GepError):
+    """The caller is known and may see the object, but may not do this to it (HTTP 403)."""
+
+    kind = "forbidden"
+
+
+class PaymentRequired(GepError):
+    """Not enough processing credits for the job's price (HTTP 402)."""
+
+    kind = "insufficient-credits"
+
+
+class TooManyRequests(GepError):
+    """Too many attempts in a short time (HTTP 429); ``retry_after`` seconds in ``extra``."""
+
+    kind = "too-many-requests"

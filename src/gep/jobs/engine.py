@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import shutil
 import threading
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -18,11 +20,16 @@ from urllib.parse import unquote, urlparse
 
 import orjson
 
+from gep.accounts.store import AccountStore
+from gep.accounts.usage import JobUsage, UsageStore
+from gep.catalog.access import Access
 from gep.catalog.backends import open_store
 from gep.catalog.store import CatalogStore
-from gep.core.errors import InvalidInput
+from gep.core.access import ANONYMOUS, SYSTEM, Viewer
+from gep.core.errors import InvalidInput, NotFound
 from gep.core.timeutil import format_rfc3339, from_micros
 from gep.jobs.deployed import DeployedStore
+from gep.jobs.pricing import actual_cost
 from gep.jobs.store import (
     ACCEPTED,
     DISMISSED,
@@ -52,12 +59,17 @@ class JobContext:
         scratch: Path,
         output_dir: Path,
         catalog: CatalogStore | None = None,
+        viewer: Viewer = SYSTEM,
     ) -> None:
         self.store = store
         self.job_id = job_id
         self.scratch = scratch
         self.output_dir = output_dir
         self.catalog = catalog
+        #: whose permissions the job reads the catalogue with: the user who submitted it
+        self.viewer = viewer
+        #: bytes of the input files the job staged (usage accounting)
+        self.bytes_read = 0
         self.assets: dict[str, dict[str, Any]] = {}
         self.footprint: dict[str, Any] | None = None
         self.extra_items: list[dict[str, Any]] = []
@@ -76,7 +88,7 @@ class JobContext:
         if self.catalog is None:
             raise InvalidInput("this job has no catalogue to read items from", field="inputs")
         collection, item_id = parse_item_ref(item)
-        record = orjson.loads(self.catalog.get_item(collection, item_id))
+        record = orjson.loads(self.catalog.get_item(collection, item_id, self.viewer))
         self.lineage.append(f"{collection}/{item_id}")
         if asset is None:
             return record, None
@@ -89,6 +101,7 @@ class JobContext:
             )
         href = str(assets[asset].get("href", ""))
         local = fetch(href, self.scratch)
+        self.bytes_read += _size(local)
         self.logger.info("staged %s/%s asset %s", collection, item_id, asset)
         return record, local
 
@@ -122,6 +135,13 @@ class JobContext:
         published["properties"] = props
         self.extra_items.append(published)
         return f"{RESULTS_COLLECTION}/{published['id']}"
+
+
+def _size(path: Path) -> int:
+    """Bytes of a file, or of every file under a folder (a SAFE)."""
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
 def parse_item_ref(ref: Any) -> tuple[str, str]:
@@ -167,10 +187,19 @@ def fetch(href: str, folder: Path) -> Path:
 def remove_results(catalog: CatalogStore, storage_root: Path, job_id: str) -> int:
     """Delete a dismissed job's files and its published items; returns the items removed."""
     shutil.rmtree(storage_root / "jobs" / job_id, ignore_errors=True)
-    if not catalog.collection_exists(RESULTS_COLLECTION):
-        return 0
-    from gep.catalog.search import build_search
+    page = _results_page(catalog, job_id)
+    for _, item_id, _ in page.items:
+        catalog.delete_item(RESULTS_COLLECTION, item_id)
+    return len(page.items)
 
+
+def _results_page(catalog: CatalogStore, job_id: str) -> Any:
+    """The items a job published (its own id, or prefixed with it)."""
+    from gep.catalog.search import build_search
+    from gep.catalog.store import SearchPage
+
+    if not catalog.collection_exists(RESULTS_COLLECTION):
+        return SearchPage([], None)
     mine = {
         "op": "or",
         "args": [
@@ -178,14 +207,11 @@ def remove_results(catalog: CatalogStore, storage_root: Path, job_id: str) -> in
             {"op": "like", "args": [{"property": "id"}, f"{job_id}-%"]},
         ],
     }
-    page = catalog.search(
+    return catalog.search(
         build_search(
             {"collections": [RESULTS_COLLECTION], "filter": mine, "limit": 10_000}, from_get=False
         )
     )
-    for _, item_id, _ in page.items:
-        catalog.delete_item(RESULTS_COLLECTION, item_id)
-    return len(page.items)
 
 
 def publish(
@@ -214,8 +240,43 @@ def publish(
         "assets": ctx.assets,
         "links": [],
     }
-    catalog.write_items([item], mode="upsert", atomic=True, create_collections=True)
+    write_results(catalog, job, [item])
     return f"{RESULTS_COLLECTION}/{job.id}"
+
+
+def write_results(catalog: CatalogStore, job: Any, items: list[dict[str, Any]]) -> None:
+    """Publish a job's items in ``results``, visible as the job is: the visibility is set
+    before the items exist, so that no reader ever sees them with the collection's."""
+    if not catalog.collection_exists(RESULTS_COLLECTION):
+        catalog.create_collection(results_collection(), upsert=True)
+    catalog.set_item_access(
+        RESULTS_COLLECTION, [it["id"] for it in items], Access(job.owner, job.visibility)
+    )
+    catalog.write_items(items, mode="upsert", atomic=True)
+
+
+def results_collection() -> dict[str, Any]:
+    return {
+        "type": "Collection",
+        "stac_version": "1.1.0",
+        "id": RESULTS_COLLECTION,
+        "title": "Processing results",
+        "description": "The published results of GEP jobs; each is visible to its owner and "
+        "whoever they share it with.",
+        "license": "other",
+        "extent": {
+            "spatial": {"bbox": [[-180, -90, 180, 90]]},
+            "temporal": {"interval": [[None, None]]},
+        },
+        "links": [],
+    }
+
+
+def share_results(catalog: CatalogStore, job: Any, visibility: str) -> int:
+    """Give a job's published items the job's new visibility; returns how many."""
+    ids = [item_id for _, item_id, _ in _results_page(catalog, job.id).items]
+    catalog.set_item_access(RESULTS_COLLECTION, ids, Access(job.owner, visibility))
+    return len(ids)
 
 
 class _DbLogHandler(logging.Handler):
@@ -259,9 +320,28 @@ def _worker_name() -> str:
         return f"local-{os.getpid()}"
 
 
-def run_job(db_url: str, storage_root: str, job_id: str, cwl_runtime: str = "none") -> str:
+def _owner_viewer(store: JobStore, owner: str | None) -> Viewer:
+    """The submitter's permissions, which a job (a developer's service included) runs with."""
+    if owner is None:
+        return SYSTEM
+    try:
+        return AccountStore(store.engine).user(owner).viewer()
+    except NotFound:  # the account was removed: only public data remains readable
+        return ANONYMOUS
+
+
+def run_job(
+    db_url: str,
+    storage_root: str,
+    job_id: str,
+    cwl_runtime: str = "none",
+    provider: str = "local",
+) -> str:
     """Run one job on a worker; returns its final status. Safe to call twice for one job:
-    only the call that moves it from ``accepted`` to ``running`` runs it."""
+    only the call that moves it from ``accepted`` to ``running`` runs it.
+
+    CPU time is the job thread's (plus processes it started, such as cwltool's); services
+    whose kernels use threads of their own (numba, BLAS) are counted only in that thread."""
     store = _worker_store(db_url)
     if not _WORKER_REGISTRY:
         _WORKER_REGISTRY.append(ProcessRegistry())
@@ -284,7 +364,12 @@ def run_job(db_url: str, storage_root: str, job_id: str, cwl_runtime: str = "non
     scratch.mkdir(parents=True, exist_ok=True)
     output_dir.mkdir(parents=True, exist_ok=True)
     catalog = _WORKER_CATALOGS[db_url]
-    ctx = JobContext(store, job_id, scratch, output_dir, catalog)
+    ctx = JobContext(store, job_id, scratch, output_dir, catalog, _owner_viewer(store, job.owner))
+    wall0, cpu0, child0 = time.perf_counter(), time.thread_time(), _children_cpu()
+
+    def cpu_s() -> float:
+        return time.thread_time() - cpu0 + _children_cpu() - child0
+
     try:
         if registry.has(job.process_id):
             process = registry.get(job.process_id)
@@ -306,18 +391,26 @@ def run_job(db_url: str, storage_root: str, job_id: str, cwl_runtime: str = "non
             items = [
                 {**it, "properties": {**it["properties"], **lineage}} for it in ctx.extra_items
             ]
-            catalog.write_items(items, mode="upsert", atomic=True, create_collections=True)
+            write_results(catalog, job, items)
             ctx.logger.info("%d catalogue items published", len(items))
         store.transition(
             job_id,
             (RUNNING,),
             SUCCESSFUL,
+            charge_cents=actual_cost(job.charge, cpu_s()),
             progress=100,
             message="done",
             outputs=outputs.model_dump(mode="json"),
         )
     except JobDismissed:
-        store.transition(job_id, (RUNNING,), DISMISSED, message="dismissed")
+        # stopped by its user after it started: what it used is charged
+        store.transition(
+            job_id,
+            (RUNNING,),
+            DISMISSED,
+            charge_cents=actual_cost(job.charge, cpu_s()),
+            message="dismissed",
+        )
     except Exception as exc:  # a failing service fails its job, never the worker
         ctx.logger.error("%s", traceback.format_exc())
         store.transition(
@@ -330,7 +423,29 @@ def run_job(db_url: str, storage_root: str, job_id: str, cwl_runtime: str = "non
     finally:
         stop.set()
         shutil.rmtree(scratch, ignore_errors=True)
-    return store.get(job_id).status
+    final = store.get(job_id)
+    UsageStore(store.engine).record(
+        JobUsage(
+            job_id=job_id,
+            user_id=job.owner,
+            process_id=job.process_id,
+            provider=provider,
+            status=final.status,
+            cpu_s=cpu_s(),
+            wall_s=time.perf_counter() - wall0,
+            bytes_read=ctx.bytes_read,
+            bytes_written=_size(output_dir) if output_dir.exists() else 0,
+            started=final.started,
+            finished=final.finished or now_us(),
+        )
+    )
+    return final.status
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished children (cwltool's tools, for one)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 # ------------------------------------------------------------------ server side
@@ -350,7 +465,9 @@ class JobEngine:
         cwl_runtime: str = "none",
         lease_s: float = LEASE_S,
         watch_every_s: float = 1.0,
+        provider: str = "local",
     ) -> None:
+        self.provider = provider
         self.db_url = db_url
         self.storage_root = storage_root
         self.scheduler = scheduler
@@ -390,6 +507,7 @@ class JobEngine:
             str(self.storage_root),
             job_id,
             self.cwl_runtime,
+            self.provider,
             key=f"gep-job-{job_id}-{attempt}",
             pure=False,
         )

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
+from gep.accounts.credits import CreditStore, Quote
+from gep.core.access import PRIVATE, Viewer, visibility_clause
 from gep.core.errors import GepError, NotFound
 
 #: OGC API - Processes status values
@@ -70,11 +72,19 @@ class Job:
     dismiss_requested: bool
     #: the Dask worker running (or that last ran) the job
     worker_address: str | None = None
+    #: the user who submitted it (None: before accounts, or the platform's own)
+    owner: str | None = None
+    visibility: str = PRIVATE
+    #: credits (cents) set aside for it until it ends
+    hold: int = 0
+    #: what its price was computed from (``Quote.as_dict()`` of the submission)
+    charge: dict[str, Any] | None = None
 
 
 _COLUMNS = (
     "id, process_id, status, progress, message, inputs, outputs, error, created, "
-    "started, finished, updated, attempts, max_attempts, timeout_s, dismiss_requested, worker"
+    "started, finished, updated, attempts, max_attempts, timeout_s, dismiss_requested, worker, "
+    "owner, visibility, hold, charge"
 )
 
 
@@ -97,12 +107,18 @@ def _job(row: Any) -> Job:
         timeout_s=row[14],
         dismiss_requested=bool(row[15]),
         worker_address=row[16],
+        owner=row[17],
+        visibility=row[18],
+        hold=int(row[19] or 0),
+        charge=None if row[20] is None else orjson.loads(row[20]),
     )
 
 
 class JobStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, credits: CreditStore | None = None) -> None:
         self.engine = engine
+        #: holds and settles the credits of jobs that have a price
+        self.credits = credits or CreditStore(engine)
 
     def create(
         self,
@@ -111,14 +127,22 @@ class JobStore:
         *,
         max_attempts: int = 2,
         timeout_s: float | None = None,
+        owner: str | None = None,
+        visibility: str = PRIVATE,
+        quote: Quote | None = None,
     ) -> Job:
+        """A new ``accepted`` job. With a ``quote`` of a non-zero price, the owner's credits
+        are held in the same transaction: when they are not there, PaymentRequired is raised
+        and no job exists."""
         t = now_us()
         job_id = str(uuid.uuid4())
+        hold = quote.total if quote is not None and owner is not None else 0
         with self.engine.begin() as conn:
             conn.execute(
                 text(
                     "INSERT INTO jobs (id, process_id, status, inputs, created, updated, "
-                    "max_attempts, timeout_s) VALUES (:id, :p, :s, :i, :t, :t, :m, :to)"
+                    "max_attempts, timeout_s, owner, visibility, hold, charge) VALUES "
+                    "(:id, :p, :s, :i, :t, :t, :m, :to, :o, :v, :h, :c)"
                 ),
                 {
                     "id": job_id,
@@ -128,18 +152,38 @@ class JobStore:
                     "t": t,
                     "m": max_attempts,
                     "to": timeout_s,
+                    "o": owner,
+                    "v": visibility,
+                    "h": hold,
+                    "c": None if quote is None else orjson.dumps(quote.as_dict()).decode(),
                 },
             )
+            if hold and owner is not None:
+                self.credits.hold_in(conn, owner, job_id, process_id, hold)
         return self.get(job_id)
 
-    def get(self, job_id: str) -> Job:
+    def get(self, job_id: str, viewer: Viewer | None = None) -> Job:
+        """A job; NoSuchJob when it does not exist or ``viewer`` may not see it."""
+        params: dict[str, Any] = {"id": job_id}
+        clause = visibility_clause(viewer, "owner", "visibility", params) if viewer else None
         with self.engine.connect() as conn:
             row = conn.execute(
-                text(f"SELECT {_COLUMNS} FROM jobs WHERE id = :id"), {"id": job_id}
+                text(
+                    f"SELECT {_COLUMNS} FROM jobs WHERE id = :id"
+                    + (f" AND {clause}" if clause else "")
+                ),
+                params,
             ).first()
         if row is None:
             raise NoSuchJob(f"job '{job_id}' does not exist", field="jobId")
         return _job(row)
+
+    def set_visibility(self, job_id: str, visibility: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                text("UPDATE jobs SET visibility = :v, updated = :t WHERE id = :id"),
+                {"v": visibility, "t": now_us(), "id": job_id},
+            )
 
     def list_jobs(
         self,
@@ -149,9 +193,15 @@ class JobStore:
         limit: int = 100,
         offset: int = 0,
         created: tuple[int | None, int | None] | None = None,
+        viewer: Viewer | None = None,
     ) -> tuple[list[Job], int]:
+        """Jobs newest first, and how many match, among those ``viewer`` may see."""
         where: list[str] = []
         params: dict[str, Any] = {}
+        if viewer is not None and (
+            clause := visibility_clause(viewer, "owner", "visibility", params)
+        ):
+            where.append(clause)
         if status:
             where.append("status IN (" + ", ".join(f":s{i}" for i in range(len(status))) + ")")
             params.update({f"s{i}": s for i, s in enumerate(status)})
@@ -182,9 +232,19 @@ class JobStore:
         return [_job(r) for r in rows], total
 
     def transition(
-        self, job_id: str, from_states: tuple[str, ...], to_state: str, **fields: Any
+        self,
+        job_id: str,
+        from_states: tuple[str, ...],
+        to_state: str,
+        *,
+        charge_cents: int = 0,
+        **fields: Any,
     ) -> bool:
-        """Move a job to ``to_state`` if it is in one of ``from_states``; True when it did."""
+        """Move a job to ``to_state`` if it is in one of ``from_states``; True when it did.
+
+        A final state settles the job's credits in the same transaction: ``charge_cents`` are
+        charged (capped at the hold) and the rest of the hold released; since the transition
+        happens once, so does the settlement."""
         t = now_us()
         sets = ["status = :to", "updated = :t"]
         params: dict[str, Any] = {"id": job_id, "to": to_state, "t": t}
@@ -202,7 +262,20 @@ class JobStore:
                 text(f"UPDATE jobs SET {', '.join(sets)} WHERE id = :id AND status IN ({states})"),
                 params,
             )
+            if res.rowcount and to_state in FINAL:
+                self._settle(conn, job_id, charge_cents, to_state)
         return bool(res.rowcount)
+
+    def _settle(self, conn: Connection, job_id: str, charge: int, to_state: str) -> None:
+        row = conn.execute(
+            text("SELECT owner, hold, process_id FROM jobs WHERE id = :id"), {"id": job_id}
+        ).one()
+        if not row[1] or row[0] is None:
+            return
+        conn.execute(text("UPDATE jobs SET hold = 0 WHERE id = :id"), {"id": job_id})
+        self.credits.settle_in(
+            conn, row[0], job_id, row[2], int(row[1]), charge, note=f"job {to_state}"
+        )
 
     def heartbeat(self, job_id: str, worker: str) -> bool:
         """The running worker's lease renewal; False when the job is no longer its own."""
@@ -284,6 +357,8 @@ class JobStore:
                     "cutoff": cutoff,
                 },
             )
+            if res.rowcount and new == FAILED:
+                self._settle(conn, job.id, 0, FAILED)
         return new if res.rowcount else ""
 
     def dismiss_finished(self, job_id: str) -> bool:

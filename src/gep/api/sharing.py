@@ -1,0 +1,39 @@
+"""Sharing: the checks every ``PATCH … {"visibility": …}`` makes, in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+
+from gep.api.auth import accounts
+from gep.api.deps import json_body
+from gep.core.access import Viewer, group_of, parse_visibility
+from gep.core.errors import Forbidden, InvalidInput
+
+
+def check_sharing(request: Request, viewer: Viewer, value: Any) -> str:
+    """A valid visibility ``viewer`` may give: a group must exist, and a user may share only
+    with groups they belong to (administrators with any)."""
+    visibility = parse_visibility(value)
+    group = group_of(visibility)
+    if group is not None:
+        if group not in accounts(request).group_names():
+            raise InvalidInput(f"there is no group '{group}' to share with", field="visibility")
+        if not viewer.is_admin and group not in viewer.groups:
+            raise Forbidden(
+                f"you can share only with groups you belong to; you are not in '{group}'",
+                field="visibility",
+            )
+    return visibility
+
+
+async def visibility_body(request: Request) -> Any:
+    """The ``visibility`` of a sharing request's body, which holds nothing else."""
+    body = await json_body(request)
+    if not isinstance(body, dict) or set(body) != {"visibility"}:
+        raise InvalidInput(
+            'the body must be {"visibility": "private" | "group:<name>" | "public"}',
+            field="visibility",
+        )
+    return body["visibility"]

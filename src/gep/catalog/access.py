@@ -1,0 +1,146 @@
+"""Who may see and change what in the catalogue: owners and visibility of collections and items.
+
+A collection has an owner and a visibility (columns of ``collections``). An item inherits its
+collection's, unless it has its own (a row of ``item_acl``): the results of a job sit in the
+shared ``results`` collection, each visible to its job's owner and whoever they shared it with.
+An item is visible when its collection is, and its own visibility (if any) allows it too.
+
+Searches apply this inside the SQL (:func:`scope` narrows the collections, :func:`item_clause`
+tests item rows) so that pages and ``numberMatched`` only ever count what the caller may see.
+The item test is added only when a searched collection has item-level visibility at all
+(``collections.item_acl``), so the catalogue's big public collections pay nothing for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from gep.catalog.sqlbuild import Params
+from gep.core.access import PUBLIC, Viewer, visibility_clause
+from gep.core.errors import NotFound
+
+
+@dataclass(frozen=True)
+class Scope:
+    #: collections the search may read (None: every collection)
+    collections: list[str] | None
+    #: some of them have items with a visibility of their own
+    item_acl: bool
+
+
+def scope(conn: Connection, viewer: Viewer, wanted: Sequence[str] | None) -> Scope:
+    """The collections ``viewer`` may search among ``wanted`` (all when None)."""
+    params: dict[str, Any] = {}
+    clause = visibility_clause(viewer, "owner", "visibility", params)
+    # the visibility test as a column: one read tells visible from hidden collections
+    rows = conn.execute(
+        text(
+            f"SELECT id, item_acl, CASE WHEN {clause or '1=1'} THEN 1 ELSE 0 END FROM collections"
+        ),
+        params,
+    ).all()
+    visible = {r[0]: bool(r[1]) for r in rows if r[2]}
+    if wanted is None:
+        everything = len(visible) == len(rows)
+        chosen = None if everything else sorted(visible)
+        acl = any(visible.values())
+    else:
+        chosen = [c for c in wanted if c in visible]
+        acl = any(visible[c] for c in chosen)
+    return Scope(chosen, acl)
+
+
+def item_clause(viewer: Viewer, params: Params, alias: str = "i") -> str:
+    """True for item rows whose own visibility (if any) lets ``viewer`` see them."""
+    grants = [f"a.visibility = {params.add(PUBLIC)}"]
+    if not viewer.anonymous:
+        grants.append(f"a.owner = {params.add(viewer.user_id)}")
+        tags = viewer.group_tags()
+        if tags:
+            grants.append("a.visibility IN (" + ", ".join(params.add(t) for t in tags) + ")")
+    return (
+        f"NOT EXISTS (SELECT 1 FROM item_acl a WHERE a.collection = {alias}.collection AND "
+        f"a.id = {alias}.id AND NOT ({' OR '.join(grants)}))"
+    )
+
+
+@dataclass(frozen=True)
+class Access:
+    """An object's owner and visibility."""
+
+    owner: str | None
+    visibility: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"owner": self.owner, "visibility": self.visibility}
+
+
+def collection_access(conn: Connection, collection_id: str) -> Access | None:
+    row = conn.execute(
+        text("SELECT owner, visibility FROM collections WHERE id = :id"), {"id": collection_id}
+    ).first()
+    return None if row is None else Access(row[0], row[1])
+
+
+def item_access(conn: Connection, collection_id: str, item_id: str) -> Access | None:
+    """The item's own owner and visibility; None when it inherits its collection's."""
+    row = conn.execute(
+        text("SELECT owner, visibility FROM item_acl WHERE collection = :c AND id = :id"),
+        {"c": collection_id, "id": item_id},
+    ).first()
+    return None if row is None else Access(row[0], row[1])
+
+
+def check_collection_visible(conn: Connection, viewer: Viewer, collection_id: str) -> Access:
+    """The collection's access, or the same NotFound a missing collection gets."""
+    acc = collection_access(conn, collection_id)
+    if acc is None or not viewer.may_see(acc.owner, acc.visibility):
+        raise NotFound(f"collection '{collection_id}' does not exist", field="collectionId")
+    return acc
+
+
+def check_item_visible(
+    conn: Connection, viewer: Viewer, collection_id: str, item_id: str
+) -> Access:
+    """The item's effective access (its own, else its collection's), or NotFound as if it did
+    not exist."""
+    coll = check_collection_visible(conn, viewer, collection_id)
+    own = item_access(conn, collection_id, item_id)
+    if own is not None and not viewer.may_see(own.owner, own.visibility):
+        raise NotFound(
+            f"item '{item_id}' does not exist in collection '{collection_id}'", field="itemId"
+        )
+    return own or coll
+
+
+def set_item_access(
+    conn: Connection, collection_id: str, item_ids: Sequence[str], acc: Access
+) -> None:
+    """Give items a visibility of their own (and mark their collection as having such)."""
+    for item_id in item_ids:
+        conn.execute(
+            text("DELETE FROM item_acl WHERE collection = :c AND id = :id"),
+            {"c": collection_id, "id": item_id},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO item_acl (collection, id, owner, visibility) VALUES (:c, :id, :o, :v)"
+            ),
+            {"c": collection_id, "id": item_id, "o": acc.owner, "v": acc.visibility},
+        )
+    if item_ids:
+        conn.execute(
+            text("UPDATE collections SET item_acl = 1 WHERE id = :c AND item_acl = 0"),
+            {"c": collection_id},
+        )
+
+
+def set_collection_access(conn: Connection, collection_id: str, acc: Access) -> None:
+    conn.execute(
+        text("UPDATE collections SET owner = :o, visibility = :v WHERE id = :id"),
+        {"o": acc.owner, "v": acc.visibility, "id": collection_id},
+    )
