@@ -22,6 +22,7 @@ from replay_server import ReplayServer
 from gep.catalog.store import CatalogStore
 from gep.harvest.base import SourceConfig
 from gep.harvest.runner import run_harvest
+from gep.harvest.sources import make_source
 from gep.harvest.store import FAILED, INTERRUPTED, SUCCEEDED, HarvestStore
 
 
@@ -128,3 +129,20 @@ def test_misbehaving_archive_is_logged_not_retried(
     assert run.status == FAILED and said in run.errors[-1]
     assert run.retries == 0  # a wrong answer is not a transient failure
     assert sqlite.ingestion_events() == [] and catalogue(sqlite, "c") == {}
+
+
+def test_rate_limit_spaces_the_requests(sqlite: CatalogStore) -> None:
+    """``params.min_interval_s``: the fetcher waits out the rest of the interval between two
+    requests (the waits are recorded, not slept)."""
+    archive = ARCHIVES["odata-creodias"]()
+    archive.params["min_interval_s"] = 30.0
+    assert make_source(archive.config("https://a.example")).fetcher.min_interval_s == 30.0
+    harvests = HarvestStore(sqlite.engine)
+    with archive.server() as server:
+        harvests.add(archive.config(server.url))
+        fetcher, slept = quiet_fetcher(min_interval_s=30.0)
+        run = run_harvest(sqlite, harvests, archive.name, fetcher=fetcher)
+    assert run.status == SUCCEEDED and run.requests == archive.pages
+    # no wait before the first request, then one before each later page, the interval less
+    # the (sub-second) time the previous page took
+    assert len(slept) == archive.pages - 1 and all(29.0 < s <= 30.0 for s in slept)
