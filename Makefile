@@ -26,6 +26,7 @@ install: $(STAMP)
 run: install
 	$(BIN)/gep db upgrade
 	$(BIN)/gep demo seed
+	$(BIN)/gep users demo-admin
 	@echo "GEP on http://$(HOST):$(PORT)/  (STAC API: /stac, OpenSearch: /opensearch, OpenAPI: /api)"
 	$(BIN)/gep serve --host $(HOST) --port $(PORT)
 

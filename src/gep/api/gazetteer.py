@@ -17,7 +17,7 @@ from gep.catalog.areas import AreaStore
 from gep.catalog.gazetteer import search as gazetteer_search
 from gep.catalog.store import CatalogStore
 from gep.core.access import PRIVATE
-from gep.core.errors import InvalidInput
+from gep.core.errors import Forbidden, InvalidInput
 
 router = APIRouter(prefix="/gazetteer", tags=["Gazetteer"])
 
@@ -96,8 +96,12 @@ async def share_area(
 ) -> Response:
     """Body: ``{"visibility": "private" | "group:<name>" | "public"}``."""
     viewer = require_user(request)
+    areas = AreaStore(store.engine)
+    current = await run_in_threadpool(areas.get, area_id, viewer)  # 404 before anything else
+    if not viewer.may_change(current.owner):
+        raise Forbidden(f"named area '{current.name}' is not yours to share", field="area")
     visibility = check_sharing(request, viewer, await visibility_body(request))
-    area = await run_in_threadpool(AreaStore(store.engine).share, area_id, visibility, viewer)
+    area = await run_in_threadpool(areas.share, area_id, visibility, viewer)
     return _geojson(area.feature())
 
 

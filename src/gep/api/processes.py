@@ -86,10 +86,10 @@ def visible_process(request: Request, process_id: str) -> Any:
     return process
 
 
-def _own_deployed(request: Request, process_id: str) -> None:
+def _own_deployed(request: Request, process_id: str, *, deploying: bool = True) -> None:
     """A deployed package the caller may change: 404 when they may not see it, 403 when it is
-    someone else's or a built-in."""
-    viewer = require_deployer(request)
+    someone else's or a built-in (or, when ``deploying``, the caller may not deploy)."""
+    viewer = require_deployer(request) if deploying else require_user(request)
     visible_process(request, process_id)
     acc = deployed(request).access(process_id)
     if acc is None:
@@ -197,7 +197,7 @@ def describe_process(process_id: str, request: Request) -> Response:
 async def share_process(process_id: str, request: Request) -> Response:
     """Body ``{"visibility": "private" | "group:<name>" | "public"}``: offering a service to a
     community, or to everyone, is its deployer's choice."""
-    _own_deployed(request, process_id)
+    _own_deployed(request, process_id, deploying=False)
     visibility = check_sharing(request, require_user(request), await visibility_body(request))
     await run_in_threadpool(deployed(request).set_visibility, process_id, visibility)
     return Response(orjson.dumps({"id": process_id, "visibility": visibility}), media_type=JSON)

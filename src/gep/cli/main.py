@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from gep.cli import (
+    account_cmds,
     catalog_cmds,
     db_cmds,
     demo_cmds,
@@ -31,6 +32,7 @@ app.add_typer(insar_cmds.app, name="insar")
 app.add_typer(harvest_cmds.app, name="harvest")
 app.add_typer(gazetteer_cmds.app, name="gazetteer")
 serve_cmds.register(app)
+account_cmds.register(app)
 worker_cmds.register(app)
 
 if __name__ == "__main__":  # pragma: no cover
