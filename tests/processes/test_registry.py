@@ -47,6 +47,7 @@ def test_http_list_and_describe(tmp_path: Path) -> None:
             "dinsar",
             "echo",
             "quicklook",
+            "sbas",
             "wait",
         ]
         assert "inputs" not in listed["processes"][0]  # summaries only in the list

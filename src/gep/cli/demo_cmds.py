@@ -39,8 +39,32 @@ def seed(
     console.print(f"demo catalogue: {report.written} items in {len(files) - 1} collections")
     if report.failed:
         raise typer.Exit(1)
+    seed_sbas()
     if sar:
         seed_sar()
+
+
+def seed_sbas() -> None:
+    """Catalogue the Mexico City interferogram stack and publish its SBAS velocity map (the
+    inversion runs once, in a second or two; later seeds reuse it)."""
+    from gep.processes.sbas_demo import COLLECTION, build_result, collection, interferogram_items
+
+    storage = settings().resolved_storage_url()
+    if not storage.startswith("file://"):
+        console.print("[yellow]the SBAS demo needs a local storage (file://); skipped[/yellow]")
+        return
+    folder = Path(url2pathname(urlparse(storage).path)) / "demo" / "mexico-city"
+    items = interferogram_items(folder / "interferograms")
+    result = build_result(folder / "sbas", items, log=lambda m: console.print(m))
+    with store_from_settings() as store:
+        store.create_collection(collection(), upsert=True)
+        store.write_items(items, mode="upsert", atomic=True)
+        store.write_items([result], mode="upsert", atomic=True, create_collections=True)
+    lo, hi = result["properties"]["gep:velocity_range_mm_yr"]
+    console.print(
+        f"SBAS demo: {len(items)} interferograms in {COLLECTION}; velocity map "
+        f"results/{result['id']} ({lo:.0f} to {hi:.0f} mm/yr)"
+    )
 
 
 def seed_sar() -> None:

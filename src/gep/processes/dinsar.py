@@ -147,9 +147,12 @@ class Dinsar(Process):
                 ),
             ]
         hrefs: dict[str, str] = {}
+        tags = pair_tags(ref_geom, sec_geom, baseline.perpendicular)
+        units = {"unwrapped_phase": "RADIANS", "los_displacement": "METRES"}
         for key, data, title, unit, cmap, vmin, vmax in layers:
             cog = ctx.output_dir / f"{key}.tif"
-            write_cog(cog, np.asarray(data, "float32"), grid)
+            write_cog(cog, np.asarray(data, "float32"), grid,
+                      tags={**tags, "DATA_UNITS": units.get(key, unit.upper())})  # fmt: skip
             hrefs[key] = ctx.add_asset(key, cog, COG, ["data"], f"{title} ({unit})")
             png = ctx.output_dir / f"{key}.png"
             write_png_with_legend(
@@ -193,6 +196,19 @@ class Dinsar(Process):
                 "chips": float(result.refinement.chips),
             },
         )
+
+
+def pair_tags(ref: Any, sec: Any, bperp: float) -> dict[str, str]:
+    """The interferogram's metadata as GeoTIFF tags (PyRate's names), so that a result can go
+    into a time series (``sbas``) with nothing but the file: dates, wavelength, geometry."""
+    return {
+        "FIRST_DATE": str(np.datetime64(ref.first_line_time, "D")),
+        "SECOND_DATE": str(np.datetime64(sec.first_line_time, "D")),
+        "WAVELENGTH_METRES": repr(float(ref.wavelength)),
+        "INCIDENCE_DEGREES": f"{ref.incidence_angle_mid:.4f}",
+        "SLANT_RANGE_METRES": f"{float(ref.slant_range(ref.samples / 2)):.3f}",
+        "BPERP_METRES": f"{bperp:.3f}",
+    }
 
 
 def _reference_pixel(

@@ -220,9 +220,15 @@ def load_pair(
 
 
 def write_cog(
-    path: Path, data: NDArray[Any], grid: GeoGrid, *, nodata: float | None = float("nan")
+    path: Path,
+    data: NDArray[Any],
+    grid: GeoGrid,
+    *,
+    nodata: float | None = float("nan"),
+    tags: dict[str, str] | None = None,
 ) -> None:
-    """A geocoded raster (one band, or (bands, rows, cols)) as a COG in EPSG:4326."""
+    """A geocoded raster (one band, or (bands, rows, cols)) as a COG in EPSG:4326; ``tags``
+    are GeoTIFF metadata (e.g. an interferogram's dates, read back by ``sbas``)."""
     import rasterio
     from rasterio.transform import from_origin
 
@@ -241,6 +247,8 @@ def write_cog(
     }
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(arr)
+        if tags:
+            dst.update_tags(**tags)
 
 
 def write_png_with_legend(
