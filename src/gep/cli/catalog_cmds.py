@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gep.catalog.search import SearchRequest
 from gep.catalog.store import CatalogStore, IngestFailure, IngestReport
 from gep.cli.common import console, run_or_exit, settings, store_from_settings
-from gep.core.errors import GepError
+from gep.core.errors import GepError, NotFound
 from gep.io.stac_files import iter_stac_records
-from gep.tiles.quicklook import wants_generated_thumbnail
-from gep.tiles.quicklook_cache import QuicklookCache, storage_root
+from gep.tiles.quicklook_cache import (
+    QuicklookCache,
+    QuicklookReport,
+    make_quicklooks,
+    storage_root,
+)
 
 app = typer.Typer(help="The catalogue", no_args_is_help=True)
 
@@ -29,8 +31,12 @@ def ingest_paths(
     collection: str | None = None,
     create_collections: bool = True,
     progress: Progress | None = None,
+    keys: list[tuple[str, str]] | None = None,
 ) -> IngestReport:
-    """Ingest every record under ``paths``; collections first, then items in batches."""
+    """Ingest every record under ``paths``; collections first, then items in batches.
+
+    ``keys``, when given, receives the (collection, id) of every item sent to the store.
+    """
     total = IngestReport()
     position = 0
     pending: list[Any] = []
@@ -85,6 +91,10 @@ def ingest_paths(
         if rec.collection and isinstance(item, dict) and not item.get("collection"):
             item = {**item, "collection": rec.collection}
         pending.append(item)
+        if keys is not None and isinstance(item, dict):
+            coll, item_id = collection or item.get("collection"), item.get("id")
+            if isinstance(coll, str) and isinstance(item_id, str):
+                keys.append((coll, item_id))
         position += 1
         if len(pending) >= store.batch_size:
             flush()
@@ -103,8 +113,15 @@ def ingest(
         None, "--collection", "-c", help="Put every item in this collection"
     ),
     create_collections: bool = typer.Option(True, help="Create missing collections"),
+    quicklooks: bool = typer.Option(
+        False,
+        "--quicklooks",
+        help="Also render the PNG quicklook of each ingested item that has local rasters "
+        "and no thumbnail (otherwise made on first request)",
+    ),
 ) -> None:
     """Ingest STAC records (idempotent: re-ingesting updates in place)."""
+    keys: list[tuple[str, str]] | None = [] if quicklooks else None
     with (
         store_from_settings() as store,
         Progress(
@@ -122,8 +139,17 @@ def ingest(
             collection=collection,
             create_collections=create_collections,
             progress=progress,
+            keys=keys,
         )
         store.analyze()
+        if keys:
+            cache = _quicklook_cache()
+            task = progress.add_task("quicklooks", total=len(keys))
+            ql_report = make_quicklooks(
+                cache,
+                _ingested_items(store, list(dict.fromkeys(keys))),
+                on_item=lambda: progress.update(task, advance=1),
+            )
     for f in report.failed:
         console.print(
             f"[red]failed[/red] record {f.position} ({f.item_id or 'no id'}): {f.message}",
@@ -132,54 +158,49 @@ def ingest(
     if report.created_collections:
         console.print("created collections: " + ", ".join(report.created_collections))
     console.print(f"ingested {report.written} items, {len(report.failed)} failed")
+    if keys:
+        _print_quicklooks(ql_report, cache)
     if report.failed and report.written == 0:
         raise typer.Exit(1)
 
 
-@dataclass
-class QuicklookReport:
-    made: int = 0
-    cached: int = 0
-    #: items that have a thumbnail of their own or no local raster to render
-    skipped: int = 0
-    failed: list[tuple[str, str, str]] = field(default_factory=list)
-
-
-def make_quicklooks(
-    store: CatalogStore,
-    cache: QuicklookCache,
-    *,
-    collection: str | None = None,
-    force: bool = False,
-    progress: Progress | None = None,
-) -> QuicklookReport:
-    """Render (or find cached) the quicklook of every item that would advertise one."""
+def _stored_items(store: CatalogStore, collection: str | None) -> Iterator[tuple[str, str, bytes]]:
+    """Every stored item (of one collection), page by page, as the store keeps it."""
     if collection is not None:
         store.get_collection(collection)  # NotFound names the collection
-    report = QuicklookReport()
     req = SearchRequest(collections=[collection] if collection else None, limit=500)
-    task = progress.add_task("quicklooks", total=None) if progress else None
     while True:
         page = store.search(req)
-        for coll, item_id, content in page.items:
-            item = orjson.loads(content)
-            if not wants_generated_thumbnail(item):
-                report.skipped += 1
-                continue
-            try:
-                ql = cache.get_or_create(coll, item_id, item, force=force)
-            except GepError as exc:
-                report.failed.append((coll, item_id, exc.message))
-                continue
-            if ql.created:
-                report.made += 1
-            else:
-                report.cached += 1
-            if progress and task is not None:
-                progress.update(task, advance=1)
+        yield from page.items
         if not page.next_token:
-            return report
+            return
         req.token = page.next_token
+
+
+def _ingested_items(
+    store: CatalogStore, keys: list[tuple[str, str]]
+) -> Iterator[tuple[str, str, bytes]]:
+    """The items an ingest wrote, as stored (records that failed are not there)."""
+    for coll, item_id in keys:
+        try:
+            yield coll, item_id, store.get_item(coll, item_id)
+        except NotFound:
+            continue
+
+
+def _quicklook_cache() -> QuicklookCache:
+    s = settings()
+    return QuicklookCache(storage_root(s.resolved_storage_url(), s.home / "storage"))
+
+
+def _print_quicklooks(report: QuicklookReport, cache: QuicklookCache) -> None:
+    for coll, item_id, message in report.failed:
+        console.print(f"[red]failed[/red] {coll}/{item_id}: {message}", soft_wrap=True)
+    console.print(
+        f"quicklooks: {report.made} made, {report.cached} already cached, "
+        f"{report.skipped} items skipped (own thumbnail or nothing to render), "
+        f"{len(report.failed)} failed; in {cache.root}"
+    )
 
 
 @app.command("quicklooks")
@@ -190,9 +211,8 @@ def quicklooks(
     force: bool = typer.Option(False, "--force", help="Render again even when cached"),
 ) -> None:
     """Pre-generate the PNG quicklooks of items that ship no thumbnail (warms the cache that
-    GET /stac/collections/{c}/items/{i}/quicklook serves)."""
-    s = settings()
-    cache = QuicklookCache(storage_root(s.resolved_storage_url(), s.home / "storage"))
+    GET /stac/collections/{c}/items/{i}/quicklook serves; cached ones cost a stat each)."""
+    cache = _quicklook_cache()
     with (
         store_from_settings() as store,
         Progress(
@@ -203,17 +223,15 @@ def quicklooks(
             transient=True,
         ) as progress,
     ):
+        task = progress.add_task("quicklooks", total=None)
         report = run_or_exit(
             lambda: make_quicklooks(
-                store, cache, collection=collection, force=force, progress=progress
+                cache,
+                _stored_items(store, collection),
+                force=force,
+                on_item=lambda: progress.update(task, advance=1),
             )
         )
-    for coll, item_id, message in report.failed:
-        console.print(f"[red]failed[/red] {coll}/{item_id}: {message}", soft_wrap=True)
-    console.print(
-        f"quicklooks: {report.made} made, {report.cached} already cached, "
-        f"{report.skipped} items skipped (own thumbnail or nothing to render), "
-        f"{len(report.failed)} failed; in {cache.root}"
-    )
+    _print_quicklooks(report, cache)
     if report.failed and report.made + report.cached == 0:
         raise typer.Exit(1)

@@ -15,13 +15,23 @@ import hashlib
 import os
 import re
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
-from gep.tiles.quicklook import DEFAULT_MAX_SIZE, fingerprint, quicklook_png
+import orjson
+
+from gep.core.errors import GepError
+from gep.tiles.quicklook import (
+    DEFAULT_MAX_SIZE,
+    fingerprint,
+    may_want_quicklook,
+    quicklook_png,
+    wants_generated_thumbnail,
+)
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
 _HASH = re.compile(r"[0-9a-f]{16}")
@@ -53,9 +63,6 @@ class Quicklook:
     #: False when the PNG came from the cache
     created: bool
 
-    def read(self) -> bytes:
-        return self.path.read_bytes()
-
 
 class QuicklookCache:
     def __init__(self, storage: Path, max_size: int = DEFAULT_MAX_SIZE) -> None:
@@ -69,18 +76,11 @@ class QuicklookCache:
     def path_for(self, collection: str, item_id: str, key: str) -> Path:
         if not _HASH.fullmatch(key):
             raise ValueError(f"not a quicklook key: {key!r}")
-        folder = self.root / safe_name(collection)
-        path = folder / f"{safe_name(item_id)}-{key}.png"
+        path = self.root / safe_name(collection) / f"{safe_name(item_id)}-{key}.png"
         # defence in depth: safe_name already makes this impossible
         if not path.resolve().is_relative_to(self.root.resolve()):
             raise ValueError(f"quicklook path {path} escapes {self.root}")
         return path
-
-    def get(self, collection: str, item_id: str, item: dict[str, Any]) -> Quicklook | None:
-        """The cached quicklook of the item as it is now, or None."""
-        key = self.key(item)
-        path = self.path_for(collection, item_id, key)
-        return Quicklook(path, key, created=False) if path.is_file() else None
 
     def get_or_create(
         self, collection: str, item_id: str, item: dict[str, Any], *, force: bool = False
@@ -100,18 +100,51 @@ class QuicklookCache:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        self._remove_stale(path, item_id)
+        # earlier versions of this item: same stem, another 16-hex key (safe names hold no
+        # glob metacharacters, and the fixed-length pattern cannot match a longer item id)
+        for old in path.parent.glob(f"{safe_name(item_id)}-" + "?" * 16 + ".png"):
+            if old != path and _HASH.fullmatch(old.name[-20:-4]):
+                old.unlink(missing_ok=True)
         return Quicklook(path, key, created=True)
 
-    @staticmethod
-    def _remove_stale(current: Path, item_id: str) -> None:
-        """Remove the quicklooks of earlier versions of the item (best effort)."""
-        stem = safe_name(item_id)
-        for old in current.parent.glob(f"{glob_escape(stem)}-" + "?" * 16 + ".png"):
-            if old != current and _HASH.fullmatch(old.name[len(stem) + 1 : -4]):
-                old.unlink(missing_ok=True)
+
+@dataclass
+class QuicklookReport:
+    made: int = 0
+    cached: int = 0
+    #: items that have a thumbnail of their own or no local raster to render
+    skipped: int = 0
+    #: (collection, item id, message) of items that advertise a quicklook but cannot make it
+    failed: list[tuple[str, str, str]] = field(default_factory=list)
 
 
-def glob_escape(text: str) -> str:
-    """Escape glob metacharacters (safe names hold none, but ids change)."""
-    return re.sub(r"([*?\[])", r"[\1]", text)
+def make_quicklooks(
+    cache: QuicklookCache,
+    items: Iterable[tuple[str, str, bytes]],
+    *,
+    force: bool = False,
+    on_item: Callable[[], None] | None = None,
+) -> QuicklookReport:
+    """Render (or find cached) the quicklook of every stored item that would advertise one.
+
+    ``items`` are (collection, id, stored JSON) as the store's search pages give them; items
+    that cannot want one are told from their bytes, unparsed. ``on_item`` runs after each item.
+    """
+    report = QuicklookReport()
+    for coll, item_id, content in items:
+        item = orjson.loads(content) if may_want_quicklook(content) else None
+        if item is None or not wants_generated_thumbnail(item):
+            report.skipped += 1
+        else:
+            try:
+                ql = cache.get_or_create(coll, item_id, item, force=force)
+            except GepError as exc:
+                report.failed.append((coll, item_id, exc.message))
+            else:
+                if ql.created:
+                    report.made += 1
+                else:
+                    report.cached += 1
+        if on_item is not None:
+            on_item()
+    return report
