@@ -366,3 +366,30 @@ def test_account_endpoints_matrix(world: World) -> None:
     ledger_a = world.call("A", "GET", "/accounts/ledger").json()["entries"]
     assert ledger_a and all(e["user"] == ledger_a[0]["user"] for e in ledger_a)
     assert world.call("B", "GET", "/accounts/ledger").json()["numberMatched"] == 2  # grant + top-up
+
+
+def test_harvest_sources_follow_their_visibility(world: World) -> None:
+    c = world.client
+    for tag, vis in VISIBILITIES.items():
+        body = {"name": f"h-{tag}", "kind": "stac", "url": "https://archive.example/stac",
+                "collection": f"harvested-{tag}", "visibility": vis}  # fmt: skip
+        r = c.post("/harvest/sources", json=body, headers=ADMIN_HEADERS)
+        assert r.status_code == 201, r.text
+    for caller in CALLERS:
+        h = world.headers[caller]
+        names = {s["name"] for s in c.get("/harvest/sources", headers=h).json()["sources"]}
+        # the administrator owns them; others see them as their visibility allows
+        want = {
+            f"h-{t}"
+            for t in VISIBILITIES
+            if caller == "admin" or (sees(caller, t) and t != "private")
+        }
+        assert names & {"h-private", "h-group", "h-public"} == want, caller
+        assert c.get("/harvest/sources/h-private", headers=h).status_code == (
+            200 if caller == "admin" else 404
+        )
+        assert c.get("/harvest/sources/h-private/runs", headers=h).status_code == (
+            200 if caller == "admin" else 404
+        )
+        share = c.patch("/harvest/sources/h-public", json={"visibility": "public"}, headers=h)
+        assert share.status_code == {"anonymous": 401, "admin": 200}.get(caller, 403), caller

@@ -10,9 +10,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from gep.api.auth import require_admin
+from gep.api.auth import caller, require_admin
 from gep.api.deps import base_url, json_body
+from gep.api.sharing import check_sharing, visibility_body
 from gep.catalog.store import CatalogStore
+from gep.core.access import PUBLIC
 from gep.core.errors import Conflict, InvalidInput
 from gep.core.timeutil import format_rfc3339, from_micros
 from gep.harvest.base import SourceConfig
@@ -45,7 +47,7 @@ def _source_doc(request: Request, record_dict: dict[str, Any]) -> dict[str, Any]
 
 @router.get("/sources", summary="Configured harvest sources")
 def list_sources(request: Request) -> Response:
-    records = _harvests(request).sources()
+    records = _harvests(request).sources(caller(request))
     return _json({"sources": [_source_doc(request, r.as_dict()) for r in records]})
 
 
@@ -74,8 +76,16 @@ async def add_source(request: Request, body: Any = Depends(json_body)) -> Respon
         body.get("params") or {},
     )
     check_config(config)
+    admin = require_admin(request)
+    visibility = check_sharing(request, admin, body.get("visibility", PUBLIC))
     record = await run_in_threadpool(
-        _harvests(request).add, config, interval_s=interval, replace=bool(body.get("replace"))
+        lambda: _harvests(request).add(
+            config,
+            interval_s=interval,
+            replace=bool(body.get("replace")),
+            owner=admin.user_id,
+            visibility=visibility,
+        )
     )
     doc = _source_doc(request, record.as_dict())
     return _json(doc, 201, {"Location": doc["links"][0]["href"]})
@@ -84,9 +94,20 @@ async def add_source(request: Request, body: Any = Depends(json_body)) -> Respon
 @router.get("/sources/{name}", summary="A harvest source and its latest runs")
 def get_source(request: Request, name: str) -> Response:
     harvests = _harvests(request)
-    doc = _source_doc(request, harvests.get(name).as_dict())
+    doc = _source_doc(request, harvests.get(name, caller(request)).as_dict())
     doc["runs"] = [r.as_dict() for r in harvests.runs(name, 5)]
     return _json(doc)
+
+
+@router.patch("/sources/{name}", summary="Share or unshare a harvest source (administrators)")
+async def share_source(request: Request, name: str) -> Response:
+    """Body ``{"visibility": …}``: who sees the source and its harvest log."""
+    admin = require_admin(request)
+    harvests = _harvests(request)
+    harvests.get(name)
+    visibility = check_sharing(request, admin, await visibility_body(request))
+    await run_in_threadpool(harvests.set_visibility, name, visibility)
+    return _json(_source_doc(request, harvests.get(name).as_dict()))
 
 
 @router.delete(
@@ -100,7 +121,7 @@ def remove_source(request: Request, name: str) -> Response:
 @router.get("/sources/{name}/runs", summary="The harvest log of a source")
 def source_runs(request: Request, name: str, limit: int = Query(20, ge=1, le=1000)) -> Response:
     harvests = _harvests(request)
-    harvests.get(name)
+    harvests.get(name, caller(request))
     return _json({"runs": [r.as_dict() for r in harvests.runs(name, limit)]})
 
 
@@ -142,7 +163,9 @@ def events(
     limit: int = Query(100, ge=1, le=10000),
 ) -> Response:
     store: CatalogStore = request.app.state.store
-    found = store.ingestion_events(after=after, collection=collection, limit=limit)
+    found = store.ingestion_events(
+        after=after, collection=collection, limit=limit, viewer=caller(request)
+    )
     return _json(
         {
             "events": [

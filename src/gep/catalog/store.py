@@ -381,9 +381,15 @@ class CatalogStore(ABC):
         report.new.extend(fresh)
 
     def ingestion_events(
-        self, *, after: int = 0, collection: str | None = None, limit: int = 1000
+        self,
+        *,
+        after: int = 0,
+        collection: str | None = None,
+        limit: int = 1000,
+        viewer: Viewer | None = None,
     ) -> list[IngestionEvent]:
-        """Events with ``seq > after``, oldest first: a subscriber keeps the last seq it saw."""
+        """Events with ``seq > after``, oldest first: a subscriber keeps the last seq it saw.
+        With a ``viewer``, only events of collections they may see."""
         sql = (
             "SELECT seq, collection, item_id, origin, created FROM ingestion_events WHERE seq > :a"
         )
@@ -392,6 +398,14 @@ class CatalogStore(ABC):
             sql += " AND collection = :c"
             params["c"] = collection
         with self.engine.connect() as conn:
+            if viewer is not None and not viewer.is_admin:
+                sc = access.scope(conn, viewer, [collection] if collection else None)
+                if sc.collections is not None:
+                    if not sc.collections:
+                        return []
+                    names = [f":sc{n}" for n in range(len(sc.collections))]
+                    params.update({f"sc{n}": c for n, c in enumerate(sc.collections)})
+                    sql += f" AND collection IN ({', '.join(names)})"
             rows = conn.execute(text(sql + " ORDER BY seq LIMIT :n"), params).all()
         return [IngestionEvent(int(r[0]), r[1], r[2], r[3], int(r[4])) for r in rows]
 

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Engine, text
 
+from gep.core.access import PUBLIC, Viewer, visibility_clause
 from gep.core.errors import Conflict, InvalidInput, NotFound
 from gep.harvest.base import SourceConfig
 
@@ -40,6 +41,8 @@ class SourceRecord:
     created: int
     updated: int
     next_run: int | None
+    owner: str | None = None
+    visibility: str = PUBLIC
 
     def as_dict(self) -> dict[str, Any]:
         c = self.config
@@ -53,6 +56,7 @@ class SourceRecord:
             "enabled": self.enabled,
             "checkpoint": self.checkpoint,
             "resuming": self.cursor is not None,
+            "visibility": self.visibility,
         }
 
 
@@ -100,7 +104,7 @@ class HarvestRun:
 
 _SOURCE_COLS = (
     "name, kind, url, collection, params, interval_s, enabled, checkpoint, cursor, "
-    "created, updated, next_run"
+    "created, updated, next_run, owner, visibility"
 )
 _RUN_COLS = (
     "id, source, started, finished, status, pages, seen, new, updated, skipped, requests, "
@@ -120,8 +124,16 @@ class HarvestStore:
 
     # -------------------------------------------------------------- sources
     def add(
-        self, config: SourceConfig, *, interval_s: int | None = None, replace: bool = False
+        self,
+        config: SourceConfig,
+        *,
+        interval_s: int | None = None,
+        replace: bool = False,
+        owner: str | None = None,
+        visibility: str = PUBLIC,
     ) -> SourceRecord:
+        """Store a source (public by default: harvesting keeps the shared catalogue current;
+        a replacement keeps the owner and visibility it had)."""
         if interval_s is not None and interval_s <= 0:
             raise InvalidInput("interval_s must be a positive number of seconds", field="interval")
         t = now_us()
@@ -134,6 +146,8 @@ class HarvestStore:
             "i": interval_s,
             "t": t,
             "nr": t if interval_s else None,
+            "o": owner,
+            "v": visibility,
         }
         with self.engine.begin() as conn:
             exists = conn.execute(
@@ -159,16 +173,23 @@ class HarvestStore:
                 conn.execute(
                     text(
                         f"INSERT INTO harvest_sources ({_SOURCE_COLS}) VALUES "
-                        "(:n, :k, :u, :c, :p, :i, 1, NULL, NULL, :t, :t, :nr)"
+                        "(:n, :k, :u, :c, :p, :i, 1, NULL, NULL, :t, :t, :nr, :o, :v)"
                     ),
                     params,
                 )
         return self.get(config.name)
 
-    def get(self, name: str) -> SourceRecord:
+    def get(self, name: str, viewer: Viewer | None = None) -> SourceRecord:
+        """A source; NotFound when it does not exist or ``viewer`` may not see it."""
+        params: dict[str, Any] = {"n": name}
+        clause = visibility_clause(viewer, "owner", "visibility", params) if viewer else None
         with self.engine.connect() as conn:
             row = conn.execute(
-                text(f"SELECT {_SOURCE_COLS} FROM harvest_sources WHERE name = :n"), {"n": name}
+                text(
+                    f"SELECT {_SOURCE_COLS} FROM harvest_sources WHERE name = :n"
+                    + (f" AND {clause}" if clause else "")
+                ),
+                params,
             ).first()
         if row is None:
             raise NotFound(
@@ -176,12 +197,28 @@ class HarvestStore:
             )
         return _source(row)
 
-    def sources(self) -> list[SourceRecord]:
+    def sources(self, viewer: Viewer | None = None) -> list[SourceRecord]:
+        """The sources ``viewer`` may see (all when None)."""
+        params: dict[str, Any] = {}
+        clause = visibility_clause(viewer, "owner", "visibility", params) if viewer else None
         with self.engine.connect() as conn:
             rows = conn.execute(
-                text(f"SELECT {_SOURCE_COLS} FROM harvest_sources ORDER BY name")
+                text(
+                    f"SELECT {_SOURCE_COLS} FROM harvest_sources"
+                    + (f" WHERE {clause}" if clause else "")
+                    + " ORDER BY name"
+                ),
+                params,
             ).all()
         return [_source(r) for r in rows]
+
+    def set_visibility(self, name: str, visibility: str) -> None:
+        self.get(name)
+        with self.engine.begin() as conn:
+            conn.execute(
+                text("UPDATE harvest_sources SET visibility = :v, updated = :t WHERE name = :n"),
+                {"v": visibility, "t": now_us(), "n": name},
+            )
 
     def remove(self, name: str) -> None:
         self.get(name)
@@ -367,4 +404,6 @@ def _source(r: Any) -> SourceRecord:
         created=int(r[9]),
         updated=int(r[10]),
         next_run=None if r[11] is None else int(r[11]),
+        owner=r[12],
+        visibility=r[13],
     )
