@@ -6,13 +6,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp-install
 VALIDATOR_VENV := .venv-validator
 VALIDATOR_STAMP := $(VALIDATOR_VENV)/.stamp-install
+MINTPY_VENV := bench/.venv-mintpy
+MINTPY_STAMP := $(MINTPY_VENV)/.stamp-install
 PG_URL_ADMIN ?= postgresql://postgres@127.0.0.1:5432/postgres
 GEP_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/gep_test
 HOST ?= 127.0.0.1
 PORT ?= 8000
 export GEP_TEST_DATABASE_URL
 
-.PHONY: run test install postgis validator lint typecheck importlinter pytest bench-catalog clean
+.PHONY: run test install postgis validator mintpy lint typecheck importlinter pytest bench-catalog clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +55,15 @@ $(VALIDATOR_STAMP):
 
 validator: $(VALIDATOR_STAMP)
 
+## MintPy (the SBAS peer the tests compare velocities with) in its own venv (~1 min, once)
+$(MINTPY_STAMP):
+	$(PYTHON) -m venv $(MINTPY_VENV)
+	$(MINTPY_VENV)/bin/pip install -q --upgrade pip
+	$(MINTPY_VENV)/bin/pip install -q 'mintpy==1.6.4'
+	touch $(MINTPY_STAMP)
+
+mintpy: $(MINTPY_STAMP)
+
 lint: install
 	$(BIN)/ruff check .
 
@@ -62,7 +73,7 @@ typecheck: install
 importlinter: install
 	$(BIN)/lint-imports
 
-pytest: install postgis validator
+pytest: install postgis validator mintpy
 	$(BIN)/pytest -q
 
 test: lint importlinter typecheck pytest
