@@ -46,6 +46,8 @@ def test_http_list_and_describe(tmp_path: Path) -> None:
             "coin",
             "dinsar",
             "echo",
+            "hotspots",
+            "offset-tracking",
             "quicklook",
             "sbas",
             "wait",

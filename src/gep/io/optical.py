@@ -446,3 +446,116 @@ def read_metadata(paths: dict[str, Path]) -> OpticalMetadata:
         "MTD_TL.xml) must be among its assets to convert digital numbers to radiance",
         field="inputs.products",
     )
+
+
+def _grid_check(
+    grids: list[tuple[str, int | None, tuple[float, ...], tuple[int, int]]], labels: list[str]
+) -> None:
+    crs0, _, t0, _ = grids[0]
+    for k, (crs, _, t, _) in enumerate(grids):
+        if abs(t[1]) > 1e-9 or abs(t[3]) > 1e-9:
+            raise InvalidInput(
+                f"{labels[k]} is on a rotated grid; only north-up grids are supported",
+                field=labels[k],
+            )
+        if k == 0:
+            continue
+        if crs != crs0:
+            raise InvalidInput(
+                f"{labels[k]} is in {crs}, {labels[0]} in {crs0}: the images must share one "
+                "CRS (reproject them onto one grid first)",
+                field=labels[k],
+            )
+        if not (np.isclose(t[0], t0[0], rtol=1e-6) and np.isclose(t[4], t0[4], rtol=1e-6)):
+            raise InvalidInput(
+                f"{labels[k]} has {abs(t[0]):g} × {abs(t[4]):g} pixels, {labels[0]} "
+                f"{abs(t0[0]):g} × {abs(t0[4]):g}: the images must share one resolution "
+                "(resample them onto one grid first)",
+                field=labels[k],
+            )
+        col = (t[2] - t0[2]) / t0[0]
+        row = (t[5] - t0[5]) / t0[4]
+        if abs(col - round(col)) > 1e-3 or abs(row - round(row)) > 1e-3:
+            raise InvalidInput(
+                f"{labels[k]}'s grid is offset from {labels[0]}'s by a fraction of a pixel "
+                f"({col:.3f}, {row:.3f} pixels): co-register the images first",
+                field=labels[k],
+            )
+
+
+def read_aligned(
+    paths: list[Path],
+    labels: list[str],
+    bounds: tuple[float, float, float, float] | None = None,
+) -> list[Raster]:
+    """The same area of several single-grid rasters, cut on one pixel grid.
+
+    The rasters must share their CRS, resolution and pixel grid (origins whole pixels apart),
+    else they are refused naming the one that differs (``labels`` are the inputs' paths in
+    messages, e.g. ``inputs.products[1]``). The area is the rasters' common extent, within
+    ``bounds`` (lon/lat) when given.
+    """
+    import rasterio
+    from rasterio.warp import transform_bounds
+    from rasterio.windows import Window
+
+    grids = [raster_grid(p) for p in paths]
+    _grid_check(grids, labels)
+    crs0, epsg0, t0, _ = grids[0]
+    a, e = t0[0], t0[4]
+    # every raster's extent in the first one's pixel coordinates (col0, row0, col1, row1)
+    boxes = []
+    for _, _, t, (rows, cols) in grids:
+        c = round((t[2] - t0[2]) / a)
+        r = round((t[5] - t0[5]) / e)
+        boxes.append((c, r, c + cols, r + rows))
+    c0 = max(b[0] for b in boxes)
+    r0 = max(b[1] for b in boxes)
+    c1 = min(b[2] for b in boxes)
+    r1 = min(b[3] for b in boxes)
+    if c1 <= c0 or r1 <= r0:
+        raise InvalidInput(f"{', '.join(labels)} do not overlap", field=labels[-1])
+    if bounds is not None:
+        w, s, east, n = transform_bounds("EPSG:4326", crs0, *bounds, densify_pts=21)
+        xs = sorted(((w - t0[2]) / a, (east - t0[2]) / a))
+        ys = sorted(((n - t0[5]) / e, (s - t0[5]) / e))
+        c0, c1 = max(c0, int(np.floor(xs[0]))), min(c1, int(np.ceil(xs[1])))
+        r0, r1 = max(r0, int(np.floor(ys[0]))), min(r1, int(np.ceil(ys[1])))
+        if c1 <= c0 or r1 <= r0:
+            raise InvalidInput(
+                "inputs.aoi lies outside the area the images cover together", field="inputs.aoi"
+            )
+    out = []
+    transform = (a, 0.0, t0[2] + c0 * a, 0.0, e, t0[5] + r0 * e)
+    for path, box in zip(paths, boxes, strict=True):
+        with rasterio.open(path) as src:
+            window = Window(c0 - box[0], r0 - box[1], c1 - c0, r1 - r0)
+            out.append(Raster(src.read(1, window=window), transform, crs0, epsg0))
+    return out
+
+
+def read_on_grid(
+    path: Path, crs: str, transform: tuple[float, ...], shape: tuple[int, int], *, label: str
+) -> NDArray[Any]:
+    """A band resampled onto another band's grid (same CRS; averaged when finer, nearest
+    when coarser): Sentinel-2's 10 m visible bands on its 20 m SWIR grid."""
+    import rasterio
+    from rasterio.enums import Resampling
+    from rasterio.windows import from_bounds
+
+    with rasterio.open(path) as src:
+        if src.crs is None or src.crs.to_string() != crs:
+            raise InvalidInput(f"{label} is not in {crs}", field=label)
+        a, _, c, _, e, f = transform[:6]
+        rows, cols = shape
+        win = from_bounds(c, f + e * rows, c + a * cols, f, transform=src.transform)
+        finer = abs(src.transform.a) < abs(a)
+        data: NDArray[Any] = src.read(
+            1,
+            window=win,
+            out_shape=shape,
+            boundless=True,
+            fill_value=0,
+            resampling=Resampling.average if finer else Resampling.nearest,
+        )
+        return data

@@ -136,6 +136,16 @@ class JobContext:
         self.extra_items.append(published)
         return f"{RESULTS_COLLECTION}/{published['id']}"
 
+    def search(self, params: dict[str, Any], limit: int = 500) -> list[dict[str, Any]]:
+        if self.catalog is None:
+            raise InvalidInput("this job has no catalogue to search", field="inputs")
+        from gep.catalog.search import build_search
+
+        req = build_search({**params, "limit": max(1, min(int(limit), 10_000))}, from_get=False)
+        req.viewer = self.viewer
+        page = self.catalog.search(req)
+        return [orjson.loads(raw) for _, _, raw in page.items]
+
 
 def _size(path: Path) -> int:
     """Bytes of a file, or of every file under a folder (a SAFE)."""

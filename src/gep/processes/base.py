@@ -46,6 +46,12 @@ class ProcessContext(Protocol):
         """Publish one more STAC item (e.g. from a result's STAC catalogue) with the job's
         lineage; returns its catalogue id."""
 
+    def search(self, params: dict[str, Any], limit: int = 500) -> list[dict[str, Any]]:
+        """Catalogue items matching a STAC search body (``collections``, ``bbox`` or
+        ``intersects``, ``datetime``, ``filter``...) that the job's owner may see, in the
+        catalogue's order, at most ``limit`` (for services that take "a collection over an
+        area and a period" rather than a list of items)."""
+
 
 class Process:
     """Base class of built-in and deployed services."""

@@ -1,0 +1,303 @@
+"""``offset-tracking`` and ``hotspots`` through the API on a real Dask-backed job engine: known
+shifts in uploaded GeoTIFFs, a real Landsat-8 scene with and without a simulated lava flow and
+clouded over, and the bad inputs refused before a job exists."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+import orjson
+import pytest
+import rasterio
+from conftest import ADMIN_HEADERS, ADMIN_TOKEN
+from fastapi.testclient import TestClient
+
+from gep.api.app import create_app
+from gep.processes.optical_demo import (
+    OPTICAL_COLLECTION,
+    clouded_copy,
+    collection,
+    landsat_item,
+    lava_scene,
+    shifted_stack,
+)
+from gep.settings import Settings
+
+DATA = Path(__file__).parents[1] / "data" / "optical" / "landsat8"
+SCENE = "LC08_L1TP_016037_20170813_20170814_01_RT"
+# (rows, cols) shifts of each date's content: 10 m pixels, so dx = +0.35 px is 3.5 m east and
+# dy = -0.5 px (up) 5 m north
+SHIFTS = [(0.0, 0.0), (-0.2, 0.15), (-0.5, 0.35)]
+DATES = ["2021-05-01", "2021-06-10", "2021-07-20"]
+AOI = [-80.6, 32.7, -79.9, 33.4]  # inland South Carolina, inside the Landsat scene
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, dict[str, Any]]]:
+    tmp = Path(tmp_path_factory.mktemp("optical"))
+    real = tmp / "real"
+    real.mkdir()
+    for f in DATA.glob(f"{SCENE}_*"):
+        shutil.copyfile(f, real / f.name)
+    truth = lava_scene(real, tmp / "lava", centre=(212, 163))  # a clear-sky spot
+    clouded_copy(real, tmp / "clouded")
+    items = [
+        landsat_item(real, "landsat-real"),
+        landsat_item(tmp / "lava", "landsat-lava"),
+        landsat_item(tmp / "clouded", "landsat-clouded"),
+        *shifted_stack(tmp / "stack", SHIFTS, DATES),
+    ]
+    # the same scene as the lava one, a day later: the time series has two dated scenes
+    later = copy.deepcopy(items[1])
+    later["id"] = "landsat-lava-later"
+    later["properties"]["datetime"] = "2017-08-29T15:54:15Z"
+    items.append(later)
+    app = create_app(
+        Settings(admin_token=ADMIN_TOKEN, home=tmp / "home", base_url="http://gep.test")
+    )
+    with TestClient(app, headers=ADMIN_HEADERS) as c:
+        store = c.app.state.store  # type: ignore[attr-defined]
+        store.create_collection(collection(), upsert=True)
+        assert store.write_items(items, mode="upsert").written == len(items)
+        yield c, {"items": {i["id"]: i for i in items}, "truth": truth, "tmp": tmp}
+
+
+def ref(item_id: str) -> str:
+    return f"{OPTICAL_COLLECTION}/{item_id}"
+
+
+def _run(c: TestClient, process: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    r = c.post(
+        f"/processes/{process}/execution",
+        json={"inputs": inputs},
+        headers={"Prefer": "respond-async"},
+    )
+    assert r.status_code == 201, r.text
+    job = r.json()["jobID"]
+    for _ in range(1800):
+        status = c.get(f"/jobs/{job}").json()
+        if status["status"] in ("successful", "failed"):
+            break
+        time.sleep(0.1)
+    assert status["status"] == "successful", (status, c.get(f"/jobs/{job}/logs").json())
+    out: dict[str, Any] = c.get(f"/jobs/{job}/results").json()
+    return out
+
+
+def _read(href: str) -> tuple[np.ndarray, Any]:
+    with rasterio.open(urlparse(href).path) as src:
+        return src.read(1), src
+
+
+def test_offset_tracking_recovers_known_shifts_and_their_time_series(
+    world: tuple[TestClient, dict[str, Any]],
+) -> None:
+    c, _ = world
+    # given out of date order: the service sorts them
+    products = [ref("stack-2"), ref("stack-0"), ref("stack-1")]
+    out = _run(c, "offset-tracking", {"products": products, "window": 64, "step": 32})
+    assert out["dates"] == DATES
+    assert out["pairs"] == [[0, 1], [0, 2], [1, 2]]
+    east, src = _read(out["east"])
+    north, _ = _read(out["north"])
+    assert src.crs.to_epsg() == 32633 and src.transform.a == pytest.approx(320.0)
+    # first → last: 0.35 px × 10 m east, 0.5 px × 10 m north
+    assert np.nanmedian(east) == pytest.approx(3.5, abs=0.15)
+    assert np.nanmedian(north) == pytest.approx(5.0, abs=0.15)
+    mag, _ = _read(out["magnitude"])
+    assert np.nanmedian(mag) == pytest.approx(np.hypot(3.5, 5.0), abs=0.15)
+    assert out["valid_fraction"] > 0.9
+    snr, _ = _read(out["snr"])
+    assert np.nanmedian(snr) > 10
+    arrows = orjson.loads(Path(urlparse(out["arrows"]).path).read_bytes())
+    assert len(arrows["features"]) >= 0.9 * out["windows"]
+    (lon0, lat0), (lon1, lat1) = arrows["features"][0]["geometry"]["coordinates"]
+    assert lon1 > lon0 and lat1 > lat0  # pointing north-east, in lon/lat
+    with open(urlparse(out["timeseries"]).path) as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == out["windows"] * 3
+    middle = [r for r in rows if r["date"] == DATES[1]]
+    assert np.median([float(r["east_m"]) for r in middle]) == pytest.approx(1.5, abs=0.15)
+    assert np.median([float(r["north_m"]) for r in middle]) == pytest.approx(2.0, abs=0.15)
+    assert Path(urlparse(out["magnitude"]).path).with_suffix(".png").exists()
+
+
+def test_hotspots_time_series_with_lava_clouds_and_clear_sky(
+    world: tuple[TestClient, dict[str, Any]],
+) -> None:
+    c, w = world
+    out = _run(
+        c,
+        "hotspots",
+        {"products": [ref("landsat-lava-later"), ref("landsat-real"), ref("landsat-lava"),
+                      ref("landsat-clouded")]},
+    )  # fmt: skip
+    scenes = out["scenes"]
+    assert [s["status"] for s in scenes].count("clouded") == 1
+    by_id = {s["product"]: s for s in scenes}
+    assert by_id["landsat-clouded"]["hot_pixels"] is None
+    assert by_id["landsat-real"]["hot_pixels"] == 0
+    truth = w["truth"]
+    # the simulated flow is found, and only it (the rest of the scene has 26 % cloud)
+    assert by_id["landsat-lava"]["hot_pixels"] >= 0.9 * truth.sum()
+    masks = dict(zip([s["product"] for s in scenes], out["masks"], strict=True))
+    mask, src = _read(masks["landsat-lava"])
+    assert src.crs.to_epsg() == 32617
+    hot = mask == 1
+    assert not (hot & ~truth).any()
+    assert (mask == 2).sum() > 5000  # the product's own cloud flag
+    with open(urlparse(out["timeseries"]).path) as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["date"] for r in rows] == sorted(r["date"] for r in rows)
+    lava = next(r for r in rows if r["product"] == "landsat-lava")
+    assert float(lava["hot_area_m2"]) == pytest.approx(int(lava["hot_pixels"]) * 900.0**2)
+    assert float(lava["swir2_radiance"]) > 0
+    cloudy = next(r for r in rows if r["product"] == "landsat-clouded")
+    assert cloudy["status"] == "clouded" and cloudy["hot_pixels"] == ""
+    polygons = orjson.loads(Path(urlparse(out["polygons"]).path).read_bytes())["features"]
+    assert {p["properties"]["product"] for p in polygons} == {"landsat-lava", "landsat-lava-later"}
+    assert (
+        sum(p["properties"]["hot_pixels"] for p in polygons)
+        == 2 * by_id["landsat-lava"]["hot_pixels"]
+    )
+    lon, lat = np.array(polygons[0]["geometry"]["coordinates"][0]).mean(axis=0)
+    assert -82 < lon < -78 and 31 < lat < 35
+
+
+def test_hotspots_from_a_collection_search(world: tuple[TestClient, dict[str, Any]]) -> None:
+    c, _ = world
+    out = _run(
+        c,
+        "hotspots",
+        {
+            "collection": OPTICAL_COLLECTION,
+            "aoi": AOI,
+            "datetime": "2017-08-01T00:00:00Z/2017-08-20T00:00:00Z",
+        },
+    )
+    got = {s["product"]: s["status"] for s in out["scenes"]}
+    # the three 13-August Landsat scenes; not the shifted GeoTIFFs (2021), not the 29th
+    assert got == {"landsat-real": "ok", "landsat-lava": "ok", "landsat-clouded": "clouded"}
+
+
+def _variant(c: TestClient, w: dict[str, Any], base: str, new_id: str, edit: Any) -> str:
+    item = copy.deepcopy(w["items"][base])
+    item["id"] = new_id
+    edit(item)
+    store = c.app.state.store  # type: ignore[attr-defined]
+    assert store.write_items([item], mode="upsert").written == 1
+    return ref(new_id)
+
+
+def _other_crs(item: dict[str, Any]) -> None:
+    item["assets"]["image"]["proj:code"] = "EPSG:32632"
+
+
+def _coarser(item: dict[str, Any]) -> None:
+    t = item["assets"]["image"]["proj:transform"]
+    item["assets"]["image"]["proj:transform"] = [20.0, t[1], t[2], t[3], -20.0, t[5]]
+
+
+def _no_swir(item: dict[str, Any]) -> None:
+    del item["assets"]["B7"]
+
+
+def _no_mtl(item: dict[str, Any]) -> None:
+    del item["assets"]["mtl"]
+
+
+@pytest.mark.parametrize(
+    ("process", "inputs", "edit", "message"),
+    [
+        ("offset-tracking", {"products": [ref("stack-0")]}, None, "products"),
+        ("offset-tracking", {"window": 512}, None, "window"),
+        ("offset-tracking", {"window": 63}, None, "even"),
+        ("offset-tracking", {"band": "B7"}, None, "has no band 'B7'"),
+        ("offset-tracking", {"pairs": [[0, 5]]}, None, "index 5"),
+        ("offset-tracking", {"pairs": [[2, 1]]}, None, "later than image"),
+        (
+            "offset-tracking",
+            {"aoi": {"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]}},
+            None,
+            "aoi",
+        ),
+        ("offset-tracking", {}, ("stack-1", _other_crs), "must share one CRS"),
+        ("offset-tracking", {}, ("stack-1", _coarser), "must share one resolution"),
+        ("hotspots", {}, None, "either products or collection"),
+        ("hotspots", {"collection": OPTICAL_COLLECTION}, None, "aoi is required"),
+        ("hotspots", {"products": [ref("stack-0")]}, None, "neither a Sentinel-2 nor a Landsat"),
+        ("hotspots", {}, ("landsat-real", _no_swir), "has no band 'swir2'"),
+        ("hotspots", {}, ("landsat-real", _no_mtl), "lacks its metadata file"),
+        (
+            "hotspots",
+            {"products": [ref("landsat-real")], "datetime": "yesterday"},
+            None,
+            "datetime",
+        ),
+    ],
+)
+def test_bad_inputs_are_refused_before_a_job_exists(
+    world: tuple[TestClient, dict[str, Any]],
+    process: str,
+    inputs: dict[str, Any],
+    edit: Any,
+    message: str,
+) -> None:
+    c, w = world
+    body: dict[str, Any] = (
+        {"products": [ref("stack-0"), ref("stack-1"), ref("stack-2")]}
+        if process == "offset-tracking"
+        else {}
+    )
+    if edit is not None:
+        base, fn = edit
+        new = _variant(c, w, base, f"bad-{base}-{fn.__name__}", fn)
+        body["products"] = [ref("stack-0"), new] if process == "offset-tracking" else [new]
+    body.update(inputs)
+    before = len(c.get("/jobs", params={"limit": 1000}).json()["jobs"])
+    r = c.post(f"/processes/{process}/execution", json={"inputs": body})
+    assert r.status_code == 400, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert message in r.json()["detail"], r.json()
+    assert len(c.get("/jobs", params={"limit": 1000}).json()["jobs"]) == before
+
+
+def test_window_larger_than_the_area_fails_the_job_with_the_reason(
+    world: tuple[TestClient, dict[str, Any]],
+) -> None:
+    """The images declare 256 px, but the aoi cuts 40 px: only the job can see it."""
+    c, w = world
+    item = w["items"]["stack-0"]
+    lon0, lat0 = np.array(item["geometry"]["coordinates"][0]).min(axis=0)
+    aoi = [lon0 + 0.001, lat0 + 0.001, lon0 + 0.005, lat0 + 0.004]
+    r = c.post(
+        "/processes/offset-tracking/execution",
+        json={"inputs": {"products": [ref("stack-0"), ref("stack-1")], "aoi": aoi}},
+        headers={"Prefer": "respond-async"},
+    )
+    assert r.status_code == 201, r.text
+    job = r.json()["jobID"]
+    for _ in range(300):
+        status = c.get(f"/jobs/{job}").json()
+        if status["status"] in ("successful", "failed"):
+            break
+        time.sleep(0.1)
+    assert status["status"] == "failed"
+    assert "larger than the area read" in status["message"], status
+
+
+def test_descriptions(world: tuple[TestClient, dict[str, Any]]) -> None:
+    c, _ = world
+    d = c.get("/processes/offset-tracking").json()
+    assert d["inputs"]["products"]["schema"]["items"]["format"] == "stac-item-ref"
+    assert {"east", "north", "magnitude", "snr", "arrows", "timeseries"} <= set(d["outputs"])
+    h = c.get("/processes/hotspots").json()
+    assert {"timeseries", "polygons", "masks"} <= set(h["outputs"])
