@@ -6,6 +6,7 @@ uses), so filtering happens inside the query and paging and counts stay exact.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from typing import Any
 
 import shapely
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from gep.catalog.dialects import SqliteDialect
 from gep.catalog.dialects import envelopes as _envelopes
@@ -65,9 +66,29 @@ def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
     dbapi_conn.create_function("gep_spatial", 3, _spatial, deterministic=True)
 
 
+def _on_begin(conn: Connection) -> None:
+    """pysqlite runs in autocommit (``_on_connect``), so SQLAlchemy's transactions are begun
+    here: IMMEDIATE for the ones that will write (``engine.begin()`` and bulk writes take the
+    write lock first, so two writers queue on the busy timeout instead of one failing when its
+    read snapshot goes stale), DEFERRED for reads, which WAL never blocks."""
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+@contextmanager
+def _begin_immediate(engine: Engine) -> Iterator[Connection]:
+    with engine.connect() as conn:
+        conn.execution_options(sqlite_begin="IMMEDIATE")
+        with conn.begin():
+            yield conn
+
+
 def sqlite_engine(url: str) -> Engine:
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
     event.listen(engine, "connect", _on_connect)
+    event.listen(engine, "begin", _on_begin)
+    # every ``with engine.begin()`` in GEP is a write transaction: make it take the lock first
+    engine.begin = functools.partial(_begin_immediate, engine)  # type: ignore[method-assign]
     return engine
 
 
@@ -139,18 +160,12 @@ class SqliteCatalogStore(CatalogStore):
 
     @contextmanager
     def _write(self) -> Iterator[Any]:
-        with self.engine.connect() as conn:
+        with self.engine.begin() as conn:
             # index pages of a large catalogue must stay cached across bulk batches, or each
             # insert re-reads them (1 M items: 6 900 items/s with the default cache). Only the
             # connection(s) that write grow this big.
             conn.exec_driver_sql(f"PRAGMA cache_size=-{self.WRITER_CACHE_KIB}")
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.exec_driver_sql("ROLLBACK")
-                raise
-            conn.exec_driver_sql("COMMIT")
+            yield conn
 
     def _write_rows(self, w: Any, rows: list[ItemRow], mode: WriteMode) -> None:
         if not rows:
