@@ -361,7 +361,14 @@ async def execute(
             quote=quote,
         )
     )
-    await run_in_threadpool(engine.submit, job.id)
+    try:
+        await run_in_threadpool(engine.submit, job.id)
+    except Exception as exc:  # no cluster to run it on: the job fails now, its hold refunded
+        reason = f"could not be queued: {exc}"
+        await run_in_threadpool(
+            lambda: store.transition(job.id, (ACCEPTED,), FAILED, message=reason, error=reason)
+        )
+        raise
     location = {"Location": f"{base}/jobs/{job.id}"}
     if not asynchronous:
         done = await run_in_threadpool(engine.wait, job.id, settings.sync_timeout_s)

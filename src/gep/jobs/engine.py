@@ -487,6 +487,7 @@ class JobEngine:
         self.lease_s = lease_s
         self.watch_every_s = watch_every_s
         self._client: Any = None
+        self._client_lock = threading.Lock()
         self._cluster: Any = None
         self._futures: dict[str, Any] = {}
         self._watchdog: threading.Thread | None = None
@@ -494,7 +495,13 @@ class JobEngine:
 
     @property
     def client(self) -> Any:
-        if self._client is None:
+        """The Dask client, connected (and the LocalCluster started) by the first caller; the
+        lock keeps simultaneous first submissions from starting several clusters."""
+        if self._client is not None:
+            return self._client
+        with self._client_lock:
+            if self._client is not None:
+                return self._client
             from distributed import Client, LocalCluster
 
             if self.scheduler:
