@@ -23,9 +23,10 @@ def seed(
 ) -> None:
     """Load the sample catalogue (idempotent: running it again changes nothing).
 
-    With ``--sar`` (the default) two simulated Sentinel-1 pairs with a known truth (a volcano,
-    an earthquake) and their DEMs are written to storage and catalogued, for the ``dinsar``
-    and ``coin`` services.
+    The optical demo (``gep-optical``: Landsat-8 scenes and a simulated landslide) is always
+    added. With ``--sar`` (the default) two simulated Sentinel-1 pairs with a known truth
+    (a volcano, an earthquake) and their DEMs are written to storage and catalogued, for the
+    ``dinsar`` and ``coin`` services.
     """
     files = sample_files()
     if not files:
@@ -40,6 +41,7 @@ def seed(
     if report.failed:
         raise typer.Exit(1)
     seed_sbas()
+    seed_optical()
     if sar:
         seed_sar()
 
@@ -82,3 +84,21 @@ def seed_sar() -> None:
             store.create_collection(coll, upsert=True)
         report = store.write_items(items, mode="upsert", atomic=True)
     console.print(f"SAR demo: {report.written} items (simulated pairs and DEMs) in {folder}")
+
+
+def seed_optical() -> None:
+    """Catalogue the optical demo (``gep-optical``): a real Landsat-8 scene, the same with a
+    simulated lava flow and clouded over (``hotspots``), and three dated images of a simulated
+    landslide (``offset-tracking``); a few seconds, once."""
+    from gep.processes.optical_demo import OPTICAL_COLLECTION, build_demo, collection
+
+    storage = settings().resolved_storage_url()
+    if not storage.startswith("file://"):
+        console.print("[yellow]the optical demo needs a local storage (file://); skipped[/yellow]")
+        return
+    folder = Path(url2pathname(urlparse(storage).path)) / "demo" / "optical"
+    items = build_demo(folder)
+    with store_from_settings() as store:
+        store.create_collection(collection(), upsert=True)
+        report = store.write_items(items, mode="upsert", atomic=True)
+    console.print(f"optical demo: {report.written} items in {OPTICAL_COLLECTION}")

@@ -266,11 +266,14 @@ def _publish(
         east
     ).any() else 1.0  # fmt: skip
     lim = max(lim, 1e-3)
+    mlim = max(
+        float(np.nanpercentile(magnitude, 99)) if np.isfinite(magnitude).any() else lim, 1e-3
+    )
     span = f"{dates[0].date()} → {dates[-1].date()}"
     layers = [
         ("east", east, "East displacement", "RdBu_r", -lim, lim),
         ("north", north, "North displacement", "RdBu_r", -lim, lim),
-        ("magnitude", magnitude, "Horizontal displacement", "viridis", 0.0, lim),
+        ("magnitude", magnitude, "Horizontal displacement", "viridis", 0.0, mlim),
     ]
     xx, yy = np.meshgrid(xs, ys)
     ok = np.isfinite(magnitude)

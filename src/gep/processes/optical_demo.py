@@ -8,6 +8,9 @@
 * :func:`clouded_copy`: a copy whose quality band flags the area as cloud.
 * :func:`shifted_stack`: single-band GeoTIFFs of one textured scene moved by known shifts
   (Fourier domain, exact), dated, for the offset-tracking service ("uploaded GeoTIFFs").
+* :func:`landslide_stack`: the same with a growing landslide lobe (exact displaced texture).
+* :func:`build_demo`: all of it for ``gep demo seed``, from the Landsat scene shipped in
+  ``demo_data/optical`` (built once; later seeds reuse the files).
 """
 
 from __future__ import annotations
@@ -20,7 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from gep.algorithms.simulate.optical import fourier_shift, planck_radiance, texture_spectrum
+from gep.algorithms.simulate.optical import (
+    displaced_texture,
+    fourier_shift,
+    landslide_field,
+    planck_radiance,
+    texture_spectrum,
+)
 from gep.io.optical import LANDSAT_OLI, read_landsat_mtl
 from gep.processes.raster_outputs import COG, footprint, write_cog
 
@@ -177,6 +186,23 @@ def clouded_copy(src: Path, dst: Path) -> None:
     _rewrite(qa, profile, data | np.uint16(1 << 4) | np.uint16(3 << 5))
 
 
+def _write_dated(
+    folder: Path, images: Sequence[np.ndarray], dates: Sequence[str], pixel: float,
+    origin: tuple[float, float], epsg: int,
+) -> list[dict[str, Any]]:  # fmt: skip
+    transform = (pixel, 0.0, origin[0], 0.0, -pixel, origin[1])
+    items = []
+    for k, (image, day) in enumerate(zip(images, dates, strict=True)):
+        dn = np.clip(1000 + 200 * image, 1, 65535).astype("uint16")
+        path = folder / f"image_{k}.tif"
+        if not path.exists():
+            write_cog(path, dn, f"EPSG:{epsg}", transform, nodata=None)
+        asset = _raster_asset(path, ["data"], {})
+        when = datetime.fromisoformat(f"{day}T10:00:00+00:00")
+        items.append(_item(f"{folder.name}-{k}", {"image": asset}, when, {}))
+    return items
+
+
 def shifted_stack(
     folder: Path,
     shifts: Sequence[tuple[float, float]],
@@ -194,14 +220,57 @@ def shifted_stack(
     folder.mkdir(parents=True, exist_ok=True)
     spec = texture_spectrum((size, size), seed=seed)
     rng = np.random.default_rng(seed + 1)
-    items = []
-    transform = (pixel, 0.0, origin[0], 0.0, -pixel, origin[1])
-    for k, ((dy, dx), day) in enumerate(zip(shifts, dates, strict=True)):
-        image = fourier_shift(spec, dy, dx) + noise * rng.standard_normal((size, size))
-        dn = np.clip(1000 + 200 * image, 1, 65535).astype("uint16")
-        path = folder / f"image_{k}.tif"
-        write_cog(path, dn, f"EPSG:{epsg}", transform, nodata=None)
-        asset = _raster_asset(path, ["data"], {})
-        when = datetime.fromisoformat(f"{day}T10:00:00+00:00")
-        items.append(_item(f"{folder.name}-{k}", {"image": asset}, when, {}))
+    images = [
+        fourier_shift(spec, dy, dx) + noise * rng.standard_normal((size, size)) for dy, dx in shifts
+    ]
+    return _write_dated(folder, images, dates, pixel, origin, epsg)
+
+
+def landslide_stack(
+    folder: Path,
+    scales: Sequence[float],
+    dates: Sequence[str],
+    *,
+    size: int = 256,
+    pixel: float = 10.0,
+    noise: float = 0.05,
+    seed: int = 3,
+) -> list[dict[str, Any]]:
+    """One GeoTIFF per date of a textured hillside whose landslide lobe has moved ``scale`` ×
+    (1.2 px down, 1.8 px left) at its centre (:func:`landslide_field`), exact; files already
+    written are reused."""
+    folder.mkdir(parents=True, exist_ok=True)
+    spec = texture_spectrum((size, size), seed=seed, bandwidth=0.4)
+    dy, dx = landslide_field((size, size))
+    rng = np.random.default_rng(seed + 1)
+    images = []
+    for k, scale in enumerate(scales):
+        if (folder / f"image_{k}.tif").exists():
+            images.append(np.zeros((size, size)))  # not rewritten
+            continue
+        moved = displaced_texture(spec, scale * dy, scale * dx)
+        images.append(moved + noise * rng.standard_normal((size, size)))
+    return _write_dated(folder, images, dates, pixel, (320_000.0, 5_100_000.0), 32632)
+
+
+def build_demo(folder: Path, source: Path | None = None) -> list[dict[str, Any]]:
+    """The ``gep-optical`` demo items (files under ``folder``, made once)."""
+    src = source or Path(__file__).parent / "demo_data" / "optical" / "landsat8"
+    real = folder / "landsat-real"
+    if not real.exists():
+        _copy_product(src, real)
+    if not (folder / "landsat-lava").exists():
+        lava_scene(real, folder / "landsat-lava")
+    if not (folder / "landsat-clouded").exists():
+        clouded_copy(real, folder / "landsat-clouded")
+    items = [
+        landsat_item(real, "landsat-real"),
+        landsat_item(folder / "landsat-lava", "landsat-lava"),
+        landsat_item(folder / "landsat-clouded", "landsat-clouded"),
+    ]
+    items[1]["properties"]["gep:note"] = "real scene with a simulated 1000 K lava flow added"
+    items[2]["properties"]["gep:note"] = "real scene with its quality band set to cloud"
+    items += landslide_stack(
+        folder / "landslide", [0.0, 0.5, 1.0], ["2021-05-01", "2021-07-01", "2021-09-01"]
+    )
     return items

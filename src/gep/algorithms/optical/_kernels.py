@@ -122,6 +122,10 @@ def peaks(surface, out):  # type: ignore[no-untyped-def]
         out[k, 4] = total / (h * w)
 
 
+#: iteratively re-weighted passes of the phase-plane fit (see plane_fit)
+ROBUST_PASSES = 2
+
+
 @_jit
 def _atan2(y, x):  # type: ignore[no-untyped-def]
     """atan2 to ~1e-5 rad (a minimax polynomial on [0, 1] and the octant folds): the plane fit
@@ -157,6 +161,7 @@ def plane_fit(fs, fr, rows, cols, fy, fx, weight, frac_y, frac_x, out):  # type:
     nc = cols.size
     two_pi = 2.0 * math.pi
     ph = np.empty((nr, nc), np.float64)
+    mag = np.zeros((nr, nc), np.float64)
     ry_re = np.empty(nr)
     ry_im = np.empty(nr)
     rx_re = np.empty(nc)
@@ -197,7 +202,9 @@ def plane_fit(fs, fr, rows, cols, fy, fx, weight, frac_y, frac_x, out):  # type:
                 z_im = c_re * e_im + c_im * e_re
                 p = _atan2(z_im, z_re)
                 ph[a, b] = p
-                w = math.sqrt(z_re * z_re + z_im * z_im) * wt
+                m = math.sqrt(z_re * z_re + z_im * z_im)
+                mag[a, b] = m
+                w = m * wt
                 kx = fx[b]
                 wky = w * ky
                 wkx = w * kx
@@ -214,6 +221,42 @@ def plane_fit(fs, fr, rows, cols, fy, fx, weight, frac_y, frac_x, out):  # type:
             continue
         dy = (a22 * b1 - a12 * b2) / det / two_pi
         dx = (a11 * b2 - a12 * b1) / det / two_pi
+        # robust passes: each bin's phase taken relative to the plane (so a bin past ±π is
+        # unwrapped onto it) and down-weighted by cos² of its residual, zero beyond ±π/2:
+        # noise-dominated bins (a dark, featureless part of the window) stop pulling the fit
+        for _ in range(ROBUST_PASSES):
+            a11 = 0.0
+            a12 = 0.0
+            a22 = 0.0
+            b1 = 0.0
+            b2 = 0.0
+            for a in range(nr):
+                ky = fy[a]
+                for b in range(nc):
+                    wt = weight[a, b]
+                    if wt == 0.0:
+                        continue
+                    kx = fx[b]
+                    plane = two_pi * (ky * dy + kx * dx)
+                    r = ph[a, b] + plane
+                    r -= two_pi * math.floor(r / two_pi + 0.5)
+                    c = math.cos(r)
+                    if c <= 0.0:
+                        continue
+                    w = mag[a, b] * wt * c * c
+                    p = r - plane
+                    wky = w * ky
+                    wkx = w * kx
+                    a11 += wky * ky
+                    a12 += wky * kx
+                    a22 += wkx * kx
+                    b1 -= wky * p
+                    b2 -= wkx * p
+            det = a11 * a22 - a12 * a12
+            if det <= 0.0:
+                break
+            dy = (a22 * b1 - a12 * b2) / det / two_pi
+            dx = (a11 * b2 - a12 * b1) / det / two_pi
         coh = 0.0
         for a in range(nr):
             for b in range(nc):

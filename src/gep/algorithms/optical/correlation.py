@@ -58,6 +58,10 @@ __all__ = [
 F32 = NDArray[np.float32]
 F64 = NDArray[np.float64]
 Method = Literal["phase", "ncc"]
+#: windows whose sub-pixel fit moved more than this from the first guess are fitted again with
+#: the taper moved to the new estimate, at most this many times
+REFIT_PX = 0.05
+REFIT_PASSES = 2
 
 
 @dataclass(frozen=True)
@@ -271,6 +275,23 @@ def _phase_chunk(
     _k.plane_fit(fs, fr, band.rows, band.cols, band.fy, band.fx, band.weight, fy, fx, fit)
     dy = d0y + fit[:, 0]
     dx = d0x + fit[:, 1]
+    # where the fit moved far from the guess the taper sat off the content: move it there
+    # and fit again (the few low-contrast windows; each pass costs one more FFT for them)
+    for _ in range(REFIT_PASSES):
+        moved = (np.abs(fit[:, 0]) > REFIT_PX) | (np.abs(fit[:, 1]) > REFIT_PX)
+        redo = np.flatnonzero(moved & np.isfinite(dy) & np.isfinite(dx))
+        redo = redo[(np.abs(dy[redo] - iy[redo]) < 2) & (np.abs(dx[redo] - ix[redo]) < 2)]
+        if redo.size == 0:
+            break
+        ry, rx = dy[redo] - iy[redo], dx[redo] - ix[redo]
+        fs = _spectra(sec, cut[redo], window, ry, rx)
+        fit_r = np.empty((redo.size, 3))
+        _k.plane_fit(
+            fs, fr[redo], band.rows, band.cols, band.fy, band.fx, band.weight, ry, rx, fit_r
+        )
+        fit[redo] = fit_r
+        dy[redo] = iy[redo] + ry + fit_r[:, 0]
+        dx[redo] = ix[redo] + rx + fit_r[:, 1]
     res = np.stack([dy, dx, fit[:, 2], snr, ratio]).astype("float32")
     res[:2, far] = np.nan
     return res
