@@ -23,6 +23,7 @@ from gep.api import (
     gazetteer,
     harvest,
     insar,
+    oidc,
     opensearch,
     processes,
     stac,
@@ -178,6 +179,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(gazetteer.router)
     app.include_router(harvest.router)
     app.include_router(accounts.router)
+    app.include_router(oidc.router)
     from gep.api import quicklooks  # (kept beside its include: one-hunk edit, hoist freely)
 
     app.include_router(quicklooks.router)
