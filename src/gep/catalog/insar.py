@@ -8,20 +8,24 @@ reference that the secondary also covers.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import orjson
 from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
 
 from gep.algorithms.sar.baseline import Baseline, baseline_at, baseline_results, baselines_at
 from gep.algorithms.sar.geometry import geo2rdr, llh_to_ecef, radar_times, rdr2geo
 from gep.algorithms.sar.orbit import seconds_since
+from gep.catalog.overlap import overlap_fraction, overlap_fractions
 from gep.core.errors import InvalidInput
 from gep.core.sar import StateVectors, SwathGeometry, state_vectors_from_json
 from gep.io.sentinel1 import bursts, list_swaths, open_swath
@@ -159,6 +163,8 @@ def safe_pair_baselines(
 #: candidates examined at most per pair search (pages of the catalogue search)
 MAX_CANDIDATES = 20_000
 SORT_KEYS = ("btemp", "bperp", "datetime", "overlap")
+#: skipped candidates listed with their reason (all are counted)
+SKIPPED_SHOWN = 20
 
 
 def _family(props: Mapping[str, Any]) -> str:
@@ -205,9 +211,14 @@ def find_pairs(
 
     Compatible: same collection, relative orbit, pass, platform family, beam mode, swath or
     burst, a common polarisation, and a footprint overlap of at least ``min_overlap`` of the
-    reference's. The catalogue query narrows by track and footprint; the rest is checked here.
-    The reference's geometry is solved once, and every candidate's baselines in one
-    vectorised call (:func:`~gep.algorithms.sar.baseline.baseline_results`).
+    reference's. The catalogue query narrows by track and footprint; the rest is checked here,
+    on every candidate, so that each one left out is counted with its reason.
+
+    Most candidates of a dense catalogue are the neighbouring frames of the track, which the
+    query finds because they touch the footprint: all overlaps are computed at once
+    (:func:`~gep.catalog.overlap.overlap_fractions`, GEOS's figures without a GEOS call per
+    candidate), the reference's geometry is solved once, and every candidate's baselines in
+    one vectorised call (:func:`~gep.algorithms.sar.baseline.baseline_results`).
     """
     from gep.catalog.search import SearchRequest
 
@@ -233,46 +244,64 @@ def find_pairs(
         )
     ref_orbit = item_orbit(reference)  # refuse a reference without orbit data before searching
     footprint = shape(reference["geometry"])
-    area = footprint.area
-    centre = footprint.centroid
-    target = llh_to_ecef(centre.y, centre.x, 0.0)
     req = SearchRequest(
         collections=[str(reference.get("collection"))],
         intersects=footprint,
         filter={"op": "=", "args": [{"property": "sat:relative_orbit"}, orbit]},
         limit=1000,
     )
-    # every candidate in catalogue order: (collection, id, item, overlap, why it is skipped);
-    # the orbits of those that pass every other check are solved together at the end
-    found: list[tuple[str, str, dict[str, Any], float, str | None]] = []
+    with _cyclic_gc_paused():  # the candidates are freed before it ends
+        pairs, skipped, n_skipped = _assess(
+            store, req, reference, footprint, ref_orbit, min_overlap, max_bperp, max_btemp
+        )
+    value = {
+        "btemp": lambda p: abs(p["btemp"]),
+        "bperp": lambda p: abs(p["bperp"]),
+        "datetime": lambda p: p["datetime"] or "",
+        "overlap": lambda p: p["overlap"],
+    }[key]
+    pairs.sort(key=value, reverse=descending)
+    return {
+        "reference": f"{reference.get('collection')}/{reference.get('id')}",
+        "numberMatched": len(pairs),
+        "pairs": pairs[:limit],
+        "numberSkipped": n_skipped,
+        "skipped": skipped,
+    }
+
+
+def _assess(
+    store: Any,
+    req: Any,
+    reference: Mapping[str, Any],
+    footprint: BaseGeometry,
+    ref_orbit: StateVectors,
+    min_overlap: float,
+    max_bperp: float | None,
+    max_btemp: float | None,
+) -> tuple[list[dict[str, Any]], list[dict[str, str]], int]:
+    """The pairs (unsorted), the first skipped candidates with their reasons, and how many
+    were skipped."""
+    centre = footprint.centroid
+    target = llh_to_ecef(centre.y, centre.x, 0.0)
+    props = reference.get("properties") or {}
+    found, reasons = _candidates(store, req, props, reference.get("id"))
+    # NaN: certainly too little; the exact figure is computed only for a reason shown
+    overlaps = np.zeros(len(found))
+    ok = [k for k, r in enumerate(reasons) if r is None]
+    overlaps[ok] = overlap_fractions(footprint, [found[k][2]["geometry"] for k in ok], min_overlap)
+    low = {k for k in ok if not overlaps[k] >= min_overlap}  # too little overlap
+    # the orbits of those that pass every other check are solved together
     orbits: list[StateVectors] = []
     solved: list[int] = []  # index in ``found`` of each orbit
-    seen = 0
-    while seen < MAX_CANDIDATES:
-        page = store.search(req)
-        for collection, item_id, raw in page.items:
-            seen += 1
-            if item_id == reference.get("id"):
-                continue
-            cand = orjson.loads(raw)
-            reason = _compatible(props, cand.get("properties") or {})
-            overlap = 0.0
-            if reason is None:
-                overlap = (
-                    footprint.intersection(shape(cand["geometry"])).area / area if area else 0.0
-                )
-                if overlap < min_overlap:
-                    reason = f"footprint overlap {overlap:.2f} < {min_overlap}"
-            if reason is None:
-                try:
-                    orbits.append(item_orbit(cand))
-                    solved.append(len(found))
-                except InvalidInput as exc:
-                    reason = exc.message
-            found.append((collection, item_id, cand, overlap, reason))
-        if not page.next_token:
-            break
-        req.token = page.next_token
+    for k in ok:
+        if k in low:
+            continue
+        try:
+            orbits.append(item_orbit(found[k][2]))
+            solved.append(k)
+        except InvalidInput as exc:
+            reasons[k] = exc.message
     try:
         results = baseline_results(target, ref_orbit, orbits)
     except ValueError as exc:  # the reference's own orbit does not see its centre
@@ -280,15 +309,24 @@ def find_pairs(
     baselines: dict[int, Baseline | ValueError] = dict(zip(solved, results, strict=True))
     pairs: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
-    for k, (collection, item_id, cand, overlap, reason) in enumerate(found):
+    n_skipped = 0
+    for k, (collection, item_id, cand) in enumerate(found):
+        reason = reasons[k]
         b = baselines.get(k)
         if isinstance(b, ValueError):
             reason = (
                 f"the orbits of '{reference.get('id')}' and '{cand.get('id')}' do not both "
                 f"see the reference's centre: {b}"
             )
-        if reason is not None or not isinstance(b, Baseline):
-            skipped.append({"id": item_id, "reason": str(reason)})
+        if k in low or reason is not None or not isinstance(b, Baseline):
+            n_skipped += 1
+            if len(skipped) < SKIPPED_SHOWN:
+                if k in low:
+                    overlap = float(overlaps[k])
+                    if overlap != overlap:
+                        overlap = overlap_fraction(footprint, cand["geometry"])
+                    reason = f"footprint overlap {overlap:.2f} < {min_overlap}"
+                skipped.append({"id": item_id, "reason": str(reason)})
             continue
         if max_bperp is not None and abs(b.bperp) > max_bperp:
             continue
@@ -302,24 +340,55 @@ def find_pairs(
                 "bperp": round(b.bperp, 3),
                 "bpar": round(b.bpar, 3),
                 "btemp": round(b.btemp, 4),
-                "overlap": round(overlap, 4),
+                "overlap": round(float(overlaps[k]), 4),
                 "dinsar_inputs": _dinsar_inputs(reference, cand, b.btemp),
             }
         )
-    value = {
-        "btemp": lambda p: abs(p["btemp"]),
-        "bperp": lambda p: abs(p["bperp"]),
-        "datetime": lambda p: p["datetime"] or "",
-        "overlap": lambda p: p["overlap"],
-    }[key]
-    pairs.sort(key=value, reverse=descending)
-    return {
-        "reference": f"{reference.get('collection')}/{reference.get('id')}",
-        "numberMatched": len(pairs),
-        "pairs": pairs[:limit],
-        "numberSkipped": len(skipped),
-        "skipped": skipped[:20],
-    }
+    return pairs, skipped, n_skipped
+
+
+def _candidates(
+    store: Any, req: Any, props: Mapping[str, Any], reference_id: Any
+) -> tuple[list[tuple[str, str, dict[str, Any]]], list[str | None]]:
+    """Every candidate of the search but the reference, in catalogue order, and why each one
+    cannot pair on its properties alone (None: it can, so far)."""
+    found: list[tuple[str, str, dict[str, Any]]] = []
+    reasons: list[str | None] = []
+    seen = 0
+    while seen < MAX_CANDIDATES:
+        page = store.search(req)
+        for collection, item_id, raw in page.items:
+            seen += 1
+            if item_id == reference_id:
+                continue
+            cand = orjson.loads(raw)
+            found.append((collection, item_id, cand))
+            reasons.append(_compatible(props, cand.get("properties") or {}))
+        if not page.next_token:
+            break
+        req.token = page.next_token
+    return found, reasons
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a pair search holds its candidates.
+
+    Parsed items are trees of dicts and lists without cycles: reference counting frees them.
+    A search of 700 candidates makes some 30 000 of these containers, live until it ends;
+    collections in the middle only walk them and promote them, and every few searches the
+    promoted ones set off a collection of the oldest generation, which walks every object of
+    the process (100-250 ms on the 2-core machine, against a 50 ms budget). Collection resumes
+    when the search ends, by which time its candidates are gone. Another thread may collect a
+    little later than it would have; nothing is lost.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _dinsar_inputs(

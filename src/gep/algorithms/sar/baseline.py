@@ -173,7 +173,9 @@ def _zero_doppler_few(x: F64, orbits: Sequence[StateVectors]) -> tuple[F64, F64,
         active = active[~(np.abs(step) < 1e-8)]
         if not active.size:
             break
-    ok = (lo <= t) & (t <= hi)
+    # strictly inside: Newton held at a bound by the clipping has not found the zero-Doppler
+    # time (the orbit does not see the target), it only stopped where it was allowed to
+    ok = (lo < t) & (t < hi)
     p, _ = _hermite_rows(tv, pos, vel, t)
     return t, p, ok
 
@@ -210,7 +212,8 @@ def _zero_doppler(x: F64, orbit: StateVectors) -> tuple[F64, F64]:
     tv = seconds_since(orbit.time, orbit.time[0])
     guess = tv[int(np.argmin(np.linalg.norm(orbit.position - x[0], axis=1)))]
     t, rng = geo2rdr(x, orbit, np.array([guess]))
-    reach = HERMITE_REACH_S if len(tv) < 4 else 1e-6
-    if not (tv[0] - reach <= t[0] <= tv[-1] + reach):
+    # geo2rdr clips to these bounds: a time on one of them is where Newton was stopped
+    reach = HERMITE_REACH_S if len(tv) < 4 else 0.0
+    if not (tv[0] - reach < t[0] < tv[-1] + reach):
         raise ValueError("the target's zero-Doppler time lies outside the orbit's state vectors")
     return t, rng
