@@ -83,11 +83,11 @@ def dolphin(data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     side = int(np.sqrt(p))
     rows = p // side
     dphi = jnp.asarray(y[:, : rows * side].reshape(m, rows, side))
-    weights = jnp.ones_like(dphi)
-    jnp.asarray(a).block_until_ready()
-    dts.invert_stack(jnp.asarray(a), dphi[:, :2, :2], weights[:, :2, :2])  # compile
+    ja = jnp.asarray(a)
+    # unweighted (weights=None: one solve for all pixels); compiled once per shape, so warm up
+    jax.block_until_ready(dts.invert_stack(ja, dphi))
     t0 = time.perf_counter()
-    phase, _residuals = dts.invert_stack(jnp.asarray(a), dphi, weights)
+    phase, _residuals = dts.invert_stack(ja, dphi)
     phase = jax.block_until_ready(phase)
     seconds = time.perf_counter() - t0
     ts = np.zeros((len(dates), p), np.float32)

@@ -232,9 +232,8 @@ def _solve_normal(b: F64, dt: F64, y: NDArray[np.floating], w: F32) -> F32:
     span[:, 1] = k - nz[:, ::-1].argmax(axis=1)
     x = np.empty((k, p), dtype=np.float64)
     singular = np.zeros(p, dtype=np.bool_)
-    _normal_nb(
-        np.ascontiguousarray(y, dtype=np.float32), np.ascontiguousarray(w), b, span, x, singular
-    )
+    kernel = _normal_nb if p >= _PARALLEL_MIN else _normal_serial
+    kernel(np.ascontiguousarray(y, dtype=np.float32), np.ascontiguousarray(w), b, span, x, singular)
     bad = np.flatnonzero(singular)
     if bad.size:
         x[:, bad] = _min_norm(b, y[:, bad], w[:, bad])
@@ -253,8 +252,7 @@ def _min_norm(b: F64, y: NDArray[np.floating], w: F32, chunk: int = 2048) -> F64
     return out
 
 
-@_jit(parallel=True, fastmath=_FM)
-def _normal_nb(y, w, b, span, x, singular):  # type: ignore[no-untyped-def]  # pragma: no cover
+def _normal_py(y, w, b, span, x, singular):  # type: ignore[no-untyped-def]  # pragma: no cover
     """Per pixel: N = Σ w b bᵀ (lower triangle), r = Σ w y b, Cholesky, two substitutions.
     Loops run over a chunk of pixels innermost, so every step vectorises."""
     m, p = y.shape
@@ -334,7 +332,8 @@ def temporal_coherence(
     """``|mean over valid k of exp(i (y_k − (ts[j_k] − ts[i_k])))|`` per pixel, for
     interferogram k spanning dates i_k → j_k (NaN where no interferogram is valid)."""
     out = np.empty(y.shape[1], dtype=np.float32)
-    _tcoh_nb(
+    kernel = _tcoh_nb if y.shape[1] >= _PARALLEL_MIN else _tcoh_serial
+    kernel(
         np.ascontiguousarray(pairs, dtype=np.int64),
         np.ascontiguousarray(y, dtype=np.float32),
         np.ascontiguousarray(valid),
@@ -344,8 +343,7 @@ def temporal_coherence(
     return out
 
 
-@_jit(parallel=True, fastmath=_FM)
-def _tcoh_nb(pairs, y, valid, ts, out):  # type: ignore[no-untyped-def]  # pragma: no cover
+def _tcoh_py(pairs, y, valid, ts, out):  # type: ignore[no-untyped-def]  # pragma: no cover
     m, p = y.shape
     nchunks = (p + 511) // 512
     for c in prange(nchunks):
@@ -370,3 +368,11 @@ def _tcoh_nb(pairs, y, valid, ts, out):  # type: ignore[no-untyped-def]  # pragm
         for t in range(q):
             n = cnt[t]
             oc[t] = np.sqrt(re[t] * re[t] + im[t] * im[t]) / n if n > 0 else np.nan
+
+
+# each kernel twice: threaded for big blocks, serial for small ones (waking a thread team costs
+# more than a few thousand pixels take, and much more on a loaded machine)
+_normal_nb = _jit(parallel=True, fastmath=_FM)(_normal_py)
+_normal_serial = _jit(fastmath=_FM)(_normal_py)
+_tcoh_nb = _jit(parallel=True, fastmath=_FM)(_tcoh_py)
+_tcoh_serial = _jit(fastmath=_FM)(_tcoh_py)
