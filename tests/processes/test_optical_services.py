@@ -32,6 +32,7 @@ from gep.processes.optical_demo import (
 from gep.settings import Settings
 
 DATA = Path(__file__).parents[1] / "data" / "optical" / "landsat8"
+S2_META = Path(__file__).parents[1] / "data" / "optical" / "s2_l1c"
 SCENE = "LC08_L1TP_016037_20170813_20170814_01_RT"
 # (rows, cols) shifts of each date's content: 10 m pixels, so dx = +0.35 px is 3.5 m east and
 # dy = -0.5 px (up) 5 m north
@@ -56,6 +57,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient
         *shifted_stack(tmp / "stack", SHIFTS, DATES),
     ]
     # the same scene as the lava one, a day later: the time series has two dated scenes
+    s2_item, s2_truth = _sentinel2_lava(tmp / "s2")
+    items.append(s2_item)
     later = copy.deepcopy(items[1])
     later["id"] = "landsat-lava-later"
     later["properties"]["datetime"] = "2017-08-29T15:54:15Z"
@@ -67,7 +70,57 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient
         store = c.app.state.store  # type: ignore[attr-defined]
         store.create_collection(collection(), upsert=True)
         assert store.write_items(items, mode="upsert").written == len(items)
-        yield c, {"items": {i["id"]: i for i in items}, "truth": truth, "tmp": tmp}
+        yield c, {"items": {i["id"]: i for i in items}, "truth": truth, "s2_truth": s2_truth}
+
+
+def _sentinel2_lava(folder: Path) -> tuple[dict[str, Any], np.ndarray]:
+    """A Sentinel-2 L1C product with the real metadata of tile 31TDH (2018-01-01, sun 67°
+    from the zenith) and the bands of the simulated lava-flow scene written as its digital
+    numbers (ρ = π L / (E_sun cos θs U), DN = 10000 ρ): B8A/B11/B12 at 20 m, B02/B04 at 10 m
+    for the spectral cloud test (this product has no QA band)."""
+    from gep.algorithms.simulate.optical import lava_flow_scene
+    from gep.io.optical import SENTINEL2_MSI, read_s2_metadata
+    from gep.processes.optical_demo import raster_asset, stac_item
+    from gep.processes.raster_outputs import write_cog
+
+    folder.mkdir()
+    for name in ("MTD_MSIL1C.xml", "MTD_TL.xml"):
+        shutil.copyfile(S2_META / name, folder / name)
+    meta = read_s2_metadata(folder / "MTD_MSIL1C.xml", folder / "MTD_TL.xml")
+    scene = lava_flow_scene((120, 150), seed=4)
+    mu = np.cos(np.radians(meta.sun_zenith))
+    # visible reflectance of each strip (vegetation, basalt, sand, snow, cloud)
+    names = list(scene.surfaces)
+    vis = {"vegetation": (0.04, 0.05), "basalt": (0.06, 0.07), "sand": (0.25, 0.40),
+           "snow": (0.90, 0.88), "cloud": (0.75, 0.74)}  # fmt: skip
+    label = np.zeros(scene.hot.shape, dtype=int)
+    for k, n in enumerate(names):
+        label[scene.surfaces[n]] = k
+    bands = {
+        "B8A": scene.radiance["nir"], "B11": scene.radiance["swir1"],
+        "B12": scene.radiance["swir2"],
+    }  # fmt: skip
+    assets = {}
+    for band, rad in bands.items():
+        e = meta.bands[band].solar_irradiance
+        rho = rad * np.pi / (e * mu * meta.sun_distance_factor)
+        dn = np.clip(np.rint(rho * 10000), 1, 65534).astype("uint16")
+        path = folder / f"T31TDH_20180101T105441_{band}.tif"
+        write_cog(path, dn, "EPSG:32631", (20.0, 0, 447960.0, 0, -20.0, 4752000.0), nodata=None)
+        common = SENTINEL2_MSI[band][0]
+        assets[band] = raster_asset(
+            path, ["data"], {"eo:bands": [{"name": band, "common_name": common}]}
+        )
+    for k, band in enumerate(("B02", "B04")):
+        rho = np.array([vis[n][k] for n in names])[label]
+        dn = np.kron(np.rint(rho * 10000), np.ones((2, 2))).astype("uint16")
+        path = folder / f"T31TDH_20180101T105441_{band}.tif"
+        write_cog(path, dn, "EPSG:32631", (10.0, 0, 447960.0, 0, -10.0, 4752000.0), nodata=None)
+        assets[band] = raster_asset(path, ["data"], {})
+    for key, name in (("product_metadata", "MTD_MSIL1C.xml"), ("granule_metadata", "MTD_TL.xml")):
+        assets[key] = {"href": (folder / name).resolve().as_uri(), "roles": ["metadata"]}
+    item = stac_item("sentinel2-lava", assets, meta.datetime, {"platform": "sentinel-2a"})
+    return item, scene.hot
 
 
 def ref(item_id: str) -> str:
@@ -172,6 +225,21 @@ def test_hotspots_time_series_with_lava_clouds_and_clear_sky(
     assert -82 < lon < -78 and 31 < lat < 35
 
 
+def test_hotspots_on_a_sentinel2_product(world: tuple[TestClient, dict[str, Any]]) -> None:
+    c, w = world
+    out = _run(c, "hotspots", {"products": [ref("sentinel2-lava")]})
+    (scene,) = out["scenes"]
+    assert scene["status"] == "ok"
+    # the cloud strip (a fifth of the scene) is found by the spectral test, not the snow
+    assert scene["cloud_fraction"] == pytest.approx(0.2, abs=0.02)
+    mask, src = _read(out["masks"][0])
+    assert src.crs.to_epsg() == 32631 and src.transform.a == 20.0
+    truth = w["s2_truth"]
+    hot = mask == 1
+    assert hot[truth].mean() >= 0.98 and not (hot & ~truth).any()
+    assert scene["hot_pixels"] == int(hot.sum())
+
+
 def test_hotspots_from_a_collection_search(world: tuple[TestClient, dict[str, Any]]) -> None:
     c, _ = world
     out = _run(
@@ -184,7 +252,8 @@ def test_hotspots_from_a_collection_search(world: tuple[TestClient, dict[str, An
         },
     )
     got = {s["product"]: s["status"] for s in out["scenes"]}
-    # the three 13-August Landsat scenes; not the shifted GeoTIFFs (2021), not the 29th
+    # the three 13-August Landsat scenes; not the shifted GeoTIFFs (2021), not the 29th, not
+    # the Sentinel-2 tile (Pyrenees)
     assert got == {"landsat-real": "ok", "landsat-lava": "ok", "landsat-clouded": "clouded"}
 
 

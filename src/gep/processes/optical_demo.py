@@ -53,7 +53,9 @@ def collection() -> dict[str, Any]:
     }
 
 
-def _raster_asset(path: Path, roles: list[str], extra: dict[str, Any]) -> dict[str, Any]:
+def raster_asset(path: Path, roles: list[str], extra: dict[str, Any]) -> dict[str, Any]:
+    """A local raster as an asset with its grid (projection extension), so that the services
+    can refuse mismatched grids from the catalogue alone."""
     import rasterio
 
     with rasterio.open(path) as src:
@@ -69,9 +71,10 @@ def _raster_asset(path: Path, roles: list[str], extra: dict[str, Any]) -> dict[s
         }
 
 
-def _item(
+def stac_item(
     item_id: str, assets: dict[str, dict[str, Any]], when: datetime, props: dict[str, Any]
 ) -> dict[str, Any]:
+    """An item over local assets: footprint and bbox from the first gridded asset."""
     import rasterio
 
     first = next(a for a in assets.values() if "proj:shape" in a)
@@ -106,13 +109,13 @@ def landsat_item(folder: Path, item_id: str | None = None) -> dict[str, Any]:
         path = folder / f"{stem}_{band}.TIF"
         if path.exists():
             info = {"name": band, "common_name": common, "center_wavelength": wavelength}
-            assets[band] = _raster_asset(path, ["data"], {"eo:bands": [info]})
+            assets[band] = raster_asset(path, ["data"], {"eo:bands": [info]})
     qa = [p for p in folder.glob(f"{stem}_*QA*.TIF")]
     if qa:
-        assets["qa"] = _raster_asset(qa[0], ["metadata", "cloud"], {})
+        assets["qa"] = raster_asset(qa[0], ["metadata", "cloud"], {})
     assets["mtl"] = {"href": mtl.resolve().as_uri(), "type": "text/plain", "roles": ["metadata"]}
     props = {"platform": meta.mission, "instruments": ["oli", "tirs"], "eo:cloud_cover": None}
-    return _item(item_id or stem, assets, meta.datetime, {k: v for k, v in props.items() if v})
+    return stac_item(item_id or stem, assets, meta.datetime, {k: v for k, v in props.items() if v})
 
 
 def _copy_product(src: Path, dst: Path) -> Path:
@@ -197,9 +200,9 @@ def _write_dated(
         path = folder / f"image_{k}.tif"
         if not path.exists():
             write_cog(path, dn, f"EPSG:{epsg}", transform, nodata=None)
-        asset = _raster_asset(path, ["data"], {})
+        asset = raster_asset(path, ["data"], {})
         when = datetime.fromisoformat(f"{day}T10:00:00+00:00")
-        items.append(_item(f"{folder.name}-{k}", {"image": asset}, when, {}))
+        items.append(stac_item(f"{folder.name}-{k}", {"image": asset}, when, {}))
     return items
 
 
