@@ -141,7 +141,11 @@ def offset_tracking(
     r0 = (rows - half).astype(np.int64)
     c0 = (cols - half).astype(np.int64)
     rr, cc = np.meshgrid(r0, c0, indexing="ij")
-    starts = np.stack([rr.ravel(), cc.ravel()], axis=1)
+    # windows taken in tiles of 8 × 16 (a chunk's pixels, ~200 kB, stay in cache while its
+    # overlapping windows are cut three times), results put back in grid order
+    ti, tj = np.meshgrid(np.arange(r0.size) // 8, np.arange(c0.size) // 16, indexing="ij")
+    order = np.lexsort((np.arange(rr.size), tj.ravel(), ti.ravel()))
+    starts = np.stack([rr.ravel(), cc.ravel()], axis=1)[order]
     n = starts.shape[0]
     out = np.full((5, n), np.nan, dtype="float32")
     workers = workers or os.cpu_count() or 1
@@ -158,7 +162,7 @@ def offset_tracking(
             res = _ncc_chunk(ref, sec, starts[a:b], window, search)
         else:
             raise ValueError(f"method must be 'phase' or 'ncc', not {method!r}")
-        out[:, a:b] = res
+        out[:, order[a:b]] = res
         done[0] += b - a
         if progress is not None:
             progress(done[0] / n)
