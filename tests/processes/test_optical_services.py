@@ -240,6 +240,19 @@ def test_hotspots_on_a_sentinel2_product(world: tuple[TestClient, dict[str, Any]
     assert scene["hot_pixels"] == int(hot.sum())
 
 
+def test_a_scene_outside_the_area_is_reported_not_fatal(
+    world: tuple[TestClient, dict[str, Any]],
+) -> None:
+    c, _ = world
+    out = _run(
+        c, "hotspots", {"products": [ref("landsat-lava"), ref("sentinel2-lava")], "aoi": AOI}
+    )
+    got = {s["product"]: s["status"] for s in out["scenes"]}
+    assert got == {"landsat-lava": "ok", "sentinel2-lava": "outside aoi"}
+    mask, _ = _read(out["masks"][0])
+    assert mask.shape[0] < 259 and mask.shape[1] < 255  # cut to the area
+
+
 def test_hotspots_from_a_collection_search(world: tuple[TestClient, dict[str, Any]]) -> None:
     c, _ = world
     out = _run(

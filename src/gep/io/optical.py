@@ -374,6 +374,7 @@ class Raster:
     transform: tuple[float, float, float, float, float, float]  # rasterio order a..f
     crs: str  # WKT or "EPSG:n"
     epsg: int | None
+    nodata: float | None = None  # as the file declares it
 
     @property
     def resolution(self) -> tuple[float, float]:
@@ -431,7 +432,8 @@ def read_window(
             window = Window(c0, r0, c1 - c0, r1 - r0)
         data = src.read(band, window=window)
         t = src.window_transform(window)
-        return Raster(data, (t.a, t.b, t.c, t.d, t.e, t.f), src.crs.to_string(), src.crs.to_epsg())
+        crs = src.crs.to_string()
+        return Raster(data, (t.a, t.b, t.c, t.d, t.e, t.f), crs, src.crs.to_epsg(), src.nodata)
 
 
 def read_metadata(paths: dict[str, Path]) -> OpticalMetadata:
@@ -530,7 +532,7 @@ def read_aligned(
     for path, box in zip(paths, boxes, strict=True):
         with rasterio.open(path) as src:
             window = Window(c0 - box[0], r0 - box[1], c1 - c0, r1 - r0)
-            out.append(Raster(src.read(1, window=window), transform, crs0, epsg0))
+            out.append(Raster(src.read(1, window=window), transform, crs0, epsg0, src.nodata))
     return out
 
 

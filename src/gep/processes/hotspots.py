@@ -109,7 +109,7 @@ class HotspotsInputs(BaseModel):
 class SceneRow(BaseModel):
     date: str
     product: str
-    status: str  # ok, clouded, no data
+    status: str  # ok, clouded, no data, outside aoi
     hot_pixels: int | None
     cloud_fraction: float
 
@@ -172,11 +172,18 @@ class Hotspots(Process):
         scenes: list[SceneRow] = []
         masks: list[str] = []
         features: list[dict[str, Any]] = []
+        last: _Scene | None = None
         for n, k in enumerate(order):
             item = records[k]
             ctx.progress(5 + int(90 * n / len(order)), f"scene {n + 1}/{len(order)}: {item['id']}")
             scene = _scene(ctx, refs[k], item, labels[k], bounds, inputs)
             day = item_datetime(item, labels[k]).date().isoformat()
+            if scene is None:
+                ctx.logger.info("%s %s: does not cover the area", day, item["id"])
+                rows.append([day, item["id"], "", "outside aoi", 0, "", *[""] * 7])
+                scenes.append(SceneRow(date=day, product=item["id"], status="outside aoi",
+                                       hot_pixels=None, cloud_fraction=0.0))  # fmt: skip
+                continue
             st = scene.stats
             figures: list[Any] = [""] * 7
             if st is not None:
@@ -206,14 +213,15 @@ class Hotspots(Process):
                 ctx.add_asset(key, path, COG, ["data"], f"Hotspot mask {day} {item['id']}")
             )
             features += _polygons(scene, day, item["id"])
+            last = scene
         csv_path = ctx.output_dir / "hotspots.csv"
         write_csv(csv_path, CSV_COLUMNS, rows)
         ts = ctx.add_asset("timeseries", csv_path, CSV, ["data"], "Hot pixels per scene")
         gj = ctx.output_dir / "hotspots.geojson"
         write_geojson(gj, features)
         poly = ctx.add_asset("polygons", gj, GEOJSON, ["data"], "Hotspot polygons")
-        last = scene
-        ctx.set_footprint(footprint(last.crs, last.transform, last.mask.shape))
+        if last is not None:
+            ctx.set_footprint(footprint(last.crs, last.transform, last.mask.shape))
         ctx.progress(100, "done")
         return HotspotsOutputs(timeseries=ts, polygons=poly, masks=masks, scenes=scenes)
 
@@ -262,12 +270,17 @@ def _scene(
     label: str,
     bounds: tuple[float, float, float, float] | None,
     inputs: HotspotsInputs,
-) -> _Scene:
+) -> _Scene | None:
     meta_paths = {k: stage_asset(ctx, ref, key) for k, key in metadata_assets(item).items()}
     meta = read_metadata(meta_paths)
     keys = {b: band_asset(item, b, field=label) for b in NHI_BANDS}
     paths = [stage_asset(ctx, ref, keys[b]) for b in NHI_BANDS]
-    rasters = read_aligned(paths, [f"{label} band {b}" for b in NHI_BANDS], bounds)
+    try:
+        rasters = read_aligned(paths, [f"{label} band {b}" for b in NHI_BANDS], bounds)
+    except InvalidInput as exc:
+        if exc.field != "inputs.aoi":
+            raise
+        return None  # the scene does not cover the area
     grid = rasters[0]
     rad = {b: meta.radiance(b, r.data) for b, r in zip(NHI_BANDS, rasters, strict=True)}
     valid = np.isfinite(rad["nir"]) & np.isfinite(rad["swir1"]) & np.isfinite(rad["swir2"])

@@ -216,10 +216,15 @@ def _check(
 
 
 def _as_float(r: Raster) -> NDArray[np.float32]:
-    """Pixels as float32; no-data (0 in L1 products) filled with the image mean so that a
-    window touching it decorrelates instead of locking onto the border."""
+    """Pixels as float32; no-data (the file's declared value, NaN, or 0 in integer L1
+    products) filled with the image mean so that a window touching it decorrelates instead
+    of locking onto the border."""
     data = r.data.astype("float32")
-    nodata = r.data == 0
+    nodata = ~np.isfinite(data)
+    if r.nodata is not None and np.isfinite(r.nodata):
+        nodata |= r.data == r.nodata
+    elif np.issubdtype(r.data.dtype, np.integer):
+        nodata |= r.data == 0
     if nodata.any() and not nodata.all():
         data[nodata] = float(data[~nodata].mean())
     return data
