@@ -95,7 +95,7 @@ def _geos_fractions(footprint: BaseGeometry, geometries: Sequence[Any], min_over
     """GEOS's figures in one vectorised call, for those whose bounding boxes do not rule them
     out (the intersection lies inside both boxes, so the boxes' common area bounds it)."""
     area = footprint.area
-    shapes = polygons(geometries)
+    shapes = _polygons(geometries)
     w, s, e, n = footprint.bounds
     b = shapely.bounds(shapes)
     dx = np.minimum(b[:, 2], e) - np.maximum(b[:, 0], w)
@@ -107,7 +107,7 @@ def _geos_fractions(footprint: BaseGeometry, geometries: Sequence[Any], min_over
     return out
 
 
-def polygons(geometries: Sequence[Any]) -> NDArray[np.object_]:
+def _polygons(geometries: Sequence[Any]) -> NDArray[np.object_]:
     """``shape(g)`` of each GeoJSON geometry; single-ring polygons built in one call per vertex
     count (the same coordinates into the same GEOS geometry)."""
     out = np.empty(len(geometries), dtype=object)
