@@ -203,18 +203,10 @@ def plane_fit(fs, fr, rows, cols, fy, fx, weight, frac_y, frac_x, out):  # type:
             ramp_y[a] = two_pi * fy[a] * frac_y[k]
         for b in range(nc):
             ramp_x[b] = two_pi * fx[b] * frac_x[k]
-        a11 = 0.0
-        a12 = 0.0
-        a22 = 0.0
-        b1 = 0.0
-        b2 = 0.0
         for a in range(nr):
             y = _U(rows[a])
-            ky = fy[a]
             for b in range(nc):
-                wt = weight[a, b]
-                if wt == 0.0:
-                    ph[a, b] = 0.0
+                if weight[a, b] == 0.0:
                     continue
                 x = _U(cols[b])
                 s = fs[k, y, x]
@@ -223,38 +215,23 @@ def plane_fit(fs, fr, rows, cols, fy, fx, weight, frac_y, frac_x, out):  # type:
                 c_re = s.real * r.real + s.imag * r.imag
                 c_im = s.imag * r.real - s.real * r.imag
                 p = _atan2(c_im, c_re) + ramp_y[a] + ramp_x[b]
-                p -= two_pi * math.floor(p / two_pi + 0.5)
-                ph[a, b] = p
-                m = math.sqrt(c_re * c_re + c_im * c_im)
-                mag[a, b] = m
-                w = m * wt
-                kx = fx[b]
-                wky = w * ky
-                wkx = w * kx
-                a11 += wky * ky
-                a12 += wky * kx
-                a22 += wkx * kx
-                b1 -= wky * p
-                b2 -= wkx * p
-        det = a11 * a22 - a12 * a12
-        if det <= 0.0:
-            out[k, 0] = np.nan
-            out[k, 1] = np.nan
-            out[k, 2] = 0.0
-            continue
-        dy = (a22 * b1 - a12 * b2) / det / two_pi
-        dx = (a11 * b2 - a12 * b1) / det / two_pi
-        # robust passes: each bin's phase taken relative to the plane (so a bin past ±π is
-        # unwrapped onto it) and down-weighted by cos² of its residual, zero beyond ±π/2:
-        # noise-dominated bins (a dark, featureless part of the window) stop pulling the fit
+                ph[a, b] = p - two_pi * math.floor(p / two_pi + 0.5)
+                mag[a, b] = math.sqrt(c_re * c_re + c_im * c_im)
+        # pass 0: weights |S||R|; then robust passes: each bin's phase taken relative to the
+        # plane (so a bin past ±π is unwrapped onto it) and down-weighted by cos² of its
+        # residual, zero beyond ±π/2: noise-dominated bins (a dark, featureless part of the
+        # window) stop pulling the fit
+        dy = 0.0
+        dx = 0.0
         coh = 0.0
-        for _ in range(ROBUST_PASSES):
-            coh = 0.0
+        solved = False
+        for it in range(1 + ROBUST_PASSES):
             a11 = 0.0
             a12 = 0.0
             a22 = 0.0
             b1 = 0.0
             b2 = 0.0
+            coh = 0.0
             for a in range(nr):
                 ky = fy[a]
                 for b in range(nc):
@@ -262,15 +239,19 @@ def plane_fit(fs, fr, rows, cols, fy, fx, weight, frac_y, frac_x, out):  # type:
                     if wt == 0.0:
                         continue
                     kx = fx[b]
-                    plane = two_pi * (ky * dy + kx * dx)
-                    r = ph[a, b] + plane
-                    r -= two_pi * math.floor(r / two_pi + 0.5)
-                    c = _cos(r)
-                    coh += wt * c
-                    if c <= 0.0:
-                        continue
-                    w = mag[a, b] * wt * c * c
-                    p = r - plane
+                    if it == 0:
+                        p = ph[a, b]
+                        w = mag[a, b] * wt
+                    else:
+                        plane = two_pi * (ky * dy + kx * dx)
+                        r = ph[a, b] + plane
+                        r -= two_pi * math.floor(r / two_pi + 0.5)
+                        c = _cos(r)
+                        coh += wt * c
+                        if c <= 0.0:
+                            continue
+                        w = mag[a, b] * wt * c * c
+                        p = r - plane
                     wky = w * ky
                     wkx = w * kx
                     a11 += wky * ky
@@ -283,6 +264,12 @@ def plane_fit(fs, fr, rows, cols, fy, fx, weight, frac_y, frac_x, out):  # type:
                 break
             dy = (a22 * b1 - a12 * b2) / det / two_pi
             dx = (a11 * b2 - a12 * b1) / det / two_pi
+            solved = True
+        if not solved:
+            out[k, 0] = np.nan
+            out[k, 1] = np.nan
+            out[k, 2] = 0.0
+            continue
         if ROBUST_PASSES == 0:
             for a in range(nr):
                 for b in range(nc):
