@@ -183,6 +183,25 @@ def test_offset_tracking_recovers_known_shifts_and_their_time_series(
     assert Path(urlparse(out["magnitude"]).path).with_suffix(".png").exists()
 
 
+def test_offset_tracking_on_landsat_products_by_common_band_name(
+    world: tuple[TestClient, dict[str, Any]],
+) -> None:
+    """Two dates of one Landsat scene (the later with the lava flow): nothing moved, and the
+    no-data border of the scene (DN 0) does not make windows lock onto it."""
+    c, _ = world
+    out = _run(
+        c,
+        "offset-tracking",
+        {"products": [ref("landsat-real"), ref("landsat-lava-later")], "band": "nir08",
+         "window": 32, "step": 16},
+    )  # fmt: skip
+    east, src = _read(out["east"])
+    assert src.crs.to_epsg() == 32617 and src.transform.a == pytest.approx(16 * 900.0)
+    assert out["valid_fraction"] > 0.5
+    assert np.nanmedian(np.abs(east)) < 0.01 * 900.0
+    assert out["timeseries"] is None
+
+
 def test_hotspots_time_series_with_lava_clouds_and_clear_sky(
     world: tuple[TestClient, dict[str, Any]],
 ) -> None:

@@ -282,11 +282,10 @@ def _publish(
     ]
     xx, yy = np.meshgrid(xs, ys)
     ok = np.isfinite(magnitude)
-    scale = (
-        0.8 * step * res / max(float(np.nanpercentile(magnitude[ok], 95)), 1e-9)
-        if ok.any()
-        else 1.0
-    )
+    # arrows drawn so that the 95th percentile spans 0.8 of the node spacing; motion below a
+    # twentieth of a pixel is not magnified further (still ground would give endless arrows)
+    typical = float(np.nanpercentile(magnitude[ok], 95)) if ok.any() else 0.0
+    scale = 0.8 * step * res / max(typical, 0.05 * res)
     for key, data, title, cmap, vmin, vmax in layers:
         path = ctx.output_dir / f"{key}.tif"
         write_cog(path, data.astype("float32"), grid.crs, out_t)
