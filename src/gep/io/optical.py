@@ -450,6 +450,13 @@ def read_metadata(paths: dict[str, Path]) -> OpticalMetadata:
     )
 
 
+def _crs(text: str) -> Any:
+    """A CRS object, so that two spellings of one CRS (WKT variants) compare equal."""
+    from rasterio.crs import CRS
+
+    return CRS.from_user_input(text)
+
+
 def _grid_check(
     grids: list[tuple[str, int | None, tuple[float, ...], tuple[int, int]]], labels: list[str]
 ) -> None:
@@ -462,7 +469,7 @@ def _grid_check(
             )
         if k == 0:
             continue
-        if crs != crs0:
+        if crs != crs0 and _crs(crs) != _crs(crs0):
             raise InvalidInput(
                 f"{labels[k]} is in {crs}, {labels[0]} in {crs0}: the images must share one "
                 "CRS (reproject them onto one grid first)",
