@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import ADMIN_TOKEN
 
 from gep.catalog.demo import SAMPLES
 
@@ -106,6 +107,7 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
 def _env(home: Path, database_url: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GEP_")}
     env["GEP_HOME"] = str(home)
+    env["GEP_ADMIN_TOKEN"] = ADMIN_TOKEN  # the transaction classes write: as the administrator
     if database_url:
         env["GEP_DATABASE_URL"] = database_url
     return env
@@ -183,6 +185,8 @@ def validator_command(root_url: str, geometry: str) -> list[str]:
         "properties.sar:instrument_mode",
         "-H",
         "Prefer: return=minimal",
+        "-H",
+        f"Authorization: Bearer {ADMIN_TOKEN}",
         "--skip-unavailable-extension-schemas",
         "--log-level",
         "WARNING",

@@ -202,6 +202,23 @@ def test_stack_and_network_bad_input(world: tuple[TestClient, dict[str, Any], st
         "/insar/network", json={"acquisitions": [{"id": "a"}], "max_btemp": 10, "max_bperp": 10}
     )
     assert r.status_code == 400
+    # bodies schemathesis sent that were 500s: each member of the wrong type is named
+    aoi = _aoi_box(items[ref_id])
+    acqs = [{"id": "a", "btemp": 0, "bperp": 0}, {"id": "b", "btemp": 12, "bperp": 30}]
+    net = {"acquisitions": acqs, "max_btemp": 50, "max_bperp": 100}
+    for path, body, field in [
+        ("/insar/stack", {"aoi": aoi, "datetime": [None, None]}, "datetime"),
+        ("/insar/stack", {"aoi": aoi, "min_coverage": "half"}, "min_coverage"),
+        ("/insar/stack", {"aoi": aoi, "collections": "s1"}, "collections"),
+        ("/insar/network", {**net, "min_connections": {}}, "min_connections"),
+        ("/insar/network", {**net, "acquisitions": [{**acqs[0], "btemp": {}}]}, "acquisitions"),
+        ("/insar/network", {**net, "stack": {"aoi": aoi}}, "stack"),
+    ]:
+        r = c.post(path, json=body)
+        assert r.status_code == 400, (path, body, r.text)
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["field"] == field, r.json()
+    assert c.post("/insar/network", json=net).status_code == 200
 
 
 def test_cli_stack_and_network(

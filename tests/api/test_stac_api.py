@@ -197,6 +197,9 @@ def test_transactions(client: TestClient) -> None:
         ("/stac/search?filter=cloudy%20%3D%201", "filter", "queryables are:"),
         ("/stac/search?sortby=-nope", "sortby", "not sortable"),
         ("/stac/search?token=garbage", "token", "paging token"),
+        ("/stac/search?place_buffer=10", "place", "give place too"),
+        ("/stac/collections?token=-3", "token", "'next' link"),
+        ("/stac/collections?token=99999999999999999999999999", "token", "'next' link"),
     ],
 )
 def test_bad_input_is_problem_json(client: TestClient, url: str, field: str, says: str) -> None:

@@ -150,6 +150,17 @@ def test_bad_packages_are_refused_with_the_reason(client: TestClient, body: str,
     assert says in r.json()["detail"]
 
 
+@pytest.mark.parametrize("media", ["application/cwl+json", "application/cwl+yaml"])
+def test_bytes_that_are_not_utf8_are_400(client: TestClient, media: str) -> None:
+    r = client.post("/processes", content=b"\xff\x12jb\xc3", headers={"content-type": media})
+    assert r.status_code == 400 and "not valid" in r.json()["detail"], r.text
+    packaged = {"executionUnit": {"value": "class: [\n"}}  # YAML inside an ogcapppkg
+    r = client.post(
+        "/processes", json=packaged, headers={"content-type": "application/ogcapppkg+json"}
+    )
+    assert r.status_code == 400 and r.json()["field"] == "executionUnit.value", r.text
+
+
 def test_other_media_types_are_415(client: TestClient) -> None:
     r = client.post("/processes", content=TOOL, headers={"content-type": "text/plain"})
     assert r.status_code == 415 and "application/cwl+yaml" in r.json()["detail"]

@@ -93,6 +93,14 @@ def test_ogc_exception_types(client: TestClient) -> None:
     client.delete(f"/jobs/{job_id}")
 
 
+def test_listing_offsets_are_checked(client: TestClient) -> None:
+    """An offset past the databases' 64-bit integers was a 500 from the driver."""
+    for url in ("/jobs?offset=-1", "/jobs?offset=10000000000000000000000", "/jobs/x/logs?offset=x"):
+        r = client.get(url)
+        assert r.status_code == 400 and r.json()["field"] == "offset", (url, r.text)
+    assert client.get("/jobs?offset=1000000").json()["jobs"] == []
+
+
 def test_failed_job_reports_its_reason(client: TestClient) -> None:
     r = client.post(
         "/processes/wait/execution",

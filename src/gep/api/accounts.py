@@ -23,12 +23,28 @@ from gep.api.auth import (
 )
 from gep.api.deps import json_body
 from gep.api.login_limit import LoginLimiter
+from gep.api.openapi import answer, json_request, problems
+from gep.catalog.search import MAX_OFFSET
 from gep.core.access import Viewer
 from gep.core.errors import InvalidInput, NotFound, Unauthorized
 from gep.core.timeutil import parse_datetime_interval
 
 router = APIRouter(prefix="/accounts", tags=["Accounts"])
 JSON = "application/json"
+
+
+def _body(what: str, required: tuple[str, ...], /, **props: Any) -> dict[str, Any]:
+    """The documented JSON body of a route (checked by :func:`_object`: no other members)."""
+    schema = {"type": "object", "additionalProperties": False, "properties": props}
+    return json_request(what, {**schema, "required": list(required)})
+
+
+_TEXT: dict[str, Any] = {"type": "string"}
+_NUMBER: dict[str, Any] = {"type": "number"}
+#: optional members the routes read with ``body.get``: null is the same as absent
+_OPT_TEXT: dict[str, Any] = {"type": ["string", "null"]}
+_OPT_NUMBER: dict[str, Any] = {"type": ["number", "null"]}
+_OPT_BOOL: dict[str, Any] = {"type": ["boolean", "null"]}
 
 
 def _json(doc: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -71,7 +87,17 @@ async def _credentials(request: Request) -> tuple[str, str]:
     return body["username"], body["password"]
 
 
-@router.post("/login", summary="Log in with a password: a session token (and cookie)")
+@router.post(
+    "/login",
+    summary="Log in with a password: a session token (and cookie)",
+    responses=problems(400, 401, 415, 429),
+    openapi_extra=_body(
+        "The user's name and password (or the same as an HTML form)",
+        ("username", "password"),
+        username=_TEXT,
+        password=_TEXT,
+    ),
+)
 async def login(request: Request) -> Response:
     """Answers ``{"access_token", "token_type": "bearer", "expires_in"}`` and sets the
     ``gep_session`` cookie (HttpOnly, SameSite=Lax) for the web UI. Failed attempts are limited
@@ -105,7 +131,7 @@ async def login(request: Request) -> Response:
     return response
 
 
-@router.post("/logout", status_code=204, summary="End the web session")
+@router.post("/logout", status_code=204, summary="End the web session", responses=problems(401))
 def logout(request: Request) -> Response:
     """Revokes the session token the request came with (a cookie or a bearer session token);
     API tokens are revoked with DELETE /accounts/tokens/{id}."""
@@ -127,7 +153,7 @@ def logout(request: Request) -> Response:
 # ---------------------------------------------------------------------- me and tokens
 
 
-@router.get("/me", summary="The caller's account, groups and credits")
+@router.get("/me", summary="The caller's account, groups and credits", responses=problems(401))
 def me(request: Request) -> Response:
     viewer = require_user(request)
     assert viewer.user_id is not None
@@ -137,7 +163,9 @@ def me(request: Request) -> Response:
     return _json(doc)
 
 
-@router.get("/tokens", summary="The caller's API tokens (never their secrets)")
+@router.get(
+    "/tokens", summary="The caller's API tokens (never their secrets)", responses=problems(401)
+)
 def list_tokens(request: Request) -> Response:
     viewer = require_user(request)
     assert viewer.user_id is not None
@@ -145,7 +173,18 @@ def list_tokens(request: Request) -> Response:
     return _json({"tokens": [t.as_dict() for t in tokens]})
 
 
-@router.post("/tokens", status_code=201, summary="A new API token (shown once)")
+@router.post(
+    "/tokens",
+    status_code=201,
+    summary="A new API token (shown once)",
+    responses=problems(400, 401, 415),
+    openapi_extra=_body(
+        "The token's name and its lifetime (none: it does not expire)",
+        ("name",),
+        name=_TEXT,
+        expires_in_days=_OPT_NUMBER,
+    ),
+)
 async def create_token(request: Request) -> Response:
     """Body ``{"name": …, "expires_in_days": 90}`` (no expiry when absent). The answer holds
     the token itself, once: only its hash is kept."""
@@ -165,7 +204,12 @@ async def create_token(request: Request) -> Response:
     return _json({**record.as_dict(), "token": token}, 201)
 
 
-@router.delete("/tokens/{token_id}", status_code=204, summary="Revoke one of the caller's tokens")
+@router.delete(
+    "/tokens/{token_id}",
+    status_code=204,
+    summary="Revoke one of the caller's tokens",
+    responses=problems(401, 404),
+)
 def revoke_token(token_id: str, request: Request) -> Response:
     viewer = require_user(request)
     accounts(request).revoke_token(None if viewer.is_admin else viewer.user_id, token_id)
@@ -182,7 +226,11 @@ def _visible_group(store: AccountStore, viewer: Viewer, name: str) -> dict[str, 
     return store.group(name)
 
 
-@router.get("/groups", summary="The caller's groups (every group for an administrator)")
+@router.get(
+    "/groups",
+    summary="The caller's groups (every group for an administrator)",
+    responses=problems(401),
+)
 def list_groups(request: Request) -> Response:
     viewer = require_user(request)
     store = accounts(request)
@@ -190,7 +238,15 @@ def list_groups(request: Request) -> Response:
     return _json({"groups": groups})
 
 
-@router.post("/groups", status_code=201, summary="Create a group (administrators)")
+@router.post(
+    "/groups",
+    status_code=201,
+    summary="Create a group (administrators)",
+    responses=problems(400, 401, 403, 409, 415),
+    openapi_extra=_body(
+        "The group", ("name",), name=_TEXT, description=_OPT_TEXT, monthly_allowance=_OPT_NUMBER
+    ),
+)
 async def create_group(request: Request) -> Response:
     require_admin(request)
     body = _object(
@@ -207,13 +263,16 @@ async def create_group(request: Request) -> Response:
     return _json(group, 201)
 
 
-@router.get("/groups/{name}", summary="A group and its members")
+@router.get("/groups/{name}", summary="A group and its members", responses=problems(401, 404))
 def get_group(name: str, request: Request) -> Response:
     return _json(_visible_group(accounts(request), require_user(request), name))
 
 
 @router.put(
-    "/groups/{name}/members/{user}", status_code=204, summary="Add a member (administrators)"
+    "/groups/{name}/members/{user}",
+    status_code=204,
+    summary="Add a member (administrators)",
+    responses=problems(401, 403, 404),
 )
 def add_member(name: str, user: str, request: Request) -> Response:
     require_admin(request)
@@ -222,7 +281,10 @@ def add_member(name: str, user: str, request: Request) -> Response:
 
 
 @router.delete(
-    "/groups/{name}/members/{user}", status_code=204, summary="Remove a member (administrators)"
+    "/groups/{name}/members/{user}",
+    status_code=204,
+    summary="Remove a member (administrators)",
+    responses=problems(401, 403, 404),
 )
 def remove_member(name: str, user: str, request: Request) -> Response:
     require_admin(request)
@@ -233,13 +295,30 @@ def remove_member(name: str, user: str, request: Request) -> Response:
 # ---------------------------------------------------------------------- users (administrators)
 
 
-@router.get("/users", summary="Every user (administrators)")
+@router.get("/users", summary="Every user (administrators)", responses=problems(401, 403))
 def list_users(request: Request) -> Response:
     require_admin(request)
     return _json({"users": [u.as_dict() for u in accounts(request).users()]})
 
 
-@router.post("/users", status_code=201, summary="Create a user (administrators)")
+@router.post(
+    "/users",
+    status_code=201,
+    summary="Create a user (administrators)",
+    responses=problems(400, 401, 403, 404, 409, 415),
+    openapi_extra=_body(
+        "The user",
+        ("name",),
+        name=_TEXT,
+        role=_TEXT,
+        password=_OPT_TEXT,
+        email=_OPT_TEXT,
+        groups={"type": ["array", "null"], "items": _TEXT},
+        credits=_OPT_NUMBER,
+        monthly_allowance=_OPT_NUMBER,
+        token=_OPT_BOOL,
+    ),
+)
 async def create_user(request: Request) -> Response:
     """Body: ``{"name", "role", "password", "email", "groups": […], "credits": N,
     "monthly_allowance": N, "token": true}``; with ``token`` the answer holds a new API token
@@ -276,7 +355,19 @@ async def create_user(request: Request) -> Response:
     return _json(await run_in_threadpool(run), 201)
 
 
-@router.patch("/users/{name}", summary="Change a user's role, password, allowance or state")
+@router.patch(
+    "/users/{name}",
+    summary="Change a user's role, password, allowance or state",
+    responses=problems(400, 401, 403, 404, 415),
+    openapi_extra=_body(
+        "What changes",
+        (),
+        role=_OPT_TEXT,
+        password=_OPT_TEXT,
+        disabled=_OPT_BOOL,
+        monthly_allowance=_OPT_NUMBER,
+    ),
+)
 async def update_user(name: str, request: Request) -> Response:
     require_admin(request)
     body = _object(await json_body(request), {"role", "password", "disabled", "monthly_allowance"})
@@ -299,7 +390,14 @@ async def update_user(name: str, request: Request) -> Response:
 # ---------------------------------------------------------------------- credits
 
 
-@router.post("/credits", summary="Grant credits to a user (administrators)")
+@router.post(
+    "/credits",
+    summary="Grant credits to a user (administrators)",
+    responses=problems(400, 401, 403, 404, 415),
+    openapi_extra=_body(
+        "The grant", ("user", "amount"), user=_TEXT, amount=_NUMBER, note=_OPT_TEXT
+    ),
+)
 async def grant_credits(request: Request) -> Response:
     """Body ``{"user": NAME, "amount": N, "note": …}``: a top-up, written to the ledger."""
     actor = require_admin(request)
@@ -314,13 +412,13 @@ async def grant_credits(request: Request) -> Response:
     return _json({"user": user.name, **balance.as_dict()})
 
 
-@router.get("/ledger", summary="The credit ledger, newest first")
+@router.get("/ledger", summary="The credit ledger, newest first", responses=problems(400, 401, 404))
 def ledger(
     request: Request,
     user: str | None = Query(None, description="A user's name (administrators)"),
     job: str | None = Query(None, description="Only the rows of this job"),
     limit: int = Query(100, ge=1, le=10000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> Response:
     """The caller's own rows; an administrator may name a user, or omit it for everyone's."""
     viewer = require_user(request)
@@ -334,7 +432,15 @@ def ledger(
     return _json({"entries": rows, "numberMatched": total})
 
 
-@router.get("/usage", summary="Usage per user, service and provider (JSON or CSV)")
+@router.get(
+    "/usage",
+    summary="Usage per user, service and provider (JSON or CSV)",
+    response_class=Response,
+    responses={
+        **answer(("application/json", "text/csv"), "Totals per user, service and provider"),
+        **problems(400, 401, 404),
+    },
+)
 def usage(
     request: Request,
     start: str | None = Query(None, alias="from", description="RFC 3339 or a date"),

@@ -24,6 +24,7 @@ from gep.api import (
     harvest,
     insar,
     oidc,
+    openapi,
     opensearch,
     processes,
     stac,
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         provider=settings.provider,
     )
     errors.install(app)
+    openapi.install(app)  # problem+json answers, 400 (not 422), the Problem schema
 
     @app.get("/api", include_in_schema=False)
     def openapi_document() -> Response:

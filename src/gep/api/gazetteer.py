@@ -12,7 +12,8 @@ from starlette.responses import Response
 
 from gep.api.auth import caller, require_user
 from gep.api.deps import base_url, get_store, json_body, visible_places
-from gep.api.sharing import check_sharing, visibility_body
+from gep.api.openapi import answer, json_request, problems
+from gep.api.sharing import VISIBILITY_REQUEST, check_sharing, visibility_body
 from gep.catalog.areas import AreaStore
 from gep.catalog.gazetteer import search as gazetteer_search
 from gep.catalog.store import CatalogStore
@@ -23,12 +24,31 @@ router = APIRouter(prefix="/gazetteer", tags=["Gazetteer"])
 
 GEOJSON = "application/geo+json"
 
+_FEATURES = {
+    "type": "object",
+    "required": ["type", "features"],
+    "properties": {
+        "type": {"const": "FeatureCollection"},
+        "features": {"type": "array", "items": {"type": "object"}},
+    },
+}
+_FEATURE = {"type": "object", "required": ["type"], "properties": {"type": {"const": "Feature"}}}
+_AREA = answer(GEOJSON, "The named area, as a GeoJSON Feature", schema=_FEATURE)
+
 
 def _geojson(doc: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(orjson.dumps(doc), status_code=status, media_type=GEOJSON, headers=headers)
 
 
-@router.get("/search", summary="Find a volcano, a place, a tectonic plate or a named area")
+@router.get(
+    "/search",
+    summary="Find a volcano, a place, a tectonic plate or a named area",
+    response_class=Response,
+    responses={
+        **answer(GEOJSON, "Matches, best first", schema=_FEATURES),
+        **problems(400, 401, 404, s404="No close match; the detail lists close names"),
+    },
+)
 async def search(
     request: Request,
     q: str = Query(..., description="A name; accents and small typos do not matter"),
@@ -46,13 +66,42 @@ async def search(
     return _geojson(await run_in_threadpool(run))
 
 
-@router.get("/areas", summary="Named areas of interest (those the caller may see)")
+@router.get(
+    "/areas",
+    summary="Named areas of interest (those the caller may see)",
+    response_class=Response,
+    responses={**answer(GEOJSON, "The areas", schema=_FEATURES), **problems(401)},
+)
 def list_areas(request: Request, store: CatalogStore = Depends(get_store)) -> Response:
     features = [a.feature() for a in AreaStore(store.engine).all(caller(request))]
     return _geojson({"type": "FeatureCollection", "features": features})
 
 
-@router.post("/areas", status_code=201, summary="Name an area of interest")
+@router.post(
+    "/areas",
+    status_code=201,
+    summary="Name an area of interest",
+    response_class=Response,
+    responses={
+        **answer(GEOJSON, "The new area", status=201, schema=_FEATURE),
+        **problems(400, 401, 403, 409, 415),
+    },
+    openapi_extra=json_request(
+        "The area's name and its geometry (or bbox)",
+        {
+            "type": "object",
+            "required": ["name"],
+            "additionalProperties": False,
+            "properties": {
+                "name": {"type": "string"},
+                "geometry": {"type": "object", "description": "A GeoJSON Polygon/MultiPolygon"},
+                "bbox": {"type": "array", "items": {"type": "number"}},
+                "description": {"type": "string"},
+                "visibility": {"type": "string"},
+            },
+        },
+    ),
+)
 async def create_area(request: Request, store: CatalogStore = Depends(get_store)) -> Response:
     """Body: ``{"name": …, "geometry": GeoJSON Polygon/MultiPolygon, "description": …}`` (or
     ``"bbox": [w, s, e, n]`` instead of ``geometry``, and ``"visibility"``, private by
@@ -85,12 +134,23 @@ async def create_area(request: Request, store: CatalogStore = Depends(get_store)
     return _geojson(record.feature(), 201, {"Location": location})
 
 
-@router.get("/areas/{area_id}", summary="One named area")
+@router.get(
+    "/areas/{area_id}",
+    summary="One named area",
+    response_class=Response,
+    responses={**_AREA, **problems(401, 404)},
+)
 def get_area(area_id: str, request: Request, store: CatalogStore = Depends(get_store)) -> Response:
     return _geojson(AreaStore(store.engine).get(area_id, caller(request)).feature())
 
 
-@router.patch("/areas/{area_id}", summary="Share or unshare a named area")
+@router.patch(
+    "/areas/{area_id}",
+    summary="Share or unshare a named area",
+    response_class=Response,
+    responses={**_AREA, **problems(400, 401, 403, 404, 415)},
+    openapi_extra=VISIBILITY_REQUEST,
+)
 async def share_area(
     area_id: str, request: Request, store: CatalogStore = Depends(get_store)
 ) -> Response:
@@ -105,7 +165,12 @@ async def share_area(
     return _geojson(area.feature())
 
 
-@router.delete("/areas/{area_id}", status_code=204, summary="Delete a named area")
+@router.delete(
+    "/areas/{area_id}",
+    status_code=204,
+    summary="Delete a named area",
+    responses=problems(401, 403, 404),
+)
 def delete_area(
     area_id: str, request: Request, store: CatalogStore = Depends(get_store)
 ) -> Response:

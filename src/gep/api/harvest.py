@@ -12,7 +12,8 @@ from starlette.responses import Response
 
 from gep.api.auth import caller, require_admin
 from gep.api.deps import base_url, json_body
-from gep.api.sharing import check_sharing, visibility_body
+from gep.api.openapi import json_request, problems
+from gep.api.sharing import VISIBILITY_REQUEST, check_sharing, visibility_body
 from gep.catalog.store import CatalogStore
 from gep.core.access import PUBLIC
 from gep.core.errors import Conflict, InvalidInput
@@ -45,7 +46,7 @@ def _source_doc(request: Request, record_dict: dict[str, Any]) -> dict[str, Any]
     }
 
 
-@router.get("/sources", summary="Configured harvest sources")
+@router.get("/sources", summary="Configured harvest sources", responses=problems(401))
 def list_sources(request: Request) -> Response:
     records = _harvests(request).sources(caller(request))
     return _json({"sources": [_source_doc(request, r.as_dict()) for r in records]})
@@ -56,6 +57,24 @@ def list_sources(request: Request) -> Response:
     summary="Add a harvest source",
     status_code=201,
     dependencies=[Depends(require_admin)],
+    responses=problems(400, 401, 403, 409, 415),
+    openapi_extra=json_request(
+        "The source's configuration",
+        {
+            "type": "object",
+            "required": ["name", "kind", "url", "collection"],
+            "properties": {
+                "name": {"type": "string"},
+                "kind": {"type": "string", "description": "stac-api, opensearch, asf or folder"},
+                "url": {"type": "string", "description": "The archive's URL, or a folder"},
+                "collection": {"type": "string", "description": "Where items are written"},
+                "params": {"type": "object"},
+                "interval_s": {"type": "integer", "minimum": 1},
+                "visibility": {"type": "string"},
+                "replace": {"type": "boolean"},
+            },
+        },
+    ),
 )
 async def add_source(request: Request, body: Any = Depends(json_body)) -> Response:
     """Body: ``{"name", "kind", "url", "collection", "params": {…}, "interval_s": 3600}``.
@@ -91,7 +110,11 @@ async def add_source(request: Request, body: Any = Depends(json_body)) -> Respon
     return _json(doc, 201, {"Location": doc["links"][0]["href"]})
 
 
-@router.get("/sources/{name}", summary="A harvest source and its latest runs")
+@router.get(
+    "/sources/{name}",
+    summary="A harvest source and its latest runs",
+    responses=problems(401, 404),
+)
 def get_source(request: Request, name: str) -> Response:
     harvests = _harvests(request)
     doc = _source_doc(request, harvests.get(name, caller(request)).as_dict())
@@ -99,7 +122,12 @@ def get_source(request: Request, name: str) -> Response:
     return _json(doc)
 
 
-@router.patch("/sources/{name}", summary="Share or unshare a harvest source (administrators)")
+@router.patch(
+    "/sources/{name}",
+    summary="Share or unshare a harvest source (administrators)",
+    responses=problems(400, 401, 403, 404, 415),
+    openapi_extra=VISIBILITY_REQUEST,
+)
 async def share_source(request: Request, name: str) -> Response:
     """Body ``{"visibility": …}``: who sees the source and its harvest log."""
     admin = require_admin(request)
@@ -111,14 +139,20 @@ async def share_source(request: Request, name: str) -> Response:
 
 
 @router.delete(
-    "/sources/{name}", summary="Remove a harvest source", dependencies=[Depends(require_admin)]
+    "/sources/{name}",
+    summary="Remove a harvest source",
+    status_code=204,
+    dependencies=[Depends(require_admin)],
+    responses=problems(401, 403, 404),
 )
 def remove_source(request: Request, name: str) -> Response:
     _harvests(request).remove(name)
     return Response(status_code=204)
 
 
-@router.get("/sources/{name}/runs", summary="The harvest log of a source")
+@router.get(
+    "/sources/{name}/runs", summary="The harvest log of a source", responses=problems(400, 401, 404)
+)
 def source_runs(request: Request, name: str, limit: int = Query(20, ge=1, le=1000)) -> Response:
     harvests = _harvests(request)
     harvests.get(name, caller(request))
@@ -130,6 +164,7 @@ def source_runs(request: Request, name: str, limit: int = Query(20, ge=1, le=100
     summary="Run a harvest now (in the background)",
     status_code=202,
     dependencies=[Depends(require_admin)],
+    responses=problems(400, 401, 403, 404, 409),
 )
 def run_source(request: Request, name: str, full: bool = Query(False)) -> Response:
     """Answers at once; the run's progress is in ``…/runs``. One run of a source at a time."""
@@ -155,10 +190,16 @@ def run_source(request: Request, name: str, full: bool = Query(False)) -> Respon
     return _json({"source": name, "status": "started", "runs": runs}, 202, {"Location": runs})
 
 
-@router.get("/events", summary="Ingestion events: one per new catalogue item")
+@router.get(
+    "/events",
+    summary="Ingestion events: one per new catalogue item",
+    responses=problems(400, 401),
+)
 def events(
     request: Request,
-    after: int = Query(0, ge=0, description="Only events with a larger sequence number"),
+    after: int = Query(
+        0, ge=0, le=2**63 - 1, description="Only events with a larger sequence number"
+    ),
     collection: str | None = Query(None),
     limit: int = Query(100, ge=1, le=10000),
 ) -> Response:

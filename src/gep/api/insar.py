@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from gep.api.auth import caller
 from gep.api.deps import get_store, json_body
+from gep.api.openapi import answer, json_request, problems
 from gep.catalog.insar import find_pairs, small_baseline_network
 from gep.catalog.insar import stack_search as find_stack
 from gep.catalog.store import CatalogStore
@@ -20,8 +21,33 @@ from gep.jobs.engine import parse_item_ref
 
 router = APIRouter(prefix="/insar", tags=["InSAR"])
 
+_PLOTS = ("application/json", "image/png", "image/svg+xml")
+_STACK_PARAMS: dict[str, Any] = {
+    "aoi": {
+        "type": ["array", "object"],
+        "items": {"type": "number"},
+        "description": "[w, s, e, n] or a GeoJSON geometry",
+    },
+    "datetime": {"type": "string", "description": "An RFC 3339 interval a/b"},
+    "collections": {"type": "array", "items": {"type": "string"}},
+    "relative_orbit": {"type": "integer"},
+    "reference": {"type": "string", "description": "The reference item's id"},
+    "min_coverage": {"type": "number", "minimum": 0, "maximum": 1},
+    "format": {"type": "string", "enum": ["json", "png", "svg"]},
+}
+_STACK_BODY = {
+    "type": "object",
+    "required": ["aoi"],
+    "additionalProperties": False,
+    "properties": _STACK_PARAMS,
+}
 
-@router.get("/pairs", summary="Secondaries that pair with a reference, with their baselines")
+
+@router.get(
+    "/pairs",
+    summary="Secondaries that pair with a reference, with their baselines",
+    responses=problems(400, 401),
+)
 async def pairs(
     request: Request,
     reference: str = Query(
@@ -73,16 +99,43 @@ def _stack(store: CatalogStore, body: dict[str, Any]) -> dict[str, Any]:
         raise InvalidInput(f"unknown stack parameters: {', '.join(unknown)}", field=unknown[0])
     when = parse_datetime_interval(body["datetime"]) if body.get("datetime") else None
     orbit = body.get("relative_orbit")
-    if orbit is not None and not isinstance(orbit, int):
+    if orbit is not None and (isinstance(orbit, bool) or not isinstance(orbit, int)):
         raise InvalidInput("relative_orbit must be an integer", field="relative_orbit")
+    collections = body.get("collections")
+    if collections is not None and not (
+        isinstance(collections, list) and all(isinstance(c, str) for c in collections)
+    ):
+        raise InvalidInput("collections is a list of collection ids", field="collections")
+    reference = body.get("reference")
+    if reference is not None and not isinstance(reference, str):
+        raise InvalidInput("reference is an item id", field="reference")
     return find_stack(
         store,
         aoi=parse_area(body.get("aoi")),
         datetime=when,
-        collections=body.get("collections"),
+        collections=collections,
         relative_orbit=orbit,
-        reference=body.get("reference"),
-        min_coverage=float(body.get("min_coverage", 0.5)),
+        reference=reference,
+        min_coverage=_number(body, "min_coverage", 0.5),
+    )
+
+
+def _number(body: dict[str, Any], key: str, default: float) -> float:
+    value = body.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidInput(f"{key} must be a number", field=key)
+    return float(value)
+
+
+def _acquisition(a: Any) -> bool:
+    """One entry of a stack's ``acquisitions``, as ``/insar/stack`` answers them."""
+    return (
+        isinstance(a, dict)
+        and isinstance(a.get("id"), str)
+        and all(
+            isinstance(a.get(k), int | float) and not isinstance(a.get(k), bool)
+            for k in ("btemp", "bperp")
+        )
     )
 
 
@@ -136,7 +189,16 @@ def _format(body: dict[str, Any]) -> str:
     return fmt
 
 
-@router.post("/stack", summary="A stack over an area, with baselines")
+@router.post(
+    "/stack",
+    summary="A stack over an area, with baselines",
+    response_class=Response,
+    responses={
+        **answer(_PLOTS, "The stack (JSON), or its baseline/time plot (PNG, SVG)"),
+        **problems(400, 401, 415),
+    },
+    openapi_extra=json_request("The stack's area, time and track", _STACK_BODY),
+)
 async def stack(request: Request, store: CatalogStore = Depends(get_store)) -> Response:
     """Body: ``aoi`` ([w, s, e, n] or GeoJSON), optional ``datetime`` interval, ``collections``,
     ``relative_orbit`` (else the best-covering track), ``reference`` (item id), ``min_coverage``
@@ -151,7 +213,43 @@ async def stack(request: Request, store: CatalogStore = Depends(get_store)) -> R
     return Response(orjson.dumps(result), media_type="application/json")
 
 
-@router.post("/network", summary="A small-baseline network for SBAS")
+@router.post(
+    "/network",
+    summary="A small-baseline network for SBAS",
+    response_class=Response,
+    responses={
+        **answer(_PLOTS, "The network (JSON), or its plot over the stack (PNG, SVG)"),
+        **problems(400, 401, 415),
+    },
+    openapi_extra=json_request(
+        "A stack (its parameters) or its acquisitions, and the network's limits",
+        {
+            "type": "object",
+            "required": ["max_btemp", "max_bperp"],
+            "oneOf": [{"required": ["stack"]}, {"required": ["acquisitions"]}],
+            "properties": {
+                "stack": _STACK_BODY,
+                "acquisitions": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["id", "btemp", "bperp"],
+                        "properties": {
+                            "id": {"type": "string"},
+                            "btemp": {"type": "number"},
+                            "bperp": {"type": "number"},
+                            "collection": {"type": "string"},
+                        },
+                    },
+                },
+                "max_btemp": {"type": "number", "minimum": 0},
+                "max_bperp": {"type": "number", "minimum": 0},
+                "min_connections": {"type": "integer", "minimum": 1},
+                "format": {"type": "string", "enum": ["json", "png", "svg"]},
+            },
+        },
+    ),
+)
 async def network(request: Request, store: CatalogStore = Depends(get_store)) -> Response:
     """Body: ``stack`` (the parameters of ``/insar/stack``) or ``acquisitions`` (a stack's
     list), ``max_btemp`` (days), ``max_bperp`` (m), ``min_connections`` (2), ``format``."""
@@ -161,12 +259,12 @@ async def network(request: Request, store: CatalogStore = Depends(get_store)) ->
     fmt = _format(body)
 
     def run() -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        if "acquisitions" in body and "stack" in body:
+            raise InvalidInput("give either stack or acquisitions, not both", field="stack")
         if "acquisitions" in body:
             stack_result = None
             acqs = body["acquisitions"]
-            if not isinstance(acqs, list) or not all(
-                isinstance(a, dict) and {"id", "btemp", "bperp"} <= set(a) for a in acqs
-            ):
+            if not isinstance(acqs, list) or not all(_acquisition(a) for a in acqs):
                 raise InvalidInput(
                     "acquisitions is a list of {id, btemp, bperp[, collection]}",
                     field="acquisitions",
@@ -179,11 +277,14 @@ async def network(request: Request, store: CatalogStore = Depends(get_store)) ->
                 "give either stack (the /insar/stack parameters) or acquisitions", field="stack"
             )
         for key in ("max_btemp", "max_bperp"):
-            if not isinstance(body.get(key), int | float):
+            if isinstance(body.get(key), bool) or not isinstance(body.get(key), int | float):
                 raise InvalidInput(f"{key} is required (a number)", field=key)
+        links = body.get("min_connections", 2)
+        if isinstance(links, bool) or not isinstance(links, int) or links < 1:
+            raise InvalidInput("min_connections is a whole number >= 1", field="min_connections")
         net = small_baseline_network(
             acqs, max_btemp=float(body["max_btemp"]), max_bperp=float(body["max_bperp"]),
-            min_connections=int(body.get("min_connections", 2)),
+            min_connections=links,
         )  # fmt: skip
         return stack_result, net
 

@@ -33,6 +33,7 @@ from starlette.responses import RedirectResponse, Response
 from gep.accounts.store import SESSION, AccountStore
 from gep.api.auth import SESSION_COOKIE, accounts
 from gep.api.deps import base_url
+from gep.api.openapi import problems
 from gep.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
 
 router = APIRouter(prefix="/accounts/oidc", tags=["Accounts"])
@@ -102,7 +103,15 @@ def _safe_next(value: str | None) -> str:
     return "/"
 
 
-@router.get("/login", summary="Log in through the OpenID Connect provider", status_code=302)
+_NOT_CONFIGURED = "OpenID Connect is not configured on this server"
+
+
+@router.get(
+    "/login",
+    summary="Log in through the OpenID Connect provider",
+    status_code=302,
+    responses=problems(404, s404=_NOT_CONFIGURED),
+)
 async def oidc_login(request: Request, next: str | None = Query(None)) -> Response:
     s = _settings(request)
     meta = await run_in_threadpool(_discovery, s.oidc_issuer)
@@ -192,7 +201,12 @@ def _complete(request: Request, code: str, pending: Pending) -> str:
     return session
 
 
-@router.get("/callback", summary="Where the OpenID Connect provider sends the browser back")
+@router.get(
+    "/callback",
+    summary="Where the OpenID Connect provider sends the browser back",
+    status_code=302,
+    responses=problems(400, 401, 404, s404=_NOT_CONFIGURED),
+)
 async def oidc_callback(
     request: Request,
     state: str = Query(...),

@@ -18,8 +18,10 @@ from starlette.responses import Response
 
 from gep.api.auth import caller
 from gep.api.deps import base_url, get_store, visible_places
+from gep.api.openapi import param, problems, query
 from gep.api.stac_render import GEOJSON, item_links, render_item
 from gep.catalog.opensearch import (
+    CORE_PARAMETERS,
     EO_NS,
     EO_PARAMETERS,
     GEO_NS,
@@ -74,7 +76,7 @@ _FORMATS = {
     "/{collection_id}/description.xml",
     summary="OpenSearch description document",
     response_class=Response,
-    responses={200: {"content": {OSDD: {}}}},
+    responses={200: {"content": {OSDD: {}}}, **problems(401, 404)},
 )
 def description(
     collection_id: str, request: Request, store: CatalogStore = Depends(get_store)
@@ -88,7 +90,13 @@ def description(
     "/{collection_id}/search",
     summary="OpenSearch search (Atom, or GeoJSON)",
     response_class=Response,
-    responses={200: {"content": {ATOM: {}, GEOJSON: {}}}},
+    responses={200: {"content": {ATOM: {}, GEOJSON: {}}}, **problems(400, 401, 404)},
+    openapi_extra=query(
+        *(param(local, core.title) for local, core in CORE_PARAMETERS),
+        *(param(eo.short, eo.title) for eo in EO_PARAMETERS),
+        param("format", "atom (default) or json; wins over httpAccept and Accept"),
+        param("httpAccept", "A media type: application/atom+xml or application/geo+json"),
+    ),
 )
 def search(
     collection_id: str, request: Request, store: CatalogStore = Depends(get_store)

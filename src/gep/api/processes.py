@@ -14,8 +14,9 @@ from starlette.responses import Response
 from gep.accounts.credits import CreditStore, Quote, check_price
 from gep.api.auth import caller, require_admin, require_deployer, require_user
 from gep.api.deps import base_url, json_body
-from gep.api.sharing import check_sharing, visibility_body
-from gep.catalog.search import parse_limit
+from gep.api.openapi import answer, json_request, param, problems, query, request_header
+from gep.api.sharing import VISIBILITY_REQUEST, check_sharing, visibility_body
+from gep.catalog.search import parse_limit, parse_offset
 from gep.core.access import PRIVATE, Viewer
 from gep.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gep.core.timeutil import format_rfc3339, from_micros, parse_datetime_interval
@@ -34,7 +35,13 @@ from gep.jobs.store import (
     ResultNotReady,
 )
 from gep.processes.base import ITEM_REF
-from gep.processes.cwl import CwlProcess, main_process, parse_package, validate_with_cwltool
+from gep.processes.cwl import (
+    MEDIA_TYPES,
+    CwlProcess,
+    main_process,
+    parse_package,
+    validate_with_cwltool,
+)
 from gep.processes.registry import NoSuchProcess, ProcessRegistry, describe
 
 router = APIRouter(tags=["OGC API - Processes"])
@@ -53,12 +60,45 @@ CONFORMANCE = [
 
 JSON = "application/json"
 
+_PACKAGE = {
+    "requestBody": {
+        "description": "A CWL application package (a Workflow or CommandLineTool with an id)",
+        "required": True,
+        "content": {m: {"schema": {"type": "string"}} for m in MEDIA_TYPES},
+    }
+}
+_EXECUTE = json_request(
+    "An execute request: the service's inputs by name (see the process description)",
+    {"type": "object", "properties": {"inputs": {"type": "object"}}},
+)
+_PRICE_PART = {"type": "number", "minimum": 0}
+_STATUS_INFO = {
+    "type": "object",
+    "required": ["jobID", "status", "type", "links"],
+    "properties": {
+        "jobID": {"type": "string"},
+        "processID": {"type": "string"},
+        "type": {"const": "process"},
+        "status": {
+            "type": "string",
+            "enum": ["accepted", "running", "successful", "failed", "dismissed"],
+        },
+        "message": {"type": "string"},
+        "progress": {"type": "integer", "minimum": 0, "maximum": 100},
+        "links": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
 
 def registry(request: Request) -> ProcessRegistry:
     return request.app.state.processes  # type: ignore[no-any-return]
 
 
-@router.get("/processes", summary="The processing services the caller may use")
+@router.get(
+    "/processes",
+    summary="The processing services the caller may use",
+    responses=problems(401),
+)
 def list_processes(request: Request) -> Response:
     base = base_url(request)
     reg = registry(request)
@@ -116,6 +156,8 @@ async def _package(request: Request) -> tuple[CwlProcess, str, str]:
     status_code=201,
     summary="Deploy an application package (CWL)",
     dependencies=[Depends(require_deployer)],
+    responses=problems(400, 401, 403, 409, 415),
+    openapi_extra=_PACKAGE,
 )
 async def deploy(request: Request, visibility: str = Query(PRIVATE)) -> Response:
     """The deployer owns the service; it is private (to try it on sample data) until shared
@@ -150,6 +192,8 @@ async def deploy(request: Request, visibility: str = Query(PRIVATE)) -> Response
     status_code=204,
     summary="Replace a deployed package",
     dependencies=[Depends(require_deployer)],
+    responses=problems(400, 401, 403, 404, 415),
+    openapi_extra=_PACKAGE,
 )
 async def replace(process_id: str, request: Request) -> Response:
     _own_deployed(request, process_id)
@@ -168,6 +212,7 @@ async def replace(process_id: str, request: Request) -> Response:
     status_code=204,
     summary="Undeploy a package",
     dependencies=[Depends(require_deployer)],
+    responses=problems(401, 403, 404),
 )
 def undeploy(process_id: str, request: Request) -> Response:
     _own_deployed(request, process_id)
@@ -176,14 +221,24 @@ def undeploy(process_id: str, request: Request) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/processes/{process_id}/package", summary="A deployed package, as deployed")
+@router.get(
+    "/processes/{process_id}/package",
+    summary="A deployed package, as deployed",
+    response_class=Response,
+    responses={
+        **answer(MEDIA_TYPES, "The package, in the media type it was deployed with"),
+        **problems(401, 404, s404="No such process, or a built-in one (no package)"),
+    },
+)
 def package(process_id: str, request: Request) -> Response:
     visible_process(request, process_id)
     text_, media = deployed(request).package(process_id)
     return Response(text_, media_type=media if "yaml" in media else "application/cwl+yaml")
 
 
-@router.get("/processes/{process_id}", summary="One service's description")
+@router.get(
+    "/processes/{process_id}", summary="One service's description", responses=problems(401, 404)
+)
 def describe_process(process_id: str, request: Request) -> Response:
     doc = describe(visible_process(request, process_id), base_url(request))
     doc["gep:price"] = credits_of(request).price(process_id).as_dict()
@@ -193,7 +248,12 @@ def describe_process(process_id: str, request: Request) -> Response:
     return Response(orjson.dumps(doc), media_type=JSON)
 
 
-@router.patch("/processes/{process_id}", summary="Share or unshare a deployed service")
+@router.patch(
+    "/processes/{process_id}",
+    summary="Share or unshare a deployed service",
+    responses=problems(400, 401, 403, 404, 415),
+    openapi_extra=VISIBILITY_REQUEST,
+)
 async def share_process(process_id: str, request: Request) -> Response:
     """Body ``{"visibility": "private" | "group:<name>" | "public"}``: offering a service to a
     community, or to everyone, is its deployer's choice."""
@@ -207,13 +267,32 @@ def credits_of(request: Request) -> CreditStore:
     return request.app.state.credits  # type: ignore[no-any-return]
 
 
-@router.get("/processes/{process_id}/price", summary="A service's price in credits")
+@router.get(
+    "/processes/{process_id}/price",
+    summary="A service's price in credits",
+    responses=problems(401, 404),
+)
 def get_price(process_id: str, request: Request) -> Response:
     visible_process(request, process_id)
     return Response(orjson.dumps(credits_of(request).price(process_id).as_dict()), media_type=JSON)
 
 
-@router.put("/processes/{process_id}/price", summary="Set a service's price (administrators)")
+@router.put(
+    "/processes/{process_id}/price",
+    summary="Set a service's price (administrators)",
+    responses=problems(400, 401, 403, 404, 415),
+    openapi_extra=json_request(
+        "Price parts in credits",
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                k: _PRICE_PART
+                for k in ("per_job", "per_input", "per_km2", "per_cpu_s", "estimate_cpu_s")
+            },
+        },
+    ),
+)
 async def set_price(process_id: str, request: Request) -> Response:
     """Body: any of ``per_job``, ``per_input`` (catalogue products named), ``per_km2`` (area
     processed), ``per_cpu_s`` and ``estimate_cpu_s`` (what a quote assumes), in credits."""
@@ -326,14 +405,32 @@ async def _checked_request(process_id: str, request: Request) -> tuple[Any, dict
     return process, inputs, job_quote(process, inputs, price)
 
 
-@router.post("/processes/{process_id}/quote", summary="What an execution would cost")
+@router.post(
+    "/processes/{process_id}/quote",
+    summary="What an execution would cost",
+    responses=problems(400, 401, 404, 415),
+    openapi_extra=_EXECUTE,
+)
 async def quote_execution(process_id: str, request: Request) -> Response:
     """The same body as an execution; nothing runs and nothing is held."""
     _, _, quote = await _checked_request(process_id, request)
     return Response(orjson.dumps(quote.as_dict()), media_type=JSON)
 
 
-@router.post("/processes/{process_id}/execution", summary="Execute a service")
+@router.post(
+    "/processes/{process_id}/execution",
+    summary="Execute a service",
+    response_class=Response,
+    responses={
+        **answer(JSON, "Synchronous: the outputs (or, with ?quote=true, the quote)"),
+        **answer(JSON, "Asynchronous: the job's status", status=201, schema=_STATUS_INFO),
+        **problems(400, 401, 402, 404, 415, 500, s500="A synchronous job failed"),
+    },
+    openapi_extra={
+        **_EXECUTE,
+        **request_header("Prefer", "respond-async: answer 201 at once with the job's status"),
+    },
+)
 async def execute(
     process_id: str,
     request: Request,
@@ -386,7 +483,18 @@ async def execute(
     )
 
 
-@router.get("/jobs", summary="Jobs, newest first")
+@router.get(
+    "/jobs",
+    summary="Jobs, newest first",
+    responses=problems(400, 401),
+    openapi_extra=query(
+        param("status", "Comma-separated: accepted, running, successful, failed, dismissed"),
+        param("processID", "Comma-separated process ids"),
+        param("limit", "Page size (1…10000)", {"type": "integer"}),
+        param("offset", "Jobs to skip", {"type": "integer"}),
+        param("datetime", "When the job was created: an RFC 3339 instant or interval"),
+    ),
+)
 def list_jobs(request: Request) -> Response:
     store, _ = jobs(request)
     qp = request.query_params
@@ -399,10 +507,7 @@ def list_jobs(request: Request) -> Response:
             )
     process_ids = [p for v in qp.getlist("processID") for p in v.split(",") if p] or None
     limit = parse_limit(qp.get("limit", 10))
-    try:
-        offset = int(qp.get("offset", 0))
-    except ValueError:
-        raise InvalidInput("offset must be an integer", field="offset") from None
+    offset = parse_offset(qp.get("offset", 0))
     created = None
     if qp.get("datetime"):
         rng = parse_datetime_interval(qp["datetime"])
@@ -424,7 +529,12 @@ def list_jobs(request: Request) -> Response:
     return Response(orjson.dumps(body), media_type=JSON)
 
 
-@router.get("/jobs/{job_id}", summary="A job's status")
+@router.get(
+    "/jobs/{job_id}",
+    summary="A job's status",
+    response_class=Response,
+    responses={**answer(JSON, "The job's status", schema=_STATUS_INFO), **problems(401, 404)},
+)
 def job_status(job_id: str, request: Request) -> Response:
     store, _ = jobs(request)
     job = store.get(job_id, caller(request))
@@ -435,7 +545,12 @@ def job_status(job_id: str, request: Request) -> Response:
     return Response(orjson.dumps(info), media_type=JSON)
 
 
-@router.patch("/jobs/{job_id}", summary="Share or unshare a job and its results")
+@router.patch(
+    "/jobs/{job_id}",
+    summary="Share or unshare a job and its results",
+    responses=problems(400, 401, 403, 404, 415),
+    openapi_extra=VISIBILITY_REQUEST,
+)
 async def share_job(job_id: str, request: Request) -> Response:
     """Body ``{"visibility": …}``: the job and every item it published change together."""
     store, _ = jobs(request)
@@ -458,7 +573,17 @@ def _own_job(request: Request, job_id: str) -> Job:
     return job
 
 
-@router.get("/jobs/{job_id}/results", summary="A job's results")
+@router.get(
+    "/jobs/{job_id}/results",
+    summary="A job's results",
+    responses=problems(
+        401,
+        404,
+        500,
+        s404="No such job, or its results are not ready (result-not-ready)",
+        s500="The job failed: its error",
+    ),
+)
 def job_results(job_id: str, request: Request) -> Response:
     store, _ = jobs(request)
     job = store.get(job_id, caller(request))
@@ -471,7 +596,12 @@ def job_results(job_id: str, request: Request) -> Response:
     )
 
 
-@router.delete("/jobs/{job_id}", summary="Dismiss a job")
+@router.delete(
+    "/jobs/{job_id}",
+    summary="Dismiss a job",
+    response_class=Response,
+    responses={**answer(JSON, "The job's status", schema=_STATUS_INFO), **problems(401, 403, 404)},
+)
 async def dismiss_job(job_id: str, request: Request) -> Response:
     store, engine = jobs(request)
     await run_in_threadpool(_own_job, request, job_id)
@@ -492,15 +622,21 @@ async def dismiss_job(job_id: str, request: Request) -> Response:
     return Response(orjson.dumps(_status_info(job, base_url(request))), media_type=JSON)
 
 
-@router.get("/jobs/{job_id}/logs", summary="A job's log lines")
+@router.get(
+    "/jobs/{job_id}/logs",
+    summary="A job's log lines",
+    responses=problems(400, 401, 404),
+    openapi_extra=query(
+        param("limit", "Lines per page (1…10000)", {"type": "integer"}),
+        param("offset", "Lines to skip", {"type": "integer"}),
+        param("level", "Only lines of this level (INFO, WARNING, ERROR…)"),
+    ),
+)
 def job_logs(job_id: str, request: Request) -> Response:
     store, _ = jobs(request)
     qp = request.query_params
     limit = parse_limit(qp.get("limit", 100))
-    try:
-        offset = int(qp.get("offset", 0))
-    except ValueError:
-        raise InvalidInput("offset must be an integer", field="offset") from None
+    offset = parse_offset(qp.get("offset", 0))
     store.get(job_id, caller(request))
     lines = store.logs(job_id, level=qp.get("level"), limit=limit, offset=offset)
     return Response(orjson.dumps({"jobID": job_id, "logs": lines}), media_type=JSON)

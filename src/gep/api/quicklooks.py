@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from gep.api.auth import caller
 from gep.api.deps import get_store
+from gep.api.openapi import problems
 from gep.catalog.store import CatalogStore
 from gep.tiles.quicklook_cache import QuicklookCache, storage_root
 
@@ -47,10 +48,13 @@ def _etag_matches(header: str | None, etag: str) -> bool:
     responses={
         200: {"content": {PNG: {}}, "description": "The quicklook (longest side 512 px)"},
         304: {"description": "Not modified (If-None-Match matched the ETag)"},
-        404: {
-            "content": {"application/problem+json": {}},
-            "description": "No such item, or no local raster a quicklook can be made from",
-        },
+        **problems(
+            401,
+            404,
+            500,
+            s404="No such item, or no local raster a quicklook can be made from",
+            s500="A raster the item names could not be read or rendered",
+        ),
     },
 )
 async def quicklook(

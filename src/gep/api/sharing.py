@@ -8,8 +8,22 @@ from fastapi import Request
 
 from gep.api.auth import accounts
 from gep.api.deps import json_body
+from gep.api.openapi import json_request
 from gep.core.access import Viewer, group_of, parse_visibility
 from gep.core.errors import Forbidden, InvalidInput
+
+#: the documented body of every ``PATCH … {"visibility": …}`` (parsed by :func:`visibility_body`)
+VISIBILITY_REQUEST = json_request(
+    "Who may see it",
+    {
+        "type": "object",
+        "required": ["visibility"],
+        "additionalProperties": False,
+        "properties": {
+            "visibility": {"type": "string", "description": "private, group:<name> or public"}
+        },
+    },
+)
 
 
 def check_sharing(request: Request, viewer: Viewer, value: Any) -> str:

@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from gep.api.auth import caller
 from gep.api.deps import base_url, get_store, json_body, visible_places
+from gep.api.openapi import answer, json_request, param, problems, query
 from gep.api.stac_render import (
     GEOJSON,
     JSON,
@@ -22,7 +23,7 @@ from gep.api.stac_render import (
     feature_collection,
     render_item,
 )
-from gep.catalog.search import SearchRequest, build_search, parse_limit
+from gep.catalog.search import SearchRequest, build_search, parse_limit, parse_offset
 from gep.catalog.store import CatalogStore
 from gep.core.bbox import parse_bbox
 from gep.core.errors import InvalidInput
@@ -70,6 +71,82 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/cql2/1.0/conf/property-property",
 ]
 
+# ---------------------------------------------------------------------- the documented contract
+
+_STRINGS = {"type": "array", "items": {"type": "string"}}
+#: the search parameters of GET /stac/search and (less collections, ids, intersects) of items
+_SEARCH_QUERY = [
+    param("bbox", "w,s,e,n (or 6 numbers with heights), in degrees"),
+    param("datetime", "An RFC 3339 date-time or an interval a/b (.. for open)"),
+    param("limit", "Page size (1…10000; larger values are clamped)", {"type": "integer"}),
+    param("token", "The paging token of a next link"),
+    param("filter", "A CQL2 filter (text, or JSON with filter-lang=cql2-json)"),
+    param("filter-lang", "cql2-text (default) or cql2-json"),
+    param("filter-crs", "Only http://www.opengis.net/def/crs/OGC/1.3/CRS84"),
+    param("sortby", "Comma-separated properties, each with a + or - prefix"),
+    param("fields", "Comma-separated fields to include (or -field to exclude)"),
+    param("q", "Free-text terms, comma-separated"),
+    param("query", "The query extension, as JSON"),
+    param("place", "A gazetteer name (volcano, place, plate or named area) as the area"),
+    param("place_buffer", "Kilometres to grow the place's area by", {"type": "number"}),
+]
+_SEARCH_ONLY = [
+    param("collections", "Comma-separated collection ids"),
+    param("ids", "Comma-separated item ids"),
+    param("intersects", "A GeoJSON geometry, as JSON"),
+]
+_SEARCH_BODY = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "collections": _STRINGS,
+        "ids": _STRINGS,
+        "bbox": {"type": "array", "items": {"type": "number"}},
+        "intersects": {"type": "object", "description": "A GeoJSON geometry"},
+        "datetime": {"type": "string"},
+        "filter": {"type": ["object", "string"]},
+        "filter-lang": {"type": "string", "enum": ["cql2-text", "cql2-json"]},
+        "filter-crs": {"type": "string"},
+        "q": {"type": ["string", "array"], "items": {"type": "string"}},
+        "sortby": {
+            "type": ["array", "string"],
+            "items": {
+                "type": "object",
+                "properties": {
+                    "field": {"type": "string"},
+                    "direction": {"type": "string", "enum": ["asc", "desc"]},
+                },
+            },
+        },
+        "limit": {"type": "integer"},
+        "token": {"type": "string"},
+        "fields": {
+            "type": "object",
+            "properties": {"include": _STRINGS, "exclude": _STRINGS},
+        },
+        "query": {"type": "object"},
+        "place": {"type": "string"},
+        "place_buffer": {"type": "number"},
+    },
+}
+_PAGE = {
+    "type": "object",
+    "required": ["type", "features", "links"],
+    "properties": {
+        "type": {"const": "FeatureCollection"},
+        "features": {"type": "array", "items": {"type": "object"}},
+        "links": {"type": "array", "items": {"type": "object"}},
+        "numberMatched": {"type": "integer", "minimum": 0},
+        "numberReturned": {"type": "integer", "minimum": 0},
+    },
+}
+_ITEM = {
+    "type": "object",
+    "required": ["type", "id", "links"],
+    "properties": {"type": {"const": "Feature"}, "id": {"type": "string"}},
+}
+_QUERYABLES = answer(SCHEMA_JSON, "A JSON Schema of the queryable properties")
+
 
 def _json(
     body: Any, status: int = 200, media: str = JSON, headers: dict[str, str] | None = None
@@ -103,7 +180,7 @@ def _render_collection(c: dict[str, Any], base: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------- landing, conformance
 
 
-@router.get("", summary="STAC API landing page")
+@router.get("", summary="STAC API landing page", responses=problems(401))
 @router.get("/", include_in_schema=False)
 def landing(request: Request, store: CatalogStore = Depends(get_store)) -> Response:
     base = base_url(request)
@@ -158,7 +235,18 @@ def conformance() -> Response:
 # ---------------------------------------------------------------------- collections
 
 
-@router.get("/collections", summary="Collections (with collection search)")
+@router.get(
+    "/collections",
+    summary="Collections (with collection search)",
+    responses=problems(400, 401),
+    openapi_extra=query(
+        param("limit", "Page size (1…10000; larger values are clamped)", {"type": "integer"}),
+        param("token", "The paging token of a next link"),
+        param("q", "Free-text terms, comma-separated"),
+        param("bbox", "w,s,e,n: collections whose extent intersects it"),
+        param("datetime", "An RFC 3339 date-time or interval a/b"),
+    ),
+)
 def collections(
     request: Request,
     store: CatalogStore = Depends(get_store),
@@ -167,8 +255,8 @@ def collections(
     qp = request.query_params
     limit = parse_limit(qp.get("limit", 100), clamp=True)
     try:
-        offset = int(qp.get("token") or qp.get("offset") or 0)
-    except ValueError:
+        offset = parse_offset(qp.get("token") or qp.get("offset") or 0, "token")
+    except InvalidInput:
         raise InvalidInput("token must be the one from a 'next' link", field="token") from None
     q = [t.strip() for t in qp["q"].split(",") if t.strip()] if qp.get("q") else None
     bbox = parse_bbox(qp["bbox"]).as_list() if qp.get("bbox") else None
@@ -200,7 +288,7 @@ def collections(
     )
 
 
-@router.get("/collections/{collection_id}", summary="One collection")
+@router.get("/collections/{collection_id}", summary="One collection", responses=problems(401, 404))
 def collection(
     collection_id: str, request: Request, store: CatalogStore = Depends(get_store)
 ) -> Response:
@@ -212,14 +300,24 @@ def collection(
     return _json(coll)
 
 
-@router.get("/queryables", summary="Queryables across all collections")
+@router.get(
+    "/queryables",
+    summary="Queryables across all collections",
+    response_class=Response,
+    responses=_QUERYABLES,
+)
 def queryables(request: Request, store: CatalogStore = Depends(get_store)) -> Response:
     schema = store.queryables_schema(None)
     schema["$id"] = f"{base_url(request)}/stac/queryables"
     return _json(schema, media=SCHEMA_JSON)
 
 
-@router.get("/collections/{collection_id}/queryables", summary="Queryables of a collection")
+@router.get(
+    "/collections/{collection_id}/queryables",
+    summary="Queryables of a collection",
+    response_class=Response,
+    responses={**_QUERYABLES, **problems(401, 404)},
+)
 def collection_queryables(
     collection_id: str, request: Request, store: CatalogStore = Depends(get_store)
 ) -> Response:
@@ -270,7 +368,13 @@ def _get_params(request: Request) -> dict[str, Any]:
     return params
 
 
-@router.get("/collections/{collection_id}/items", summary="Items of a collection (OGC Features)")
+@router.get(
+    "/collections/{collection_id}/items",
+    summary="Items of a collection (OGC Features)",
+    response_class=Response,
+    responses={**answer(GEOJSON, "A page of items", schema=_PAGE), **problems(400, 401, 404)},
+    openapi_extra=query(*_SEARCH_QUERY),
+)
 def items(
     collection_id: str, request: Request, store: CatalogStore = Depends(get_store)
 ) -> Response:
@@ -297,7 +401,12 @@ def items(
     return _page_response(request, store, req, next_link, extra)
 
 
-@router.get("/collections/{collection_id}/items/{item_id}", summary="One item")
+@router.get(
+    "/collections/{collection_id}/items/{item_id}",
+    summary="One item",
+    response_class=Response,
+    responses={**answer(GEOJSON, "The item", schema=_ITEM), **problems(401, 404)},
+)
 def item(
     collection_id: str, item_id: str, request: Request, store: CatalogStore = Depends(get_store)
 ) -> Response:
@@ -305,7 +414,13 @@ def item(
     return _json(render_item(content, base_url(request), collection_id, item_id), media=GEOJSON)
 
 
-@router.get("/search", summary="Item search (GET)")
+@router.get(
+    "/search",
+    summary="Item search (GET)",
+    response_class=Response,
+    responses={**answer(GEOJSON, "A page of items", schema=_PAGE), **problems(400, 401)},
+    openapi_extra=query(*_SEARCH_ONLY, *_SEARCH_QUERY),
+)
 def search_get(request: Request, store: CatalogStore = Depends(get_store)) -> Response:
     req = build_search(
         _get_params(request),
@@ -332,7 +447,13 @@ def search_get(request: Request, store: CatalogStore = Depends(get_store)) -> Re
     return _page_response(request, store, req, next_link, extra)
 
 
-@router.post("/search", summary="Item search (POST)")
+@router.post(
+    "/search",
+    summary="Item search (POST)",
+    response_class=Response,
+    responses={**answer(GEOJSON, "A page of items", schema=_PAGE), **problems(400, 401, 415)},
+    openapi_extra=json_request("The search, as the STAC API defines it", _SEARCH_BODY),
+)
 async def search_post(request: Request, store: CatalogStore = Depends(get_store)) -> Response:
     body = await json_body(request)
     if not isinstance(body, dict):

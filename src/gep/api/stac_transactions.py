@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from gep.api.auth import require_user
 from gep.api.deps import base_url, get_store, json_body
+from gep.api.openapi import answer, json_request, no_content, problems, request_header
 from gep.api.sharing import check_sharing
 from gep.api.stac import _coll_url, _json, _render_collection
 from gep.api.stac_render import GEOJSON, render_item
@@ -25,6 +26,14 @@ from gep.core.access import PRIVATE, PUBLIC
 from gep.core.errors import Forbidden, InvalidInput
 
 router = APIRouter(prefix="/stac", tags=["STAC Transactions"])
+
+JSON = "application/json"
+MERGE_PATCH = "application/merge-patch+json"
+_PREFER = request_header("Prefer", "return=minimal: answer 204 without the resource (RFC 7240)")
+_MINIMAL = no_content("Done, under Prefer: return=minimal")
+_COLLECTION = {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}}
+_ITEM = {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}}
+_WRITE = (400, 401, 403, 404, 415)
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -81,7 +90,20 @@ def _writable_item(
     return acc
 
 
-@router.post("/collections", status_code=201, summary="Create a collection")
+@router.post(
+    "/collections",
+    status_code=201,
+    summary="Create a collection",
+    response_class=Response,
+    responses={
+        **answer(JSON, "The new collection", status=201),
+        **problems(400, 401, 403, 409, 415),
+    },
+    openapi_extra=json_request(
+        'A STAC Collection (with "gep:visibility": private, group:<name> or public)',
+        _COLLECTION,
+    ),
+)
 async def create_collection(request: Request, store: CatalogStore = Depends(get_store)) -> Response:
     """The caller owns the new collection; it is private unless the body says
     ``"gep:visibility"`` (administrators' collections are public by default: they curate the
@@ -104,7 +126,13 @@ async def create_collection(request: Request, store: CatalogStore = Depends(get_
     )
 
 
-@router.put("/collections/{collection_id}", summary="Replace a collection")
+@router.put(
+    "/collections/{collection_id}",
+    summary="Replace a collection",
+    response_class=Response,
+    responses={**answer(JSON, "The collection as stored"), **_MINIMAL, **problems(*_WRITE)},
+    openapi_extra={**json_request("The new STAC Collection", _COLLECTION), **_PREFER},
+)
 async def replace_collection(
     collection_id: str, request: Request, store: CatalogStore = Depends(get_store)
 ) -> Response:
@@ -117,7 +145,16 @@ async def replace_collection(
     return _json(_render_collection(coll, base_url(request)))
 
 
-@router.patch("/collections/{collection_id}", summary="Update or share a collection (merge patch)")
+@router.patch(
+    "/collections/{collection_id}",
+    summary="Update or share a collection (merge patch)",
+    response_class=Response,
+    responses={**answer(JSON, "The collection as stored"), **_MINIMAL, **problems(*_WRITE)},
+    openapi_extra={
+        **json_request("An RFC 7396 merge patch", media=(JSON, MERGE_PATCH)),
+        **_PREFER,
+    },
+)
 async def patch_collection(
     collection_id: str, request: Request, store: CatalogStore = Depends(get_store)
 ) -> Response:
@@ -143,7 +180,10 @@ async def patch_collection(
 
 
 @router.delete(
-    "/collections/{collection_id}", status_code=204, summary="Delete a collection and its items"
+    "/collections/{collection_id}",
+    status_code=204,
+    summary="Delete a collection and its items",
+    responses=problems(401, 403, 404),
 )
 def delete_collection(
     collection_id: str, request: Request, store: CatalogStore = Depends(get_store)
@@ -165,6 +205,18 @@ def _check_item_collection(item: Any, collection_id: str, where: str) -> None:
     "/collections/{collection_id}/items",
     status_code=201,
     summary="Create an item, or items in bulk (a FeatureCollection)",
+    response_class=Response,
+    responses={
+        **answer(
+            (GEOJSON, JSON),
+            "The new item (GeoJSON), or {created: n} for a FeatureCollection",
+            status=201,
+        ),
+        **problems(400, 401, 403, 404, 409, 415),
+    },
+    openapi_extra=json_request(
+        "A STAC Item, or a FeatureCollection of items", _ITEM, media=(JSON, GEOJSON)
+    ),
 )
 async def create_items(
     collection_id: str, request: Request, store: CatalogStore = Depends(get_store)
@@ -199,6 +251,19 @@ async def create_items(
 @router.post(
     "/collections/{collection_id}/bulk_items",
     summary='Bulk insert or upsert ({"items": {id: item}, "method": ...})',
+    response_class=Response,
+    responses={**answer(JSON, "{written: n}"), **problems(400, 401, 403, 404, 409, 415)},
+    openapi_extra=json_request(
+        "Items by id, and insert (refuses existing ids) or upsert",
+        {
+            "type": "object",
+            "required": ["items"],
+            "properties": {
+                "items": {"type": "object", "additionalProperties": _ITEM},
+                "method": {"type": "string", "enum": ["insert", "upsert"]},
+            },
+        },
+    ),
 )
 async def bulk_items(
     collection_id: str, request: Request, store: CatalogStore = Depends(get_store)
@@ -242,7 +307,13 @@ async def _replace(
     return _json(render_item(content, base_url(request), collection_id, item_id), media=GEOJSON)
 
 
-@router.put("/collections/{collection_id}/items/{item_id}", summary="Replace an item")
+@router.put(
+    "/collections/{collection_id}/items/{item_id}",
+    summary="Replace an item",
+    response_class=Response,
+    responses={**answer(GEOJSON, "The item as stored"), **_MINIMAL, **problems(*_WRITE)},
+    openapi_extra={**json_request("The new STAC Item", _ITEM, media=(JSON, GEOJSON)), **_PREFER},
+)
 async def replace_item(
     collection_id: str, item_id: str, request: Request, store: CatalogStore = Depends(get_store)
 ) -> Response:
@@ -262,6 +333,12 @@ async def replace_item(
 @router.patch(
     "/collections/{collection_id}/items/{item_id}",
     summary="Update or share an item (JSON merge patch)",
+    response_class=Response,
+    responses={**answer(GEOJSON, "The item as stored"), **_MINIMAL, **problems(*_WRITE)},
+    openapi_extra={
+        **json_request("An RFC 7396 merge patch", media=(JSON, MERGE_PATCH)),
+        **_PREFER,
+    },
 )
 async def patch_item(
     collection_id: str, item_id: str, request: Request, store: CatalogStore = Depends(get_store)
@@ -291,7 +368,10 @@ async def patch_item(
 
 
 @router.delete(
-    "/collections/{collection_id}/items/{item_id}", status_code=204, summary="Delete an item"
+    "/collections/{collection_id}/items/{item_id}",
+    status_code=204,
+    summary="Delete an item",
+    responses=problems(401, 403, 404),
 )
 def delete_item(
     collection_id: str, item_id: str, request: Request, store: CatalogStore = Depends(get_store)

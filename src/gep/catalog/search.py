@@ -65,6 +65,22 @@ class SearchRequest:
 # ---------------------------------------------------------------- parameter parsing helpers
 
 
+#: the largest offset a listing accepts: far past any real listing, and inside the 64-bit
+#: integers both databases take (a larger one was a 500 from the driver)
+MAX_OFFSET = 10**12
+
+
+def parse_offset(value: Any, field: str = "offset") -> int:
+    """How many rows a page skips: a whole number in [0, MAX_OFFSET]."""
+    try:
+        offset = int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"{field} must be a whole number >= 0", field=field) from None
+    if not 0 <= offset <= MAX_OFFSET:
+        raise InvalidInput(f"{field} must be between 0 and {MAX_OFFSET}; got {offset}", field=field)
+    return offset
+
+
 def parse_limit(value: Any, field: str = "limit", *, clamp: bool = False) -> int:
     """An integer page size; ``clamp`` lowers one above ``MAX_LIMIT`` to it instead of refusing.
 
@@ -375,6 +391,8 @@ def build_search(
                     "intersects must be a GeoJSON geometry", field="intersects"
                 ) from None
         req.intersects = parse_geojson_geometry(geom, "intersects")
+    if params.get("place") in (None, "") and params.get("place_buffer") not in (None, ""):
+        raise InvalidInput("place_buffer grows the area of a place: give place too", field="place")
     if params.get("place") not in (None, ""):
         if params.get("bbox") is not None or params.get("intersects") is not None:
             raise InvalidInput("give place, bbox or intersects, not several", field="place")

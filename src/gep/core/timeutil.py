@@ -93,6 +93,10 @@ _OPEN = {"", "..", None}
 
 def parse_datetime_interval(value: str, field: str = "datetime") -> TimeRange:
     """Parse the STAC ``datetime`` parameter: an instant, ``a/b``, ``../b``, ``a/..``."""
+    if not isinstance(value, str):  # a JSON body can hold anything
+        raise InvalidInput(
+            f"{field} must be text: an RFC 3339 instant or an interval a/b", field=field
+        )
     text = value.strip()
     if "/" in text:
         parts = text.split("/")

@@ -53,12 +53,7 @@ def parse_package(raw: bytes, media_type: str) -> tuple[dict[str, Any], str]:
             f"'{mt}' is not an application package; send one of {', '.join(MEDIA_TYPES)}",
             field="Content-Type",
         )
-    try:
-        doc = yaml.safe_load(raw) if mt != "application/cwl+json" else json.loads(raw)
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise InvalidInput(
-            f"the package is not valid {'JSON' if 'json' in mt else 'YAML'}: {exc}", field="body"
-        ) from None
+    doc = _load(raw, as_json=mt == "application/cwl+json", field="body")
     if mt == "application/ogcapppkg+json":
         unit = (doc or {}).get("executionUnit") if isinstance(doc, dict) else None
         value = unit.get("value") if isinstance(unit, dict) else None
@@ -66,10 +61,23 @@ def parse_package(raw: bytes, media_type: str) -> tuple[dict[str, Any], str]:
             raise InvalidInput(
                 "an ogcapppkg needs executionUnit.value holding the CWL", field="executionUnit"
             )
-        doc = yaml.safe_load(value) if isinstance(value, str) else value
+        doc = (
+            _load(value, as_json=False, field="executionUnit.value")
+            if isinstance(value, str)
+            else value
+        )
     if not isinstance(doc, dict) or ("cwlVersion" not in doc):
         raise InvalidInput("the package is not a CWL document (no cwlVersion)", field="body")
     return doc, yaml.safe_dump(doc, sort_keys=False)
+
+
+def _load(raw: bytes | str, *, as_json: bool, field: str) -> Any:
+    """YAML (or JSON) text; a syntax error, or bytes that are not UTF-8, are the caller's."""
+    try:
+        return json.loads(raw) if as_json else yaml.safe_load(raw)
+    except (yaml.YAMLError, ValueError) as exc:  # JSONDecodeError, UnicodeDecodeError
+        kind = "JSON" if as_json else "YAML"
+        raise InvalidInput(f"the package is not valid {kind}: {exc}", field=field) from None
 
 
 def main_process(doc: dict[str, Any]) -> dict[str, Any]:
