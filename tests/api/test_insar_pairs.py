@@ -256,3 +256,41 @@ def test_cli_stack_and_network(
     )
     assert net.exit_code == 0, net.output
     assert json.loads(net.output)["acquisitions"] == len(api["acquisitions"])
+
+
+def test_pair_and_stack_candidates_are_only_those_the_caller_may_see(
+    world: tuple[TestClient, dict[str, Any], str],
+) -> None:
+    """A secondary made private to its owner is neither a pair nor a stack date for anybody
+    else (anonymous here), and is both again for the administrator."""
+    c, items, ref_id = world
+    ref = items[ref_id]
+    coll = ref["collection"]
+    params = {"reference": f"{coll}/{ref_id}", "sortby": "bperp", "limit": 500}
+    before = c.get("/insar/pairs", params=params).json()
+    hidden = before["pairs"][0]["id"]
+    stack_body = {"aoi": _aoi_box(ref), "relative_orbit": 13}
+    stack_before = {a["id"] for a in c.post("/insar/stack", json=stack_body).json()["acquisitions"]}
+    r = c.patch(f"/stac/collections/{coll}/items/{hidden}", json={"visibility": "private"})
+    assert r.status_code == 200, r.text
+    try:
+        anon = {"Authorization": ""}
+        theirs = c.get("/insar/pairs", params=params, headers=anon)
+        assert theirs.status_code == 200, theirs.text
+        assert hidden not in {p["id"] for p in theirs.json()["pairs"]}
+        assert theirs.json()["numberMatched"] == before["numberMatched"] - 1
+        mine = c.get("/insar/pairs", params=params).json()
+        assert hidden in {p["id"] for p in mine["pairs"]}
+        if hidden in stack_before:
+            stack = c.post("/insar/stack", json=stack_body, headers=anon)
+            assert stack.status_code == 200, stack.text
+            assert hidden not in {a["id"] for a in stack.json()["acquisitions"]}
+            net = c.post(
+                "/insar/network",
+                json={"stack": stack_body, "max_btemp": 48, "max_bperp": 100},
+                headers=anon,
+            )
+            assert net.status_code == 200, net.text
+            assert hidden not in {a["id"] for a in net.json()["stack"]["acquisitions"]}
+    finally:
+        c.patch(f"/stac/collections/{coll}/items/{hidden}", json={"visibility": "public"})

@@ -15,6 +15,7 @@ from gep.api.openapi import answer, json_request, problems
 from gep.catalog.insar import find_pairs, small_baseline_network
 from gep.catalog.insar import stack_search as find_stack
 from gep.catalog.store import CatalogStore
+from gep.core.access import Viewer
 from gep.core.errors import InvalidInput, NotFound
 from gep.core.geometry import parse_area
 from gep.jobs.engine import parse_item_ref
@@ -75,14 +76,14 @@ async def pairs(
             raise InvalidInput(f"reference: {exc.message}", field="reference") from None
         return find_pairs(
             store, ref, max_bperp=max_bperp, max_btemp=max_btemp, min_overlap=min_overlap,
-            sortby=sortby, limit=limit,
+            sortby=sortby, limit=limit, viewer=viewer,
         )  # fmt: skip
 
     result = await run_in_threadpool(run)
     return Response(orjson.dumps(result), media_type="application/json")
 
 
-def _stack(store: CatalogStore, body: dict[str, Any]) -> dict[str, Any]:
+def _stack(store: CatalogStore, body: dict[str, Any], viewer: Viewer) -> dict[str, Any]:
     from gep.core.timeutil import parse_datetime_interval
 
     known = {
@@ -117,6 +118,7 @@ def _stack(store: CatalogStore, body: dict[str, Any]) -> dict[str, Any]:
         relative_orbit=orbit,
         reference=reference,
         min_coverage=_number(body, "min_coverage", 0.5),
+        viewer=viewer,
     )
 
 
@@ -207,7 +209,7 @@ async def stack(request: Request, store: CatalogStore = Depends(get_store)) -> R
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object", field="body")
     fmt = _format(body)
-    result = await run_in_threadpool(_stack, store, body)
+    result = await run_in_threadpool(_stack, store, body, caller(request))
     if fmt != "json":
         return await run_in_threadpool(_plot, result, None, fmt)
     return Response(orjson.dumps(result), media_type="application/json")
@@ -257,6 +259,7 @@ async def network(request: Request, store: CatalogStore = Depends(get_store)) ->
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object", field="body")
     fmt = _format(body)
+    viewer = caller(request)
 
     def run() -> tuple[dict[str, Any] | None, dict[str, Any]]:
         if "acquisitions" in body and "stack" in body:
@@ -270,7 +273,9 @@ async def network(request: Request, store: CatalogStore = Depends(get_store)) ->
                     field="acquisitions",
                 )
         elif isinstance(body.get("stack"), dict):
-            stack_result = _stack(store, {k: v for k, v in body["stack"].items() if k != "format"})
+            stack_result = _stack(
+                store, {k: v for k, v in body["stack"].items() if k != "format"}, viewer
+            )
             acqs = stack_result["acquisitions"]
         else:
             raise InvalidInput(

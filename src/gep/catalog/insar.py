@@ -26,6 +26,7 @@ from gep.algorithms.sar.baseline import Baseline, baseline_at, baseline_results,
 from gep.algorithms.sar.geometry import geo2rdr, llh_to_ecef, radar_times, rdr2geo
 from gep.algorithms.sar.orbit import seconds_since
 from gep.catalog.overlap import overlap_fraction, overlap_fractions
+from gep.core.access import Viewer
 from gep.core.errors import InvalidInput
 from gep.core.sar import StateVectors, SwathGeometry, state_vectors_from_json
 from gep.io.sentinel1 import bursts, list_swaths, open_swath
@@ -206,8 +207,11 @@ def find_pairs(
     min_overlap: float = 0.5,
     sortby: str = "btemp",
     limit: int = 100,
+    viewer: Viewer | None = None,
 ) -> dict[str, Any]:
     """Secondaries compatible with ``reference`` and their baselines, best first.
+
+    Only items ``viewer`` may see are candidates (None: every item, for trusted callers).
 
     Compatible: same collection, relative orbit, pass, platform family, beam mode, swath or
     burst, a common polarisation, and a footprint overlap of at least ``min_overlap`` of the
@@ -249,6 +253,7 @@ def find_pairs(
         intersects=footprint,
         filter={"op": "=", "args": [{"property": "sat:relative_orbit"}, orbit]},
         limit=1000,
+        viewer=viewer,
     )
     with _cyclic_gc_paused():  # the candidates are freed before it ends
         pairs, skipped, n_skipped = _assess(
@@ -423,8 +428,11 @@ def stack_search(
     relative_orbit: int | None = None,
     reference: str | None = None,
     min_coverage: float = 0.5,
+    viewer: Viewer | None = None,
 ) -> dict[str, Any]:
     """A stack over ``aoi``: one acquisition a day on the best-covering track, with baselines.
+
+    Only items ``viewer`` may see are stacked (None: every item, for trusted callers).
 
     The track (platform family, relative orbit, pass, beam mode, and swath or burst) is
     ``relative_orbit``'s, or the one with the most dates covering ``min_coverage`` of the area.
@@ -443,6 +451,7 @@ def stack_search(
         intersects=aoi,
         datetime=datetime,
         limit=1000,
+        viewer=viewer,
     )
     if relative_orbit is not None:
         req.filter = {"op": "=", "args": [{"property": "sat:relative_orbit"}, relative_orbit]}
