@@ -189,15 +189,15 @@ def offset_tracking(
         if progress is not None:
             progress(done[0] / n)
 
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1):
-        if workers > 1 and len(chunks) > 1:
-            with ThreadPoolExecutor(workers) as pool:
-                list(pool.map(run, chunks))
-        else:
-            for bounds in chunks:
-                run(bounds)
+    # no BLAS here (scipy's FFTs run with workers=1, the kernels are single-threaded numba), so
+    # no threadpoolctl limits either: entering them loads every shared library of the process
+    # again on each call, in a Dask worker that runs other threads, and gains nothing
+    if workers > 1 and len(chunks) > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(run, chunks))
+    else:
+        for bounds in chunks:
+            run(bounds)
     shape = (rows.size, cols.size)
     dy, dx, peak, snr, ratio = (v.reshape(shape) for v in out)
     valid = np.isfinite(dy) & np.isfinite(dx) & (peak >= min_coherence) & (snr >= min_snr)
