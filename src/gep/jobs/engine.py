@@ -572,6 +572,7 @@ class JobEngine:
         if self.store is None:
             return
         for job in self.store.stale_running(self.lease_s):
+            self._restart_wedged(job.id)
             if self.store.release_stale(job, self.lease_s) == ACCEPTED:
                 log.warning("job %s lost its worker; attempt %d", job.id, job.attempts + 1)
                 self.submit(job.id, job.attempts)
@@ -581,6 +582,35 @@ class JobEngine:
                 job.id, (RUNNING,), FAILED, dismiss_requested=1, message=reason, error=reason
             ):
                 log.warning("job %s %s", job.id, reason)
+
+    def _restart_wedged(self, job_id: str) -> None:
+        """Restart the worker that still holds a job whose lease expired.
+
+        A dead worker is Dask's to notice; a wedged one (a native call that deadlocked with
+        the interpreter lock held) stays connected long enough for the scheduler to hand it
+        the retry too, and every later job queued behind it waits with it. Such a worker is
+        the one the scheduler says is still processing this job's task: its nanny restarts it
+        (its other running jobs lose their leases and are retried the same way). Workers
+        without a nanny (``gep worker``) cannot be restarted from here; the log says so.
+        """
+        if self._client is None:
+            return
+        prefix = f"gep-job-{job_id}-"
+        try:
+            wedged = [
+                worker
+                for worker, keys in self._client.processing().items()
+                if any(str(k).startswith(prefix) for k in keys)
+            ]
+            if not wedged:
+                return
+            log.warning(
+                "job %s: worker %s stopped renewing the lease but still holds the job; "
+                "restarting it", job_id, ", ".join(wedged),
+            )  # fmt: skip
+            self._client.restart_workers(wedged, timeout=60, raise_for_error=False)
+        except Exception:  # the sweep goes on: the job is retried or failed all the same
+            log.exception("could not restart the worker of job %s", job_id)
 
     def close(self) -> None:
         self._stop.set()

@@ -13,6 +13,8 @@ from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel
 
+from gep.core.access import Viewer
+
 #: JSON Schema ``format`` of an input that names a catalogue item: the API checks that the item
 #: (and an asset input marked ``x-gep-asset-of``) exists before the job is queued
 ITEM_REF = "stac-item-ref"
@@ -26,6 +28,8 @@ class ProcessContext(Protocol):
     #: where the job's results are written (kept in storage, published with the job)
     output_dir: Path
     logger: logging.Logger
+    #: the job's owner, whose permissions the job runs with
+    viewer: Viewer
 
     def progress(self, percent: int, message: str = "") -> None:
         """Report progress (0-100); shown on ``/jobs/{id}`` within a second."""
