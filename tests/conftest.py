@@ -7,9 +7,11 @@ creates it); when it is unreachable the PostGIS tests fail with the reason, they
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -37,6 +39,27 @@ BACKENDS = ["sqlite", "postgis"]
 #: operator's bootstrap token); tests that are not about accounts act as this administrator
 ADMIN_TOKEN = "gep_testadmin_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"
 ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def run_job(client: Any, process: str, inputs: dict[str, Any], timeout_s: float = 180.0) -> str:
+    """Execute ``process`` asynchronously through the API, wait for the job to end and check
+    that it succeeded; returns the job's id (its results at ``/jobs/{id}/results``)."""
+    r = client.post(
+        f"/processes/{process}/execution",
+        json={"inputs": inputs},
+        headers={"Prefer": "respond-async"},
+    )
+    assert r.status_code == 201, r.text
+    job = str(r.json()["jobID"])
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status = client.get(f"/jobs/{job}").json()
+        if status["status"] in ("successful", "failed", "dismissed") or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert status["status"] == "successful", status
+    return job
+
 
 _pg_store: CatalogStore | None = None
 

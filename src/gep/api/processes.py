@@ -350,7 +350,10 @@ def check_item_inputs(
 ) -> None:
     """Inputs that name catalogue items must name existing items (and assets) — refused with
     the input's path before a job exists, rather than failing the job later. The service's own
-    ``preflight`` then checks what only it understands (a pair's tracks, an area's overlap)."""
+    ``preflight`` then checks what only it understands (a pair's tracks, an area's overlap).
+    Items reach it as ``items[name]``, ``items["name[k]"]`` for lists, and
+    ``items["name.pairs[k].reference"]``/``.secondary`` for a network of pairs (an input
+    marked ``x-gep-item-pairs``, as ``sbas``'s ``network``)."""
     props = process.Inputs.model_json_schema().get("properties", {})
     store = request.app.state.store
     items: dict[str, dict[str, Any]] = {}
@@ -387,6 +390,23 @@ def check_item_inputs(
                 raise InvalidInput(
                     f"inputs.{name}[{k}]: {exc.message}", field=f"inputs.{name}[{k}]"
                 ) from None
+    for name, schema in props.items():  # a network's pairs: items["name.pairs[k].reference"]
+        pairs = inputs.get(name)
+        pairs = pairs.get("pairs") if isinstance(pairs, dict) else None
+        if not schema.get("x-gep-item-pairs") or not isinstance(pairs, list):
+            continue
+        for k, pair in enumerate(pairs):
+            for role in ("reference", "secondary"):
+                path = f"{name}.pairs[{k}].{role}"
+                if not isinstance(pair, dict) or pair.get(role) is None:
+                    continue  # refused by the inputs' model
+                try:
+                    collection, item_id = parse_item_ref(pair[role])
+                    items[path] = orjson.loads(store.get_item(collection, item_id, viewer))
+                except NotFound as exc:
+                    raise InvalidInput(
+                        f"inputs.{path}: {exc.message}", field=f"inputs.{path}"
+                    ) from None
     if model is not None:
         process.preflight(model, items)
 

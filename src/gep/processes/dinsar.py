@@ -8,12 +8,17 @@ COG, a PNG with its legend, and a KMZ overlay for Google Earth.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
 
-from gep.algorithms.sar.dinsar import dinsar
+from gep.algorithms.sar.dinsar import DinsarResult, dinsar
+from gep.algorithms.sar.geocode import GeoGrid
+from gep.algorithms.sar.pair import PairBaseline
 from gep.processes.base import Process, ProcessContext
 from gep.processes.sar_common import (
     PairInputs,
@@ -75,92 +80,23 @@ class Dinsar(Process):
 
     def execute(self, ctx: ProcessContext, inputs: DinsarInputs) -> DinsarOutputs:
         ctx.progress(2, "staging the pair")
-        ref, sec, ref_geom, sec_geom, dem, baseline = load_pair(ctx, inputs)
-        ctx.logger.info(
-            "pair: Bperp %.1f m, Bt %.1f days, critical baseline %.0f m, window %d x %d",
-            baseline.perpendicular, baseline.temporal_days, baseline.critical, *ref.shape,
-        )  # fmt: skip
-        reference_px = None
-        looks = (inputs.looks_azimuth, inputs.looks_range)
 
         def progress(fraction: float, message: str) -> None:
             percent = 5 + int(80 * fraction)
             ctx.logger.info("%d%% %s", percent, message)  # each step also stays in the log
             ctx.progress(percent, message)
 
-        if inputs.reference_point is not None:
-            reference_px = _reference_pixel(inputs.reference_point, ref_geom, dem, looks)
-        result = dinsar(
-            ref, sec, ref_geom, sec_geom, dem,
-            looks=looks,
-            coherence_window=tuple(inputs.coherence_window) if inputs.coherence_window else None,  # type: ignore[arg-type]
-            alpha=inputs.filter_strength,
-            unwrap=inputs.unwrap,
-            unwrap_method=inputs.unwrap_method,
-            reference_point=reference_px,
-            progress=progress,
-        )  # fmt: skip
-        del ref, sec
-        ctx.progress(88, "writing COGs, quicklooks and the KMZ")
-        grid = result.grid
-        assert grid is not None
-        geo = result.geocoded
-        amp_db = 20 * np.log10(np.where(geo["amplitude"] > 0, geo["amplitude"], np.nan))
-        finite = amp_db[np.isfinite(amp_db)]
-        lo, hi = np.percentile(finite, [2, 98]) if finite.size else (0.0, 1.0)
-        layers: list[tuple[str, Any, str, str, str, float, float]] = [
-            (
-                "wrapped_phase",
-                geo["wrapped_phase"],
-                "Wrapped phase",
-                "rad",
-                "twilight",
-                -np.pi,
-                np.pi,
-            ),
-            ("coherence", geo["coherence"], "Coherence", "coherence", "gray", 0.0, 1.0),
-            (
-                "amplitude",
-                amp_db.astype("float32"),
-                "Amplitude",
-                "dB",
-                "gray",
-                float(lo),
-                float(hi),
-            ),
-        ]
-        if "los_displacement" in geo:
-            los_mm = geo["los_displacement"] * 1000
-            lim = float(np.nanpercentile(np.abs(los_mm), 99)) if np.isfinite(los_mm).any() else 1.0
-            unw = geo["unwrapped_phase"]
-            ulim = float(np.nanpercentile(np.abs(unw), 99)) if np.isfinite(unw).any() else 1.0
-            layers += [
-                ("unwrapped_phase", unw, "Unwrapped phase", "rad", "RdBu_r", -ulim, ulim),
-                (
-                    "los_displacement",
-                    geo["los_displacement"],
-                    "LOS displacement",
-                    "m (towards the satellite)",
-                    "RdBu_r",
-                    -lim / 1000,
-                    lim / 1000,
-                ),
-            ]
+        pair = form_interferogram(ctx, inputs, ctx.output_dir, progress)
+        result, baseline, grid, layers = pair.result, pair.baseline, pair.grid, pair.layers
+        ctx.progress(88, "publishing the COGs, quicklooks and the KMZ")
         hrefs: dict[str, str] = {}
-        tags = pair_tags(ref_geom, sec_geom, baseline.perpendicular)
-        units = {"unwrapped_phase": "RADIANS", "los_displacement": "METRES"}
-        for key, data, title, unit, cmap, vmin, vmax in layers:
-            cog = ctx.output_dir / f"{key}.tif"
-            write_cog(cog, np.asarray(data, "float32"), grid,
-                      tags={**tags, "DATA_UNITS": units.get(key, unit.upper())})  # fmt: skip
-            hrefs[key] = ctx.add_asset(key, cog, COG, ["data"], f"{title} ({unit})")
-            png = ctx.output_dir / f"{key}.png"
-            write_png_with_legend(
-                png, data, grid, title=title, label=unit, cmap=cmap, vmin=vmin, vmax=vmax
-            )
+        for key, _, title, unit, *_ in layers:
+            hrefs[key] = ctx.add_asset(key, pair.files[key], COG, ["data"], f"{title} ({unit})")
             ctx.add_asset(
-                f"{key}_png", png, "image/png", ["overview", "visual"], f"{title} quicklook"
-            )
+                f"{key}_png", pair.files[f"{key}_png"], "image/png", ["overview", "visual"],
+                f"{title} quicklook",
+            )  # fmt: skip
+        geo = result.geocoded
         kmz_key, kmz_data, *_, kmz_cmap, kmz_min, kmz_max = (
             layers[-1] if "los_displacement" in geo else layers[0]
         )
@@ -196,6 +132,121 @@ class Dinsar(Process):
                 "chips": float(result.refinement.chips),
             },
         )
+
+
+@dataclass
+class FormedPair:
+    """One pair through the dinsar chain: the result, its COGs (and PNGs) on disk."""
+
+    result: DinsarResult
+    baseline: PairBaseline
+    grid: GeoGrid
+    #: (key, data, title, unit, colour map, vmin, vmax) of each geocoded layer
+    layers: list[tuple[str, Any, str, str, str, float, float]]
+    #: the written files by key (``<layer>`` COG, ``<layer>_png`` quicklook)
+    files: dict[str, Path]
+    #: the GeoTIFF tags every COG carries (dates, wavelength, geometry: see :func:`pair_tags`)
+    tags: dict[str, str]
+
+
+def form_interferogram(
+    ctx: ProcessContext,
+    inputs: DinsarInputs,
+    out: Path,
+    progress: Callable[[float, str], None],
+    *,
+    grid: GeoGrid | None = None,
+    quicklooks: bool = True,
+    keys: Collection[str] | None = None,
+) -> FormedPair:
+    """Stage a pair, run the dinsar chain and write its geocoded layers as COGs under ``out``
+    (with PNG quicklooks unless ``quicklooks`` is False; only the layers ``keys`` names, if given).
+
+    ``grid`` geocodes onto that lat/lon grid (a stack's common grid, as ``sbas`` needs) instead
+    of the one covering the pair. ``progress`` gets the chain's fraction done (0-1).
+    """
+    ref, sec, ref_geom, sec_geom, dem, baseline = load_pair(ctx, inputs)
+    ctx.logger.info(
+        "pair: Bperp %.1f m, Bt %.1f days, critical baseline %.0f m, window %d x %d",
+        baseline.perpendicular, baseline.temporal_days, baseline.critical, *ref.shape,
+    )  # fmt: skip
+    reference_px = None
+    looks = (inputs.looks_azimuth, inputs.looks_range)
+    if inputs.reference_point is not None:
+        reference_px = _reference_pixel(inputs.reference_point, ref_geom, dem, looks)
+    result = dinsar(
+        ref, sec, ref_geom, sec_geom, dem,
+        looks=looks,
+        coherence_window=tuple(inputs.coherence_window) if inputs.coherence_window else None,  # type: ignore[arg-type]
+        alpha=inputs.filter_strength,
+        unwrap=inputs.unwrap,
+        unwrap_method=inputs.unwrap_method,
+        reference_point=reference_px,
+        geocode_grid=grid,
+        progress=progress,
+    )  # fmt: skip
+    del ref, sec
+    out_grid = result.grid
+    assert out_grid is not None
+    geo = result.geocoded
+    amp_db = 20 * np.log10(np.where(geo["amplitude"] > 0, geo["amplitude"], np.nan))
+    finite = amp_db[np.isfinite(amp_db)]
+    lo, hi = np.percentile(finite, [2, 98]) if finite.size else (0.0, 1.0)
+    layers_out: list[tuple[str, Any, str, str, str, float, float]] = [
+        (
+            "wrapped_phase",
+            geo["wrapped_phase"],
+            "Wrapped phase",
+            "rad",
+            "twilight",
+            -np.pi,
+            np.pi,
+        ),
+        ("coherence", geo["coherence"], "Coherence", "coherence", "gray", 0.0, 1.0),
+        (
+            "amplitude",
+            amp_db.astype("float32"),
+            "Amplitude",
+            "dB",
+            "gray",
+            float(lo),
+            float(hi),
+        ),
+    ]
+    if "los_displacement" in geo:
+        los_mm = geo["los_displacement"] * 1000
+        lim = float(np.nanpercentile(np.abs(los_mm), 99)) if np.isfinite(los_mm).any() else 1.0
+        unw = geo["unwrapped_phase"]
+        ulim = float(np.nanpercentile(np.abs(unw), 99)) if np.isfinite(unw).any() else 1.0
+        layers_out += [
+            ("unwrapped_phase", unw, "Unwrapped phase", "rad", "RdBu_r", -ulim, ulim),
+            (
+                "los_displacement",
+                geo["los_displacement"],
+                "LOS displacement",
+                "m (towards the satellite)",
+                "RdBu_r",
+                -lim / 1000,
+                lim / 1000,
+            ),
+        ]
+    tags = pair_tags(ref_geom, sec_geom, baseline.perpendicular)
+    units = {"unwrapped_phase": "RADIANS", "los_displacement": "METRES"}
+    if keys is not None:
+        layers_out = [layer for layer in layers_out if layer[0] in keys]
+    files: dict[str, Path] = {}
+    out.mkdir(parents=True, exist_ok=True)
+    for key, data, title, unit, cmap, vmin, vmax in layers_out:
+        files[key] = out / f"{key}.tif"
+        write_cog(files[key], np.asarray(data, "float32"), out_grid,
+                  tags={**tags, "DATA_UNITS": units.get(key, unit.upper())})  # fmt: skip
+        if quicklooks:
+            files[f"{key}_png"] = out / f"{key}.png"
+            write_png_with_legend(
+                files[f"{key}_png"], data, out_grid, title=title, label=unit, cmap=cmap,
+                vmin=vmin, vmax=vmax,
+            )  # fmt: skip
+    return FormedPair(result, baseline, out_grid, layers_out, files, tags)
 
 
 def pair_tags(ref: Any, sec: Any, bperp: float) -> dict[str, str]:

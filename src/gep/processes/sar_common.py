@@ -32,8 +32,8 @@ ITEM_DESCRIPTION = '{"href": ".../stac/collections/C/items/I"} or "C/I"'
 MIN_WINDOW = (160, 320)
 
 
-class PairInputs(BaseModel):
-    """Inputs common to the services that take a reference/secondary SLC pair."""
+class SlcPair(BaseModel):
+    """A reference/secondary pair of SLC products in the catalogue."""
 
     reference: str | dict[str, Any] = Field(
         ...,
@@ -45,6 +45,11 @@ class PairInputs(BaseModel):
         description="The secondary (later) SLC product, same track, swath and polarisation",
         json_schema_extra={"format": ITEM_REF},
     )
+
+
+class PairInputs(SlcPair):
+    """Inputs common to the services that take a reference/secondary SLC pair."""
+
     dem: str | dict[str, Any] | None = Field(
         None,
         description="A DEM item (asset 'dem', geographic GeoTIFF) covering the area; without "

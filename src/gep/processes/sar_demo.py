@@ -225,7 +225,7 @@ def build_demo(
     return items
 
 
-def _footprint(geom: SwathGeometry, dem: Dem) -> dict[str, Any]:
+def _footprint(geom: SwathGeometry, dem: Dem | float) -> dict[str, Any]:
     lines, samples = geom.lines, geom.samples
     corners_l = np.array([0, 0, lines - 1, lines - 1], dtype="float64")
     corners_s = np.array([0, samples - 1, samples - 1, 0], dtype="float64")

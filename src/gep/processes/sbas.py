@@ -7,10 +7,16 @@ in the catalogue (e.g. the Mexico City sample collection) — and publishes the 
 (mm, one COG each), PNG quicklooks with legends, a KMZ of the velocity and a CSV of the time
 series at the requested points and the reference.
 
+Or, given a ``network`` of SLC pairs (as ``POST /insar/network`` answers it), the job first
+forms each pair's unwrapped interferogram with the ``dinsar`` chain
+(:func:`gep.processes.dinsar.form_interferogram`), all geocoded on the first pair's grid and
+kept among its results, then inverts them the same way.
+
 Everything that can be refused is refused before work starts (in ``preflight``, from the
 catalogue items and the rasters' headers; again when the job starts): interferograms on
 different grids or without dates, dates that do not form a network, fewer than 3 acquisitions,
-a reference point outside the grid or on no-data, points outside the grid.
+a reference point outside the grid or on no-data, points outside the grid; for a network,
+dinsar's checks of every pair (tracks, dates, footprints, aoi, DEM) and its dates' network.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from urllib.parse import unquote, urlparse
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gep.algorithms.sar.geocode import GeoGrid
 from gep.algorithms.timeseries.model import DemErrorGeometry, TemporalModel
@@ -48,14 +54,28 @@ from gep.io.ifg_stack import (
     read_pixels,
     read_rows,
 )
+from gep.io.slc_product import geometry_of
 from gep.processes.base import ITEM_REF, Process, ProcessContext
-from gep.processes.sar_common import footprint_of, write_kmz, write_png_with_legend
+from gep.processes.dinsar import DinsarInputs, form_interferogram
+from gep.processes.sar_common import (
+    SlcPair,
+    check_items,
+    footprint_of,
+    write_kmz,
+    write_png_with_legend,
+)
 
 COG = "image/tiff; application=geotiff; profile=cloud-optimized"
 #: asset keys tried, in order, when ``asset`` is not given (dinsar results, PyRate/GAMMA names)
 PHASE_ASSETS = ("unwrapped_phase", "unw", "los_displacement", "displacement")
 COHERENCE_ASSETS = ("coherence", "cc", "coh")
 FIELD = "inputs.interferograms"
+NETWORK_FIELD = "inputs.network"
+MAX_NETWORK_PAIRS = 1000
+#: the dinsar inputs that a network's pairs may set (the rest are the pair's or sbas's own)
+DINSAR_OPTIONS = (
+    "aoi", "looks_azimuth", "looks_range", "coherence_window", "filter_strength", "unwrap_method",
+)  # fmt: skip
 #: columns of the time-series CSV: one row per point and date (long format: filter by point,
 #: plot date against displacement_mm, draw model_mm as the fitted trend)
 CSV_COLUMNS = [
@@ -64,16 +84,54 @@ CSV_COLUMNS = [
 ]  # fmt: skip
 
 
+class NetworkPair(SlcPair):
+    """One pair of a network (its other members, btemp and bperp, are accepted)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class SbasNetwork(BaseModel):
+    """A small-baseline network: the answer of ``POST /insar/network`` as it stands (only
+    ``pairs`` is read; ``acquisitions``, ``connected``, ``components``... are accepted)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    pairs: list[NetworkPair] = Field(
+        ..., min_length=2, max_length=MAX_NETWORK_PAIRS, description="The pairs to form"
+    )
+
+
 class SbasInputs(BaseModel):
-    interferograms: list[str | dict[str, Any]] = Field(
-        ...,
+    interferograms: list[str | dict[str, Any]] | None = Field(
+        None,
         min_length=2,
         description="Catalogue items of geocoded unwrapped interferograms (dinsar results or "
         'GeoTIFF interferograms), each "C/I" or {"href": ".../collections/C/items/I"}; all on '
-        "one grid, with their two dates (tags FIRST_DATE/SECOND_DATE or start/end_datetime)",
+        "one grid, with their two dates (tags FIRST_DATE/SECOND_DATE or start/end_datetime). "
+        "Give this or network",
         json_schema_extra={
             "items": {"anyOf": [{"type": "string"}, {"type": "object"}], "format": ITEM_REF}
         },
+    )
+    network: SbasNetwork | None = Field(
+        None,
+        description='A network of SLC pairs, as POST /insar/network answers it ({"pairs": '
+        '[{"reference": "C/I", "secondary": "C/I"}, ...], ...}): the job forms each pair\'s '
+        "unwrapped interferogram with the dinsar chain, on one grid, then inverts them. Give "
+        "this or interferograms",
+        json_schema_extra={"x-gep-item-pairs": True},
+    )
+    dem: str | dict[str, Any] | None = Field(
+        None,
+        description="With network: a DEM item (asset 'dem') for the dinsar chain; without one "
+        "the ellipsoid is used and topography stays in the phase",
+        json_schema_extra={"format": ITEM_REF},
+    )
+    dinsar: dict[str, Any] = Field(
+        default_factory=dict,
+        description="With network: dinsar inputs for every pair, any of "
+        + ", ".join(DINSAR_OPTIONS)
+        + " (see the dinsar service; its defaults otherwise)",
     )
     asset: str | None = Field(
         None,
@@ -145,6 +203,36 @@ class SbasInputs(BaseModel):
             as_day(v)
         return value
 
+    @field_validator("dinsar")
+    @classmethod
+    def _dinsar(cls, value: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(value) - set(DINSAR_OPTIONS))
+        if unknown:
+            raise ValueError(
+                f"{', '.join(unknown)}: not a dinsar option sbas passes on (it takes "
+                f"{', '.join(DINSAR_OPTIONS)})"
+            )
+        pair_inputs(value)  # refused as dinsar would refuse them
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SbasInputs:
+        if (self.interferograms is None) == (self.network is None):
+            field = "inputs.network" if self.network is not None else "inputs.interferograms"
+            raise InvalidInput(
+                "give either interferograms (unwrapped interferograms in the catalogue) or "
+                "network (SLC pairs, as POST /insar/network answers), "
+                + ("not both" if self.network is not None else "one of them"),
+                field=field,
+            )
+        if self.network is None and (self.dem is not None or self.dinsar):
+            field = "inputs.dem" if self.dem is not None else "inputs.dinsar"
+            raise InvalidInput(
+                f"{field} applies only to a network (the interferograms are already formed)",
+                field=field,
+            )
+        return self
+
     @model_validator(mode="after")
     def _one_reference(self) -> SbasInputs:
         if self.reference_point is not None and self.reference_area is not None:
@@ -171,6 +259,11 @@ class SbasOutputs(BaseModel):
     connected: bool = Field(..., description="False when the network splits (minimum-norm SVD)")
     reference: dict[str, Any]
     velocity_range_mm_yr: list[float] = Field(..., description="2nd and 98th percentiles")
+    network_interferograms: dict[str, str] | None = Field(
+        None,
+        description="With network: the unwrapped phase COG formed for each pair "
+        "(FIRST_SECOND dates); its coherence is the asset coherence_FIRST_SECOND",
+    )
 
 
 # -- the stack ----------------------------------------------------------------------------
@@ -442,6 +535,119 @@ def check_stack(ifgs: list[Interferogram], inputs: SbasInputs) -> tuple[Stack, S
     return stack, options_of(stack, inputs)
 
 
+# -- a network of SLC pairs ---------------------------------------------------------------
+
+
+def pair_inputs(
+    options: dict[str, Any],
+    reference: str | dict[str, Any] = "-/-",
+    secondary: str | dict[str, Any] = "-/-",
+    dem: str | dict[str, Any] | None = None,
+) -> DinsarInputs:
+    """The dinsar inputs of one pair of a network (``options``: the ``dinsar`` input)."""
+    try:
+        return DinsarInputs.model_validate(
+            {**options, "reference": reference, "secondary": secondary, "dem": dem}
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ValueError(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
+
+
+def network_pairs(inputs: SbasInputs) -> list[DinsarInputs]:
+    assert inputs.network is not None
+    return [
+        pair_inputs(inputs.dinsar, p.reference, p.secondary, inputs.dem)
+        for p in inputs.network.pairs
+    ]
+
+
+def _ref_label(ref: str | dict[str, Any]) -> str:
+    return ref if isinstance(ref, str) else str(ref.get("href") or ref.get("id") or ref)
+
+
+def check_network(inputs: SbasInputs, items: dict[str, dict[str, Any]]) -> Network | None:
+    """Every check a network can fail before its pairs are formed, from the catalogue items:
+    dinsar's per pair (same track and swath, the secondary later, overlapping footprints, the
+    aoi and the DEM over them) and the dates' (at least 3 acquisitions, no pair twice). None
+    when the API did not resolve the items (checked again when the job starts)."""
+    days = []
+    for k, pair in enumerate(network_pairs(inputs)):
+        field = f"{NETWORK_FIELD}.pairs[{k}]"
+        ref = items.get(f"network.pairs[{k}].reference")
+        sec = items.get(f"network.pairs[{k}].secondary")
+        if ref is None or sec is None or (inputs.dem is not None and "dem" not in items):
+            return None
+        found = {
+            "reference": ref,
+            "secondary": sec,
+            **({"dem": items["dem"]} if inputs.dem else {}),
+        }
+        try:
+            check_items(pair, found)
+        except InvalidInput as exc:
+            sub = (exc.field or "").removeprefix("inputs.")
+            where = {"aoi": "inputs.dinsar.aoi", "dem": "inputs.dem"}.get(
+                sub, f"{field}.{sub}" if sub else field
+            )
+            raise InvalidInput(
+                f"{field} ({_ref_label(pair.reference)} → {_ref_label(pair.secondary)}): "
+                f"{exc.message}",
+                field=where,
+            ) from None
+        days.append((acquisition_day(ref), acquisition_day(sec)))
+    return Network.from_pairs(days, field=f"{NETWORK_FIELD}.pairs")
+
+
+def acquisition_day(item: dict[str, Any]) -> str:
+    """An SLC product's date, as dinsar tags its interferograms (FIRST/SECOND_DATE)."""
+    return str(geometry_of(item).first_line_time.astype("datetime64[D]"))
+
+
+@dataclass
+class FormedNetwork:
+    ifgs: list[Interferogram]
+    #: per pair: its unwrapped phase and coherence COGs (in the job's output folder)
+    files: list[dict[str, Path]]
+
+
+def form_network(ctx: ProcessContext, inputs: SbasInputs, start: int, end: int) -> FormedNetwork:
+    """Form every pair's unwrapped interferogram with the dinsar chain, all geocoded on the
+    first pair's grid, as COGs under ``output_dir/interferograms``; progress from ``start`` to
+    ``end`` percent, per pair."""
+    pairs = network_pairs(inputs)
+    grid: GeoGrid | None = None
+    ifgs, files = [], []
+    for k, pair in enumerate(pairs):
+        name = f"{_ref_label(pair.reference)} → {_ref_label(pair.secondary)}"
+        ctx.logger.info("pair %d/%d (%s): forming the interferogram", k + 1, len(pairs), name)
+
+        def progress(fraction: float, message: str, k: int = k) -> None:
+            percent = start + int((end - start) * (k + fraction) / len(pairs))
+            ctx.logger.info("%d%% pair %d/%d: %s", percent, k + 1, len(pairs), message)
+            ctx.progress(percent, f"pair {k + 1}/{len(pairs)}: {message}")
+
+        formed = form_interferogram(
+            ctx, pair, ctx.output_dir / "interferograms" / f"pair{k:03d}", progress,
+            grid=grid, quicklooks=False, keys=("unwrapped_phase", "coherence"),
+        )  # fmt: skip
+        grid = grid or formed.grid
+        ifg = read_interferogram(
+            formed.files["unwrapped_phase"],
+            f"{NETWORK_FIELD}.pairs[{k}]",
+            formed.files["coherence"],
+        )
+        ifgs.append(ifg.with_metadata(label=name))
+        files.append(formed.files)
+        ctx.logger.info(
+            "pair %d/%d (%s, %s/%s): Bperp %.1f m, Bt %.0f days, mean coherence %.2f",
+            k + 1, len(pairs), name, ifg.first_date, ifg.second_date,
+            formed.baseline.perpendicular, formed.baseline.temporal_days,
+            float(np.nanmean(formed.result.coherence)),
+        )  # fmt: skip
+    return FormedNetwork(ifgs, files)
+
+
 # -- products -----------------------------------------------------------------------------
 
 
@@ -662,13 +868,19 @@ class Sbas(Process):
         "Small-baseline inversion (Berardino et al. 2002) of a stack of geocoded unwrapped "
         "interferograms: mean LOS velocity (mm/yr, positive towards the satellite) with its "
         "standard error, temporal coherence and the LOS displacement of every date as COGs, "
-        "PNG quicklooks with legends, a KMZ and a CSV of time series at chosen points."
+        "PNG quicklooks with legends, a KMZ and a CSV of time series at chosen points. The "
+        "interferograms are catalogue items (dinsar results, GeoTIFFs), or a network of SLC "
+        "pairs as POST /insar/network answers it, whose interferograms the job forms first "
+        "with the dinsar chain."
     )
     keywords = ["InSAR", "SBAS", "time series", "velocity", "subsidence", "deformation"]
     Inputs = SbasInputs
     Outputs = SbasOutputs
 
     def preflight(self, inputs: Any, items: dict[str, dict[str, Any]]) -> None:
+        if inputs.network is not None:
+            check_network(inputs, items)
+            return
         ifgs = []
         for k in range(len(inputs.interferograms)):
             item = items.get(f"interferograms[{k}]")
@@ -681,8 +893,11 @@ class Sbas(Process):
         check_stack(ifgs, inputs)
 
     def execute(self, ctx: ProcessContext, inputs: SbasInputs) -> SbasOutputs:
+        if inputs.network is not None:
+            return self._execute_network(ctx, inputs)
         ctx.progress(1, "staging the interferograms")
         ifgs = []
+        assert inputs.interferograms is not None
         for k, ref in enumerate(inputs.interferograms):
             item, _ = ctx.stage(ref)
             keys = [_asset_key(item, inputs.asset, PHASE_ASSETS, k)]
@@ -697,9 +912,42 @@ class Sbas(Process):
                 paths[key] = path
             ifgs.append(interferogram_of(item, k, inputs, paths))
         ctx.progress(3, "checking the stack")
+        return self._invert(ctx, inputs, ifgs, ctx.progress)
+
+    def _execute_network(self, ctx: ProcessContext, inputs: SbasInputs) -> SbasOutputs:
+        assert inputs.network is not None
+        ctx.progress(1, f"checking the network of {len(inputs.network.pairs)} pairs")
+        network_pairs(inputs)  # the pairs' own checks run again as each is staged
+        formed = form_network(ctx, inputs, 2, 50)
+        ctx.progress(50, "checking the stack")
+
+        def progress(percent: int, message: str = "") -> None:  # the inversion: 50-100 %
+            ctx.progress(50 + percent // 2, message)
+
+        formed_hrefs = {}
+        for ifg, files in zip(formed.ifgs, formed.files, strict=True):
+            key = f"interferogram_{ifg.first_date}_{ifg.second_date}"
+            formed_hrefs[f"{ifg.first_date}_{ifg.second_date}"] = ctx.add_asset(
+                key, files["unwrapped_phase"], COG, ["data"],
+                f"Unwrapped phase {ifg.first_date} – {ifg.second_date} (rad), formed by dinsar",
+            )  # fmt: skip
+            ctx.add_asset(
+                f"coherence_{ifg.first_date}_{ifg.second_date}", files["coherence"], COG,
+                ["data", "quality"], f"Coherence {ifg.first_date} – {ifg.second_date}",
+            )  # fmt: skip
+        outputs = self._invert(ctx, inputs, formed.ifgs, progress)
+        return outputs.model_copy(update={"network_interferograms": formed_hrefs})
+
+    def _invert(
+        self,
+        ctx: ProcessContext,
+        inputs: SbasInputs,
+        ifgs: list[Interferogram],
+        progress: Callable[[int, str], None],
+    ) -> SbasOutputs:
         stack, options = check_stack(ifgs, inputs)
         products = produce(
-            stack, inputs, options, ctx.output_dir, ctx.scratch, ctx.progress, ctx.logger.info
+            stack, inputs, options, ctx.output_dir, ctx.scratch, progress, ctx.logger.info
         )
         hrefs = publish_products(ctx.add_asset, products)
         ctx.set_footprint(footprint_of(geogrid(stack.grid)))
@@ -717,6 +965,7 @@ class Sbas(Process):
             connected=products.connected,
             reference=products.reference,
             velocity_range_mm_yr=[round(v, 3) for v in products.velocity_range],
+            network_interferograms=None,
         )
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gep.algorithms.sar.coregistration import RadarGeometry, Refinement, coregister
-from gep.algorithms.sar.geocode import GeoGrid, geocode, scene_grid
+from gep.algorithms.sar.geocode import GeoGrid, geocode, radar_coordinates, scene_grid
 from gep.algorithms.sar.geometry import Dem
 from gep.algorithms.sar.kernels import coherence as boxcar_coherence
 from gep.algorithms.sar.kernels import goldstein, interferogram_multilook, multilook
@@ -74,6 +74,7 @@ def dinsar(
     unwrap_method: str = "gep",
     reference_point: tuple[int, int] | None = None,
     geocode_spacing: float | None = None,
+    geocode_grid: GeoGrid | None = None,
     geocode_products: bool = True,
     progress: Progress = _noop,
 ) -> DinsarResult:
@@ -83,7 +84,9 @@ def dinsar(
     a sliding boxcar estimate, multilooked afterwards, instead of the estimate over each
     looks window; ``alpha`` is the Goldstein exponent (0 disables the filter; coherence is
     always estimated before filtering); ``reference_point`` is (row, col) on the
-    multilooked grid, by default the most coherent area.
+    multilooked grid, by default the most coherent area. ``geocode_grid`` puts the geocoded
+    products on that lat/lon grid (e.g. one shared by a stack's pairs) rather than on the one
+    covering this image.
     """
     if reference.shape != secondary.shape:
         raise ValueError(f"the SLCs differ in shape: {reference.shape} and {secondary.shape}")
@@ -131,17 +134,26 @@ def dinsar(
     )
     if geocode_products:
         progress(0.85, "geocoding")
-        geocode_result(result, reference_geometry, dem, spacing=geocode_spacing)
+        geocode_result(result, reference_geometry, dem, spacing=geocode_spacing, grid=geocode_grid)
     progress(1.0, "done")
     return result
 
 
 def geocode_result(
-    result: DinsarResult, geometry: SwathGeometry, dem: Dem | float, *, spacing: float | None = None
+    result: DinsarResult,
+    geometry: SwathGeometry,
+    dem: Dem | float,
+    *,
+    spacing: float | None = None,
+    grid: GeoGrid | None = None,
 ) -> None:
-    """Fill ``result.geocoded`` and ``result.grid`` with every product on a lat/lon grid."""
+    """Fill ``result.geocoded`` and ``result.grid`` with every product on a lat/lon grid:
+    ``grid`` when given (nodes outside the image are no-data), else the one covering it."""
     la, lr = result.looks
-    grid, line, sample = scene_grid(geometry, dem, result.looks, spacing=spacing)
+    if grid is None:
+        grid, line, sample = scene_grid(geometry, dem, result.looks, spacing=spacing)
+    else:
+        line, sample = radar_coordinates(grid, geometry, dem)
     out = {
         "wrapped_phase": geocode(result.interferogram, line, sample, (la, lr)),
         "coherence": geocode(result.coherence, line, sample, (la, lr)),
