@@ -324,3 +324,23 @@ def test_login_through_an_openid_connect_provider(tmp_path: Path) -> None:
 def test_oidc_is_off_unless_configured(client: TestClient) -> None:
     r = client.get("/accounts/oidc/login", follow_redirects=False)
     assert r.status_code == 404 and "not configured" in r.json()["detail"]
+
+
+def test_an_unreachable_identity_provider_is_a_502_not_an_error(tmp_path: Path) -> None:
+    """Nothing listens on the issuer's port: the login answers a problem the user can act on."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again before the login: connection refused
+    settings = Settings(
+        admin_token=ADMIN_TOKEN, home=tmp_path, base_url="http://gep.test",
+        oidc_issuer=f"http://127.0.0.1:{port}/realms/gone", oidc_client_id="gep",
+    )  # fmt: skip
+    with TestClient(create_app(settings), base_url="http://gep.test") as c:
+        r = c.get("/accounts/oidc/login", follow_redirects=False)
+        assert r.status_code == 502, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+        body = r.json()
+        assert body["type"].endswith("upstream-unavailable")
+        assert "identity provider" in body["detail"] and "try again later" in body["detail"]

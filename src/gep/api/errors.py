@@ -24,6 +24,7 @@ from gep.core.errors import (
     TooManyRequests,
     Unauthorized,
     UnsupportedMediaType,
+    UpstreamUnavailable,
 )
 from gep.jobs.store import JobFailed
 
@@ -41,6 +42,7 @@ STATUS: list[tuple[type[GepError], int, str]] = [
     (Conflict, 409, "Conflict"),
     (UnsupportedMediaType, 415, "Unsupported media type"),
     (JobFailed, 500, "Job failed"),
+    (UpstreamUnavailable, 502, "Upstream service unavailable"),
 ]
 
 

@@ -34,7 +34,13 @@ from gep.accounts.store import SESSION, AccountStore
 from gep.api.auth import SESSION_COOKIE, accounts
 from gep.api.deps import base_url
 from gep.api.openapi import problems
-from gep.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from gep.core.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    Unauthorized,
+    UpstreamUnavailable,
+)
 
 router = APIRouter(prefix="/accounts/oidc", tags=["Accounts"])
 
@@ -70,11 +76,36 @@ class PendingLogins:
         return found
 
 
+def _fetch_json(url: str, what: str) -> dict[str, Any]:
+    """A JSON document of the identity provider; its failures are a 502 the user can act on
+    (retry, or tell the operator), not an internal error."""
+    try:
+        r = httpx.get(url, timeout=10)
+        r.raise_for_status()
+        doc = r.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise UpstreamUnavailable(
+            f"the identity provider did not give its {what} ({url}): {exc}; "
+            "try again later, or ask the operator to check GEP_OIDC_ISSUER",
+            field="oidc",
+        ) from None
+    if not isinstance(doc, dict):
+        raise UpstreamUnavailable(
+            f"the identity provider's {what} ({url}) is not a JSON object", field="oidc"
+        )
+    return doc
+
+
 @lru_cache(maxsize=8)
 def _discovery(issuer: str) -> dict[str, Any]:
-    r = httpx.get(f"{issuer.rstrip('/')}/.well-known/openid-configuration", timeout=10)
-    r.raise_for_status()
-    doc: dict[str, Any] = r.json()
+    url = f"{issuer.rstrip('/')}/.well-known/openid-configuration"
+    doc = _fetch_json(url, "OpenID configuration")
+    missing = [k for k in ("authorization_endpoint", "token_endpoint", "jwks_uri") if k not in doc]
+    if missing:
+        raise UpstreamUnavailable(
+            f"the identity provider's OpenID configuration ({url}) lacks {', '.join(missing)}",
+            field="oidc",
+        )
     return doc
 
 
@@ -110,7 +141,7 @@ _NOT_CONFIGURED = "OpenID Connect is not configured on this server"
     "/login",
     summary="Log in through the OpenID Connect provider",
     status_code=302,
-    responses=problems(404, s404=_NOT_CONFIGURED),
+    responses=problems(404, 502, s404=_NOT_CONFIGURED),
 )
 async def oidc_login(request: Request, next: str | None = Query(None)) -> Response:
     s = _settings(request)
@@ -156,17 +187,23 @@ def _complete(request: Request, code: str, pending: Pending) -> str:
         token_endpoint_auth_method="client_secret_post" if s.oidc_client_secret else "none",
         timeout=15,
     ) as client:
-        token = client.fetch_token(
-            meta["token_endpoint"],
-            grant_type="authorization_code",
-            code=code,
-            redirect_uri=f"{base_url(request)}/accounts/oidc/callback",
-            code_verifier=pending.verifier,
-        )
+        try:
+            token = client.fetch_token(
+                meta["token_endpoint"],
+                grant_type="authorization_code",
+                code=code,
+                redirect_uri=f"{base_url(request)}/accounts/oidc/callback",
+                code_verifier=pending.verifier,
+            )
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable(
+                f"the identity provider's token endpoint did not answer: {exc}; try again later",
+                field="oidc",
+            ) from None
     id_token = token.get("id_token")
     if not id_token:
         raise Unauthorized("the identity provider sent no ID token", field="oidc")
-    keys = KeySet.import_key_set(httpx.get(meta["jwks_uri"], timeout=10).json())
+    keys = KeySet.import_key_set(_fetch_json(meta["jwks_uri"], "signing keys"))
     try:
         decoded = jwt.decode(id_token, keys, algorithms=["RS256", "ES256", "PS256"])
         jwt.JWTClaimsRegistry(
@@ -205,7 +242,7 @@ def _complete(request: Request, code: str, pending: Pending) -> str:
     "/callback",
     summary="Where the OpenID Connect provider sends the browser back",
     status_code=302,
-    responses=problems(400, 401, 404, s404=_NOT_CONFIGURED),
+    responses=problems(400, 401, 404, 502, s404=_NOT_CONFIGURED),
 )
 async def oidc_callback(
     request: Request,

@@ -51,6 +51,7 @@ _WHY: dict[int, str] = {
     415: "The body's media type is not accepted here",
     429: "Too many attempts; wait for Retry-After seconds",
     500: "The job failed (its error is the detail)",
+    502: "A service this request depends on (the identity provider) did not answer; retry later",
 }
 
 _HEADERS: dict[int, dict[str, Any]] = {

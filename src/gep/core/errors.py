@@ -66,6 +66,13 @@ class PaymentRequired(GepError):
     kind = "insufficient-credits"
 
 
+class UpstreamUnavailable(GepError):
+    """A service GEP depends on for this request (an identity provider, a remote archive) did
+    not answer or answered nonsense (HTTP 502): the caller can retry later."""
+
+    kind = "upstream-unavailable"
+
+
 class TooManyRequests(GepError):
     """Too many attempts in a short time (HTTP 429); ``retry_after`` seconds in ``extra``."""
 
