@@ -203,7 +203,7 @@ def _complete(request: Request, code: str, pending: Pending) -> str:
     id_token = token.get("id_token")
     if not id_token:
         raise Unauthorized("the identity provider sent no ID token", field="oidc")
-    keys = KeySet.import_key_set(_fetch_json(meta["jwks_uri"], "signing keys"))
+    keys = KeySet.import_key_set(_fetch_json(meta["jwks_uri"], "signing keys"))  # type: ignore[arg-type]
     try:
         decoded = jwt.decode(id_token, keys, algorithms=["RS256", "ES256", "PS256"])
         jwt.JWTClaimsRegistry(
