@@ -107,7 +107,12 @@ def test_sbas_forms_a_network_and_recovers_the_velocity(
     world: tuple[TestClient, dict[str, Any]],
 ) -> None:
     c, truth = world
-    job = run_job(c, "sbas", {"network": _network((0, 1), (1, 2), (0, 2))})
+    network = _network((0, 1), (1, 2), (0, 2))
+    # a quote counts each product of the network once: 3 acquisitions, not 6 pair members
+    quote = c.post("/processes/sbas/quote", json={"inputs": {"network": network}})
+    assert quote.status_code == 200, quote.text
+    assert quote.json()["inputs"] == 3
+    job = run_job(c, "sbas", {"network": network})
     out = c.get(f"/jobs/{job}/results").json()
     assert out["dates"] == ["2022-01-04", "2022-02-09", "2022-03-17"]
     assert (out["interferograms"], out["acquisitions"], out["connected"]) == (3, 3, True)

@@ -21,7 +21,7 @@ KM_PER_DEGREE = 111.195
 
 
 def item_inputs(process: Any, inputs: dict[str, Any]) -> int:
-    """How many catalogue products the request names."""
+    """How many catalogue products the request names (a network's pairs: each product once)."""
     props = process.Inputs.model_json_schema().get("properties", {})
     n = 0
     for name, schema in props.items():
@@ -32,7 +32,14 @@ def item_inputs(process: Any, inputs: dict[str, Any]) -> int:
             n += 1
         elif (schema.get("items") or {}).get("format") == ITEM_REF and isinstance(value, list):
             n += len(value)
+        elif schema.get("x-gep-item-pairs") and isinstance(value, dict):
+            pairs = value.get("pairs")  # a network: each product once, however many pairs
+            refs = [p.get(r) for p in pairs or [] if isinstance(p, dict) for r in _ROLES]
+            n += len({str(r) for r in refs if r is not None})
     return n
+
+
+_ROLES = ("reference", "secondary")
 
 
 def area_km2(inputs: dict[str, Any]) -> float:
