@@ -420,13 +420,18 @@ def time_pair_search(
     old = _previous_loop() if previous else None
     ms, cpu_ms, search_ms, rest_ms, old_ms, old_cpu_ms = [], [], [], [], [], []
     candidates, matched, returned = [], [], []
+
+    def time_old(ref: dict[str, Any]) -> Any:
+        t0, c0 = time.perf_counter(), time.process_time()
+        answer = old(store, ref)
+        old_ms.append((time.perf_counter() - t0) * 1000)
+        old_cpu_ms.append((time.process_time() - c0) * 1000)
+        gc.collect()
+        return answer
+
     for k, ref in enumerate(items):
         if old is not None and k % 2:
-            t0, c0 = time.perf_counter(), time.process_time()
-            before = old(store, ref)
-            old_ms.append((time.perf_counter() - t0) * 1000)
-            old_cpu_ms.append((time.process_time() - c0) * 1000)
-            gc.collect()
+            before = time_old(ref)
         timed.wall = timed.cpu = 0.0
         t0, c0 = time.perf_counter(), time.process_time()
         out = find_pairs(timed, ref)
@@ -439,11 +444,7 @@ def time_pair_search(
         matched.append(out["numberMatched"])
         returned.append(len(out["pairs"]))
         if old is not None and not k % 2:
-            t0, c0 = time.perf_counter(), time.process_time()
-            before = old(store, ref)
-            old_ms.append((time.perf_counter() - t0) * 1000)
-            old_cpu_ms.append((time.process_time() - c0) * 1000)
-            gc.collect()
+            before = time_old(ref)
         if old is not None and before != out:
             raise AssertionError(f"find_pairs and the previous loop differ on {ref['id']}")
     store.close()

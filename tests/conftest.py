@@ -57,7 +57,7 @@ def run_job(client: Any, process: str, inputs: dict[str, Any], timeout_s: float 
         if status["status"] in ("successful", "failed", "dismissed") or time.monotonic() > deadline:
             break
         time.sleep(0.2)
-    assert status["status"] == "successful", status
+    assert status["status"] == "successful", (status, client.get(f"/jobs/{job}/logs").json())
     return job
 
 

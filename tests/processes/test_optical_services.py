@@ -17,7 +17,7 @@ import numpy as np
 import orjson
 import pytest
 import rasterio
-from conftest import ADMIN_HEADERS, ADMIN_TOKEN
+from conftest import ADMIN_HEADERS, ADMIN_TOKEN, run_job
 from fastapi.testclient import TestClient
 
 from gep.api.app import create_app
@@ -128,20 +128,7 @@ def ref(item_id: str) -> str:
 
 
 def _run(c: TestClient, process: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    r = c.post(
-        f"/processes/{process}/execution",
-        json={"inputs": inputs},
-        headers={"Prefer": "respond-async"},
-    )
-    assert r.status_code == 201, r.text
-    job = r.json()["jobID"]
-    for _ in range(1800):
-        status = c.get(f"/jobs/{job}").json()
-        if status["status"] in ("successful", "failed"):
-            break
-        time.sleep(0.1)
-    assert status["status"] == "successful", (status, c.get(f"/jobs/{job}/logs").json())
-    out: dict[str, Any] = c.get(f"/jobs/{job}/results").json()
+    out: dict[str, Any] = c.get(f"/jobs/{run_job(c, process, inputs)}/results").json()
     return out
 
 

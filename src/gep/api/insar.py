@@ -122,10 +122,12 @@ def _stack(store: CatalogStore, body: dict[str, Any], viewer: Viewer) -> dict[st
     )
 
 
-def _number(body: dict[str, Any], key: str, default: float) -> float:
+def _number(body: dict[str, Any], key: str, default: float | None = None) -> float:
+    """A number member of the body; without a default it is required."""
     value = body.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidInput(f"{key} must be a number", field=key)
+        what = "is required (a number)" if default is None else "must be a number"
+        raise InvalidInput(f"{key} {what}", field=key)
     return float(value)
 
 
@@ -281,15 +283,12 @@ async def network(request: Request, store: CatalogStore = Depends(get_store)) ->
             raise InvalidInput(
                 "give either stack (the /insar/stack parameters) or acquisitions", field="stack"
             )
-        for key in ("max_btemp", "max_bperp"):
-            if isinstance(body.get(key), bool) or not isinstance(body.get(key), int | float):
-                raise InvalidInput(f"{key} is required (a number)", field=key)
+        max_btemp, max_bperp = _number(body, "max_btemp"), _number(body, "max_bperp")
         links = body.get("min_connections", 2)
         if isinstance(links, bool) or not isinstance(links, int) or links < 1:
             raise InvalidInput("min_connections is a whole number >= 1", field="min_connections")
         net = small_baseline_network(
-            acqs, max_btemp=float(body["max_btemp"]), max_bperp=float(body["max_bperp"]),
-            min_connections=links,
+            acqs, max_btemp=max_btemp, max_bperp=max_bperp, min_connections=links,
         )  # fmt: skip
         return stack_result, net
 

@@ -60,13 +60,11 @@ CONFORMANCE = [
 
 JSON = "application/json"
 
-_PACKAGE = {
-    "requestBody": {
-        "description": "A CWL application package (a Workflow or CommandLineTool with an id)",
-        "required": True,
-        "content": {m: {"schema": {"type": "string"}} for m in MEDIA_TYPES},
-    }
-}
+_PACKAGE = json_request(
+    "A CWL application package (a Workflow or CommandLineTool with an id)",
+    {"type": "string"},
+    media=MEDIA_TYPES,
+)
 _EXECUTE = json_request(
     "An execute request: the service's inputs by name (see the process description)",
     {"type": "object", "properties": {"inputs": {"type": "object"}}},

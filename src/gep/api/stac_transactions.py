@@ -31,8 +31,8 @@ JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
 _PREFER = request_header("Prefer", "return=minimal: answer 204 without the resource (RFC 7240)")
 _MINIMAL = no_content("Done, under Prefer: return=minimal")
-_COLLECTION = {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}}
-_ITEM = {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}}
+#: a Collection or an Item, as far as the document checks them (the store checks the rest)
+_WITH_ID = {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}}
 _WRITE = (400, 401, 403, 404, 415)
 
 
@@ -101,7 +101,7 @@ def _writable_item(
     },
     openapi_extra=json_request(
         'A STAC Collection (with "gep:visibility": private, group:<name> or public)',
-        _COLLECTION,
+        _WITH_ID,
     ),
 )
 async def create_collection(request: Request, store: CatalogStore = Depends(get_store)) -> Response:
@@ -131,7 +131,7 @@ async def create_collection(request: Request, store: CatalogStore = Depends(get_
     summary="Replace a collection",
     response_class=Response,
     responses={**answer(JSON, "The collection as stored"), **_MINIMAL, **problems(*_WRITE)},
-    openapi_extra={**json_request("The new STAC Collection", _COLLECTION), **_PREFER},
+    openapi_extra={**json_request("The new STAC Collection", _WITH_ID), **_PREFER},
 )
 async def replace_collection(
     collection_id: str, request: Request, store: CatalogStore = Depends(get_store)
@@ -215,7 +215,7 @@ def _check_item_collection(item: Any, collection_id: str, where: str) -> None:
         **problems(400, 401, 403, 404, 409, 415),
     },
     openapi_extra=json_request(
-        "A STAC Item, or a FeatureCollection of items", _ITEM, media=(JSON, GEOJSON)
+        "A STAC Item, or a FeatureCollection of items", _WITH_ID, media=(JSON, GEOJSON)
     ),
 )
 async def create_items(
@@ -259,7 +259,7 @@ async def create_items(
             "type": "object",
             "required": ["items"],
             "properties": {
-                "items": {"type": "object", "additionalProperties": _ITEM},
+                "items": {"type": "object", "additionalProperties": _WITH_ID},
                 "method": {"type": "string", "enum": ["insert", "upsert"]},
             },
         },
@@ -312,7 +312,7 @@ async def _replace(
     summary="Replace an item",
     response_class=Response,
     responses={**answer(GEOJSON, "The item as stored"), **_MINIMAL, **problems(*_WRITE)},
-    openapi_extra={**json_request("The new STAC Item", _ITEM, media=(JSON, GEOJSON)), **_PREFER},
+    openapi_extra={**json_request("The new STAC Item", _WITH_ID, media=(JSON, GEOJSON)), **_PREFER},
 )
 async def replace_item(
     collection_id: str, item_id: str, request: Request, store: CatalogStore = Depends(get_store)

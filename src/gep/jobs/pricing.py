@@ -20,6 +20,10 @@ AREA_INPUTS = ("aoi", "area", "bbox", "area_of_interest")
 KM_PER_DEGREE = 111.195
 
 
+#: the members of a network's pair that name products
+_ROLES = ("reference", "secondary")
+
+
 def item_inputs(process: Any, inputs: dict[str, Any]) -> int:
     """How many catalogue products the request names (a network's pairs: each product once)."""
     props = process.Inputs.model_json_schema().get("properties", {})
@@ -37,9 +41,6 @@ def item_inputs(process: Any, inputs: dict[str, Any]) -> int:
             refs = [p.get(r) for p in pairs or [] if isinstance(p, dict) for r in _ROLES]
             n += len({str(r) for r in refs if r is not None})
     return n
-
-
-_ROLES = ("reference", "secondary")
 
 
 def area_km2(inputs: dict[str, Any]) -> float:

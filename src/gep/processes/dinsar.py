@@ -145,8 +145,6 @@ class FormedPair:
     layers: list[tuple[str, Any, str, str, str, float, float]]
     #: the written files by key (``<layer>`` COG, ``<layer>_png`` quicklook)
     files: dict[str, Path]
-    #: the GeoTIFF tags every COG carries (dates, wavelength, geometry: see :func:`pair_tags`)
-    tags: dict[str, str]
 
 
 def form_interferogram(
@@ -246,7 +244,7 @@ def form_interferogram(
                 files[f"{key}_png"], data, out_grid, title=title, label=unit, cmap=cmap,
                 vmin=vmin, vmax=vmax,
             )  # fmt: skip
-    return FormedPair(result, baseline, out_grid, layers_out, files, tags)
+    return FormedPair(result, baseline, out_grid, layers_out, files)
 
 
 def pair_tags(ref: Any, sec: Any, bperp: float) -> dict[str, str]:

@@ -916,9 +916,8 @@ class Sbas(Process):
 
     def _execute_network(self, ctx: ProcessContext, inputs: SbasInputs) -> SbasOutputs:
         assert inputs.network is not None
-        ctx.progress(1, f"checking the network of {len(inputs.network.pairs)} pairs")
-        network_pairs(inputs)  # the pairs' own checks run again as each is staged
-        formed = form_network(ctx, inputs, 2, 50)
+        ctx.progress(1, f"forming the interferograms of {len(inputs.network.pairs)} pairs")
+        formed = form_network(ctx, inputs, 2, 50)  # each pair's checks run as it is staged
         ctx.progress(50, "checking the stack")
 
         def progress(percent: int, message: str = "") -> None:  # the inversion: 50-100 %
