@@ -29,7 +29,40 @@ class Settings(BaseSettings):
         "renewed its lease for this long is re-queued (worker died)",
     )
     cwl_runtime: str = Field(
-        default="auto", description="auto | docker | podman | none (cwltool --no-container)"
+        default="auto",
+        description="How CWL tools are confined: auto (docker or podman when one answers, "
+        "else bubblewrap) | docker | podman | bwrap | none (on the host, unconfined: an "
+        "administrator's explicit choice)",
+    )
+    data_roots: str = Field(
+        default="",
+        description="Folders outside storage whose files items may name as file:// hrefs "
+        "(e.g. a mirror of SAFE products), separated by ':' or ','",
+    )
+    fetch_allow: str = Field(
+        default="",
+        description="Host patterns (fnmatch, optionally with :port) that remote hrefs may "
+        "reach although they are loopback, link-local or private, separated by ','",
+    )
+    fetch_max_bytes: int = Field(
+        default=1 << 30, description="Largest remote file a job downloads (bytes)"
+    )
+    fetch_timeout_s: float = Field(
+        default=300.0, description="Longest a job's download of one remote file may take"
+    )
+    max_body_bytes: int = Field(
+        default=16 << 20, description="Largest request body accepted (bytes); larger is 413"
+    )
+    jobs_max_sync_per_user: int = Field(
+        default=4, description="Synchronous executions one user may have waiting at once"
+    )
+    jobs_max_queued_per_user: int = Field(
+        default=100, description="Jobs (accepted or running) one user may have at once"
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Addresses of reverse proxies whose X-Forwarded-For is believed, "
+        "separated by ','; empty = none (the peer's address is the client's)",
     )
     sync_timeout_s: float = Field(
         default=60.0,
@@ -53,7 +86,13 @@ class Settings(BaseSettings):
     )
     session_hours: float = Field(default=12.0, description="Lifetime of a web login session")
     login_attempts: int = Field(
-        default=5, description="Failed logins allowed per user name and address per window"
+        default=5,
+        description="Failed logins allowed per account per window, whatever the address "
+        "(the right password from an address that has not failed still logs in)",
+    )
+    login_address_attempts: int = Field(
+        default=20, description="Failed logins allowed per client address per window, "
+        "whatever the account (password spraying)",
     )
     login_window_s: float = Field(default=300.0, description="The window of login_attempts")
     oidc_issuer: str = Field(
