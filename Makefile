@@ -14,7 +14,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export GEP_TEST_DATABASE_URL
 
-.PHONY: run test install postgis validator mintpy lint typecheck importlinter pytest bench-catalog clean
+.PHONY: run test install postgis sandbox validator mintpy lint typecheck importlinter pytest bench-catalog clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,11 +26,18 @@ install: $(STAMP)
 
 ## the platform on its embedded defaults (SQLite in ./.gep), with the sample catalogue
 run: install
+	@$(MAKE) -s sandbox || echo "no bubblewrap (needs root for apt-get): deployed packages will be refused unless Docker or Podman answer"
 	$(BIN)/gep db upgrade
 	$(BIN)/gep demo seed
 	$(BIN)/gep users demo-admin
 	@echo "GEP on http://$(HOST):$(PORT)/  (STAC API: /stac, OpenSearch: /opensearch, OpenAPI: /api)"
 	$(BIN)/gep serve --host $(HOST) --port $(PORT)
+
+## bubblewrap: where no container engine runs, deployed packages' tools run in its sandbox
+sandbox:
+	@command -v bwrap >/dev/null || { echo "installing bubblewrap"; \
+	  (apt-get install -y -qq bubblewrap >/dev/null 2>&1 || \
+	   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null)); }
 
 ## PostgreSQL + PostGIS for the tests of the scale backend (Debian packages, installed when missing)
 postgis:
@@ -73,7 +80,7 @@ typecheck: install
 importlinter: install
 	$(BIN)/lint-imports
 
-pytest: install postgis validator mintpy
+pytest: install postgis sandbox validator mintpy
 	$(BIN)/pytest -q
 
 test: lint importlinter typecheck pytest

@@ -84,7 +84,6 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     settings = Settings(
         admin_token=ADMIN_TOKEN,
         home=Path(tmp_path_factory.mktemp("cwl")),
-        cwl_runtime="none",
         base_url="http://gep.test",
     )
     with TestClient(create_app(settings), headers=ADMIN_HEADERS) as c:

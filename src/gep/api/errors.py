@@ -21,6 +21,7 @@ from gep.core.errors import (
     InvalidInput,
     NotFound,
     PaymentRequired,
+    ServiceUnavailable,
     TooManyRequests,
     Unauthorized,
     UnsupportedMediaType,
@@ -43,6 +44,7 @@ STATUS: list[tuple[type[GepError], int, str]] = [
     (UnsupportedMediaType, 415, "Unsupported media type"),
     (JobFailed, 500, "Job failed"),
     (UpstreamUnavailable, 502, "Upstream service unavailable"),
+    (ServiceUnavailable, 503, "Service unavailable"),
 ]
 
 

@@ -19,6 +19,9 @@ from gep.api.auth import caller
 from gep.api.deps import get_store
 from gep.api.openapi import problems
 from gep.catalog.store import CatalogStore
+from gep.core.errors import NotFound
+from gep.gateway.config import HrefRefused
+from gep.gateway.resolver import Gateway
 from gep.tiles.quicklook_cache import QuicklookCache, storage_root
 
 router = APIRouter(prefix="/stac", tags=["Quicklooks"])
@@ -29,9 +32,20 @@ CACHE_CONTROL = "max-age=300"
 
 
 def cache_of(request: Request) -> QuicklookCache:
+    """The quicklook cache, reading asset files through the gateway as the caller: an item
+    they may see can still name a file they may not read (another user's job output)."""
     settings = request.app.state.settings
     root = storage_root(settings.resolved_storage_url(), Path(settings.home) / "storage")
-    return QuicklookCache(root)
+    gateway: Gateway = request.app.state.gateway
+    viewer = caller(request)
+
+    def resolve(href: str) -> Path:
+        try:
+            return gateway.local_file(href, viewer, field="assets")
+        except HrefRefused as exc:  # as for a missing file: no quicklook, and nothing told
+            raise NotFound(exc.message, field="assets") from None
+
+    return QuicklookCache(root, resolve=resolve)
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:
@@ -51,17 +65,15 @@ def _etag_matches(header: str | None, etag: str) -> bool:
         **problems(
             401,
             404,
-            500,
-            s404="No such item, or no local raster a quicklook can be made from",
-            s500="A raster the item names could not be read or rendered",
+            s404="No such item, no local raster a quicklook can be made from, a file the "
+            "caller may not read, or a file that is not a raster",
         ),
     },
 )
 async def quicklook(
     collection_id: str, item_id: str, request: Request, store: CatalogStore = Depends(get_store)
 ) -> Response:
-    viewer = caller(request)
-    content = await run_in_threadpool(store.get_item, collection_id, item_id, viewer)
+    content = await run_in_threadpool(store.get_item, collection_id, item_id, caller(request))
     item = orjson.loads(content)
     cache = cache_of(request)
     key = await run_in_threadpool(cache.key, item)

@@ -73,6 +73,13 @@ class UpstreamUnavailable(GepError):
     kind = "upstream-unavailable"
 
 
+class ServiceUnavailable(GepError):
+    """This server cannot do what was asked as it is configured (HTTP 503): e.g. it has no
+    way to confine application packages, so it runs none."""
+
+    kind = "service-unavailable"
+
+
 class TooManyRequests(GepError):
     """Too many attempts in a short time (HTTP 429); ``retry_after`` seconds in ``extra``."""
 

@@ -2,9 +2,13 @@
 
 A package is validated with cwltool before it is accepted, its inputs are mapped to an OGC
 process description (and a pydantic model, so requests are validated like a built-in's), and it
-runs through cwltool in a subprocess that the job can stop. Containers are used when the
-runtime setting asks for Docker or Podman (or ``auto`` finds one that answers), ``--no-container``
-otherwise.
+runs through cwltool in a subprocess that the job can stop. Its tools always run confined
+(:mod:`gep.processes.sandbox`): in containers when Docker or Podman answer, in a bubblewrap
+sandbox otherwise; on the host only when an administrator sets ``GEP_CWL_RUNTIME=none``.
+
+``File`` and ``Directory`` inputs are catalogue items (``"C/I"``, ``{"href": ".../items/I"}``,
+with ``"asset"`` naming the asset), never paths: the job stages them through the gateway, so a
+package reads only what its submitter may read.
 """
 
 from __future__ import annotations
@@ -20,11 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from gep.core.errors import InvalidInput, UnsupportedMediaType
+from gep.core.errors import InvalidInput, ServiceUnavailable, UnsupportedMediaType
 from gep.io.stac_files import iter_stac_records
-from gep.processes.base import Process, ProcessContext
+from gep.processes.base import ITEM_REF, Process, ProcessContext
+from gep.processes.sandbox import Runtime, bwrap_works, declares_network, sandboxed
 
 MEDIA_TYPES = (
     "application/cwl+yaml",
@@ -33,16 +38,44 @@ MEDIA_TYPES = (
     "application/cwl",
 )
 
-_SCALARS: dict[str, tuple[type, dict[str, Any]]] = {
+class AssetRef(BaseModel):
+    """A ``File``/``Directory`` input: a catalogue item and which of its assets."""
+
+    model_config = ConfigDict(extra="forbid")
+    href: str = Field(..., description='The item: "C/I" or ".../stac/collections/C/items/I"')
+    asset: str | None = Field(
+        None, description="The asset key; default: the item's only asset, or its one 'data' asset"
+    )
+
+
+#: the JSON Schema marks of a File/Directory input: the API resolves the item (and the gateway
+#: its asset hrefs) before a job exists
+_ITEM_INPUT = {"format": ITEM_REF, "x-gep-cwl-class": None}
+ItemInput = str | AssetRef
+
+_SCALARS: dict[str, tuple[Any, dict[str, Any]]] = {
     "string": (str, {}),
     "int": (int, {}),
     "long": (int, {}),
     "float": (float, {}),
     "double": (float, {}),
     "boolean": (bool, {}),
-    "File": (str, {"json_schema_extra": {"format": "uri"}}),
-    "Directory": (str, {"json_schema_extra": {"format": "uri"}}),
+    "File": (ItemInput, {"json_schema_extra": {**_ITEM_INPUT, "x-gep-cwl-class": "File"}}),
+    "Directory": (
+        ItemInput,
+        {"json_schema_extra": {**_ITEM_INPUT, "x-gep-cwl-class": "Directory"}},
+    ),
 }
+
+
+def _list_of(base: tuple[Any, dict[str, Any]]) -> Any:
+    """``list[T]``; for items, each element marked as an item reference."""
+    py, extra = base
+    if extra:
+        from typing import Annotated
+
+        return list[Annotated[py, Field(**extra)]]  # type: ignore[valid-type]
+    return list[py]  # type: ignore[valid-type]
 
 
 def parse_package(raw: bytes, media_type: str) -> tuple[dict[str, Any], str]:
@@ -118,7 +151,7 @@ def _field(name: str, spec: Any) -> tuple[Any, Any]:
         base = _SCALARS.get(cwl_type[:-2])
         if base is None:
             raise InvalidInput(f"input '{name}': type {cwl_type} cannot be mapped", field=name)
-        py: Any = list[base[0]]  # type: ignore[valid-type]
+        py: Any = _list_of(base)
         extra: dict[str, Any] = {}
     elif isinstance(cwl_type, dict) and cwl_type.get("type") == "array":
         base = _SCALARS.get(str(cwl_type.get("items")))
@@ -126,7 +159,7 @@ def _field(name: str, spec: Any) -> tuple[Any, Any]:
             raise InvalidInput(
                 f"input '{name}': array of {cwl_type.get('items')} cannot be mapped", field=name
             )
-        py, extra = list[base[0]], {}  # type: ignore[valid-type]
+        py, extra = _list_of(base), {}
     elif isinstance(cwl_type, dict) and cwl_type.get("type") == "enum":
         from typing import Literal
 
@@ -146,7 +179,7 @@ def _field(name: str, spec: Any) -> tuple[Any, Any]:
     return (py, Field(..., description=doc, **extra))
 
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 def cwltool_command() -> str:
@@ -157,21 +190,21 @@ def cwltool_command() -> str:
 
 
 def validate_with_cwltool(text: str) -> None:
-    """cwltool's own validation: a syntax error or a missing reference comes back readable."""
+    """cwltool's own validation: a syntax error or a missing reference comes back readable.
+
+    Validation follows ``$import``, ``$include`` and ``run:`` references, so an untrusted
+    package is validated inside the sandbox where bubblewrap works (no files, no network)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "package.cwl"
         path.write_text(text)
-        proc = subprocess.run(
-            [cwltool_command(), "--validate", str(path)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        cmd = [cwltool_command(), "--validate", str(path)]
+        if bwrap_works():
+            cmd = sandboxed(cmd, read_only=[Path(tmp)], cwd=Path(tmp))
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         if proc.returncode != 0:
-            plain = _ANSI.sub("", proc.stderr + proc.stdout)
             lines = [
                 ln.strip()
-                for ln in plain.splitlines()
+                for ln in plain_text(proc.stderr + proc.stdout).splitlines()
                 if ln.strip() and not ln.startswith(("INFO", "/"))
             ]
             reason = "\n".join(lines[-12:])
@@ -179,10 +212,15 @@ def validate_with_cwltool(text: str) -> None:
             raise InvalidInput(f"the CWL package is invalid:\n{reason}", field="body")
 
 
+def plain_text(text: str) -> str:
+    """Terminal colour codes out: reasons are read in JSON and on web pages."""
+    return _ANSI.sub("", text)
+
+
 class CwlProcess(Process):
     """A deployed application package, run by cwltool."""
 
-    runtime = "none"
+    runtime: str = Runtime.UNAVAILABLE
 
     def __init__(
         self, process_id: str, text: str, doc: dict[str, Any], version: str = "1.0.0"
@@ -194,8 +232,16 @@ class CwlProcess(Process):
         self.description = str(proc.get("doc") or "")  # type: ignore[misc]
         self.keywords = ["application-package", "cwl"]  # type: ignore[misc]
         self.text = text
+        #: the package asks for the network (NetworkAccess): the sandbox shares the host's
+        self.network = declares_network(doc)
         fields = {name: _field(name, spec) for name, spec in _inputs_of(proc)}
-        self.Inputs = create_model(f"{process_id}_inputs", **fields)  # type: ignore[call-overload,misc]
+        self.Inputs = create_model(  # type: ignore[call-overload,misc]
+            f"{process_id}_inputs", __config__=ConfigDict(extra="forbid"), **fields
+        )
+        #: File/Directory inputs by name: their CWL class
+        self.item_inputs = {
+            name: _cwl_class(spec) for name, spec in _inputs_of(proc) if _cwl_class(spec)
+        }
         outs = proc.get("outputs") or {}
         names = (
             list(outs)
@@ -208,36 +254,84 @@ class CwlProcess(Process):
         )
         self._entry = ("#" + str(proc.get("id")).lstrip("#")) if "$graph" in doc else ""
 
+    def runtime_description(self) -> dict[str, Any]:
+        """What ``/processes/{id}`` says of how the package's tools run."""
+        runtime = Runtime(self.runtime)
+        notes = {
+            Runtime.DOCKER: "each tool runs in a Docker container",
+            Runtime.PODMAN: "each tool runs in a Podman container",
+            Runtime.BWRAP: "tools run in a bubblewrap sandbox: read-only system, the staged "
+            "inputs and the job's folders only, "
+            + ("with network access (the package declares NetworkAccess)"
+               if self.network else "no network"),
+            Runtime.NONE: "tools run on the server's host, UNCONFINED "
+            "(the administrator set GEP_CWL_RUNTIME=none)",
+            Runtime.UNAVAILABLE: "this server has no way to confine tools (no Docker, Podman "
+            "or bubblewrap): the package cannot run until its administrator installs one",
+        }  # fmt: skip
+        return {"runtime": runtime.value, "confined": runtime.confined, "note": notes[runtime]}
+
+    def preflight(self, inputs: Any, items: dict[str, dict[str, Any]]) -> None:
+        if self.runtime == Runtime.UNAVAILABLE:
+            raise ServiceUnavailable(self.runtime_description()["note"], field="processId")
+        for name in self.item_inputs:
+            value = getattr(inputs, name, None)
+            refs = value if isinstance(value, list) else [value]
+            for k, ref in enumerate(refs):
+                key = name if not isinstance(value, list) else f"{name}[{k}]"
+                item = items.get(key)
+                if ref is not None and item is not None:
+                    choose_asset(item, _asset_of(ref), f"inputs.{key}")
+
     def execute(self, ctx: ProcessContext, inputs: Any) -> BaseModel:
+        if self.runtime == Runtime.UNAVAILABLE:
+            raise RuntimeError(self.runtime_description()["note"])
         package = ctx.scratch / "package.cwl"
         package.write_text(self.text)
         order: dict[str, Any] = {}
+        staged: list[Path] = []
         for name, value in inputs.model_dump().items():
             if value is None:
                 continue
-            field = type(inputs).model_fields[name]
-            is_path = (
-                (field.json_schema_extra or {}).get("format") == "uri"
-                if isinstance(field.json_schema_extra, dict)
-                else False
-            )
-            order[name] = {"class": "File", "location": value} if is_path else value
+            if name in self.item_inputs:
+                cls = self.item_inputs[name]
+                if isinstance(value, list):
+                    order[name] = [
+                        self._stage(ctx, f"{name}[{k}]", v, cls, staged)
+                        for k, v in enumerate(value)
+                    ]
+                else:
+                    order[name] = self._stage(ctx, name, value, cls, staged)
+            else:
+                order[name] = value
         job_file = ctx.scratch / "job.json"
         job_file.write_text(json.dumps(order))
+        for sub in ("tmp", "out"):
+            (ctx.scratch / sub).mkdir(exist_ok=True)
         cmd = [
             cwltool_command(),
             "--outdir",
             str(ctx.output_dir),
             "--tmpdir-prefix",
-            str(ctx.scratch) + "/",
+            f"{ctx.scratch}/tmp/",
+            "--tmp-outdir-prefix",
+            f"{ctx.scratch}/out/",
             "--quiet",
         ]
-        if self.runtime == "none":
+        if self.runtime in (Runtime.NONE, Runtime.BWRAP):
             cmd.append("--no-container")
-        elif self.runtime == "podman":
+        elif self.runtime == Runtime.PODMAN:
             cmd.append("--podman")
         cmd += [str(package) + self._entry, str(job_file)]
-        ctx.logger.info("cwltool %s", " ".join(cmd[1:]))
+        if self.runtime == Runtime.BWRAP:
+            cmd = sandboxed(
+                cmd,
+                read_only=staged,
+                read_write=[ctx.scratch, ctx.output_dir],
+                network=self.network,
+                cwd=ctx.scratch,
+            )
+        ctx.logger.info("running the package (%s)", self.runtime_description()["note"])
         proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ctx.scratch
         )
@@ -252,17 +346,42 @@ class CwlProcess(Process):
             proc.wait()
             raise
         out, err = proc.communicate()
+        err = plain_text(err)
         for line in err.splitlines()[-50:]:
             ctx.logger.info("%s", line)
         if proc.returncode != 0:
             raise RuntimeError(
-                f"cwltool exited with {proc.returncode}: " + " | ".join(err.splitlines()[-5:])
+                f"the application package failed (cwltool exit {proc.returncode}): "
+                + failure_reason(err)
             )
         produced = json.loads(out or "{}")
         result: dict[str, Any] = {}
         for name, value in produced.items():
             result[name] = self._output(ctx, name, value)
         return self.Outputs.model_validate(result)
+
+    @staticmethod
+    def _stage(
+        ctx: ProcessContext, name: str, ref: Any, cls: str, staged: list[Path]
+    ) -> dict[str, str]:
+        """A catalogue item's asset staged through the gateway, as a CWL File/Directory."""
+        item_ref = ref.get("href") if isinstance(ref, dict) else ref
+        item, _ = ctx.stage(item_ref)
+        key = choose_asset(item, _asset_of(ref), f"inputs.{name}")
+        _, path = ctx.stage(item_ref, key)
+        assert path is not None
+        if cls == "Directory" and not path.is_dir():
+            raise InvalidInput(
+                f"inputs.{name}: asset '{key}' is a file, and the package wants a Directory",
+                field=f"inputs.{name}",
+            )
+        if cls == "File" and not path.is_file():
+            raise InvalidInput(
+                f"inputs.{name}: asset '{key}' is a folder, and the package wants a File",
+                field=f"inputs.{name}",
+            )
+        staged.append(path)
+        return {"class": cls, "path": str(path)}
 
     def _output(self, ctx: ProcessContext, name: str, value: Any) -> Any:
         if isinstance(value, dict) and value.get("class") == "File":
@@ -311,9 +430,15 @@ def _media_type(path: Path) -> str:
 
 
 def container_runtime(setting: str) -> str:
-    """``GEP_CWL_RUNTIME``: auto → docker or podman when one answers, none otherwise."""
-    if setting in ("docker", "podman", "none"):
+    """``GEP_CWL_RUNTIME``: ``auto`` → docker or podman when one answers, else bubblewrap when
+    it can make a sandbox here, else ``unavailable`` (packages refused): running tools on the
+    host is never chosen for the administrator."""
+    if setting in {r.value for r in Runtime} - {Runtime.UNAVAILABLE.value}:
         return setting
+    if setting != "auto":
+        raise ValueError(
+            f"GEP_CWL_RUNTIME={setting!r}: use auto, docker, podman, bwrap or none"
+        )
     for engine in ("docker", "podman"):
         if shutil.which(engine):
             try:
@@ -322,4 +447,56 @@ def container_runtime(setting: str) -> str:
                 continue
             if ok.returncode == 0:
                 return engine
-    return "none"
+    return Runtime.BWRAP.value if bwrap_works() else Runtime.UNAVAILABLE.value
+
+
+def _cwl_class(spec: Any) -> str:
+    """"File" or "Directory" when an input takes one (or a list of them); "" otherwise."""
+    cwl_type = spec.get("type") if isinstance(spec, dict) else spec
+    if isinstance(cwl_type, list):
+        cwl_type = next((t for t in cwl_type if t != "null"), "")
+    if isinstance(cwl_type, dict) and cwl_type.get("type") == "array":
+        cwl_type = cwl_type.get("items")
+    text = str(cwl_type or "").removesuffix("?").removesuffix("[]")
+    return text if text in ("File", "Directory") else ""
+
+
+def _asset_of(ref: Any) -> str | None:
+    if isinstance(ref, AssetRef):
+        return ref.asset
+    return ref.get("asset") if isinstance(ref, dict) else None
+
+
+def choose_asset(item: dict[str, Any], asset: str | None, field: str) -> str:
+    """The asset a File/Directory input names: the one given, else the item's only asset, else
+    its one asset with the ``data`` role."""
+    assets = item.get("assets") or {}
+    if asset is not None:
+        if asset not in assets:
+            raise InvalidInput(
+                f"{field}: item '{item.get('id')}' has no asset '{asset}'; it has: "
+                + ", ".join(sorted(assets)),
+                field=field,
+            )
+        return asset
+    if len(assets) == 1:
+        return str(next(iter(assets)))
+    data = [k for k, a in assets.items() if "data" in (a.get("roles") or [])]
+    if len(data) == 1:
+        return str(data[0])
+    raise InvalidInput(
+        f"{field}: item '{item.get('id')}' has several assets; name one with "
+        '{"href": ..., "asset": KEY}: ' + ", ".join(sorted(assets)),
+        field=field,
+    )
+
+
+def failure_reason(stderr: str) -> str:
+    """The lines of cwltool's output that say why (the tool's own error, cwltool's verdict),
+    without its progress chatter."""
+    lines = [
+        ln.strip()
+        for ln in stderr.splitlines()
+        if ln.strip() and not ln.lstrip().startswith(("INFO", "[job", "[step", "[workflow"))
+    ]
+    return " | ".join(lines[-6:]) or "no reason given"

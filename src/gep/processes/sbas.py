@@ -26,7 +26,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import unquote, urlparse
 
 import numpy as np
 from numpy.typing import NDArray
@@ -44,6 +43,7 @@ from gep.algorithms.timeseries.sbas import (
     run_sbas,
 )
 from gep.core.errors import InvalidInput
+from gep.io.hrefs import local_path
 from gep.io.ifg_stack import (
     BlockWriter,
     Grid,
@@ -279,14 +279,6 @@ class Stack:
     wavelength: float
     #: the interferograms' labels, in the network's (= the input's) order
     labels: list[str]
-
-
-def local_path(href: str) -> Path | None:
-    """The local file an asset href names (``file://`` or a plain path); None for remote."""
-    url = urlparse(href)
-    if url.scheme in ("", "file"):
-        return Path(unquote(url.path))
-    return None
 
 
 def _asset_key(item: dict[str, Any], wanted: str | None, choices: tuple[str, ...], k: int) -> str:
@@ -904,10 +896,8 @@ class Sbas(Process):
             keys += [c for c in (inputs.coherence_asset, *COHERENCE_ASSETS) if c and c in
                      (item.get("assets") or {})][:1]  # fmt: skip
             paths: dict[str, Path] = {}
-            for key in keys:  # local files in place; others staged (downloaded)
-                path = local_path(str(item["assets"][key].get("href", "")))
-                if path is None:
-                    _, path = ctx.stage(ref, key)
+            for key in keys:  # through the gateway: local files in place, others downloaded
+                _, path = ctx.stage(ref, key)
                 assert path is not None
                 paths[key] = path
             ifgs.append(interferogram_of(item, k, inputs, paths))
@@ -997,7 +987,7 @@ def publish_products(add_asset: Callable[..., str], products: Products) -> dict[
 def _local_assets(item: dict[str, Any]) -> dict[str, Path] | None:
     out = {}
     for key, asset in (item.get("assets") or {}).items():
-        path = local_path(str(asset.get("href", "")))
+        path = local_path(str(asset.get("href", "")))  # confined by the API before preflight
         if path is None:
             return None
         out[key] = path

@@ -36,18 +36,19 @@ import os
 import re
 import warnings
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
-from urllib.parse import unquote, urlparse
+from urllib.parse import urlparse
 
 import numpy as np
 import orjson
 from numpy.typing import NDArray
 
-from gep.core.errors import GepError, NotFound
+from gep.core.errors import NotFound
+from gep.io.hrefs import local_path, local_str
 
 #: part of every cache key: bump it when the rendering changes, so cached PNGs are remade
 RENDERER_VERSION = "2"
@@ -77,8 +78,9 @@ class NoQuicklookSource(NotFound):
     kind = "no-quicklook-source"
 
 
-class QuicklookFailed(GepError):
-    """A raster the item names could not be read or rendered (the server's data is at fault)."""
+class QuicklookFailed(NotFound):
+    """A file the item names could not be read or rendered as a raster (HTTP 404: there is no
+    quicklook of this item, whoever catalogued a file that is not a raster)."""
 
     kind = "quicklook-failed"
 
@@ -100,31 +102,12 @@ class QuicklookSource:
 # ---------------------------------------------------------------------- hrefs
 
 
-def _local(href: str) -> str | None:
-    """The absolute path an href names when it is local, as a string (cheap: no urlparse, no
-    Path, as the STAC API asks this of every asset of the items it considers)."""
-    if href.startswith("file:"):
-        rest = href[5:]
-        if rest.startswith("//"):  # file://host/path: only this host
-            host, slash, tail = rest[2:].partition("/")
-            if host not in ("", "localhost") or not slash:
-                return None
-            rest = "/" + tail
-    elif href.startswith("/") and not href.startswith("//"):  # "//host/x" is remote
-        rest = href
-    else:
-        return None
-    path = unquote(rest.partition("#")[0].partition("?")[0])
-    if not path.startswith("/") or path.startswith("/vsi") or "\x00" in path:
-        return None  # /vsi...: a GDAL virtual file system path (network, archives)
-    return path
+#: the one parser of local hrefs (gep.io.hrefs); reading them goes through the resolver given
+#: to :func:`source_paths` (the gateway's, on the API)
+_local = local_str
 
-
-def local_path(href: str) -> Path | None:
-    """The local file an asset href names (absolute path or ``file:`` URL, scheme in lower
-    case as GEP writes them), else None. Pure: nothing is checked on disk."""
-    path = _local(href)
-    return None if path is None else Path(path)
+#: href → the local file it names, or an error (NotFound, the gateway's HrefRefused)
+Resolve = Callable[[str], Path]
 
 
 def _describe_assets(item: dict[str, Any]) -> str:
@@ -355,13 +338,25 @@ def require_source(item: dict[str, Any]) -> QuicklookSource:
     return source
 
 
-def source_paths(item: dict[str, Any], source: QuicklookSource) -> dict[str, Path]:
-    """The local path of each asset of ``source``; NotFound when a file is missing."""
+def unconfined(href: str) -> Path:
+    """The local file a href names, unchecked: for the operator's own commands
+    (``gep catalog quicklooks``) and tests; the API reads through the gateway instead."""
+    path = local_path(href)
+    if path is None:
+        raise NotFound(f"{href!r} is not a local file", field="href")
+    return path
+
+
+def source_paths(
+    item: dict[str, Any], source: QuicklookSource, resolve: Resolve = unconfined
+) -> dict[str, Path]:
+    """The local path of each asset of ``source``; NotFound when a file is missing, the
+    resolver's refusal when it may not be read."""
     assets = item.get("assets") or {}
     out: dict[str, Path] = {}
     for key in source.assets:
-        path = local_path(str(assets[key].get("href") or ""))
-        if path is None or not path.exists():
+        path = resolve(str(assets[key].get("href") or ""))
+        if not path.exists():
             raise NotFound(
                 f"asset '{key}' of item '{item.get('id')}' names {assets[key].get('href')!r}, "
                 "which does not exist on this server",
@@ -371,13 +366,15 @@ def source_paths(item: dict[str, Any], source: QuicklookSource) -> dict[str, Pat
     return out
 
 
-def fingerprint(item: dict[str, Any], max_size: int = DEFAULT_MAX_SIZE) -> str:
+def fingerprint(
+    item: dict[str, Any], max_size: int = DEFAULT_MAX_SIZE, resolve: Resolve = unconfined
+) -> str:
     """A short hash that changes when the quicklook would: the source assets' metadata, their
     files (size and modification time), the size and the renderer version."""
     source = require_source(item)
     assets = item.get("assets") or {}
     stats = {}
-    for key, path in source_paths(item, source).items():
+    for key, path in source_paths(item, source, resolve).items():
         st = path.stat()
         stats[key] = [st.st_size, st.st_mtime_ns]
     doc = [
@@ -608,7 +605,9 @@ def _encode_png(bands: tuple[NDArray[np.uint8], ...]) -> bytes:
             return bytes(mem.read())
 
 
-def quicklook_png(item: dict[str, Any], max_size: int = DEFAULT_MAX_SIZE) -> bytes:
+def quicklook_png(
+    item: dict[str, Any], max_size: int = DEFAULT_MAX_SIZE, resolve: Resolve = unconfined
+) -> bytes:
     """A PNG quicklook of a STAC item (longest side at most ``max_size``, aspect kept).
 
     Raises :class:`NoQuicklookSource` (404) when nothing renderable is there, NotFound when an
@@ -620,7 +619,7 @@ def quicklook_png(item: dict[str, Any], max_size: int = DEFAULT_MAX_SIZE) -> byt
     if max_size < 1:
         raise ValueError("max_size must be positive")
     source = require_source(item)
-    paths = source_paths(item, source)
+    paths = source_paths(item, source, resolve)
     try:
         if source.kind == "sar":
             key, band = source.layers[0]

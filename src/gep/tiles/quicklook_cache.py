@@ -27,9 +27,11 @@ import orjson
 from gep.core.errors import GepError
 from gep.tiles.quicklook import (
     DEFAULT_MAX_SIZE,
+    Resolve,
     fingerprint,
     may_want_quicklook,
     quicklook_png,
+    unconfined,
     wants_generated_thumbnail,
 )
 
@@ -65,13 +67,17 @@ class Quicklook:
 
 
 class QuicklookCache:
-    def __init__(self, storage: Path, max_size: int = DEFAULT_MAX_SIZE) -> None:
+    def __init__(
+        self, storage: Path, max_size: int = DEFAULT_MAX_SIZE, resolve: Resolve = unconfined
+    ) -> None:
         self.root = Path(storage) / "quicklooks"
         self.max_size = max_size
+        #: how asset hrefs become files: the gateway's, for one caller, on the API
+        self.resolve = resolve
 
     def key(self, item: dict[str, Any]) -> str:
         """The item's current fingerprint (NoQuicklookSource / NotFound when none can be made)."""
-        return fingerprint(item, self.max_size)
+        return fingerprint(item, self.max_size, self.resolve)
 
     def path_for(self, collection: str, item_id: str, key: str) -> Path:
         if not _HASH.fullmatch(key):
@@ -90,7 +96,7 @@ class QuicklookCache:
         path = self.path_for(collection, item_id, key)
         if path.is_file() and not force:
             return Quicklook(path, key, created=False)
-        png = quicklook_png(item, self.max_size)
+        png = quicklook_png(item, self.max_size, self.resolve)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".png")
         try:

@@ -1,0 +1,199 @@
+"""The one place that decides what an asset or input href may reach.
+
+Every read of a href on the server — a job staging its inputs, a quicklook, a CWL ``File``, an
+SBAS stack, a SAFE folder — goes through :class:`Gateway`; no other module opens a ``file:``
+href or fetches a URL on a user's behalf. The rules (``docs/security.md``):
+
+* ``file:`` hrefs and absolute paths are honoured only inside roots the server owns: its storage
+  and the data roots an administrator declares (``GEP_DATA_ROOTS``), after resolving symlinks;
+  ``..`` is refused outright. In storage, a job's folder (``jobs/<id>/``) is readable by whoever
+  may see the job (its results have the job's visibility); the quicklook cache and the storage
+  root itself are the server's own. The database file is never readable, wherever it lives.
+* remote hrefs are HTTP(S) only; loopback, link-local and private addresses are refused unless
+  an administrator allows the host (``GEP_FETCH_ALLOW``); redirects are re-checked at every hop,
+  and downloads are bounded in size and time (:mod:`gep.gateway.http_fetch`).
+* every refusal of a local href reads the same whether the path exists or not, so the answer
+  tells nothing about the server's files.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from gep.core.access import SYSTEM, Viewer
+from gep.gateway.config import GatewayConfig, HrefRefused
+from gep.gateway.http_fetch import check_url, download
+from gep.io.hrefs import HrefKind, has_parent_step, is_within, parse_href
+
+#: storage folders that are the server's own: no href reads them (the quicklook cache is
+#: served by its own route, with the item's visibility)
+PRIVATE_AREAS = frozenset({"quicklooks", "tmp"})
+#: the storage folder of job ``<id>``: ``jobs/<id>/…``, readable as the job is
+JOBS_AREA = "jobs"
+
+#: (job id, viewer) → whether the viewer may see that job; given by whoever owns the job store
+JobVisible = Callable[[str, Viewer], bool]
+
+
+def _refused(field_name: str, href: str) -> HrefRefused:
+    shown = href if len(href) <= 200 else href[:200] + "…"
+    return HrefRefused(
+        f"{field_name}: '{shown}' cannot be read: a local href must name a file you may read "
+        "in this server's storage or in a data root its administrator declared "
+        "(GEP_DATA_ROOTS), without '..'; other hrefs must be http(s) URLs",
+        field=field_name,
+    )
+
+
+class Gateway:
+    """Confines every href the server reads to what the caller may read."""
+
+    def __init__(self, config: GatewayConfig, job_visible: JobVisible | None = None) -> None:
+        self.config = config
+        self.job_visible = job_visible
+
+    # ------------------------------------------------------------------ local files
+    def local_file(self, href: str, viewer: Viewer, field: str = "href") -> Path:
+        """The resolved path of a local href the viewer may read; HrefRefused otherwise (the
+        same refusal whether the path exists, is elsewhere or is not theirs)."""
+        parsed = parse_href(href)
+        if parsed.kind is not HrefKind.LOCAL or parsed.path is None:
+            raise _refused(field, href)
+        path = self._confined(parsed.path, viewer)
+        if path is None or not path.exists():
+            raise _refused(field, href)
+        return path
+
+    def _confined(self, raw: str, viewer: Viewer) -> Path | None:
+        if has_parent_step(raw):
+            return None
+        real = Path(os.path.realpath(raw))
+        cfg = self.config
+        if real in cfg._denied:
+            return None
+        if any(is_within(real, root) for root in cfg._roots):
+            return real
+        if not is_within(real, cfg._storage):
+            return None
+        return real if self._storage_area_readable(real, viewer) else None
+
+    def _storage_area_readable(self, real: Path, viewer: Viewer) -> bool:
+        parts = real.relative_to(self.config._storage).parts
+        if not parts or parts[0] in PRIVATE_AREAS:
+            return False
+        if parts[0] == JOBS_AREA:
+            if len(parts) < 2:
+                return False
+            if viewer == SYSTEM:
+                return True
+            return self.job_visible is not None and self.job_visible(parts[1], viewer)
+        return True
+
+    def storage_owner_job(self, href: str) -> str | None:
+        """The job whose storage folder a local href names, if any (for write checks)."""
+        parsed = parse_href(href)
+        if parsed.path is None or has_parent_step(parsed.path):
+            return None
+        real = Path(os.path.realpath(parsed.path))
+        if not is_within(real, self.config._storage):
+            return None
+        parts = real.relative_to(self.config._storage).parts
+        return parts[1] if len(parts) >= 2 and parts[0] == JOBS_AREA else None
+
+    # ------------------------------------------------------------------ any href
+    def check(self, href: str, viewer: Viewer, field: str = "href") -> None:
+        """Whether a job may read this href, checked before the job exists: a local file is
+        confined now, a remote host is resolved and checked now (again at download)."""
+        parsed = parse_href(href)
+        if parsed.kind is HrefKind.LOCAL:
+            self.local_file(href, viewer, field)
+        elif parsed.kind is HrefKind.HTTP and parsed.url is not None:
+            check_url(parsed.url, self.config, field)
+        else:
+            raise _refused(field, href)
+
+    def stage(self, href: str, folder: Path, viewer: Viewer, field: str = "href") -> Path:
+        """A local path for the href: confined local files in place (never copied), HTTP(S)
+        downloaded into ``folder`` within the configured bounds."""
+        parsed = parse_href(href)
+        if parsed.kind is HrefKind.LOCAL:
+            return self.local_file(href, viewer, field)
+        if parsed.kind is HrefKind.HTTP and parsed.url is not None:
+            return download(parsed.url, folder, self.config, field)
+        raise _refused(field, href)
+
+    def check_item_reads(self, item: Mapping[str, Any], viewer: Viewer, field: str) -> None:
+        """Before a job exists: every local href of an input item must be confined to what the
+        viewer may read, and every HTTP(S) one must name a host the server may contact. (A file
+        that does not exist is the job's to report: checking existence here would tell.)"""
+        assets = item.get("assets")
+        if not isinstance(assets, Mapping):
+            return
+        hosts_ok: set[str] = set()
+        for key, asset in assets.items():
+            href = str(asset.get("href") or "") if isinstance(asset, Mapping) else ""
+            where = f"{field}.assets.{key}"
+            parsed = parse_href(href)
+            if parsed.kind is HrefKind.LOCAL and parsed.path is not None:
+                if self._confined(parsed.path, viewer) is None:
+                    raise _refused(where, href)
+            elif parsed.kind is HrefKind.HTTP and parsed.url is not None:
+                netloc = parsed.url.split("/", 3)[2] if parsed.url.count("/") >= 2 else ""
+                if netloc not in hosts_ok:
+                    check_url(parsed.url, self.config, where)
+                    hosts_ok.add(netloc)
+            elif href.lower().startswith(("file:", "/vsi")):
+                raise _refused(where, href)
+
+    def resolver(self, viewer: Viewer, field: str = "href") -> Callable[[str], Path]:
+        """``href → local path`` for one viewer, for code below the gateway (tiles)."""
+        return lambda href: self.local_file(href, viewer, field)
+
+    # ------------------------------------------------------------------ writes
+    def check_item_hrefs(
+        self,
+        item: Mapping[str, Any],
+        viewer: Viewer,
+        is_own_job: Callable[[str], bool],
+        where: str = "item",
+    ) -> None:
+        """A user who is not an administrator may not catalogue an item whose assets name the
+        server's files — except the folders of their own jobs — nor GDAL virtual paths
+        (``/vsicurl/…`` reads any URL, unchecked)."""
+        if viewer.is_admin:
+            return
+        assets = item.get("assets")
+        if not isinstance(assets, Mapping):
+            return
+        for key, asset in assets.items():
+            href = str(asset.get("href") or "") if isinstance(asset, Mapping) else ""
+            for name, value in _hrefs_of(key, href, asset):
+                self._check_written(f"{where}.{name}", value, is_own_job)
+
+    def _check_written(self, name: str, href: str, is_own_job: Callable[[str], bool]) -> None:
+        text = href.strip()
+        low = text.lower()
+        local = parse_href(text).kind is HrefKind.LOCAL or low.startswith(("file:", "/vsi"))
+        if not local and not (text.startswith("/") and not text.startswith("//")):
+            return
+        job = self.storage_owner_job(text)
+        if job is not None and is_own_job(job):
+            return
+        raise HrefRefused(
+            f"{name}: '{text[:200]}' names a file on this server; only administrators may "
+            "catalogue server files (use an http(s) URL, or the results of your own jobs)",
+            field=name,
+        )
+
+
+def _hrefs_of(key: str, href: str, asset: Any) -> Iterable[tuple[str, str]]:
+    """An asset's href and its alternates' (STAC alternate-assets extension)."""
+    yield f"assets.{key}.href", href
+    alternates = asset.get("alternate") if isinstance(asset, Mapping) else None
+    if isinstance(alternates, Mapping):
+        for name, alt in alternates.items():
+            if isinstance(alt, Mapping):
+                yield f"assets.{key}.alternate.{name}.href", str(alt.get("href") or "")
