@@ -33,10 +33,12 @@ from gep.api import (
 from gep.api.deps import base_url
 from gep.api.login_limit import LoginLimiter
 from gep.catalog.backends import open_store
+from gep.gateway.config import GatewayConfig, split_list, split_paths
+from gep.gateway.resolver import Gateway
 from gep.harvest.scheduler import HarvestScheduler
 from gep.harvest.store import HarvestStore
 from gep.jobs.deployed import DeployedStore
-from gep.jobs.engine import JobEngine
+from gep.jobs.engine import JobEngine, job_visible
 from gep.jobs.store import ACCEPTED, RUNNING, JobStore
 from gep.processes.cwl import container_runtime
 from gep.processes.registry import ProcessRegistry
@@ -49,6 +51,20 @@ COMMON_CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/landing-page",
     "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/json",
 ]
+
+
+def gateway_config(settings: Settings, storage: Path) -> GatewayConfig:
+    """What hrefs may reach, from the settings; the embedded database is never readable."""
+    url = settings.resolved_database_url()
+    denied = (Path(url.removeprefix("sqlite:///")),) if url.startswith("sqlite:///") else ()
+    return GatewayConfig(
+        storage_root=storage,
+        data_roots=split_paths(settings.data_roots),
+        fetch_allow=split_list(settings.fetch_allow),
+        max_bytes=settings.fetch_max_bytes,
+        timeout_s=settings.fetch_timeout_s,
+        denied=denied,
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -92,7 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.usage = UsageStore(store.engine)
     if settings.admin_token:
         app.state.accounts.ensure_bootstrap_admin(settings.admin_token)
-    app.state.login_limiter = LoginLimiter(settings.login_attempts, settings.login_window_s)
+    app.state.login_limiter = LoginLimiter.from_settings(store.engine, settings)
     app.state.harvests = HarvestStore(store.engine)
     app.state.harvests_running = set()
     app.state.harvests_lock = threading.Lock()
@@ -102,6 +118,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for deployed_process in app.state.deployed.all(app.state.cwl_runtime):
         app.state.processes.add(deployed_process)
     storage = Path(settings.resolved_storage_url().removeprefix("file://"))
+    app.state.gateway = Gateway(
+        gateway_config(settings, storage),
+        job_visible=lambda job_id, viewer: job_visible(app.state.job_store, job_id, viewer),
+    )
     app.state.job_engine = JobEngine(
         settings.resolved_database_url(),
         storage,
@@ -111,6 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         cwl_runtime=app.state.cwl_runtime,
         lease_s=settings.jobs_lease_s,
         provider=settings.provider,
+        gateway_config=app.state.gateway.config,
     )
     errors.install(app)
     openapi.install(app)  # problem+json answers, 400 (not 422), the Problem schema

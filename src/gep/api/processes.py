@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,9 +19,11 @@ from gep.api.deps import base_url, json_body
 from gep.api.openapi import answer, json_request, param, problems, query, request_header
 from gep.api.sharing import VISIBILITY_REQUEST, check_sharing, visibility_body
 from gep.catalog.search import parse_limit, parse_offset
-from gep.core.access import PRIVATE, Viewer
-from gep.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from gep.core.access import ANONYMOUS, PRIVATE, Viewer
+from gep.core.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
+from gep.core.ids import check_id
 from gep.core.timeutil import format_rfc3339, from_micros, parse_datetime_interval
+from gep.gateway.resolver import Gateway
 from gep.jobs.deployed import DeployedStore
 from gep.jobs.engine import JobEngine, parse_item_ref, remove_results, share_results
 from gep.jobs.pricing import job_quote
@@ -42,7 +46,13 @@ from gep.processes.cwl import (
     parse_package,
     validate_with_cwltool,
 )
-from gep.processes.registry import NoSuchProcess, ProcessRegistry, describe
+from gep.processes.registry import (
+    NoSuchProcess,
+    ProcessRegistry,
+    describe,
+    input_names,
+    required_inputs,
+)
 
 router = APIRouter(tags=["OGC API - Processes"])
 
@@ -143,6 +153,7 @@ async def _package(request: Request) -> tuple[CwlProcess, str, str]:
     process_id = str(proc_doc.get("id") or doc.get("id") or "").split("/")[-1].lstrip("#")
     if not process_id or process_id == "main":
         raise InvalidInput("the package's entry point needs an id (the process id)", field="id")
+    check_id(process_id, "id", "the process id")
     process = CwlProcess(process_id, text_, doc)  # maps the inputs: 400 when it cannot
     await run_in_threadpool(validate_with_cwltool, text_)
     process.runtime = request.app.state.cwl_runtime
@@ -164,6 +175,10 @@ async def deploy(request: Request, visibility: str = Query(PRIVATE)) -> Response
     visibility = check_sharing(request, viewer, visibility)
     process, text_, media = await _package(request)
     reg = registry(request)
+    acc = deployed(request).access(process.id)
+    if acc is not None and not viewer.may_see(acc.owner, acc.visibility):
+        # hidden must look like missing: not "already exists", and not why
+        raise Forbidden(f"process id '{process.id}' is not available; choose another", field="id")
     if reg.has(process.id):
         raise Conflict(
             f"process '{process.id}' already exists; PUT /processes/{process.id} "
@@ -238,7 +253,10 @@ def package(process_id: str, request: Request) -> Response:
     "/processes/{process_id}", summary="One service's description", responses=problems(401, 404)
 )
 def describe_process(process_id: str, request: Request) -> Response:
-    doc = describe(visible_process(request, process_id), base_url(request))
+    process = visible_process(request, process_id)
+    doc = describe(process, base_url(request))
+    if isinstance(process, CwlProcess):  # how its tools run: confined, or not
+        doc["gep:runtime"] = process.runtime_description()
     doc["gep:price"] = credits_of(request).price(process_id).as_dict()
     acc = deployed(request).access(process_id)
     if acc is not None:
@@ -405,6 +423,9 @@ def check_item_inputs(
                     raise InvalidInput(
                         f"inputs.{path}: {exc.message}", field=f"inputs.{path}"
                     ) from None
+    gateway: Gateway = request.app.state.gateway
+    for name, item in items.items():  # what the job will read: confined before it exists
+        gateway.check_item_reads(item, viewer or ANONYMOUS, field=f"inputs.{name}")
     if model is not None:
         process.preflight(model, items)
 
@@ -416,11 +437,36 @@ async def _checked_request(process_id: str, request: Request) -> tuple[Any, dict
     if not isinstance(body, dict):
         raise InvalidInput('the body must be an execute request {"inputs": {...}}', field="body")
     process = visible_process(request, process_id)
+    if "inputs" not in body:
+        _no_inputs(process, body)
     inputs = body.get("inputs", {})
-    model = registry(request).validate_inputs(process_id, inputs)  # 400 naming the input
+    # 400 naming an undeclared or missing input, with what the process accepts
+    model = registry(request).validate_inputs(process_id, inputs)
     await run_in_threadpool(check_item_inputs, request, process, inputs, model, viewer)
     price = await run_in_threadpool(credits_of(request).price, process_id)
     return process, inputs, job_quote(process, inputs, price)
+
+
+def _no_inputs(process: Any, body: dict[str, Any]) -> None:
+    """A body without ``inputs`` is an execution with every default: refused (400) when the
+    process has required inputs, naming them, and saying so when the body holds them at its
+    top level (the commonest slip: the inputs not wrapped in ``inputs``)."""
+    required = required_inputs(process)
+    if not required:
+        return
+    stray = [k for k in body if k in input_names(process)]
+    hint = (
+        f'; {", ".join(stray)} must go inside "inputs": {{...}}'
+        if stray
+        else f"; it accepts: {', '.join(input_names(process))}"
+    )
+    raise InvalidInput(
+        f"the body has no \"inputs\"; process '{process.id}' requires "
+        + ", ".join(required)
+        + hint,
+        field="inputs",
+        missing=required,
+    )
 
 
 @router.post(
@@ -441,12 +487,32 @@ async def quote_execution(process_id: str, request: Request) -> Response:
     response_class=Response,
     responses={
         **answer(JSON, "Synchronous: the outputs (or, with ?quote=true, the quote)"),
-        **answer(JSON, "Asynchronous: the job's status", status=201, schema=_STATUS_INFO),
-        **problems(400, 401, 402, 404, 415, 500, s500="A synchronous job failed"),
+        **answer(
+            JSON,
+            "Asynchronous, or synchronous past the server's sync timeout: the job's status "
+            "(Location: the job)",
+            status=201,
+            schema=_STATUS_INFO,
+        ),
+        **problems(
+            400,
+            401,
+            402,
+            404,
+            415,
+            429,
+            500,
+            s429="Too many of the caller's jobs queued or synchronous executions waiting",
+            s500="A synchronous job failed",
+        ),
     },
     openapi_extra={
         **_EXECUTE,
-        **request_header("Prefer", "respond-async: answer 201 at once with the job's status"),
+        **request_header(
+            "Prefer",
+            "respond-async: answer 201 at once with the job's status (a synchronous execution "
+            "that outlasts the server's sync timeout answers so too)",
+        ),
     },
 )
 async def execute(
@@ -456,7 +522,13 @@ async def execute(
 ) -> Response:
     """Runs the service for the caller. Its price is held from their credits on submission
     (402 with the balance and the price when it is not there), charged on success, refunded
-    on failure or when the job is dismissed before it starts."""
+    on failure or when the job is dismissed before it starts.
+
+    A synchronous execution waits on the event loop (``JobEngine.wait_async``), holding no
+    thread of the request pool; past ``sync_timeout_s`` it answers 201 with the job, as for
+    ``respond-async``. One user may have ``jobs_max_sync_per_user`` synchronous executions
+    waiting and ``jobs_max_queued_per_user`` jobs accepted or running: beyond either, 429
+    before any job or hold exists."""
     process, inputs, quote = await _checked_request(process_id, request)
     if quote_only:
         return Response(orjson.dumps(quote.as_dict()), media_type=JSON)
@@ -464,41 +536,91 @@ async def execute(
     store, engine = jobs(request)
     base = base_url(request)
     prefer = request.headers.get("prefer", "").replace(" ", "").lower()
-    asynchronous = "respond-async" in prefer or "sync-execute" not in process.job_control
+    asked_async = "respond-async" in prefer
+    asynchronous = asked_async or "sync-execute" not in process.job_control
     settings = request.app.state.settings
-    job = await run_in_threadpool(
-        lambda: store.create(
-            process_id,
-            inputs,
-            max_attempts=settings.jobs_max_attempts,
-            timeout_s=settings.jobs_timeout_s or None,
-            owner=viewer.user_id,
-            quote=quote,
+    with _sync_waiting(request, viewer, None if asynchronous else settings.jobs_max_sync_per_user):
+        job = await run_in_threadpool(
+            lambda: store.create(
+                process_id,
+                inputs,
+                max_attempts=settings.jobs_max_attempts,
+                timeout_s=settings.jobs_timeout_s or None,
+                owner=viewer.user_id,
+                quote=quote,
+                max_active=settings.jobs_max_queued_per_user,
+            )
         )
-    )
-    try:
-        await run_in_threadpool(engine.submit, job.id)
-    except Exception as exc:  # no cluster to run it on: the job fails now, its hold refunded
-        reason = f"could not be queued: {exc}"
-        await run_in_threadpool(
-            lambda: store.transition(job.id, (ACCEPTED,), FAILED, message=reason, error=reason)
-        )
-        raise
-    location = {"Location": f"{base}/jobs/{job.id}"}
-    if not asynchronous:
-        done = await run_in_threadpool(engine.wait, job.id, settings.sync_timeout_s)
-        if done:
+        try:
+            await run_in_threadpool(engine.submit, job.id)
+        except Exception as exc:  # no cluster to run it on: the job fails now, its hold refunded
+            reason = f"could not be queued: {exc}"
+            await run_in_threadpool(
+                lambda: store.transition(job.id, (ACCEPTED,), FAILED, message=reason, error=reason)
+            )
+            raise
+        location = {"Location": f"{base}/jobs/{job.id}"}
+        if not asynchronous:
+            done = await engine.wait_async(job.id, settings.sync_timeout_s)
             job = await run_in_threadpool(store.get, job.id)
-            engine.forget(job.id)
-            if job.status == SUCCESSFUL:
-                return Response(orjson.dumps(job.outputs or {}), media_type=JSON, headers=location)
-            raise JobFailed(job.error or job.message, field="jobId", jobID=job.id)
+            if done:
+                engine.forget(job.id)
+                if job.status == SUCCESSFUL:
+                    return Response(
+                        orjson.dumps(job.outputs or {}), media_type=JSON, headers=location
+                    )
+                if job.status == FAILED:
+                    raise JobFailed(job.error or job.message, field="jobId", jobID=job.id)
+    # asynchronous, a synchronous one that outlasted the sync timeout (the job goes on, and is
+    # charged once when it ends: the caller follows Location rather than retrying), or one
+    # dismissed while it was waited for (not a failure): the job's status
+    applied = {"Preference-Applied": "respond-async"} if asked_async else {}
     return Response(
         orjson.dumps(_status_info(job, base)),
         status_code=201,
         media_type=JSON,
-        headers={**location, "Preference-Applied": "respond-async"},
+        headers={**location, **applied},
     )
+
+
+#: what a refusal for too many waiting synchronous executions suggests waiting (seconds)
+SYNC_RETRY_AFTER_S = 5
+
+
+@contextmanager
+def _sync_waiting(request: Request, viewer: Viewer, limit: int | None) -> Iterator[None]:
+    """Count one of ``viewer``'s synchronous executions while it waits; 429 (before any job
+    or hold exists) when they already have ``limit`` waiting. ``None``: not synchronous.
+
+    The count lives in this server process, on purpose: what it protects is the process's
+    own connections and waiters, and the check and the increment happen with no ``await``
+    between them, so concurrent requests on the event loop cannot both pass."""
+    if limit is None or viewer.user_id is None:
+        yield
+        return
+    state = request.app.state
+    waiting: dict[str, int] | None = getattr(state, "sync_waiting", None)
+    if waiting is None:
+        waiting = state.sync_waiting = {}
+    now = waiting.get(viewer.user_id, 0)
+    if now >= limit:
+        raise TooManyRequests(
+            f"you have {now} synchronous executions waiting, the most one user may have "
+            f"(jobs_max_sync_per_user = {limit}); wait for one to answer, or execute with "
+            "'Prefer: respond-async' and follow the job",
+            field="jobs_max_sync_per_user",
+            limit=limit,
+            retry_after=SYNC_RETRY_AFTER_S,
+        )
+    waiting[viewer.user_id] = now + 1
+    try:
+        yield
+    finally:
+        left = waiting.get(viewer.user_id, 1) - 1
+        if left > 0:
+            waiting[viewer.user_id] = left
+        else:
+            waiting.pop(viewer.user_id, None)
 
 
 @router.get(

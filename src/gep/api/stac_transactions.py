@@ -20,10 +20,13 @@ from gep.api.openapi import answer, json_request, no_content, problems, request_
 from gep.api.sharing import check_sharing
 from gep.api.stac import _coll_url, _json, _render_collection
 from gep.api.stac_render import GEOJSON, render_item
-from gep.catalog.access import Access
+from gep.catalog.access import Access, is_reserved_collection
 from gep.catalog.store import CatalogStore, WriteMode
-from gep.core.access import PRIVATE, PUBLIC
-from gep.core.errors import Forbidden, InvalidInput
+from gep.core.access import PRIVATE, PUBLIC, Viewer
+from gep.core.errors import Forbidden, InvalidInput, NotFound
+from gep.core.ids import ID_PATTERN, MAX_ID_LENGTH
+from gep.gateway.resolver import Gateway
+from gep.jobs.store import JobStore
 
 router = APIRouter(prefix="/stac", tags=["STAC Transactions"])
 
@@ -32,7 +35,13 @@ MERGE_PATCH = "application/merge-patch+json"
 _PREFER = request_header("Prefer", "return=minimal: answer 204 without the resource (RFC 7240)")
 _MINIMAL = no_content("Done, under Prefer: return=minimal")
 #: a Collection or an Item, as far as the document checks them (the store checks the rest)
-_WITH_ID = {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}}
+_WITH_ID = {
+    "type": "object",
+    "required": ["id"],
+    "properties": {
+        "id": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH, "pattern": ID_PATTERN}
+    },
+}
 _WRITE = (400, 401, 403, 404, 415)
 
 
@@ -63,11 +72,26 @@ def _minimal(request: Request) -> Response | None:
     return None
 
 
+def _platform_refusal(viewer: Viewer, collection_id: str, acc: Access) -> None:
+    """403 for a user who is not an administrator touching a platform collection or its items.
+
+    The platform's collections (``results`` above all) hold other people's objects: a job's
+    owner shares or dismisses the job (``/jobs``), never its published items here.
+    """
+    if acc.platform and not viewer.is_admin:
+        raise Forbidden(
+            f"collection '{collection_id}' belongs to the platform; only an administrator "
+            "changes it or its items",
+            field="collectionId",
+        )
+
+
 def _writable_collection(request: Request, store: CatalogStore, collection_id: str) -> Access:
     """The collection's access when the caller may change it: 404 when they may not see it,
     403 when they may see but not change it, 401 when anonymous."""
     viewer = require_user(request)
     acc = store.collection_access(collection_id, viewer)
+    _platform_refusal(viewer, collection_id, acc)
     if not viewer.may_change(acc.owner):
         raise Forbidden(
             f"collection '{collection_id}' is not yours; only its owner changes it",
@@ -79,10 +103,12 @@ def _writable_collection(request: Request, store: CatalogStore, collection_id: s
 def _writable_item(
     request: Request, store: CatalogStore, collection_id: str, item_id: str
 ) -> Access:
-    """An item its collection's owner, or its own owner (a job's result), may change."""
+    """An item its collection's owner, or its own owner, may change (in a platform
+    collection: administrators only)."""
     viewer = require_user(request)
     acc = store.item_access(collection_id, item_id, viewer)
     coll = store.collection_access(collection_id)
+    _platform_refusal(viewer, collection_id, coll)
     if not (viewer.may_change(acc.owner) or viewer.may_change(coll.owner)):
         raise Forbidden(
             f"item '{item_id}' of '{collection_id}' is not yours to change", field="itemId"
@@ -107,15 +133,29 @@ def _writable_item(
 async def create_collection(request: Request, store: CatalogStore = Depends(get_store)) -> Response:
     """The caller owns the new collection; it is private unless the body says
     ``"gep:visibility"`` (administrators' collections are public by default: they curate the
-    platform's catalogue)."""
+    platform's catalogue).
+
+    The reserved ids (``results``, ``results-…``) are the platform's: an administrator may
+    create them (the platform then owns them), nobody else. An id a collection the caller may
+    not see already has is "not available" (403), as if it meant nothing.
+    """
     viewer = require_user(request)
     body = await json_body(request)
     default = PUBLIC if viewer.is_admin else PRIVATE
     visibility = default
     if isinstance(body, dict) and "gep:visibility" in body:
         visibility = check_sharing(request, viewer, body.pop("gep:visibility"))
+    coll_id = body.get("id") if isinstance(body, dict) else None
+    owner = viewer.user_id
+    if isinstance(coll_id, str) and is_reserved_collection(coll_id):
+        if not viewer.is_admin:
+            raise Forbidden(
+                f"collection id '{coll_id}' is reserved for the platform's results; choose another",
+                field="id",
+            )
+        owner = None
     await run_in_threadpool(
-        lambda: store.create_collection(body, owner=viewer.user_id, visibility=visibility)
+        lambda: store.create_collection(body, owner=owner, visibility=visibility, viewer=viewer)
     )
     base = base_url(request)
     coll = await run_in_threadpool(store.get_collection, body["id"])
@@ -193,6 +233,27 @@ def delete_collection(
     return Response(status_code=204)
 
 
+def _check_hrefs(request: Request, items: list[tuple[str, Any]]) -> None:
+    """Only administrators catalogue the server's files: a user's item may name files only in
+    their own jobs' folders (the gateway's rule), so that no item becomes a way to read
+    someone else's results or the server's own files."""
+    viewer = require_user(request)
+    if viewer.is_admin:
+        return
+    gateway: Gateway = request.app.state.gateway
+    jobs: JobStore = request.app.state.job_store
+
+    def own(job_id: str) -> bool:
+        try:
+            return viewer.may_change(jobs.get(job_id, viewer).owner)
+        except NotFound:
+            return False
+
+    for where, item in items:
+        if isinstance(item, dict):
+            gateway.check_item_hrefs(item, viewer, own, where)
+
+
 def _check_item_collection(item: Any, collection_id: str, where: str) -> None:
     if isinstance(item, dict) and item.get("collection") not in (None, collection_id):
         raise InvalidInput(
@@ -230,11 +291,14 @@ async def create_items(
             raise InvalidInput("features must be a list of STAC Items", field="features")
         for n, f in enumerate(feats):
             _check_item_collection(f, collection_id, f"features[{n}]")
+        _check_hrefs(request, [(f"features[{n}]", f) for n, f in enumerate(feats)])
         report = await run_in_threadpool(
             lambda: store.write_items(feats, collection=collection_id, mode="create", atomic=True)
         )
-        return _json({"created": report.written}, status=201)
+        superseded = [{"position": f.position, "id": f.item_id} for f in report.superseded]
+        return _json({"created": report.written, "superseded": superseded}, status=201)
     _check_item_collection(body, collection_id, "item")
+    _check_hrefs(request, [("item", body)])
     await run_in_threadpool(
         lambda: store.write_items([body], collection=collection_id, mode="create", atomic=True)
     )
@@ -286,6 +350,7 @@ async def bulk_items(
                 field=f"items.{key}.id",
             )
         _check_item_collection(f, collection_id, f"items.{key}")
+    _check_hrefs(request, [(f"items.{key}", f) for key, f in body["items"].items()])
     mode: WriteMode = "create" if method == "insert" else "upsert"
     report = await run_in_threadpool(
         lambda: store.write_items(feats, collection=collection_id, mode=mode, atomic=True)
@@ -298,6 +363,7 @@ async def _replace(
 ) -> Response:
     """Write the new version (404 from the store when the item is not there), then answer with
     it, or 204 under ``Prefer: return=minimal``."""
+    _check_hrefs(request, [("item", item)])
     await run_in_threadpool(
         lambda: store.write_items([item], collection=collection_id, mode="replace", atomic=True)
     )

@@ -7,6 +7,8 @@ them from any process, and nothing is lost when the server restarts.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import resource
@@ -28,6 +30,8 @@ from gep.catalog.store import CatalogStore
 from gep.core.access import ANONYMOUS, SYSTEM, Viewer
 from gep.core.errors import InvalidInput, NotFound
 from gep.core.timeutil import format_rfc3339, from_micros
+from gep.gateway.config import GatewayConfig
+from gep.gateway.resolver import Gateway
 from gep.jobs.deployed import DeployedStore
 from gep.jobs.pricing import actual_cost
 from gep.jobs.store import (
@@ -58,8 +62,9 @@ class JobContext:
         job_id: str,
         scratch: Path,
         output_dir: Path,
-        catalog: CatalogStore | None = None,
-        viewer: Viewer = SYSTEM,
+        catalog: CatalogStore | None,
+        viewer: Viewer,
+        gateway: Gateway,
     ) -> None:
         self.store = store
         self.job_id = job_id
@@ -68,6 +73,8 @@ class JobContext:
         self.catalog = catalog
         #: whose permissions the job reads the catalogue with: the user who submitted it
         self.viewer = viewer
+        #: the one way the job reads an asset href (confined to what its owner may read)
+        self.gateway = gateway
         #: bytes of the input files the job staged (usage accounting)
         self.bytes_read = 0
         self.assets: dict[str, dict[str, Any]] = {}
@@ -89,7 +96,8 @@ class JobContext:
             raise InvalidInput("this job has no catalogue to read items from", field="inputs")
         collection, item_id = parse_item_ref(item)
         record = orjson.loads(self.catalog.get_item(collection, item_id, self.viewer))
-        self.lineage.append(f"{collection}/{item_id}")
+        if f"{collection}/{item_id}" not in self.lineage:
+            self.lineage.append(f"{collection}/{item_id}")
         if asset is None:
             return record, None
         assets = record.get("assets") or {}
@@ -100,7 +108,9 @@ class JobContext:
                 field="inputs.asset",
             )
         href = str(assets[asset].get("href", ""))
-        local = fetch(href, self.scratch)
+        local = self.gateway.stage(
+            href, self.scratch, self.viewer, field=f"{collection}/{item_id}: asset {asset}"
+        )
         self.bytes_read += _size(local)
         self.logger.info("staged %s/%s asset %s", collection, item_id, asset)
         return record, local
@@ -173,25 +183,13 @@ def parse_item_ref(ref: Any) -> tuple[str, str]:
     )
 
 
-def fetch(href: str, folder: Path) -> Path:
-    """A local path for an asset: local files are used in place, HTTP(S) ones downloaded."""
-    url = urlparse(href)
-    if url.scheme in ("", "file"):
-        path = Path(unquote(url.path))
-        if not path.exists():
-            raise InvalidInput(f"asset file {path} does not exist", field="inputs.asset")
-        return path
-    if url.scheme in ("http", "https"):
-        import httpx
-
-        target = folder / (Path(url.path).name or "asset")
-        with httpx.stream("GET", href, follow_redirects=True, timeout=300) as r:
-            r.raise_for_status()
-            with target.open("wb") as fh:
-                for chunk in r.iter_bytes():
-                    fh.write(chunk)
-        return target
-    raise InvalidInput(f"asset scheme '{url.scheme}' is not supported", field="inputs.asset")
+def job_visible(store: JobStore, job_id: str, viewer: Viewer) -> bool:
+    """Whether ``viewer`` may see job ``job_id`` (and so read its storage folder)."""
+    try:
+        store.get(job_id, viewer)
+    except NotFound:
+        return False
+    return True
 
 
 def remove_results(catalog: CatalogStore, storage_root: Path, job_id: str) -> int:
@@ -346,6 +344,7 @@ def run_job(
     job_id: str,
     cwl_runtime: str = "none",
     provider: str = "local",
+    gateway_config: GatewayConfig | None = None,
 ) -> str:
     """Run one job on a worker; returns its final status. Safe to call twice for one job:
     only the call that moves it from ``accepted`` to ``running`` runs it.
@@ -374,7 +373,13 @@ def run_job(
     scratch.mkdir(parents=True, exist_ok=True)
     output_dir.mkdir(parents=True, exist_ok=True)
     catalog = _WORKER_CATALOGS[db_url]
-    ctx = JobContext(store, job_id, scratch, output_dir, catalog, _owner_viewer(store, job.owner))
+    gateway = Gateway(
+        gateway_config or GatewayConfig(storage_root=Path(storage_root)),
+        job_visible=lambda other, viewer: job_visible(store, other, viewer),
+    )
+    ctx = JobContext(
+        store, job_id, scratch, output_dir, catalog, _owner_viewer(store, job.owner), gateway
+    )
     wall0, cpu0, child0 = time.perf_counter(), time.thread_time(), _children_cpu()
 
     def cpu_s() -> float:
@@ -476,8 +481,11 @@ class JobEngine:
         lease_s: float = LEASE_S,
         watch_every_s: float = 1.0,
         provider: str = "local",
+        gateway_config: GatewayConfig | None = None,
     ) -> None:
         self.provider = provider
+        #: what the jobs' hrefs may reach (travels with each job to its worker)
+        self.gateway_config = gateway_config or GatewayConfig(storage_root=storage_root)
         self.db_url = db_url
         self.storage_root = storage_root
         self.scheduler = scheduler
@@ -525,6 +533,7 @@ class JobEngine:
             job_id,
             self.cwl_runtime,
             self.provider,
+            self.gateway_config,
             key=f"gep-job-{job_id}-{attempt}",
             pure=False,
         )
@@ -532,14 +541,60 @@ class JobEngine:
         self.start_watchdog()
 
     def wait(self, job_id: str, timeout: float) -> bool:
-        """Wait for a submitted job; True when it ended within ``timeout`` seconds."""
+        """Wait for a submitted job; True when it ended within ``timeout`` seconds. It blocks
+        its thread: the API awaits :meth:`wait_async` instead."""
         from distributed import wait
 
         future = self._futures.get(job_id)
         if future is None:
             return False
-        done, _ = wait([future], timeout=timeout)
+        try:
+            done, _ = wait([future], timeout=timeout)
+        except TimeoutError:  # distributed raises, rather than answering "not done"
+            return False
         return bool(done)
+
+    async def wait_async(self, job_id: str, timeout: float) -> bool:
+        """True when the job's record is final within ``timeout`` seconds; waits without
+        holding a thread, so that a synchronous execution never ties up the request pool
+        (45 waiting calls holding 45 of its 40 threads starved every other request).
+
+        It watches the job's *record*, not the Dask future: the record is the truth, where a
+        future ends with its attempt even when the watchdog re-queues the job under a new key,
+        and a server that restarted, or another server process, holds no future at all. Each
+        look is one read by primary key, run on the event loop's default executor (not the
+        request pool), between ``asyncio`` sleeps backing off from 20 ms to 2 s. When this
+        process holds the job's future, its done-callback wakes the waiter at once, so a short
+        job answers without waiting for the next look."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(0.0, timeout)
+        woken = asyncio.Event()
+        watched: Any = None
+        delay = 0.02
+
+        def wake(_future: Any) -> None:  # called on a Dask thread
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits any more
+                loop.call_soon_threadsafe(woken.set)
+
+        while True:
+            future = self._futures.get(job_id)
+            if future is not None and future is not watched:  # a retry has a new future
+                watched = future
+                future.add_done_callback(wake)
+            if await loop.run_in_executor(None, self._ended, job_id, future):
+                return True
+            left = deadline - loop.time()
+            if left <= 0:
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(woken.wait(), min(delay, left))
+            woken.clear()
+            delay = min(delay * 2, 2.0)
+
+    def _ended(self, job_id: str, future: Any) -> bool:
+        if self.store is None:  # no record to read: the attempt's future is all there is
+            return future is not None and bool(future.done())
+        return self.store.get(job_id).status in FINAL
 
     def requeue(self, store: JobStore) -> int:
         """Submit every job still ``accepted`` (after a restart, nothing else will)."""
