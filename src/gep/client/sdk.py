@@ -76,12 +76,20 @@ class GepClient:
     def execute(
         self, process_id: str, inputs: dict[str, Any], *, wait: bool = True
     ) -> dict[str, Any]:
-        """Synchronous (the outputs) when ``wait``; otherwise the new job's status."""
+        """Synchronous (the outputs) when ``wait``; otherwise the new job's status.
+
+        A synchronous execution that outlasts the server's sync timeout is answered 201 with
+        the job (it goes on, and is charged once): the client follows it to its results
+        rather than submitting again."""
         headers = {} if wait else {"Prefer": "respond-async"}
         r = self.http.post(
             f"/processes/{process_id}/execution", json={"inputs": inputs}, headers=headers
         )
-        return dict(self._json(r))
+        info = dict(self._json(r))
+        if wait and r.status_code == 201:
+            self.watch(str(info["jobID"]))
+            return self.results(str(info["jobID"]))  # a failed job raises its problem
+        return info
 
     # ------------------------------------------------------------------ jobs
     def job(self, job_id: str) -> dict[str, Any]:

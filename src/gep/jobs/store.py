@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, text
 
 from gep.accounts.credits import CreditStore, Quote
 from gep.core.access import PRIVATE, Viewer, visibility_clause
-from gep.core.errors import GepError, NotFound
+from gep.core.errors import GepError, NotFound, TooManyRequests
 
 #: OGC API - Processes status values
 ACCEPTED, RUNNING, SUCCESSFUL, FAILED, DISMISSED = (
@@ -28,6 +28,12 @@ ACCEPTED, RUNNING, SUCCESSFUL, FAILED, DISMISSED = (
     "dismissed",
 )
 FINAL = (SUCCESSFUL, FAILED, DISMISSED)
+
+#: the first key of the PostgreSQL advisory locks that serialise one owner's submissions
+#: (the second is the owner's hash); the catalogue's migration lock uses a one-key lock
+_SUBMIT_LOCK = 7343014
+#: what a refusal for too many active jobs suggests waiting before trying again (seconds)
+QUEUED_RETRY_AFTER_S = 30
 
 
 class NoSuchJob(NotFound):
@@ -130,14 +136,23 @@ class JobStore:
         owner: str | None = None,
         visibility: str = PRIVATE,
         quote: Quote | None = None,
+        max_active: int | None = None,
     ) -> Job:
         """A new ``accepted`` job. With a ``quote`` of a non-zero price, the owner's credits
         are held in the same transaction: when they are not there, PaymentRequired is raised
-        and no job exists."""
+        and no job exists. With ``max_active``, an owner who already has that many jobs
+        accepted or running gets TooManyRequests, also before anything exists.
+
+        The count and the insert must be one step for concurrent submissions: SQLite's
+        ``BEGIN IMMEDIATE`` already serialises writers; PostgreSQL (READ COMMITTED) would let
+        two transactions count the same jobs, so there one owner's submissions queue on a
+        transaction-scoped advisory lock (other owners' do not wait)."""
         t = now_us()
         job_id = str(uuid.uuid4())
         hold = quote.total if quote is not None and owner is not None else 0
         with self.engine.begin() as conn:
+            if max_active is not None and owner is not None:
+                self._check_active(conn, owner, max_active)
             conn.execute(
                 text(
                     "INSERT INTO jobs (id, process_id, status, inputs, created, updated, "
@@ -161,6 +176,33 @@ class JobStore:
             if hold and owner is not None:
                 self.credits.hold_in(conn, owner, job_id, process_id, hold)
         return self.get(job_id)
+
+    def _check_active(self, conn: Connection, owner: str, max_active: int) -> None:
+        if conn.dialect.name == "postgresql":
+            conn.execute(
+                text("SELECT pg_advisory_xact_lock(:k, hashtext(:o))"),
+                {"k": _SUBMIT_LOCK, "o": owner},
+            )
+        active = self.count_active(owner, conn)
+        if active >= max_active:
+            raise TooManyRequests(
+                f"you have {active} jobs accepted or running, the most one user may have "
+                f"(jobs_max_queued_per_user = {max_active}); wait for some to finish or "
+                "dismiss some, then submit again",
+                field="jobs_max_queued_per_user",
+                limit=max_active,
+                active=active,
+                retry_after=QUEUED_RETRY_AFTER_S,
+            )
+
+    def count_active(self, owner: str, conn: Connection | None = None) -> int:
+        """How many of ``owner``'s jobs are accepted or running."""
+        sql = text("SELECT count(*) FROM jobs WHERE owner = :o AND status IN (:a, :r)")
+        params = {"o": owner, "a": ACCEPTED, "r": RUNNING}
+        if conn is not None:
+            return int(conn.execute(sql, params).scalar() or 0)
+        with self.engine.connect() as c:
+            return int(c.execute(sql, params).scalar() or 0)
 
     def get(self, job_id: str, viewer: Viewer | None = None) -> Job:
         """A job; NoSuchJob when it does not exist or ``viewer`` may not see it."""

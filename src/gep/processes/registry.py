@@ -51,10 +51,39 @@ class ProcessRegistry:
             ) from None
 
     def validate_inputs(self, process_id: str, inputs: Any) -> BaseModel:
-        """Check a request's inputs before anything is queued; 400 names the path at fault."""
+        """Check a request's inputs before anything is queued; 400 names the path at fault.
+
+        Names the process does not declare are refused here rather than left to the model:
+        pydantic ignores unknown fields by default, so a misspelt optional input would
+        silently run the job with its default (and charge for it). Missing required inputs
+        are all named at once, with what the process accepts, so one retry can fix them."""
         process = self.get(process_id)
+        accepted = input_names(process)
+        listing = ", ".join(accepted) or "no inputs"
         if not isinstance(inputs, dict):
-            raise InvalidInput("inputs must be an object of input id -> value", field="inputs")
+            raise InvalidInput(
+                f"inputs must be an object of input id -> value; process '{process_id}' "
+                f"accepts: {listing}",
+                field="inputs",
+            )
+        unknown = [name for name in inputs if name not in accepted]
+        if unknown:
+            names = ", ".join(f"'{n}'" for n in unknown)
+            raise InvalidInput(
+                f"inputs.{unknown[0]}: process '{process_id}' has no input "
+                f"{names}; it accepts: {listing}",
+                field=f"inputs.{unknown[0]}",
+                accepted=accepted,
+            )
+        missing = [name for name in required_inputs(process) if name not in inputs]
+        if missing:
+            raise InvalidInput(
+                f"inputs.{missing[0]}: process '{process_id}' requires "
+                + ", ".join(missing)
+                + f" (missing); it accepts: {listing}",
+                field=f"inputs.{missing[0]}",
+                missing=missing,
+            )
         try:
             return process.Inputs.model_validate(inputs)
         except ValidationError as exc:
@@ -64,6 +93,16 @@ class ProcessRegistry:
                 f"inputs.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
             )
             raise InvalidInput(detail, field=f"inputs.{path}") from None
+
+
+def input_names(process: Process) -> list[str]:
+    """The input ids a process declares, as its description lists them."""
+    return [f.alias or name for name, f in process.Inputs.model_fields.items()]
+
+
+def required_inputs(process: Process) -> list[str]:
+    """The input ids a request must give (``minOccurs`` 1 in the description)."""
+    return [f.alias or name for name, f in process.Inputs.model_fields.items() if f.is_required()]
 
 
 def _discover() -> list[Process]:
