@@ -25,7 +25,7 @@ from gep.api.deps import json_body
 from gep.api.login_limit import LoginLimiter
 from gep.api.openapi import answer, json_request, problems
 from gep.catalog.search import MAX_OFFSET
-from gep.core.access import Viewer
+from gep.core.access import NAME_PATTERN, Viewer
 from gep.core.errors import InvalidInput, NotFound, Unauthorized
 from gep.core.timeutil import parse_datetime_interval
 
@@ -101,18 +101,23 @@ async def _credentials(request: Request) -> tuple[str, str]:
 async def login(request: Request) -> Response:
     """Answers ``{"access_token", "token_type": "bearer", "expires_in"}`` and sets the
     ``gep_session`` cookie (HttpOnly, SameSite=Lax) for the web UI. Failed attempts are limited
-    per user name and address (429 with Retry-After)."""
+    per account, per address and per account from many addresses (429 with Retry-After; see
+    :mod:`gep.accounts.login_limits`)."""
     name, password = await _credentials(request)
     limiter: LoginLimiter = request.app.state.login_limiter
-    address = request.client.host if request.client else "?"
-    limiter.check(name, address)
+    address = limiter.address(request)
+    await limiter.attempt(name, address)
     store = accounts(request)
-    user = await run_in_threadpool(store.check_password, name, password)
+    # a name no account can have is not looked up (a NUL would break PostgreSQL's query)
+    user = (
+        await run_in_threadpool(store.check_password, name, password)
+        if NAME_PATTERN.match(name)
+        else None
+    )
     if user is None:
-        limiter.failed(name, address)
         # one message whatever was wrong: it does not tell which user names exist
         raise Unauthorized("wrong user name or password", field="password")
-    limiter.succeeded(name, address)
+    await limiter.succeeded(name, address)
     hours = float(request.app.state.settings.session_hours)
     _, token = await run_in_threadpool(
         lambda: store.issue_token(user.id, "web session", kind=SESSION, expires_in_s=hours * 3600)
