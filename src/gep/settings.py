@@ -61,8 +61,9 @@ class Settings(BaseSettings):
     )
     trusted_proxies: str = Field(
         default="",
-        description="Addresses of reverse proxies whose X-Forwarded-For is believed, "
-        "separated by ','; empty = none (the peer's address is the client's)",
+        description="Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For "
+        "or Forwarded is believed, separated by ','; empty = none (the peer's address is the "
+        "client's)",
     )
     sync_timeout_s: float = Field(
         default=60.0,
