@@ -9,6 +9,10 @@ Searches apply this inside the SQL (:func:`scope` narrows the collections, :func
 tests item rows) so that pages and ``numberMatched`` only ever count what the caller may see.
 The item test is added only when a searched collection has item-level visibility at all
 (``collections.item_acl``), so the catalogue's big public collections pay nothing for it.
+
+A collection without an owner is the platform's (ingested, harvested, the results): only
+administrators change it or its items, and the ids of result collections are reserved
+(:func:`is_reserved_collection`) so that no user can own where everyone's results go.
 """
 
 from __future__ import annotations
@@ -32,8 +36,9 @@ class Scope:
     item_acl: bool
 
 
-def scope(conn: Connection, viewer: Viewer, wanted: Sequence[str] | None) -> Scope:
-    """The collections ``viewer`` may search among ``wanted`` (all when None)."""
+def _visibility(conn: Connection, viewer: Viewer) -> tuple[dict[str, bool], int]:
+    """The collections ``viewer`` may see (id → has item-level visibility), and how many
+    collections there are in all."""
     params: dict[str, Any] = {}
     clause = visibility_clause(viewer, "owner", "visibility", params)
     # the visibility test as a column: one read tells visible from hidden collections
@@ -43,9 +48,25 @@ def scope(conn: Connection, viewer: Viewer, wanted: Sequence[str] | None) -> Sco
         ),
         params,
     ).all()
-    visible = {r[0]: bool(r[1]) for r in rows if r[2]}
+    return {r[0]: bool(r[1]) for r in rows if r[2]}, len(rows)
+
+
+def visible_collections(
+    conn: Connection, viewer: Viewer, wanted: Sequence[str] | None
+) -> dict[str, bool]:
+    """Those of ``wanted`` (all when None) ``viewer`` may see, each with whether some of its
+    items have a visibility of their own (their metadata must then be read item by item)."""
+    visible, _ = _visibility(conn, viewer)
     if wanted is None:
-        everything = len(visible) == len(rows)
+        return visible
+    return {c: visible[c] for c in wanted if c in visible}
+
+
+def scope(conn: Connection, viewer: Viewer, wanted: Sequence[str] | None) -> Scope:
+    """The collections ``viewer`` may search among ``wanted`` (all when None)."""
+    visible, total = _visibility(conn, viewer)
+    if wanted is None:
+        everything = len(visible) == total
         chosen = None if everything else sorted(visible)
         acl = any(visible.values())
     else:
@@ -68,6 +89,58 @@ def item_clause(viewer: Viewer, params: Params, alias: str = "i") -> str:
     )
 
 
+# ---------------------------------------------------------------------- the platform's own
+
+#: the collection job results are published in (``gep.jobs.engine.RESULTS_COLLECTION`` names
+#: it there: the jobs layer sits above this one)
+RESULTS = "results"
+
+
+def is_reserved_collection(collection_id: str) -> bool:
+    """Ids only the platform's collections may take: ``results`` and any future
+    ``results-<…>`` (per-service result collections).
+
+    Whoever owns the collection results are published in would own everyone's results (they
+    could read, unshare or delete them), so no user may create one under these ids, whether
+    or not it exists yet.
+    """
+    return collection_id == RESULTS or collection_id.startswith(RESULTS + "-")
+
+
+def reclaim_reserved_collections(conn: Connection) -> list[str]:
+    """Give back to the platform the reserved collections a user created before the ids were
+    reserved; returns their ids.
+
+    The squatter's own items keep the visibility they had (it becomes their item-level
+    visibility) and job results keep theirs; the collection becomes the platform's and public,
+    so each item's own visibility decides who sees it. Idempotent: a start-up step.
+    """
+    rows = conn.execute(
+        text(
+            "SELECT id, owner, visibility FROM collections WHERE owner IS NOT NULL "
+            "AND (id = :r OR id LIKE :prefix)"
+        ),
+        {"r": RESULTS, "prefix": RESULTS + "-%"},
+    ).all()
+    for cid, owner, visibility in rows:
+        conn.execute(
+            text(
+                "INSERT INTO item_acl (collection, id, owner, visibility) "
+                "SELECT i.collection, i.id, :o, :v FROM items i WHERE i.collection = :c "
+                "AND NOT EXISTS (SELECT 1 FROM item_acl a "
+                "WHERE a.collection = i.collection AND a.id = i.id)"
+            ),
+            {"c": cid, "o": owner, "v": visibility},
+        )
+        conn.execute(
+            text(
+                "UPDATE collections SET owner = NULL, visibility = :v, item_acl = 1 WHERE id = :c"
+            ),
+            {"c": cid, "v": PUBLIC},
+        )
+    return [r[0] for r in rows]
+
+
 @dataclass(frozen=True)
 class Access:
     """An object's owner and visibility."""
@@ -77,6 +150,12 @@ class Access:
 
     def as_dict(self) -> dict[str, Any]:
         return {"owner": self.owner, "visibility": self.visibility}
+
+    @property
+    def platform(self) -> bool:
+        """Owned by the platform (ingested, harvested, seeded, the results): administrators
+        alone change it and what it holds."""
+        return self.owner is None
 
 
 def collection_access(conn: Connection, collection_id: str) -> Access | None:

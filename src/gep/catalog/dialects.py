@@ -86,6 +86,11 @@ class Dialect:
     def text_match(self, terms: list[str], params: Params) -> str:
         raise NotImplementedError
 
+    def property_keys(self, table: str, alias: str) -> tuple[str, str]:
+        """A FROM entry listing each property of ``table``'s rows as ``alias.key``, and the
+        condition that keeps non-null values (the queryables ignore nulls)."""
+        raise NotImplementedError
+
     def bbox_inside(self, boxes: list[tuple[float, float, float, float]], params: Params) -> str:
         """The item's bbox lies inside one of the boxes: then it intersects a box search for
         sure, and the exact (costly) geometry test can be skipped."""
@@ -135,6 +140,9 @@ class SqliteDialect(Dialect):
             return col
         props = _qualified("properties", table)
         return f"json_extract({props}, {quote_literal(json_path(name))})"
+
+    def property_keys(self, table: str, alias: str) -> tuple[str, str]:
+        return f"json_each({table}.properties) {alias}", f"{alias}.type <> 'null'"
 
     def bind_bool(self, placeholder: str) -> str:
         # json_extract yields 1/0 for true/false
@@ -200,6 +208,12 @@ class SqliteDialect(Dialect):
 
 class PostgresDialect(Dialect):
     name = "postgresql"
+
+    def property_keys(self, table: str, alias: str) -> tuple[str, str]:
+        return (
+            f"jsonb_each({table}.properties) {alias}",
+            f"jsonb_typeof({alias}.value) <> 'null'",
+        )
 
     def property_expr(self, name: str, ptype: str, table: str = "i") -> str:
         col = self.column(name, table)

@@ -17,6 +17,7 @@ from shapely.geometry.base import BaseGeometry
 
 from gep.core.errors import InvalidInput
 from gep.core.geometry import parse_geojson_geometry
+from gep.core.ids import check_id
 from gep.core.timeutil import parse_instant, to_micros
 
 #: links the API writes itself on the way out; stored copies would go stale
@@ -82,14 +83,7 @@ def item_to_row(
         raise InvalidInput(f"{where} must be a JSON object (a STAC Item)", field=where)
     if item.get("type") != "Feature":
         raise InvalidInput(f"{where}.type must be 'Feature' for a STAC Item", field=f"{where}.type")
-    item_id = item.get("id")
-    if not isinstance(item_id, str) or not item_id.strip():
-        raise InvalidInput(f"{where}.id must be a non-empty string", field=f"{where}.id")
-    if "/" in item_id or item_id != item_id.strip():
-        raise InvalidInput(
-            f"{where}.id '{item_id}' must not contain '/' or surrounding spaces",
-            field=f"{where}.id",
-        )
+    item_id = check_id(item.get("id"), f"{where}.id", f"{where}.id")
     coll = item.get("collection")
     if collection is not None:
         if coll not in (None, collection):
