@@ -81,8 +81,11 @@ _FORMATS = {
 def description(
     collection_id: str, request: Request, store: CatalogStore = Depends(get_store)
 ) -> Response:
-    coll = store.get_collection(collection_id, caller(request))
-    xml = description_document(coll, base_url(request), store.queryable_types([collection_id]))
+    viewer = caller(request)
+    coll = store.get_collection(collection_id, viewer)
+    xml = description_document(
+        coll, base_url(request), store.queryable_types([collection_id], viewer)
+    )
     return Response(xml.encode(), media_type=OSDD)
 
 
@@ -107,7 +110,7 @@ def search(
     query = parse_opensearch(
         collection_id,
         dict(request.query_params),
-        store.queryable_types([collection_id]),
+        store.queryable_types([collection_id], viewer),
         visible_places(request),
     )
     query.request.viewer = viewer

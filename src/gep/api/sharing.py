@@ -28,17 +28,21 @@ VISIBILITY_REQUEST = json_request(
 
 def check_sharing(request: Request, viewer: Viewer, value: Any) -> str:
     """A valid visibility ``viewer`` may give: a group must exist, and a user may share only
-    with groups they belong to (administrators with any)."""
+    with groups they belong to (administrators with any).
+
+    Membership is checked first: a user who is not in the group gets the same answer whether
+    it exists or not (groups are visible to their members only, and this must not list them).
+    """
     visibility = parse_visibility(value)
     group = group_of(visibility)
     if group is not None:
-        if group not in accounts(request).group_names():
-            raise InvalidInput(f"there is no group '{group}' to share with", field="visibility")
         if not viewer.is_admin and group not in viewer.groups:
             raise Forbidden(
                 f"you can share only with groups you belong to; you are not in '{group}'",
                 field="visibility",
             )
+        if group not in accounts(request).group_names():
+            raise InvalidInput(f"there is no group '{group}' to share with", field="visibility")
     return visibility
 
 

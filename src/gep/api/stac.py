@@ -23,7 +23,14 @@ from gep.api.stac_render import (
     feature_collection,
     render_item,
 )
-from gep.catalog.search import SearchRequest, build_search, parse_limit, parse_offset
+from gep.catalog.search import (
+    MAX_PARAM_CHARS,
+    SearchRequest,
+    build_search,
+    parse_limit,
+    parse_offset,
+    parse_q,
+)
 from gep.catalog.store import CatalogStore
 from gep.core.bbox import parse_bbox
 from gep.core.errors import InvalidInput
@@ -258,7 +265,7 @@ def collections(
         offset = parse_offset(qp.get("token") or qp.get("offset") or 0, "token")
     except InvalidInput:
         raise InvalidInput("token must be the one from a 'next' link", field="token") from None
-    q = [t.strip() for t in qp["q"].split(",") if t.strip()] if qp.get("q") else None
+    q = parse_q(qp["q"]) if qp.get("q") else None
     bbox = parse_bbox(qp["bbox"]).as_list() if qp.get("bbox") else None
     dt = None
     if qp.get("datetime"):
@@ -307,7 +314,9 @@ def collection(
     responses=_QUERYABLES,
 )
 def queryables(request: Request, store: CatalogStore = Depends(get_store)) -> Response:
-    schema = store.queryables_schema(None)
+    """The properties of what the caller may see: a name private data alone has is not
+    listed (it would tell what someone else holds)."""
+    schema = store.queryables_schema(None, caller(request))
     schema["$id"] = f"{base_url(request)}/stac/queryables"
     return _json(schema, media=SCHEMA_JSON)
 
@@ -321,8 +330,7 @@ def queryables(request: Request, store: CatalogStore = Depends(get_store)) -> Re
 def collection_queryables(
     collection_id: str, request: Request, store: CatalogStore = Depends(get_store)
 ) -> Response:
-    store.collection_access(collection_id, caller(request))
-    schema = store.queryables_schema(collection_id)
+    schema = store.queryables_schema(collection_id, caller(request))
     schema["$id"] = f"{_coll_url(base_url(request), collection_id)}/queryables"
     return _json(schema, media=SCHEMA_JSON)
 
@@ -365,6 +373,12 @@ def _get_params(request: Request) -> dict[str, Any]:
     for key in qp:
         values = qp.getlist(key)
         params[key] = ",".join(values) if key in ("collections", "ids") else values[-1]
+        if len(params[key]) > MAX_PARAM_CHARS:  # before anything splits or parses it
+            raise InvalidInput(
+                f"{key} is longer than {MAX_PARAM_CHARS} characters",
+                field=key,
+                limit=MAX_PARAM_CHARS,
+            )
     return params
 
 

@@ -26,12 +26,14 @@ from sqlalchemy.engine import Connection
 
 from gep.catalog import access
 from gep.catalog.cql2sql import FilterTranslator
+from gep.catalog.db_refusals import refused_by_database
 from gep.catalog.dialects import Dialect
 from gep.catalog.records import ItemRow, batch_geometries, item_to_row, json_type
 from gep.catalog.search import SearchRequest, SortKey, decode_token, encode_token
 from gep.catalog.sqlbuild import Params
 from gep.core.access import PUBLIC, Viewer, visibility_clause
-from gep.core.errors import Conflict, GepError, InvalidInput, NotFound
+from gep.core.errors import Conflict, Forbidden, GepError, InvalidInput, NotFound
+from gep.core.ids import check_id
 
 WriteMode = Literal["create", "upsert", "replace"]
 
@@ -61,6 +63,9 @@ class IngestReport:
     created_collections: list[str] = field(default_factory=list)
     #: (collection, id) of the items that did not exist before (counted when ``origin`` is set)
     new: list[tuple[str, str]] = field(default_factory=list)
+    #: records not written because a later record of the same batch has the same id (the
+    #: last one is kept, as a sequence of single writes would leave it)
+    superseded: list[IngestFailure] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -93,6 +98,11 @@ class CatalogStore(ABC):
         from gep.catalog.migrate import upgrade
 
         upgrade(self.engine)
+        with self.engine.begin() as conn:
+            # results collections a user made before their ids were reserved go back to the
+            # platform (a start-up step rather than a migration: cheap, and it runs again
+            # wherever an old database is opened)
+            access.reclaim_reserved_collections(conn)
 
     def analyze(self) -> None:
         """Refresh planner statistics after bulk loads."""
@@ -163,15 +173,30 @@ class CatalogStore(ABC):
         upsert: bool = False,
         owner: str | None = None,
         visibility: str = PUBLIC,
+        viewer: Viewer | None = None,
     ) -> None:
         """Store a new collection, owned by ``owner`` (None: the platform's). An upsert of an
-        existing one keeps its owner and visibility."""
+        existing one keeps its owner and visibility.
+
+        The reserved ids (``results``…) are the platform's alone. An id taken by a collection
+        ``viewer`` may not see is "not available" (403), never "already exists": that would
+        tell them it is there.
+        """
         coll = validate_collection(collection)
+        if owner is not None and access.is_reserved_collection(coll["id"]):
+            raise Forbidden(
+                f"collection id '{coll['id']}' is reserved for the platform's results; "
+                "choose another",
+                field="id",
+            )
         with self.engine.begin() as conn:
-            exists = conn.execute(
-                text("SELECT 1 FROM collections WHERE id = :id"), {"id": coll["id"]}
-            ).first()
+            exists = access.collection_access(conn, coll["id"])
             if exists and not upsert:
+                if viewer is not None and not viewer.may_see(exists.owner, exists.visibility):
+                    raise Forbidden(
+                        f"collection id '{coll['id']}' is not available; choose another",
+                        field="id",
+                    )
                 raise Conflict(
                     f"collection '{coll['id']}' already exists; use PUT to replace it", field="id"
                 )
@@ -313,6 +338,7 @@ class CatalogStore(ABC):
                     )
                 else:
                     rows.append(item_to_row(item, collection, where=where))
+            rows = _last_of_each(rows, list(range(len(rows))), report)
             self._check_collections(rows, report, create_collections)
             with self._write() as w:
                 self._write_tracked(w, rows, mode, origin, report)
@@ -322,10 +348,12 @@ class CatalogStore(ABC):
         # prepare batch k+1 (Python: parsing, validation) while batch k is written (SQLite and
         # psycopg release the GIL while the database works): on 2 cores this overlaps the two
         def write(
-            batch: list[tuple[int, Any]], prepared: tuple[list[ItemRow], list[IngestFailure]]
+            batch: list[tuple[int, Any]],
+            prepared: tuple[list[ItemRow], list[IngestFailure], list[int]],
         ) -> None:
-            rows, failed = prepared
+            rows, failed, positions = prepared
             report.failed.extend(failed)
+            rows = _last_of_each(rows, positions, report)
             try:
                 rows = self._check_collections(rows, report, create_collections, batch=batch)
                 with self._write() as w:
@@ -412,10 +440,12 @@ class CatalogStore(ABC):
     @staticmethod
     def _prepare_batch(
         batch: list[tuple[int, Any]], collection: str | None
-    ) -> tuple[list[ItemRow], list[IngestFailure]]:
-        """Rows for the valid items of a batch, and a failure for each invalid one."""
+    ) -> tuple[list[ItemRow], list[IngestFailure], list[int]]:
+        """Rows for the valid items of a batch (with their positions), and a failure for each
+        invalid one."""
         geoms = batch_geometries([it for _, it in batch])
         rows: list[ItemRow] = []
+        positions: list[int] = []
         failed: list[IngestFailure] = []
         for n, (pos, item) in enumerate(batch):
             try:
@@ -424,9 +454,10 @@ class CatalogStore(ABC):
                     rows.append(item_to_row(item, collection, "item", g, prep))
                 else:
                     rows.append(item_to_row(item, collection, "item"))
+                positions.append(pos)
             except GepError as exc:
                 failed.append(IngestFailure(pos, _item_id(item), exc.message))
-        return rows, failed
+        return rows, failed, positions
 
     def _check_collections(
         self,
@@ -522,26 +553,63 @@ class CatalogStore(ABC):
             )
 
     # ------------------------------------------------------------------ queryables
-    def queryable_types(self, collections: Sequence[str] | None = None) -> dict[str, str]:
-        sql = "SELECT name, type FROM queryables"
-        params: dict[str, Any] = {}
-        if collections:
-            binds = []
-            for i, c in enumerate(collections):
-                params[f"c{i}"] = c
-                binds.append(f":c{i}")
-            sql += f" WHERE collection IN ({', '.join(binds)})"
+    def queryable_types(
+        self, collections: Sequence[str] | None = None, viewer: Viewer | None = None
+    ) -> dict[str, str]:
+        """Property name → type over ``collections`` (all when None).
+
+        With a ``viewer`` (not an administrator), over what they may see only: collections
+        they may not see count for nothing, and in a collection whose items have visibilities
+        of their own (``results``) a name counts only when an item they may see has it — a
+        property name can itself tell what someone else works on.
+        """
         out: dict[str, str] = {}
         with self.engine.connect() as conn:
-            for name, t in conn.execute(text(sql), params).all():
-                out[name] = t if name not in out else _widen(out[name], t)
+            acl: list[str] = []
+            if viewer is not None and not viewer.is_admin:
+                visible = access.visible_collections(conn, viewer, collections or None)
+                if not visible:
+                    return out
+                collections = sorted(visible)
+                acl = [c for c, has in visible.items() if has]
+            sql = "SELECT collection, name, type FROM queryables"
+            params: dict[str, Any] = {}
+            if collections:
+                binds = []
+                for i, c in enumerate(collections):
+                    params[f"c{i}"] = c
+                    binds.append(f":c{i}")
+                sql += f" WHERE collection IN ({', '.join(binds)})"
+            rows = conn.execute(text(sql), params).all()
+            if acl and viewer is not None:
+                seen = self._visible_property_names(conn, viewer, acl)
+                rows = [r for r in rows if r[0] not in acl or (r[0], r[1]) in seen]
+        for _, name, t in rows:
+            out[name] = t if name not in out else _widen(out[name], t)
         return out
 
-    def queryables_schema(self, collection: str | None = None) -> dict[str, Any]:
-        """Queryables as JSON Schema, derived from the properties actually ingested."""
+    def _visible_property_names(
+        self, conn: Connection, viewer: Viewer, collections: Sequence[str]
+    ) -> set[tuple[str, str]]:
+        """(collection, name) of the non-null properties of the items ``viewer`` may see in
+        ``collections`` (those with item-level visibility: few, and small)."""
+        params = Params()
+        source, not_null = self.dialect.property_keys("i", "k")
+        sql = (
+            f"SELECT DISTINCT i.collection, k.key FROM items i, {source} WHERE i.collection IN ("
+            + ", ".join(params.add(c) for c in collections)
+            + f") AND {not_null} AND {access.item_clause(viewer, params)}"
+        )
+        return {(r[0], r[1]) for r in conn.execute(text(sql), params.values).all()}
+
+    def queryables_schema(
+        self, collection: str | None = None, viewer: Viewer | None = None
+    ) -> dict[str, Any]:
+        """Queryables as JSON Schema, derived from the properties actually ingested (and, with
+        a ``viewer``, that they may see)."""
         if collection is not None:
-            self.get_collection(collection)
-        types = self.queryable_types([collection] if collection else None)
+            self.get_collection(collection, viewer)
+        types = self.queryable_types([collection] if collection else None, viewer)
         props: dict[str, Any] = {
             "id": {"title": "Item ID", "type": "string"},
             "collection": {"title": "Collection ID", "type": "string"},
@@ -617,11 +685,16 @@ class CatalogStore(ABC):
         return int(v or 0)
 
     def search(self, req: SearchRequest) -> SearchPage:
+        with refused_by_database(_culprit(req)):
+            return self._search(req)
+
+    def _search(self, req: SearchRequest) -> SearchPage:
         params = Params()
         where: list[str] = []
         d = self.dialect
         needs_types = bool(req.filter) or any(k.field not in SORTABLE_COLUMNS for k in req.sortby)
-        types = self.queryable_types(req.collections) if needs_types else {}
+        # what the caller may see only: the names are in the error texts of a bad filter
+        types = self.queryable_types(req.collections, req.viewer) if needs_types else {}
         with self.engine.connect() as conn:
             collections = req.collections
             viewer = req.viewer
@@ -762,6 +835,13 @@ class CatalogStore(ABC):
         equal: list[str] = []
 
         def bind(v: Any, t: str) -> str:
+            if not _fits(v, t):
+                # a token edited by hand: the database would refuse to compare the value
+                raise InvalidInput(
+                    "token is not a paging token this server issued for this search; "
+                    "follow the 'next' link as given",
+                    field="token",
+                )
             p = params.add(v)
             if t in ("integer", "number"):
                 return self.dialect.bind_number(p)
@@ -833,12 +913,62 @@ def _schema_for(t: str) -> dict[str, Any]:
     return {"type": t}
 
 
+def _fits(v: Any, t: str) -> bool:
+    """Whether a token's sort value has the type of its sort key (as ``_jsonable`` wrote it)."""
+    if t == "timestamp":
+        return isinstance(v, int) and not isinstance(v, bool)
+    if t in ("integer", "number"):
+        return isinstance(v, int | float) and not isinstance(v, bool)
+    if t == "boolean":
+        return isinstance(v, bool) or v in (0, 1)
+    return isinstance(v, str)
+
+
 def _jsonable(v: Any) -> Any:
     if isinstance(v, bytes | bytearray | memoryview):
         return bytes(v).decode()
     if isinstance(v, float) and v.is_integer():
         return v
     return v
+
+
+def _last_of_each(rows: list[ItemRow], positions: list[int], report: IngestReport) -> list[ItemRow]:
+    """The rows of a batch with each (collection, id) once, the last occurrence kept; the
+    earlier ones go to ``report.superseded``. Written together they would clash in the
+    backends' indexes and fail the whole batch."""
+    last: dict[tuple[str, str], int] = {}
+    for n, r in enumerate(rows):
+        last[(r.collection, r.id)] = n
+    if len(last) == len(rows):
+        return rows
+    kept = []
+    for n, r in enumerate(rows):
+        winner = last[(r.collection, r.id)]
+        if winner == n:
+            kept.append(r)
+        else:
+            report.superseded.append(
+                IngestFailure(
+                    positions[n],
+                    r.id,
+                    f"id '{r.id}' appears again later in the batch (position "
+                    f"{positions[winner]}); that later record was written instead",
+                )
+            )
+    return kept
+
+
+def _culprit(req: SearchRequest) -> str:
+    """The parameter most likely to blame when the database refuses a search as too big."""
+    if req.filter is not None:
+        return "filter"
+    if req.ids:
+        return "ids"
+    if req.intersects is not None:
+        return "intersects"
+    if req.q:
+        return "q"
+    return "token" if req.token else "search"
 
 
 def _item_id(item: Any) -> str | None:
@@ -899,9 +1029,7 @@ def validate_collection(c: Any) -> dict[str, Any]:
         raise InvalidInput("a collection must be a JSON object", field="collection")
     if c.get("type", "Collection") != "Collection":
         raise InvalidInput("collection.type must be 'Collection'", field="type")
-    cid = c.get("id")
-    if not isinstance(cid, str) or not cid or "/" in cid:
-        raise InvalidInput("collection.id must be a non-empty string without '/'", field="id")
+    cid = check_id(c.get("id"), "id", "collection.id")
     out = dict(c)
     out["type"] = "Collection"
     out.setdefault("stac_version", "1.1.0")
