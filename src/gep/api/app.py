@@ -30,6 +30,7 @@ from gep.api import (
     stac,
     stac_transactions,
 )
+from gep.api.body_limit import BodyLimit
 from gep.api.deps import base_url
 from gep.api.login_limit import LoginLimiter
 from gep.catalog.backends import open_store
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gateway_config=app.state.gateway.config,
     )
     errors.install(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)  # 413 past the cap
     openapi.install(app)  # problem+json answers, 400 (not 422), the Problem schema
 
     @app.get("/api", include_in_schema=False)

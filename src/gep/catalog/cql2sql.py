@@ -67,6 +67,10 @@ class FilterTranslator:
             raise InvalidInput("filter: expected a boolean expression", field="filter")
         op = str(node["op"]).lower() if node["op"] not in ("isNull",) else "isnull"
         args = node.get("args", [])
+        if not isinstance(args, list):
+            raise InvalidInput(f"filter: the args of '{node['op']}' must be a list", field="filter")
+        if op in ("and", "or", "not") and not args:
+            raise InvalidInput(f"filter: '{op}' needs at least one argument", field="filter")
         handler: Callable[[list[Any]], str] | None = {
             "and": self._and,
             "or": self._or,
@@ -97,10 +101,10 @@ class FilterTranslator:
 
     # ---------------------------------------------------------------- logic
     def _and(self, args: list[Any]) -> str:
-        return "(" + " AND ".join(self.translate(a) for a in args) + ")"
+        return _joined(" AND ", [self.translate(a) for a in args])
 
     def _or(self, args: list[Any]) -> str:
-        return "(" + " OR ".join(self.translate(a) for a in args) + ")"
+        return _joined(" OR ", [self.translate(a) for a in args])
 
     def _not(self, args: list[Any]) -> str:
         # a comparison on a missing property is NULL; NOT NULL must stay false (CQL2 semantics)
@@ -324,6 +328,22 @@ class FilterTranslator:
         if ptype != "array":
             raise InvalidInput(f"filter: '{name}' is not an array property", field="filter")
         return self.d.array_op(op, name, b, self.p)
+
+
+#: operands joined flat by one AND/OR; more are grouped into a tree of such groups
+_FLAT = 16
+
+
+def _joined(op: str, parts: list[str]) -> str:
+    """``(a OP b OP …)``, grouped into a balanced tree when long.
+
+    SQLite parses ``a OR b OR c …`` into a chain as deep as it is long and refuses a statement
+    past 1 000 levels ("Expression tree is too large"); groups of 16 keep a filter of thousands
+    of terms a few levels deep, and leave the SQL of every ordinary filter as it was.
+    """
+    while len(parts) > _FLAT:
+        parts = ["(" + op.join(parts[i : i + _FLAT]) + ")" for i in range(0, len(parts), _FLAT)]
+    return "(" + op.join(parts) + ")"
 
 
 def _num_text(v: float | int) -> str:

@@ -27,7 +27,21 @@ from shapely import affinity
 from shapely.geometry import Point, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
-from gep.catalog.search import MAX_LIMIT, SearchRequest, parse_limit, parse_q, place_area
+from gep.catalog.bounds import text_nesting, wkt_vertices
+from gep.catalog.search import (
+    MAX_FILTER_DEPTH,
+    MAX_GEOMETRY_VERTICES,
+    MAX_LIMIT,
+    MAX_OFFSET,
+    MAX_PARAM_CHARS,
+    SearchRequest,
+    check_filter_size,
+    parse_ids,
+    parse_limit,
+    parse_q,
+    place_area,
+    refuse_nul,
+)
 from gep.core.bbox import Bbox, parse_bbox
 from gep.core.errors import InvalidInput
 from gep.core.geometry import check_geometry
@@ -341,6 +355,14 @@ class _Params:
     """
 
     def __init__(self, params: Mapping[str, str]) -> None:
+        refuse_nul(dict(params))
+        long = next((k for k, v in params.items() if len(str(v)) > MAX_PARAM_CHARS), None)
+        if long is not None:
+            raise InvalidInput(
+                f"{long} is longer than {MAX_PARAM_CHARS} characters",
+                field=long,
+                limit=MAX_PARAM_CHARS,
+            )
         self.values = {k: str(v).strip() for k, v in params.items()}
         self.used: set[str] = set()
 
@@ -409,14 +431,21 @@ def parse_opensearch(
         start_index = _positive_int(*got)
     if (got := take(_START_PAGE)) is not None:
         start_index += (_positive_int(*got) - 1) * count
+        if start_index > MAX_OFFSET + 1:
+            raise InvalidInput(
+                f"{got[0]} × count starts past result {MAX_OFFSET + 1}, the last one a page "
+                "may start at",
+                field=got[0],
+                limit=MAX_OFFSET + 1,
+            )
     req.limit = count
     req.offset = start_index - 1
 
     # ------------------------------------------------------------ text and identifiers
     if (got := take(_SEARCH_TERMS)) is not None:
-        req.q = parse_q(got[1])
+        req.q = parse_q(got[1], got[0])
     if (got := take(_UID)) is not None:
-        req.ids = [v.strip() for v in got[1].split(",") if v.strip()] or None
+        req.ids = parse_ids(got[1], got[0])
 
     # ------------------------------------------------------------ space
     clauses: list[dict[str, Any]] = []
@@ -488,6 +517,7 @@ def parse_opensearch(
 
     if clauses:
         req.filter = clauses[0] if len(clauses) == 1 else {"op": "and", "args": clauses}
+        check_filter_size(req.filter, "parameters")
     ignored += p.unused()
     return OpenSearchQuery(req, start_index, count, applied, ignored)
 
@@ -496,12 +526,19 @@ def parse_opensearch(
 
 
 def _positive_int(key: str, value: str) -> int:
+    """A 1-based index or page number, at most ``MAX_OFFSET + 1`` (inside 64-bit integers)."""
     try:
         n = int(value)
     except ValueError:
-        raise InvalidInput(f"{key} must be an integer >= 1; got '{value}'", field=key) from None
+        raise InvalidInput(
+            f"{key} must be an integer >= 1; got '{value[:40]}'", field=key
+        ) from None
     if n < 1:
         raise InvalidInput(f"{key} is 1-based: it must be >= 1; got {n}", field=key)
+    if n > MAX_OFFSET + 1:
+        raise InvalidInput(
+            f"{key} must be at most {MAX_OFFSET + 1}", field=key, limit=MAX_OFFSET + 1
+        )
     return n
 
 
@@ -519,7 +556,12 @@ def _number(text: str, key: str) -> int | float:
     except ValueError:
         n = float(text)
     if isinstance(n, float) and not math.isfinite(n):
-        raise InvalidInput(f"{key}: {text} is not a finite number", field=key)
+        raise InvalidInput(f"{key}: {text[:40]} is not a finite number", field=key)
+    if isinstance(n, int) and not -(2**63) <= n < 2**63:
+        # the databases bind integers in 64 bits; a comparison takes the float as well
+        if abs(n) > 10**308:
+            raise InvalidInput(f"{key}: {text[:40]}… is not a finite number", field=key)
+        n = float(n)
     return n
 
 
@@ -615,6 +657,19 @@ def _clause_builder(eo: EoParameter, key: str, value: str) -> Callable[[str], di
 
 
 def _parse_wkt(key: str, value: str) -> BaseGeometry:
+    # GEOS reads nested collections recursively: measure before it reads
+    if text_nesting(value) > MAX_FILTER_DEPTH:
+        raise InvalidInput(
+            f"{key} is nested more than {MAX_FILTER_DEPTH} levels deep",
+            field=key,
+            limit=MAX_FILTER_DEPTH,
+        )
+    if wkt_vertices(value) > MAX_GEOMETRY_VERTICES:
+        raise InvalidInput(
+            f"{key} has more than {MAX_GEOMETRY_VERTICES} vertices; simplify it",
+            field=key,
+            limit=MAX_GEOMETRY_VERTICES,
+        )
     try:
         geom = shapely.from_wkt(value)
     except Exception as exc:  # shapely raises GEOSException with the parser's reason

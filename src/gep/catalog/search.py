@@ -17,6 +17,7 @@ import cql2
 import orjson
 from shapely.geometry.base import BaseGeometry
 
+from gep.catalog.bounds import measure, text_nesting
 from gep.core.access import Viewer
 from gep.core.bbox import Bbox, parse_bbox
 from gep.core.errors import InvalidInput, NotFound
@@ -28,6 +29,38 @@ if TYPE_CHECKING:
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 10_000
+
+# ---------------------------------------------------------------- input caps (docs/catalog.md)
+# Checked before any parser or SQL sees the input: past them the ``cql2`` parser crashes the
+# process (deep nesting), the databases refuse the statement (expression depth, bind
+# variables) or one request holds seconds of CPU and gigabytes of memory. Each is far above
+# what a real search needs.
+
+#: characters of a ``filter`` (CQL2 text or JSON text)
+MAX_FILTER_CHARS = 100_000
+#: nesting of a ``filter``: parentheses, NOT and signs in CQL2 text; nested operators in
+#: CQL2-JSON (an operator is an object and its ``args`` array: two JSON levels)
+MAX_FILTER_DEPTH = 50
+#: operators, property references and literal values of a ``filter`` (with ``query``)
+MAX_FILTER_TERMS = 2_000
+#: positions of ``intersects`` (and of the geometry literals of a ``filter`` together)
+MAX_GEOMETRY_VERTICES = 20_000
+#: entries of ``ids`` and of ``collections``
+MAX_IDS = 10_000
+MAX_COLLECTIONS = 1_000
+#: characters of one id, collection id, free-text term or sort field
+MAX_NAME_CHARS = 1_024
+#: characters of any one query parameter as sent (a comma-separated ``ids``, ``intersects``)
+MAX_PARAM_CHARS = 1_000_000
+#: free-text terms of ``q``
+MAX_Q_TERMS = 100
+#: keys of ``sortby``
+MAX_SORT_KEYS = 32
+#: characters of a paging ``token``
+MAX_TOKEN_CHARS = 65_536
+#: the JSON nesting a CQL2-JSON filter or a geometry may have (below the 128 levels at which
+#: the ``cql2`` library's JSON reader gives up)
+_JSON_DEPTH = 2 * MAX_FILTER_DEPTH + 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +107,7 @@ def parse_offset(value: Any, field: str = "offset") -> int:
     """How many rows a page skips: a whole number in [0, MAX_OFFSET]."""
     try:
         offset = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InvalidInput(f"{field} must be a whole number >= 0", field=field) from None
     if not 0 <= offset <= MAX_OFFSET:
         raise InvalidInput(f"{field} must be between 0 and {MAX_OFFSET}; got {offset}", field=field)
@@ -91,7 +124,7 @@ def parse_limit(value: Any, field: str = "limit", *, clamp: bool = False) -> int
     """
     try:
         limit = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InvalidInput(
             f"{field} must be an integer between 1 and {MAX_LIMIT}", field=field
         ) from None
@@ -104,19 +137,143 @@ def parse_limit(value: Any, field: str = "limit", *, clamp: bool = False) -> int
     return limit
 
 
-def _str_list(value: Any, field: str) -> list[str]:
+def _str_list(value: Any, field: str, most: int) -> list[str]:
+    """A comma-separated string or a list of strings, refused past ``most`` entries (counted
+    before the string is split or the list copied) or ``MAX_NAME_CHARS`` characters each."""
     if isinstance(value, str):
+        if len(value) > MAX_PARAM_CHARS:
+            raise InvalidInput(
+                f"{field} is {len(value)} characters long; at most {MAX_PARAM_CHARS} are accepted",
+                field=field,
+                limit=MAX_PARAM_CHARS,
+            )
+        if value.count(",") >= most:
+            raise InvalidInput(
+                f"{field} names more than {most} entries; at most {most} are accepted",
+                field=field,
+                limit=most,
+            )
         out = [v.strip() for v in value.split(",") if v.strip()]
-    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+    elif isinstance(value, list):
+        if len(value) > most:
+            raise InvalidInput(
+                f"{field} has {len(value)} entries; at most {most} are accepted",
+                field=field,
+                limit=most,
+            )
+        if not all(isinstance(v, str) for v in value):
+            raise InvalidInput(f"{field} must be a list of strings", field=field)
         out = list(value)
     else:
         raise InvalidInput(f"{field} must be a list of strings", field=field)
+    long = next((v for v in out if len(v) > MAX_NAME_CHARS), None)
+    if long is not None:
+        raise InvalidInput(
+            f"{field}: '{long[:40]}…' is {len(long)} characters long; at most {MAX_NAME_CHARS} "
+            "are accepted",
+            field=field,
+            limit=MAX_NAME_CHARS,
+        )
     return out
+
+
+def parse_ids(value: Any, field: str = "ids") -> list[str] | None:
+    """Item ids (at most ``MAX_IDS``), from a comma-separated string or a list."""
+    return _str_list(value, field, MAX_IDS) or None
+
+
+def refuse_nul(params: dict[str, Any]) -> None:
+    """Refuse a NUL character anywhere in the parameters: PostgreSQL cannot store or compare
+    one in text, SQLite's full-text parser stops at it, and no real value holds one."""
+    for key, value in params.items():
+        stack: list[Any] = [key, value]
+        while stack:
+            v = stack.pop()
+            if isinstance(v, str):
+                if "\x00" in v:
+                    raise InvalidInput(
+                        f"{key} contains a NUL character (\\u0000); remove it", field=str(key)
+                    )
+            elif isinstance(v, dict):
+                stack.extend(v.keys())
+                stack.extend(v.values())
+            elif isinstance(v, list):
+                stack.extend(v)
+
+
+def check_geometry_size(geom: Any, field: str) -> None:
+    """Refuse a GeoJSON geometry nested or detailed past the caps, before shapely reads it."""
+    size = measure(geom, _JSON_DEPTH, MAX_FILTER_TERMS, MAX_GEOMETRY_VERTICES)
+    if size.depth > _JSON_DEPTH:
+        raise InvalidInput(
+            f"{field} is nested more than {_JSON_DEPTH} levels deep", field=field, limit=_JSON_DEPTH
+        )
+    if size.vertices > MAX_GEOMETRY_VERTICES:
+        raise InvalidInput(
+            f"{field} has more than {MAX_GEOMETRY_VERTICES} vertices; simplify it",
+            field=field,
+            limit=MAX_GEOMETRY_VERTICES,
+        )
+
+
+def check_filter_size(tree: Any, field: str = "filter") -> None:
+    """Refuse a CQL2-JSON tree past the nesting, term or vertex caps, before it is parsed or
+    translated (the walk is iterative and stops at the first cap passed)."""
+    size = measure(tree, _JSON_DEPTH, MAX_FILTER_TERMS, MAX_GEOMETRY_VERTICES)
+    if size.depth > _JSON_DEPTH:
+        raise InvalidInput(
+            f"{field} is nested too deeply: at most {MAX_FILTER_DEPTH} levels of operators "
+            f"({_JSON_DEPTH} levels of JSON) are accepted",
+            field=field,
+            limit=MAX_FILTER_DEPTH,
+        )
+    if size.terms > MAX_FILTER_TERMS:
+        raise InvalidInput(
+            f"{field} has more than {MAX_FILTER_TERMS} terms (operators, properties and "
+            f"values); at most {MAX_FILTER_TERMS} are accepted: use IN lists or fewer clauses",
+            field=field,
+            limit=MAX_FILTER_TERMS,
+        )
+    if size.vertices > MAX_GEOMETRY_VERTICES:
+        raise InvalidInput(
+            f"{field}: its geometries have more than {MAX_GEOMETRY_VERTICES} vertices; "
+            "simplify them",
+            field=field,
+            limit=MAX_GEOMETRY_VERTICES,
+        )
+
+
+def check_filter_text(text: str, field: str = "filter") -> None:
+    """Refuse CQL2 text past the length or nesting caps: the ``cql2`` parser recurses once per
+    level and overflows the C stack (a crash of the whole process) past a few thousand."""
+    if len(text) > MAX_FILTER_CHARS:
+        raise InvalidInput(
+            f"{field} is {len(text)} characters long; at most {MAX_FILTER_CHARS} are accepted",
+            field=field,
+            limit=MAX_FILTER_CHARS,
+        )
+    depth = text_nesting(text)
+    if depth > MAX_FILTER_DEPTH:
+        raise InvalidInput(
+            f"{field} is nested {depth} levels deep (parentheses, NOT, signs); at most "
+            f"{MAX_FILTER_DEPTH} are accepted",
+            field=field,
+            limit=MAX_FILTER_DEPTH,
+        )
 
 
 def parse_sortby(value: Any) -> list[SortKey]:
     """``"-datetime,+id"`` (GET) or ``[{"field": "datetime", "direction": "desc"}]`` (POST)."""
     keys: list[SortKey] = []
+    if isinstance(value, str | list) and (
+        len(value) > MAX_NAME_CHARS * MAX_SORT_KEYS
+        or (value.count(",") if isinstance(value, str) else len(value)) >= MAX_SORT_KEYS
+    ):
+        raise InvalidInput(
+            f"sortby: at most {MAX_SORT_KEYS} sort keys are accepted",
+            field="sortby",
+            limit=MAX_SORT_KEYS,
+        )
     if isinstance(value, str):
         for part in value.split(","):
             part = part.strip()
@@ -198,12 +355,23 @@ def parse_filter(value: Any, lang: str | None) -> dict[str, Any]:
                 raise InvalidInput(
                     "filter is a JSON object but filter-lang is cql2-text", field="filter"
                 )
+            check_filter_size(value)
             expr = cql2.parse_json(orjson.dumps(value).decode())
         elif isinstance(value, str):
             text = value.strip()
+            if len(text) > MAX_FILTER_CHARS:
+                check_filter_text(text)
             if lang == "cql2-json" or (lang is None and text.startswith("{")):
+                try:
+                    tree = orjson.loads(text)  # bounded: orjson stops at 1 024 levels
+                except orjson.JSONDecodeError as exc:
+                    raise InvalidInput(
+                        f"filter: malformed CQL2-JSON: {exc}", field="filter"
+                    ) from None
+                check_filter_size(tree)
                 expr = cql2.parse_json(text)
             else:
+                check_filter_text(text)
                 expr = cql2.parse_text(text)
         else:
             raise InvalidInput("filter must be CQL2 text or a CQL2-JSON object", field="filter")
@@ -220,6 +388,7 @@ def parse_filter(value: Any, lang: str | None) -> dict[str, Any]:
         raise InvalidInput(f"filter: malformed CQL2: {exc}", field="filter") from None
     if not isinstance(parsed, dict):
         raise InvalidInput("filter must be a CQL2 expression (an object)", field="filter")
+    check_filter_size(parsed)  # text within the caps can still spell many terms
     return _legacy_between(parsed)
 
 
@@ -297,10 +466,13 @@ def _escape_like(val: Any) -> str:
     return str(val).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def parse_q(value: Any) -> list[str] | None:
+def parse_q(value: Any, field: str = "q") -> list[str] | None:
+    """Free-text terms: at most ``MAX_Q_TERMS``, without NUL (no text index takes one)."""
     if value is None:
         return None
-    terms = _str_list(value, "q")
+    terms = _str_list(value, field, MAX_Q_TERMS)
+    if any("\x00" in t for t in terms):
+        raise InvalidInput(f"{field} contains a NUL character (\\u0000); remove it", field=field)
     return terms or None
 
 
@@ -368,10 +540,11 @@ def build_search(
                 f"unknown search parameter(s) {unknown}; accepted: {sorted(known)}",
                 field=unknown[0],
             )
+    refuse_nul(params)
     if params.get("collections") is not None:
-        req.collections = _str_list(params["collections"], "collections") or None
+        req.collections = _str_list(params["collections"], "collections", MAX_COLLECTIONS) or None
     if params.get("ids") is not None:
-        req.ids = _str_list(params["ids"], "ids") or None
+        req.ids = parse_ids(params["ids"])
     if params.get("bbox") is not None and params.get("intersects") is not None:
         raise InvalidInput("give bbox or intersects, not both", field="intersects")
     if params.get("bbox") is not None:
@@ -390,6 +563,7 @@ def build_search(
                 raise InvalidInput(
                     "intersects must be a GeoJSON geometry", field="intersects"
                 ) from None
+        check_geometry_size(geom, "intersects")
         req.intersects = parse_geojson_geometry(geom, "intersects")
     if params.get("place") in (None, "") and params.get("place_buffer") not in (None, ""):
         raise InvalidInput("place_buffer grows the area of a place: give place too", field="place")
@@ -421,6 +595,8 @@ def build_search(
         parts.append(qfilter)
     if parts:
         req.filter = parts[0] if len(parts) == 1 else {"op": "and", "args": parts}
+        if qfilter:
+            check_filter_size(req.filter, "query" if len(parts) == 1 else "filter")
     req.q = parse_q(params.get("q"))
     if params.get("sortby") not in (None, ""):
         req.sortby = parse_sortby(params["sortby"])
@@ -446,12 +622,31 @@ def encode_token(values: list[Any], direction: str = "next") -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+#: the integers a token may carry: what both databases bind as a 64-bit integer
+_INT64 = range(-(2**63), 2**63)
+
+
+def _token_value(v: Any) -> bool:
+    """A sort value this server could have written: a scalar the databases can bind."""
+    if v is None or isinstance(v, bool):
+        return True
+    if isinstance(v, int):
+        return v in _INT64
+    if isinstance(v, float):
+        return v == v and v not in (float("inf"), float("-inf"))
+    return isinstance(v, str) and "\x00" not in v
+
+
 def decode_token(token: str) -> tuple[str, list[Any]]:
     try:
+        if len(token) > MAX_TOKEN_CHARS:
+            raise ValueError
         pad = "=" * (-len(token) % 4)
         data = orjson.loads(base64.urlsafe_b64decode(token + pad))
         direction, values = data["d"], data["k"]
         if direction not in ("next", "prev") or not isinstance(values, list):
+            raise ValueError
+        if not all(_token_value(v) for v in values):
             raise ValueError
     except (binascii.Error, ValueError, KeyError, TypeError, orjson.JSONDecodeError):
         raise InvalidInput(

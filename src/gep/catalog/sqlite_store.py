@@ -170,6 +170,9 @@ class SqliteCatalogStore(CatalogStore):
     def _write_rows(self, w: Any, rows: list[ItemRow], mode: WriteMode) -> None:
         if not rows:
             return
+        # the last copy of an id in a batch wins (as on PostgreSQL): two copies would insert
+        # two full-text rows with one rowid and fail the batch
+        rows = list({(r.collection, r.id): r for r in rows}.values())
         raw = w.connection.dbapi_connection
         cur = raw.cursor()
         existing: dict[tuple[str, str], int] = {}

@@ -582,8 +582,11 @@ class CatalogStore(ABC):
                 sql += f" WHERE collection IN ({', '.join(binds)})"
             rows = conn.execute(text(sql), params).all()
             if acl and viewer is not None:
-                seen = self._visible_property_names(conn, viewer, acl)
-                rows = [r for r in rows if r[0] not in acl or (r[0], r[1]) in seen]
+                # only names no other visible collection already shows need the item scan
+                shown = {r[1] for r in rows if r[0] not in acl}
+                unsure = sorted({r[0] for r in rows if r[0] in acl and r[1] not in shown})
+                seen = self._visible_property_names(conn, viewer, unsure) if unsure else set()
+                rows = [r for r in rows if r[1] in shown or (r[0], r[1]) in seen]
         for _, name, t in rows:
             out[name] = t if name not in out else _widen(out[name], t)
         return out

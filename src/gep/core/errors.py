@@ -80,6 +80,12 @@ class ServiceUnavailable(GepError):
     kind = "service-unavailable"
 
 
+class PayloadTooLarge(GepError):
+    """The request body is larger than the server accepts (HTTP 413); ``limit`` in ``extra``."""
+
+    kind = "payload-too-large"
+
+
 class TooManyRequests(GepError):
     """Too many attempts in a short time (HTTP 429); ``retry_after`` seconds in ``extra``."""
 
