@@ -57,13 +57,13 @@ def _from(app: FastAPI, address: str) -> TestClient:
     return TestClient(app, client=(address, 40000))
 
 
-def _login(client: TestClient, name: str, password: str, **headers: str) -> httpx.Response:
+def _login(client: TestClient, name: str, password: str, **headers: str) -> Any:
     return client.post(
         "/accounts/login", json={"username": name, "password": password}, headers=headers
     )
 
 
-def _assert_throttled(r: httpx.Response) -> int:
+def _assert_throttled(r: Any) -> int:
     assert r.status_code == 429, r.text
     assert r.headers["content-type"] == "application/problem+json"
     assert r.json()["field"] == "username"
