@@ -44,8 +44,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient
     ) as dst:  # fmt: skip
         dst.write(np.random.default_rng(0).random((100, 200), dtype="float32"), 1)
     settings = Settings(
-        admin_token=ADMIN_TOKEN, home=tmp / "home", base_url="http://gep.test", provider="lab"
-    )
+        admin_token=ADMIN_TOKEN, home=tmp / "home", base_url="http://gep.test", provider="lab",
+        data_roots=str(tmp),
+    )  # fmt: skip
     with TestClient(create_app(settings)) as c:
         users = {}
         for name in ("ula", "ugo"):
@@ -59,7 +60,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient
             "properties": {"datetime": "2024-01-01T00:00:00Z"},
             "assets": {"data": {"href": str(raster), "type": "image/tiff", "roles": ["data"]}},
         }  # fmt: skip
-        assert c.post("/stac/collections/mine/items", json=item, headers=users["ula"]).is_success
+        refused = c.post("/stac/collections/mine/items", json=item, headers=users["ula"])
+        assert refused.status_code == 400  # a server file: an administrator catalogues it
+        assert c.post("/stac/collections/mine/items", json=item, headers=ADMIN_HEADERS).is_success
         jobs = []
         for inputs in ({"item": "mine/r", "asset": "data"}, {"item": "mine/r", "asset": "data"}):
             r = c.post("/processes/quicklook/execution", json={"inputs": inputs},
@@ -124,6 +127,7 @@ def test_jobs_read_with_their_submitters_permissions(
             tmp_path,
             app.state.store,
             viewer,  # type: ignore[attr-defined]
+            app.state.gateway,  # type: ignore[attr-defined]
         )
         if sees:
             item, path = ctx.stage("mine/r", "data")

@@ -101,7 +101,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp = Path(tmp_path_factory.mktemp("authz"))
     raster = tmp / "tiny.tif"
     _raster(raster)
-    settings = Settings(admin_token=ADMIN_TOKEN, home=tmp / "home", base_url="http://gep.test")
+    settings = Settings(
+        admin_token=ADMIN_TOKEN, home=tmp / "home", base_url="http://gep.test", data_roots=str(tmp)
+    )
     with TestClient(create_app(settings)) as c:
         headers: dict[str, dict[str, str]] = {"anonymous": {}, "admin": ADMIN_HEADERS}
         assert c.post("/accounts/groups", json={"name": "g1"}, headers=ADMIN_HEADERS).is_success
@@ -127,7 +129,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 "properties": {"datetime": "2024-01-01T00:00:00Z"},
                 "assets": {"data": {"href": str(raster), "type": "image/tiff", "roles": ["data"]}},
             }
-            r = c.post(f"/stac/collections/c-{tag}/items", json=item, headers=a)
+            # a server file: only an administrator may catalogue it (in A's collection)
+            r = c.post(f"/stac/collections/c-{tag}/items", json=item, headers=ADMIN_HEADERS)
             assert r.status_code == 201, r.text
             r = c.post(
                 f"/processes?visibility={vis}",

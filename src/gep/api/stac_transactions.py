@@ -25,7 +25,8 @@ from gep.catalog.store import CatalogStore, WriteMode
 from gep.core.access import PRIVATE, PUBLIC, Viewer
 from gep.core.errors import Forbidden, InvalidInput, NotFound
 from gep.core.ids import ID_PATTERN, MAX_ID_LENGTH
-from gep.gateway.resolver import Gateway
+from gep.gateway.config import HrefRefused
+from gep.gateway.resolver import Gateway, item_hrefs
 from gep.jobs.store import JobStore
 
 router = APIRouter(prefix="/stac", tags=["STAC Transactions"])
@@ -233,10 +234,13 @@ def delete_collection(
     return Response(status_code=204)
 
 
-def _check_hrefs(request: Request, items: list[tuple[str, Any]]) -> None:
+def _check_hrefs(
+    request: Request, items: list[tuple[str, Any]], store: CatalogStore, collection_id: str
+) -> None:
     """Only administrators catalogue the server's files: a user's item may name files only in
     their own jobs' folders (the gateway's rule), so that no item becomes a way to read
-    someone else's results or the server's own files."""
+    someone else's results or the server's own files. An update may keep the hrefs its stored
+    version has (an administrator wrote them)."""
     viewer = require_user(request)
     if viewer.is_admin:
         return
@@ -250,8 +254,16 @@ def _check_hrefs(request: Request, items: list[tuple[str, Any]]) -> None:
             return False
 
     for where, item in items:
-        if isinstance(item, dict):
+        if not isinstance(item, dict):
+            continue
+        try:
             gateway.check_item_hrefs(item, viewer, own, where)
+        except HrefRefused as refused:
+            try:
+                stored = orjson.loads(store.get_item(collection_id, str(item.get("id")), viewer))
+            except NotFound:
+                raise refused from None
+            gateway.check_item_hrefs(item, viewer, own, where, kept=item_hrefs(stored))
 
 
 def _check_item_collection(item: Any, collection_id: str, where: str) -> None:
@@ -291,14 +303,16 @@ async def create_items(
             raise InvalidInput("features must be a list of STAC Items", field="features")
         for n, f in enumerate(feats):
             _check_item_collection(f, collection_id, f"features[{n}]")
-        _check_hrefs(request, [(f"features[{n}]", f) for n, f in enumerate(feats)])
+        _check_hrefs(
+            request, [(f"features[{n}]", f) for n, f in enumerate(feats)], store, collection_id
+        )
         report = await run_in_threadpool(
             lambda: store.write_items(feats, collection=collection_id, mode="create", atomic=True)
         )
         superseded = [{"position": f.position, "id": f.item_id} for f in report.superseded]
         return _json({"created": report.written, "superseded": superseded}, status=201)
     _check_item_collection(body, collection_id, "item")
-    _check_hrefs(request, [("item", body)])
+    _check_hrefs(request, [("item", body)], store, collection_id)
     await run_in_threadpool(
         lambda: store.write_items([body], collection=collection_id, mode="create", atomic=True)
     )
@@ -350,7 +364,9 @@ async def bulk_items(
                 field=f"items.{key}.id",
             )
         _check_item_collection(f, collection_id, f"items.{key}")
-    _check_hrefs(request, [(f"items.{key}", f) for key, f in body["items"].items()])
+    _check_hrefs(
+        request, [(f"items.{key}", f) for key, f in body["items"].items()], store, collection_id
+    )
     mode: WriteMode = "create" if method == "insert" else "upsert"
     report = await run_in_threadpool(
         lambda: store.write_items(feats, collection=collection_id, mode=mode, atomic=True)
@@ -363,7 +379,7 @@ async def _replace(
 ) -> Response:
     """Write the new version (404 from the store when the item is not there), then answer with
     it, or 204 under ``Prefer: return=minimal``."""
-    _check_hrefs(request, [("item", item)])
+    await run_in_threadpool(_check_hrefs, request, [("item", item)], store, collection_id)
     await run_in_threadpool(
         lambda: store.write_items([item], collection=collection_id, mode="replace", atomic=True)
     )

@@ -19,7 +19,7 @@ href or fetches a URL on a user's behalf. The rules (``docs/security.md``):
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -159,10 +159,12 @@ class Gateway:
         viewer: Viewer,
         is_own_job: Callable[[str], bool],
         where: str = "item",
+        kept: Container[str] = (),
     ) -> None:
         """A user who is not an administrator may not catalogue an item whose assets name the
         server's files — except the folders of their own jobs — nor GDAL virtual paths
-        (``/vsicurl/…`` reads any URL, unchecked)."""
+        (``/vsicurl/…`` reads any URL, unchecked). Hrefs in ``kept`` (those of the stored
+        version an update replaces, which an administrator wrote) may stay."""
         if viewer.is_admin:
             return
         assets = item.get("assets")
@@ -171,7 +173,8 @@ class Gateway:
         for key, asset in assets.items():
             href = str(asset.get("href") or "") if isinstance(asset, Mapping) else ""
             for name, value in _hrefs_of(key, href, asset):
-                self._check_written(f"{where}.{name}", value, is_own_job)
+                if value not in kept:
+                    self._check_written(f"{where}.{name}", value, is_own_job)
 
     def _check_written(self, name: str, href: str, is_own_job: Callable[[str], bool]) -> None:
         text = href.strip()
@@ -187,6 +190,19 @@ class Gateway:
             "catalogue server files (use an http(s) URL, or the results of your own jobs)",
             field=name,
         )
+
+
+def item_hrefs(item: Mapping[str, Any]) -> set[str]:
+    """Every asset href of an item (alternates included)."""
+    assets = item.get("assets")
+    if not isinstance(assets, Mapping):
+        return set()
+    return {
+        value
+        for key, asset in assets.items()
+        if isinstance(asset, Mapping)
+        for _, value in _hrefs_of(key, str(asset.get("href") or ""), asset)
+    }
 
 
 def _hrefs_of(key: str, href: str, asset: Any) -> Iterable[tuple[str, str]]:

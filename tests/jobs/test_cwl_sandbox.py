@@ -1,0 +1,155 @@
+"""Deployed packages run confined: with no container engine here, in a bubblewrap sandbox that
+shows the tool no /etc/passwd, no GEP_HOME and no network — unless the package declares
+NetworkAccess — and reasons for failure come back readable. Unconfined runs happen only when
+an administrator says so, and the service's description says it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ADMIN_HEADERS, ADMIN_TOKEN
+from fastapi.testclient import TestClient
+
+import gep.processes.cwl as cwl
+from gep.api.app import create_app
+from gep.settings import Settings
+from gateway.http_files import FileServer
+
+PROBE = """
+cwlVersion: v1.2
+class: CommandLineTool
+id: {id}
+{requirements}
+baseCommand: [bash, -c]
+arguments:
+  - {{valueFrom: $(inputs.script), position: 0}}
+inputs:
+  script: string
+  file: {{type: "File?", inputBinding: {{position: 1}}}}
+outputs:
+  out: {{type: stdout}}
+stdout: out.txt
+"""
+NETWORK = "requirements:\n  NetworkAccess: {networkAccess: true}"
+YAML = {"content-type": "application/cwl+yaml"}
+
+
+def _run(c: TestClient, process: str, inputs: dict[str, Any], h: dict[str, str]) -> dict[str, Any]:
+    r = c.post(f"/processes/{process}/execution", json={"inputs": inputs},
+               headers={**h, "Prefer": "respond-async"})  # fmt: skip
+    assert r.status_code == 201, r.text
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        job = c.get(f"/jobs/{r.json()['jobID']}", headers=h).json()
+        if job["status"] in ("successful", "failed"):
+            return dict(job)
+        time.sleep(0.1)
+    raise AssertionError("job did not end")
+
+
+@pytest.fixture(scope="module")
+def world(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[TestClient, dict[str, str], Path, FileServer]]:
+    tmp = Path(tmp_path_factory.mktemp("sandbox"))
+    home = tmp / "home"
+    data = tmp / "data"
+    data.mkdir()
+    (data / "note.txt").write_text("twelve bytes")
+    with FileServer() as server:
+        (tmp / "ok.txt").write_text("served over loopback")
+        server.add("ok.txt", tmp / "ok.txt")
+        settings = Settings(admin_token=ADMIN_TOKEN, home=home, data_roots=str(data),
+                            base_url="http://gep.test")  # fmt: skip
+        with TestClient(create_app(settings)) as c:
+            r = c.post("/accounts/users", headers=ADMIN_HEADERS,
+                       json={"name": "dev", "role": "developer", "credits": 50, "token": True})  # fmt: skip
+            h = {"Authorization": f"Bearer {r.json()['token']}"}
+            c.post("/stac/collections", headers=ADMIN_HEADERS,
+                   json={"id": "docs", "description": "d", "gep:visibility": "public"})  # fmt: skip
+            item = {
+                "type": "Feature", "id": "note", "geometry": None,
+                "properties": {"datetime": "2024-01-01T00:00:00Z"},
+                "assets": {"text": {"href": (data / "note.txt").as_uri(), "roles": ["data"]}},
+            }  # fmt: skip
+            assert c.post("/stac/collections/docs/items", json=item, headers=ADMIN_HEADERS).is_success
+            for pid, req in (("probe", ""), ("probe-net", NETWORK)):
+                package = PROBE.format(id=pid, requirements=req)
+                assert c.post("/processes", content=package, headers={**h, **YAML}).status_code == 201
+            yield c, h, home, server
+
+
+def test_the_runtime_is_a_sandbox_and_says_so(
+    world: tuple[TestClient, dict[str, str], Path, FileServer],
+) -> None:
+    c, h, _, _ = world
+    runtime = c.get("/processes/probe", headers=h).json()["gep:runtime"]
+    assert runtime["runtime"] == "bwrap" and runtime["confined"] is True
+    assert "no network" in runtime["note"]
+    assert "with network" in c.get("/processes/probe-net", headers=h).json()["gep:runtime"]["note"]
+
+
+@pytest.mark.parametrize(
+    ("script", "says"),
+    [
+        ("cat /etc/passwd", "/etc/passwd: No such file or directory"),
+        ("ls {home}/gep.db", "No such file or directory"),
+        ("exec 3<>/dev/tcp/127.0.0.1/{port}", "/dev/tcp/127.0.0.1/{port}"),
+    ],
+    ids=["etc-passwd", "gep-home", "network"],
+)
+def test_a_package_reaching_out_fails_with_a_readable_reason(
+    world: tuple[TestClient, dict[str, str], Path, FileServer], script: str, says: str
+) -> None:
+    c, h, home, server = world
+    assert (home / "gep.db").exists()  # there on the host, invisible inside
+    fill = {"home": home, "port": server.port}
+    job = _run(c, "probe", {"script": script.format(**fill)}, h)
+    assert job["status"] == "failed", job
+    assert says.format(**fill) in job["message"], job["message"]
+    assert "\x1b" not in job["message"]  # no terminal colour codes
+    assert "application package failed" in job["message"]
+
+
+def test_with_network_access_and_a_catalogue_input_it_works(
+    world: tuple[TestClient, dict[str, str], Path, FileServer],
+) -> None:
+    c, h, _, server = world
+    script = (
+        'wc -c < "$0" && exec 3<>/dev/tcp/127.0.0.1/{port} && '
+        "printf 'GET /ok.txt HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3"
+    ).format(port=server.port)
+    inputs = {"script": script, "file": "docs/note"}
+    job = _run(c, "probe-net", inputs, h)
+    assert job["status"] == "successful", job
+    out = c.get(f"/jobs/{job['jobID']}/results", headers=h).json()["out"]
+    text = Path(out.removeprefix("file://")).read_text()
+    assert text.startswith("12\n") and "served over loopback" in text
+    # the same script without NetworkAccess reads the file and is cut from the network
+    job = _run(c, "probe", inputs, h)
+    assert job["status"] == "failed" and "/dev/tcp/127.0.0.1" in job["message"], job
+
+
+def test_unconfined_only_when_the_administrator_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = PROBE.format(id="p", requirements="")
+    settings = Settings(admin_token=ADMIN_TOKEN, home=tmp_path / "a", cwl_runtime="none")
+    with TestClient(create_app(settings), headers=ADMIN_HEADERS) as c:
+        assert c.post("/processes", content=package, headers=YAML).status_code == 201
+        runtime = c.get("/processes/p").json()["gep:runtime"]
+        assert runtime["confined"] is False and "UNCONFINED" in runtime["note"]
+    # auto, with neither a container engine nor bubblewrap: packages are refused, not run
+    monkeypatch.setattr(cwl, "bwrap_works", lambda: False)
+    monkeypatch.setattr(cwl.shutil, "which", lambda _: None)
+    settings = Settings(admin_token=ADMIN_TOKEN, home=tmp_path / "b")
+    with TestClient(create_app(settings), headers=ADMIN_HEADERS) as c:
+        assert c.post("/processes", content=package, headers=YAML).status_code == 201
+        assert c.get("/processes/p").json()["gep:runtime"]["runtime"] == "unavailable"
+        r = c.post("/processes/p/execution", json={"inputs": {"script": "true"}})
+        assert r.status_code == 503 and "bubblewrap" in r.json()["detail"], r.text
+        assert c.get("/jobs").json()["numberMatched"] == 0
