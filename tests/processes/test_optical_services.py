@@ -64,7 +64,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient
     later["properties"]["datetime"] = "2017-08-29T15:54:15Z"
     items.append(later)
     app = create_app(
-        Settings(admin_token=ADMIN_TOKEN, home=tmp / "home", base_url="http://gep.test")
+        Settings(admin_token=ADMIN_TOKEN, home=tmp / "home", base_url="http://gep.test",
+                 data_roots=str(tmp))  # fmt: skip
     )
     with TestClient(app, headers=ADMIN_HEADERS) as c:
         store = c.app.state.store  # type: ignore[attr-defined]

@@ -45,7 +45,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient
     # products are reused, not simulated again: nothing is logged and no file is rewritten
     assert messages == [] and [p.stat().st_mtime_ns for p in slc] == written
     app = create_app(
-        Settings(admin_token=ADMIN_TOKEN, home=tmp / "home", base_url="http://gep.test")
+        Settings(admin_token=ADMIN_TOKEN, home=tmp / "home", base_url="http://gep.test",
+                 data_roots=str(tmp))  # fmt: skip
     )
     with TestClient(app, headers=ADMIN_HEADERS) as c:
         store = c.app.state.store  # type: ignore[attr-defined]

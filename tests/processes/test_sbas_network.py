@@ -69,7 +69,8 @@ def world(
     ]  # fmt: skip
     truth = sims[0].truth
     app = create_app(
-        Settings(admin_token=ADMIN_TOKEN, home=tmp / "home", base_url="http://gep.test")
+        Settings(admin_token=ADMIN_TOKEN, home=tmp / "home", base_url="http://gep.test",
+                 data_roots=str(tmp))  # fmt: skip
     )
     with TestClient(app, headers=ADMIN_HEADERS) as c:
         store = c.app.state.store  # type: ignore[attr-defined]

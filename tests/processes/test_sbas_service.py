@@ -36,7 +36,8 @@ SIM_STEP = 0.001
 
 def _settings(home: Path) -> Settings:
     extra: dict[str, Any] = {"admin_token": ADMIN_TOKEN} if ADMIN_TOKEN else {}
-    return Settings(home=home, base_url="http://gep.test", **extra)
+    # the test stacks are written beside home: a data root of this server
+    return Settings(home=home, base_url="http://gep.test", data_roots=str(home.parent), **extra)
 
 
 def _sim_items(folder: Path) -> tuple[list[dict[str, Any]], Any]:

@@ -355,7 +355,10 @@ def source_paths(
     assets = item.get("assets") or {}
     out: dict[str, Path] = {}
     for key in source.assets:
-        path = resolve(str(assets[key].get("href") or ""))
+        try:
+            path = resolve(str(assets[key].get("href") or ""))
+        except NotFound as exc:  # the resolver's words, on this asset
+            raise NotFound(exc.message, field=f"assets.{key}.href") from None
         if not path.exists():
             raise NotFound(
                 f"asset '{key}' of item '{item.get('id')}' names {assets[key].get('href')!r}, "
