@@ -28,9 +28,9 @@ def test_inputs_are_validated_with_the_path_at_fault() -> None:
     reg = ProcessRegistry()
     ok = reg.validate_inputs("echo", {"message": "Etna"})
     assert isinstance(ok, EchoInputs) and ok.message == "Etna"
-    with pytest.raises(InvalidInput) as err:
+    with pytest.raises(InvalidInput) as err:  # a typo: the undeclared name, and what is taken
         reg.validate_inputs("echo", {"mesage": "typo"})
-    assert err.value.field == "inputs.message"
+    assert err.value.field == "inputs.mesage" and "message" in err.value.message
     with pytest.raises(InvalidInput) as err:
         reg.validate_inputs("echo", {"message": {"nested": 1}})
     assert "inputs.message" in err.value.message
