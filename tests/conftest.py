@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psycopg
 import pytest
+import rasterio
+from rasterio.transform import from_origin
 from sqlalchemy import text
 
 from gep.algorithms.sar.geometry import Dem
@@ -59,6 +64,47 @@ def run_job(client: Any, process: str, inputs: dict[str, Any], timeout_s: float 
         time.sleep(0.2)
     assert status["status"] == "successful", (status, client.get(f"/jobs/{job}/logs").json())
     return job
+
+
+def wait_for_job(
+    client: Any, job_id: str, headers: dict[str, str] | None = None, timeout_s: float = 90.0
+) -> dict[str, Any]:
+    """The job's status document once it has ended (successful, failed or dismissed)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        job = client.get(f"/jobs/{job_id}", headers=headers or {}).json()
+        if job["status"] in ("successful", "failed", "dismissed"):
+            return dict(job)
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not end within {timeout_s} s")
+
+
+def write_test_raster(path: Path) -> Path:
+    """A small float32 GeoTIFF (a ramp, 64 × 48 pixels of 30 m in UTM 33N)."""
+    data = np.tile(np.linspace(0, 1000, 64, dtype="float32"), (48, 1))
+    with rasterio.open(
+        path, "w", driver="GTiff", width=64, height=48, count=1, dtype="float32",
+        crs="EPSG:32633", transform=from_origin(500_000, 4_180_000, 30, 30),
+    ) as dst:  # fmt: skip
+        dst.write(data, 1)
+    return path
+
+
+@contextmanager
+def scratch_postgis_database(prefix: str) -> Iterator[str]:
+    """A PostgreSQL database (with PostGIS) of its own, dropped afterwards: for servers whose
+    tables the shared test database's truncations must not touch. Yields its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = PG_URL.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)[0]
+    with psycopg.connect(f"{admin}/postgres", autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        with psycopg.connect(f"{admin}/{name}", autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(f"{admin}/postgres", autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 _pg_store: CatalogStore | None = None

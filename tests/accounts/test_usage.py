@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 import rasterio
-from conftest import ADMIN_HEADERS, ADMIN_TOKEN
+from conftest import ADMIN_HEADERS, ADMIN_TOKEN, wait_for_job
 from fastapi.testclient import TestClient
 from rasterio.transform import from_origin
 
@@ -22,16 +21,6 @@ from gep.core.access import Viewer
 from gep.core.errors import NotFound
 from gep.jobs.engine import JobContext
 from gep.settings import Settings
-
-
-def _wait(c: TestClient, job_id: str, headers: dict[str, str]) -> dict[str, Any]:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        job = c.get(f"/jobs/{job_id}", headers=headers).json()
-        if job["status"] in ("successful", "failed", "dismissed"):
-            return dict(job)
-        time.sleep(0.1)
-    raise AssertionError("job did not end")
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +61,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient
                    headers={**users["ugo"], "Prefer": "respond-async"})  # fmt: skip
         jobs.append(r.json()["jobID"])
         for j, who in zip(jobs, ("ula", "ula", "ugo"), strict=True):
-            _wait(c, j, users[who])
+            wait_for_job(c, j, users[who])
         yield c, {"users": users, "raster": raster, "jobs": jobs}
 
 

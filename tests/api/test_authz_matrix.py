@@ -9,18 +9,14 @@ get 401), then every cell is asserted, with the counts of the listings.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
-import rasterio
-from conftest import ADMIN_HEADERS, ADMIN_TOKEN
+from conftest import ADMIN_HEADERS, ADMIN_TOKEN, wait_for_job, write_test_raster
 from fastapi.testclient import TestClient
-from rasterio.transform import from_origin
 
 from gep.api.app import create_app
 from gep.settings import Settings
@@ -77,30 +73,11 @@ class World:
         return self.client.request(method, path, json=body, headers=self.headers[caller])
 
 
-def _raster(path: Path) -> None:
-    data = np.tile(np.linspace(0, 1000, 64, dtype="float32"), (48, 1))
-    with rasterio.open(
-        path, "w", driver="GTiff", width=64, height=48, count=1, dtype="float32",
-        crs="EPSG:32633", transform=from_origin(500_000, 4_180_000, 30, 30),
-    ) as dst:  # fmt: skip
-        dst.write(data, 1)
-
-
-def _wait(client: TestClient, job_id: str, headers: dict[str, str]) -> dict[str, Any]:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        job = client.get(f"/jobs/{job_id}", headers=headers).json()
-        if job["status"] in ("successful", "failed", "dismissed"):
-            return dict(job)
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not finish")
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp = Path(tmp_path_factory.mktemp("authz"))
     raster = tmp / "tiny.tif"
-    _raster(raster)
+    write_test_raster(raster)
     settings = Settings(
         admin_token=ADMIN_TOKEN, home=tmp / "home", base_url="http://gep.test", data_roots=str(tmp)
     )
@@ -145,7 +122,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             )
             assert r.status_code == 201, r.text
             jobs[tag] = r.json()["jobID"]
-            assert _wait(c, jobs[tag], a)["status"] == "successful"
+            assert wait_for_job(c, jobs[tag], a)["status"] == "successful"
             r = c.patch(f"/jobs/{jobs[tag]}", json={"visibility": vis}, headers=a)
             assert r.status_code == 200 and r.json()["results_shared"] == 1, r.text
             r = c.post(

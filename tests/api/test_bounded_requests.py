@@ -11,16 +11,14 @@ from __future__ import annotations
 import base64
 import json
 import socket
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
-import psycopg
 import pytest
-from conftest import ADMIN_HEADERS, ADMIN_TOKEN, BACKENDS, PG_URL
+from conftest import ADMIN_HEADERS, ADMIN_TOKEN, BACKENDS, scratch_postgis_database
 from fastapi.testclient import TestClient
 from serving import free_port, start_gep_serve, stop
 from sqlalchemy import text
@@ -76,15 +74,8 @@ def _problem(r: Any, status: int, field: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def pg_database() -> Iterator[str]:
     """A database of its own, so the shared test database's truncations do not interfere."""
-    name = f"gep_bounded_{uuid.uuid4().hex[:10]}"
-    admin = PG_URL.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)[0]
-    with psycopg.connect(f"{admin}/postgres", autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    try:
-        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(f"{admin}/postgres", autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with scratch_postgis_database("gep_bounded") as url:
+        yield url
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

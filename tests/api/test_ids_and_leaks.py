@@ -16,13 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import psycopg
 import pytest
-import rasterio
-from conftest import ADMIN_HEADERS, ADMIN_TOKEN, BACKENDS, PG_URL
+from conftest import ADMIN_HEADERS, ADMIN_TOKEN, BACKENDS, PG_URL, write_test_raster
 from fastapi.testclient import TestClient
-from rasterio.transform import from_origin
 
 from gep.api.app import create_app
 from gep.catalog.access import Access, is_reserved_collection
@@ -62,15 +59,6 @@ def _item(item_id: str, props: dict[str, Any], href: str | None = None) -> dict[
     return item
 
 
-def _raster(path: Path) -> None:
-    data = np.tile(np.linspace(0, 1000, 64, dtype="float32"), (48, 1))
-    with rasterio.open(
-        path, "w", driver="GTiff", width=64, height=48, count=1, dtype="float32",
-        crs="EPSG:32633", transform=from_origin(500_000, 4_180_000, 30, 30),
-    ) as dst:  # fmt: skip
-        dst.write(data, 1)
-
-
 def _problem(r: Any, status: int, field: str, *words: str) -> dict[str, Any]:
     assert r.status_code == status, r.text
     assert r.headers["content-type"].startswith("application/problem+json"), r.headers
@@ -99,7 +87,7 @@ def world(
     tmp = Path(tmp_path_factory.mktemp(f"leaks-{request.param}"))
     raster = tmp / "data" / "tiny.tif"
     raster.parent.mkdir()
-    _raster(raster)
+    write_test_raster(raster)
     db = ""
     admin_url = PG_URL.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)[0]
     name = f"gep_leaks_{uuid.uuid4().hex[:10]}"

@@ -5,24 +5,25 @@ while the same operations on the caller's own, shared and public data still work
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import psycopg
 import pytest
-import rasterio
-from conftest import ADMIN_HEADERS, ADMIN_TOKEN, PG_URL
+from conftest import (
+    ADMIN_HEADERS,
+    ADMIN_TOKEN,
+    scratch_postgis_database,
+    wait_for_job,
+    write_test_raster,
+)
 from fastapi.testclient import TestClient
-from rasterio.transform import from_origin
 
+from gateway.http_files import FileServer
 from gep.api.app import create_app
 from gep.settings import Settings
-from gateway.http_files import FileServer
 
 CAT = """
 cwlVersion: v1.2
@@ -66,16 +67,6 @@ class World:
         return self.c.post(path, json=body, headers={**self.h[who], **kw.pop("headers", {})})
 
 
-def _raster(path: Path) -> Path:
-    data = np.tile(np.linspace(0, 1000, 64, dtype="float32"), (48, 1))
-    with rasterio.open(
-        path, "w", driver="GTiff", width=64, height=48, count=1, dtype="float32",
-        crs="EPSG:32633", transform=from_origin(500_000, 4_180_000, 30, 30),
-    ) as dst:  # fmt: skip
-        dst.write(data, 1)
-    return path
-
-
 def _item(item_id: str, href: str, **asset: Any) -> dict[str, Any]:
     return {
         "type": "Feature",
@@ -86,45 +77,35 @@ def _item(item_id: str, href: str, **asset: Any) -> dict[str, Any]:
     }
 
 
-def wait_job(c: TestClient, job_id: str, headers: dict[str, str]) -> dict[str, Any]:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        job = c.get(f"/jobs/{job_id}", headers=headers).json()
-        if job["status"] in ("successful", "failed", "dismissed"):
-            return dict(job)
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not end")
-
-
 def run(w: World, who: str, process: str, inputs: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     """Execute asynchronously; (status of the request, the ended job or the problem)."""
     r = w.post(who, f"/processes/{process}/execution", {"inputs": inputs},
                headers={"Prefer": "respond-async"})  # fmt: skip
     if r.status_code != 201:
         return r.status_code, r.json()
-    return 201, wait_job(w.c, r.json()["jobID"], w.h[who])
+    return 201, wait_for_job(w.c, r.json()["jobID"], w.h[who])
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgis"])
-def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
     tmp = Path(tmp_path_factory.mktemp("confine"))
     data = tmp / "mirror"
     data.mkdir()
-    _raster(data / "public.tif")
+    write_test_raster(data / "public.tif")
     (data / "escape").symlink_to("/etc")
-    home = tmp / "home"
-    db_name = ""
     settings: dict[str, Any] = {}
-    if request.param == "postgis":
-        db_name = f"gep_confine_{uuid.uuid4().hex[:10]}"
-        admin = PG_URL.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)[0]
-        with psycopg.connect(f"{admin}/postgres", autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {db_name}")
-        with psycopg.connect(f"{admin}/{db_name}", autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-        settings["database_url"] = PG_URL.rsplit("/", 1)[0] + f"/{db_name}"
+    with ExitStack() as stack:
+        if request.param == "postgis":
+            settings["database_url"] = stack.enter_context(scratch_postgis_database("gep_confine"))
+        yield from _world(tmp, data, settings)
+
+
+def _world(tmp: Path, data: Path, settings: dict[str, Any]) -> Iterator[World]:
+    home = tmp / "home"
     with FileServer() as allowed, FileServer() as other:
-        allowed.add("remote.tif", _raster(tmp / "remote.tif"))
+        allowed.add("remote.tif", write_test_raster(tmp / "remote.tif"))
         other.add("remote.tif", tmp / "remote.tif")
         app = create_app(
             Settings(
@@ -136,40 +117,34 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
                 **settings,
             )
         )
-        try:
-            with TestClient(app) as c:
-                h: dict[str, dict[str, str]] = {"anonymous": {}, "admin": ADMIN_HEADERS}
-                for name, role in (("U", "developer"), ("V", "user")):
-                    r = c.post("/accounts/users", headers=ADMIN_HEADERS,
-                               json={"name": name, "role": role, "credits": 100, "token": True})  # fmt: skip
-                    assert r.status_code == 201, r.text
-                    h[name] = {"Authorization": f"Bearer {r.json()['token']}"}
-                # public data an administrator catalogued from the declared data root
-                pub = {"id": "mirror", "description": "a mirror", "gep:visibility": "public"}
-                assert c.post("/stac/collections", json=pub, headers=ADMIN_HEADERS).is_success
-                r = c.post("/stac/collections/mirror/items", headers=ADMIN_HEADERS,
-                           json=_item("public", (data / "public.tif").as_uri()))  # fmt: skip
+        with TestClient(app) as c:
+            h: dict[str, dict[str, str]] = {"anonymous": {}, "admin": ADMIN_HEADERS}
+            for name, role in (("U", "developer"), ("V", "user")):
+                user = {"name": name, "role": role, "credits": 100, "token": True}
+                r = c.post("/accounts/users", headers=ADMIN_HEADERS, json=user)
                 assert r.status_code == 201, r.text
-                for package in (CAT, LIST):  # U's own services
-                    r = c.post("/processes", content=package,
-                               headers={**h["U"], "content-type": "application/cwl+yaml"})  # fmt: skip
-                    assert r.status_code == 201, r.text
-                for who in ("U", "V"):
-                    coll = {"id": f"own-{who}", "description": f"{who}'s"}
-                    assert c.post("/stac/collections", json=coll, headers=h[who]).is_success
-                w = World(c, h, home / "storage", home, data, allowed, other, "", "")
-                status, job = run(w, "V", "quicklook", {"item": "mirror/public", "asset": "data"})
-                assert status == 201 and job["status"] == "successful", job
-                w.v_job = job["jobID"]
-                status, job = run(w, "U", "quicklook", {"item": "mirror/public", "asset": "data"})
-                assert status == 201 and job["status"] == "successful", job
-                w.u_job = job["jobID"]
-                yield w
-        finally:
-            if db_name:
-                admin = PG_URL.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)[0]
-                with psycopg.connect(f"{admin}/postgres", autocommit=True) as conn:
-                    conn.execute(f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")
+                h[name] = {"Authorization": f"Bearer {r.json()['token']}"}
+            # public data an administrator catalogued from the declared data root
+            pub = {"id": "mirror", "description": "a mirror", "gep:visibility": "public"}
+            assert c.post("/stac/collections", json=pub, headers=ADMIN_HEADERS).is_success
+            r = c.post("/stac/collections/mirror/items", headers=ADMIN_HEADERS,
+                       json=_item("public", (data / "public.tif").as_uri()))  # fmt: skip
+            assert r.status_code == 201, r.text
+            for package in (CAT, LIST):  # U's own services
+                cwl = {**h["U"], "content-type": "application/cwl+yaml"}
+                r = c.post("/processes", content=package, headers=cwl)
+                assert r.status_code == 201, r.text
+            for who in ("U", "V"):
+                coll = {"id": f"own-{who}", "description": f"{who}'s"}
+                assert c.post("/stac/collections", json=coll, headers=h[who]).is_success
+            w = World(c, h, home / "storage", home, data, allowed, other, "", "")
+            status, job = run(w, "V", "quicklook", {"item": "mirror/public", "asset": "data"})
+            assert status == 201 and job["status"] == "successful", job
+            w.v_job = job["jobID"]
+            status, job = run(w, "U", "quicklook", {"item": "mirror/public", "asset": "data"})
+            assert status == 201 and job["status"] == "successful", job
+            w.u_job = job["jobID"]
+            yield w
 
 
 def _job_file(w: World, job: str) -> Path:
@@ -196,7 +171,10 @@ def test_a_user_cannot_catalogue_server_files(world: World) -> None:
         assert r.headers["content-type"] == "application/problem+json"
         assert r.json()["field"] == "item.assets.data.href", r.json()
         # nothing written
-        assert w.c.get(f"/stac/collections/own-U/items/bad-{name}", headers=w.h["U"]).status_code == 404
+        assert (
+            w.c.get(f"/stac/collections/own-U/items/bad-{name}", headers=w.h["U"]).status_code
+            == 404
+        )
     for method, path, body in (  # every way of writing an item checks the same
         ("POST", "/stac/collections/own-U/items",
          {"type": "FeatureCollection", "features": [_item("f", "file:///etc/passwd")]}),
@@ -211,7 +189,9 @@ def test_a_user_cannot_catalogue_server_files(world: World) -> None:
                   json={"assets": {"data": {"href": "file:///etc/passwd"}}})  # fmt: skip
     assert r.status_code == 400 and r.json()["field"] == "item.assets.data.href", r.text
     # the results of one's own job may be catalogued again
-    mine = w.post("U", "/stac/collections/own-U/items", _item("mine", _job_file(w, w.u_job).as_uri()))
+    mine = w.post(
+        "U", "/stac/collections/own-U/items", _item("mine", _job_file(w, w.u_job).as_uri())
+    )
     assert mine.status_code == 201, mine.text
 
 
@@ -272,11 +252,17 @@ def test_another_users_results_follow_their_job(world: World) -> None:
     ql = w.c.get("/stac/collections/mirror/items/v-result/quicklook", headers=w.h["U"])
     assert ql.status_code == 404
     # V's own call works, and once V shares the job, so does U's
-    assert w.c.get("/stac/collections/mirror/items/v-result/quicklook", headers=w.h["V"]).status_code == 200
+    assert (
+        w.c.get("/stac/collections/mirror/items/v-result/quicklook", headers=w.h["V"]).status_code
+        == 200
+    )
     assert w.c.patch(f"/jobs/{w.v_job}", json={"visibility": "public"}, headers=w.h["V"]).is_success
     status, job = run(w, "U", "quicklook", {"item": "mirror/v-result", "asset": "data"})
     assert status == 201 and job["status"] == "successful", job
-    assert w.c.get("/stac/collections/mirror/items/v-result/quicklook", headers=w.h["U"]).status_code == 200
+    assert (
+        w.c.get("/stac/collections/mirror/items/v-result/quicklook", headers=w.h["U"]).status_code
+        == 200
+    )
     w.c.patch(f"/jobs/{w.v_job}", json={"visibility": "private"}, headers=w.h["V"])
 
 

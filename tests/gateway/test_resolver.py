@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from gateway.http_files import FileServer
 from gep.core.access import SYSTEM, Viewer
 from gep.gateway.config import GatewayConfig, HrefRefused
 from gep.gateway.http_fetch import download
 from gep.gateway.resolver import Gateway
 from gep.io.hrefs import HrefKind, blocked_address, host_allowed, parse_href
-
-from gateway.http_files import FileServer
 
 ALICE = Viewer(user_id="alice", name="alice")
 BOB = Viewer(user_id="bob", name="bob")
@@ -51,7 +50,9 @@ def test_hrefs_are_parsed_once_for_every_reader() -> None:
     assert parse_href("relative/a.tif").kind is HrefKind.OTHER
 
 
-def test_local_files_are_read_only_inside_the_roots(world: tuple[Gateway, Path, Path, Path]) -> None:
+def test_local_files_are_read_only_inside_the_roots(
+    world: tuple[Gateway, Path, Path, Path],
+) -> None:
     gateway, storage, data, home = world
     assert gateway.local_file((data / "scene.tif").as_uri(), BOB) == data / "scene.tif"
     assert gateway.local_file(str(storage / "demo" / "d.tif"), BOB).read_bytes() == b"demo"
@@ -132,7 +133,9 @@ def test_downloads_are_checked_at_every_hop_and_bounded(tmp_path: Path) -> None:
         url = allowed.add("a.tif", tif)
         other.add("a.tif", tif)
         config = GatewayConfig(
-            storage_root=tmp_path / "s", fetch_allow=(f"127.0.0.1:{allowed.port}",), max_bytes=10_000
+            storage_root=tmp_path / "s",
+            fetch_allow=(f"127.0.0.1:{allowed.port}",),
+            max_bytes=10_000,
         )
         assert download(url, tmp_path, config).read_bytes() == tif.read_bytes()
         with pytest.raises(HrefRefused, match="loopback"):  # not allowed: never contacted

@@ -5,19 +5,18 @@ an administrator says so, and the service's description says it."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ADMIN_HEADERS, ADMIN_TOKEN
+from conftest import ADMIN_HEADERS, ADMIN_TOKEN, wait_for_job
 from fastapi.testclient import TestClient
+from gateway.http_files import FileServer
 
 import gep.processes.cwl as cwl
 from gep.api.app import create_app
 from gep.settings import Settings
-from gateway.http_files import FileServer
 
 PROBE = """
 cwlVersion: v1.2
@@ -39,16 +38,13 @@ YAML = {"content-type": "application/cwl+yaml"}
 
 
 def _run(c: TestClient, process: str, inputs: dict[str, Any], h: dict[str, str]) -> dict[str, Any]:
-    r = c.post(f"/processes/{process}/execution", json={"inputs": inputs},
-               headers={**h, "Prefer": "respond-async"})  # fmt: skip
+    r = c.post(
+        f"/processes/{process}/execution",
+        json={"inputs": inputs},
+        headers={**h, "Prefer": "respond-async"},
+    )
     assert r.status_code == 201, r.text
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        job = c.get(f"/jobs/{r.json()['jobID']}", headers=h).json()
-        if job["status"] in ("successful", "failed"):
-            return dict(job)
-        time.sleep(0.1)
-    raise AssertionError("job did not end")
+    return wait_for_job(c, r.json()["jobID"], h)
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +62,8 @@ def world(
         settings = Settings(admin_token=ADMIN_TOKEN, home=home, data_roots=str(data),
                             base_url="http://gep.test")  # fmt: skip
         with TestClient(create_app(settings)) as c:
-            r = c.post("/accounts/users", headers=ADMIN_HEADERS,
-                       json={"name": "dev", "role": "developer", "credits": 50, "token": True})  # fmt: skip
+            dev = {"name": "dev", "role": "developer", "credits": 50, "token": True}
+            r = c.post("/accounts/users", headers=ADMIN_HEADERS, json=dev)
             h = {"Authorization": f"Bearer {r.json()['token']}"}
             c.post("/stac/collections", headers=ADMIN_HEADERS,
                    json={"id": "docs", "description": "d", "gep:visibility": "public"})  # fmt: skip
@@ -76,10 +72,14 @@ def world(
                 "properties": {"datetime": "2024-01-01T00:00:00Z"},
                 "assets": {"text": {"href": (data / "note.txt").as_uri(), "roles": ["data"]}},
             }  # fmt: skip
-            assert c.post("/stac/collections/docs/items", json=item, headers=ADMIN_HEADERS).is_success
+            assert c.post(
+                "/stac/collections/docs/items", json=item, headers=ADMIN_HEADERS
+            ).is_success
             for pid, req in (("probe", ""), ("probe-net", NETWORK)):
                 package = PROBE.format(id=pid, requirements=req)
-                assert c.post("/processes", content=package, headers={**h, **YAML}).status_code == 201
+                assert (
+                    c.post("/processes", content=package, headers={**h, **YAML}).status_code == 201
+                )
             yield c, h, home, server
 
 
@@ -120,9 +120,9 @@ def test_with_network_access_and_a_catalogue_input_it_works(
 ) -> None:
     c, h, _, server = world
     script = (
-        'wc -c < "$0" && exec 3<>/dev/tcp/127.0.0.1/{port} && '
+        f'wc -c < "$0" && exec 3<>/dev/tcp/127.0.0.1/{server.port} && '
         "printf 'GET /ok.txt HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3"
-    ).format(port=server.port)
+    )
     inputs = {"script": script, "file": "docs/note"}
     job = _run(c, "probe-net", inputs, h)
     assert job["status"] == "successful", job

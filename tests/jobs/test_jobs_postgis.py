@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
-from conftest import ADMIN_HEADERS, ADMIN_TOKEN, PG_URL
+from conftest import ADMIN_HEADERS, ADMIN_TOKEN, scratch_postgis_database
 from fastapi.testclient import TestClient
 
 from gep.api.app import create_app
@@ -18,15 +16,8 @@ from gep.settings import Settings
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    name = f"gep_jobs_{uuid.uuid4().hex[:10]}"
-    admin = PG_URL.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)[0]
-    with psycopg.connect(f"{admin}/postgres", autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    try:
-        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(f"{admin}/postgres", autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with scratch_postgis_database("gep_jobs") as url:
+        yield url
 
 
 def test_execute_sync_and_async_on_postgis(pg_url: str, tmp_path: Path) -> None:

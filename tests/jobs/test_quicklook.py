@@ -39,8 +39,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient
     ) as dst:
         dst.write(data, 1)
     app = create_app(
-        Settings(admin_token=ADMIN_TOKEN, home=tmp / "home", base_url="http://gep.test",
-                 data_roots=str(tmp))  # fmt: skip
+        Settings(
+            admin_token=ADMIN_TOKEN,
+            home=tmp / "home",
+            base_url="http://gep.test",
+            data_roots=str(tmp),
+        )
     )
     with TestClient(app, headers=ADMIN_HEADERS) as c:
         c.post("/stac/collections", json={"id": "dem", "description": "test rasters"})

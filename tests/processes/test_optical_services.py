@@ -64,8 +64,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient
     later["properties"]["datetime"] = "2017-08-29T15:54:15Z"
     items.append(later)
     app = create_app(
-        Settings(admin_token=ADMIN_TOKEN, home=tmp / "home", base_url="http://gep.test",
-                 data_roots=str(tmp))  # fmt: skip
+        Settings(
+            admin_token=ADMIN_TOKEN,
+            home=tmp / "home",
+            base_url="http://gep.test",
+            data_roots=str(tmp),
+        )
     )
     with TestClient(app, headers=ADMIN_HEADERS) as c:
         store = c.app.state.store  # type: ignore[attr-defined]

@@ -45,8 +45,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient
     # products are reused, not simulated again: nothing is logged and no file is rewritten
     assert messages == [] and [p.stat().st_mtime_ns for p in slc] == written
     app = create_app(
-        Settings(admin_token=ADMIN_TOKEN, home=tmp / "home", base_url="http://gep.test",
-                 data_roots=str(tmp))  # fmt: skip
+        Settings(
+            admin_token=ADMIN_TOKEN,
+            home=tmp / "home",
+            base_url="http://gep.test",
+            data_roots=str(tmp),
+        )
     )
     with TestClient(app, headers=ADMIN_HEADERS) as c:
         store = c.app.state.store  # type: ignore[attr-defined]

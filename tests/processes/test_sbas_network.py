@@ -69,8 +69,12 @@ def world(
     ]  # fmt: skip
     truth = sims[0].truth
     app = create_app(
-        Settings(admin_token=ADMIN_TOKEN, home=tmp / "home", base_url="http://gep.test",
-                 data_roots=str(tmp))  # fmt: skip
+        Settings(
+            admin_token=ADMIN_TOKEN,
+            home=tmp / "home",
+            base_url="http://gep.test",
+            data_roots=str(tmp),
+        )
     )
     with TestClient(app, headers=ADMIN_HEADERS) as c:
         store = c.app.state.store  # type: ignore[attr-defined]
