@@ -117,6 +117,19 @@ def test_failed_job_reports_its_reason(client: TestClient) -> None:
     assert errors and "RuntimeError" in errors[0]["message"]
 
 
+def test_a_synchronous_job_that_fails_is_a_failed_job_not_a_server_error(
+    client: TestClient,
+) -> None:
+    """A service's run-time failure is the job's: the answer is its status (201, Location),
+    failed, with the reason, never a 500."""
+    r = client.post(
+        "/processes/wait/execution", json={"inputs": {"seconds": 0.1, "steps": 1, "fail": True}}
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["status"] == "failed" and "fail=true" in r.json()["message"]
+    assert r.headers["location"].endswith(f"/jobs/{r.json()['jobID']}")
+
+
 def test_dismiss_stops_a_running_job_within_two_seconds(client: TestClient) -> None:
     r = client.post(
         "/processes/wait/execution",

@@ -51,7 +51,9 @@ _WHY: dict[int, str] = {
     415: "The body's media type is not accepted here",
     429: "Too many attempts; wait for Retry-After seconds",
     500: "The job failed (its error is the detail)",
+    413: "The body is larger than the server accepts (GEP_MAX_BODY_BYTES)",
     502: "A service this request depends on (the identity provider) did not answer; retry later",
+    503: "The server cannot do this as it is configured",
 }
 
 _HEADERS: dict[int, dict[str, Any]] = {
@@ -144,7 +146,8 @@ def param(name: str, description: str, schema: dict[str, Any] | None = None) -> 
 
 def _finish(doc: dict[str, Any]) -> dict[str, Any]:
     """Request validation answers 400 problem+json (``gep.api.errors``), never FastAPI's 422;
-    and the Problem schema every error refers to."""
+    every operation that takes a body may answer 413 (the body cap is middleware, which no
+    route declares); and the Problem schema every error refers to."""
     for item in doc.get("paths", {}).values():
         for operation in item.values():
             if not isinstance(operation, dict) or "responses" not in operation:
@@ -156,6 +159,8 @@ def _finish(doc: dict[str, Any]) -> dict[str, Any]:
             if responses.pop("422", None) is not None and checked and "400" not in responses:
                 # (a text path parameter cannot fail FastAPI's checks: no 400 for it alone)
                 responses["400"] = problems(400)[400]
+            if "requestBody" in operation:
+                responses.setdefault("413", problems(413)[413])
     components = doc.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     schemas.pop("HTTPValidationError", None)

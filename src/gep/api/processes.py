@@ -489,8 +489,8 @@ async def quote_execution(process_id: str, request: Request) -> Response:
         **answer(JSON, "Synchronous: the outputs (or, with ?quote=true, the quote)"),
         **answer(
             JSON,
-            "Asynchronous, or synchronous past the server's sync timeout: the job's status "
-            "(Location: the job)",
+            "Asynchronous, synchronous past the server's sync timeout, or a synchronous job "
+            "that failed (its reason in message): the job's status (Location: the job)",
             status=201,
             schema=_STATUS_INFO,
         ),
@@ -501,9 +501,9 @@ async def quote_execution(process_id: str, request: Request) -> Response:
             404,
             415,
             429,
-            500,
+            503,
             s429="Too many of the caller's jobs queued or synchronous executions waiting",
-            s500="A synchronous job failed",
+            s503="The server cannot run this service as configured (no sandbox for packages)",
         ),
     },
     openapi_extra={
@@ -569,11 +569,10 @@ async def execute(
                     return Response(
                         orjson.dumps(job.outputs or {}), media_type=JSON, headers=location
                     )
-                if job.status == FAILED:
-                    raise JobFailed(job.error or job.message, field="jobId", jobID=job.id)
     # asynchronous, a synchronous one that outlasted the sync timeout (the job goes on, and is
-    # charged once when it ends: the caller follows Location rather than retrying), or one
-    # dismissed while it was waited for (not a failure): the job's status
+    # charged once when it ends: the caller follows Location rather than retrying), one that
+    # failed (a service's run-time failure is the job's, with its reason in the status, never
+    # a server error) or one dismissed while it was waited for: the job's status
     applied = {"Preference-Applied": "respond-async"} if asked_async else {}
     return Response(
         orjson.dumps(_status_info(job, base)),
