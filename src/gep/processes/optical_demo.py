@@ -30,6 +30,7 @@ from gep.algorithms.simulate.optical import (
     planck_radiance,
     texture_spectrum,
 )
+from gep.io.hrefs import local_path
 from gep.io.optical import LANDSAT_OLI, read_landsat_mtl
 from gep.processes.raster_outputs import COG, footprint, write_cog
 
@@ -78,7 +79,8 @@ def stac_item(
     import rasterio
 
     first = next(a for a in assets.values() if "proj:shape" in a)
-    path = Path(first["href"].removeprefix("file://"))
+    path = local_path(first["href"])
+    assert path is not None, "the demo writes its own files"
     with rasterio.open(path) as src:
         geom = footprint(src.crs.to_string(), tuple(src.transform)[:6], src.shape)  # type: ignore[arg-type]
     ring = np.array(geom["coordinates"][0])

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from gep.io.hrefs import local_path
 from gep.io.ifg_stack import read_interferogram
 from gep.processes.sar_common import footprint_of
 from gep.processes.sbas import (
@@ -145,7 +146,7 @@ def build_result(
     inputs = demo_inputs(items)
     ifgs = []
     for k, item in enumerate(items):
-        paths = {key: Path(a["href"].removeprefix("file://")) for key, a in item["assets"].items()}
+        paths = {key: _own_file(a["href"]) for key, a in item["assets"].items()}
         ifgs.append(interferogram_of(item, k, inputs, paths))
     stack, options = check_stack(ifgs, inputs)
     out = folder / "outputs"
@@ -190,3 +191,11 @@ def build_result(
         f"{lo:.0f} to {hi:.0f} mm/yr"
     )
     return item
+
+
+def _own_file(href: str) -> Path:
+    """The file of an href this demo wrote itself (a file URL)."""
+    path = local_path(href)
+    if path is None:
+        raise ValueError(f"{href} is not a local file")
+    return path
