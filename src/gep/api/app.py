@@ -33,6 +33,7 @@ from gep.api import (
 from gep.api.body_limit import BodyLimit
 from gep.api.deps import base_url
 from gep.api.login_limit import LoginLimiter
+from gep.api.services import Services
 from gep.catalog.backends import open_store
 from gep.gateway.config import GatewayConfig, split_list, split_paths
 from gep.gateway.resolver import Gateway
@@ -133,6 +134,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lease_s=settings.jobs_lease_s,
         provider=settings.provider,
         gateway_config=app.state.gateway.config,
+    )
+    app.state.services = Services(
+        settings=settings,
+        store=store,
+        processes=app.state.processes,
+        credits=app.state.credits,
+        job_store=app.state.job_store,
+        cwl_runtime=app.state.cwl_runtime,
+        deployed=app.state.deployed,
+        accounts=app.state.accounts,
+        usage=app.state.usage,
+        login_limiter=app.state.login_limiter,
+        harvests=app.state.harvests,
+        harvest_scheduler=app.state.harvest_scheduler,
+        gateway=app.state.gateway,
+        job_engine=app.state.job_engine,
+        harvests_running=app.state.harvests_running,
+        harvests_lock=app.state.harvests_lock,
     )
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)  # 413 past the cap

@@ -1,0 +1,55 @@
+"""The one typed container of what the routers use, built once by ``create_app``.
+
+Routers receive it through FastAPI's dependency injection (``Depends(services)``) or call
+:func:`services` on the request, rather than reading untyped ``app.state`` attributes: a typo
+is a type error, and what the API depends on is listed in one place.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from fastapi import Request
+
+from gep.accounts.credits import CreditStore
+from gep.accounts.store import AccountStore
+from gep.accounts.usage import UsageStore
+from gep.api.login_limit import LoginLimiter
+from gep.catalog.store import CatalogStore
+from gep.gateway.resolver import Gateway
+from gep.harvest.scheduler import HarvestScheduler
+from gep.harvest.store import HarvestStore
+from gep.jobs.deployed import DeployedStore
+from gep.jobs.engine import JobEngine
+from gep.jobs.store import JobStore
+from gep.processes.registry import ProcessRegistry
+from gep.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    #: the catalogue (and the engine every other store shares)
+    store: CatalogStore
+    processes: ProcessRegistry
+    credits: CreditStore
+    job_store: JobStore
+    #: how deployed packages' tools run (``gep.processes.sandbox.Runtime`` values)
+    cwl_runtime: str
+    deployed: DeployedStore
+    accounts: AccountStore
+    usage: UsageStore
+    login_limiter: LoginLimiter
+    harvests: HarvestStore
+    harvest_scheduler: HarvestScheduler
+    gateway: Gateway
+    job_engine: JobEngine
+    #: names of the harvest sources running now (a manual run refuses a second one)
+    harvests_running: set[str] = field(default_factory=set)
+    harvests_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def services(request: Request) -> Services:
+    """The app's services (a FastAPI dependency)."""
+    return request.app.state.services  # type: ignore[no-any-return]
