@@ -19,9 +19,10 @@ from shapely.geometry import mapping
 from sqlalchemy import Engine, text
 
 from gep.catalog.gazetteer import Entry
-from gep.core.access import SYSTEM, Viewer, visibility_clause
+from gep.core.access import SYSTEM, Viewer
 from gep.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gep.core.geometry import parse_area
+from gep.db.visible import select_all_visible, select_visible
 
 #: longest accepted name and description
 MAX_NAME = 100
@@ -155,33 +156,16 @@ class AreaStore:
 
     def get(self, area_id: str, viewer: Viewer = SYSTEM) -> NamedArea:
         """One area; NotFound when it does not exist or ``viewer`` may not see it."""
-        params: dict[str, Any] = {"id": area_id}
-        clause = visibility_clause(viewer, "owner", "visibility", params)
         with self.engine.connect() as conn:
-            row = conn.execute(
-                text(
-                    f"SELECT {_COLS} FROM named_areas WHERE id = :id"
-                    + (f" AND {clause}" if clause else "")
-                ),
-                params,
-            ).first()
+            row = select_visible(conn, "named_areas", _COLS, {"id": area_id}, viewer)
         if row is None:
             raise NotFound(f"no named area with id '{area_id}'", field="area")
         return _area(row)
 
     def all(self, viewer: Viewer = SYSTEM) -> list[NamedArea]:
         """The areas ``viewer`` may see."""
-        params: dict[str, Any] = {}
-        clause = visibility_clause(viewer, "owner", "visibility", params)
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    f"SELECT {_COLS} FROM named_areas"
-                    + (f" WHERE {clause}" if clause else "")
-                    + " ORDER BY name, id"
-                ),
-                params,
-            ).all()
+            rows = select_all_visible(conn, "named_areas", _COLS, viewer, "name, id")
         return [_area(r) for r in rows]
 
     def delete(self, area_id: str, viewer: Viewer = SYSTEM) -> None:

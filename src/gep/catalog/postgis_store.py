@@ -10,29 +10,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from gep.catalog.dialects import PostgresDialect, envelopes
 from gep.catalog.records import ItemRow
 from gep.catalog.search import SearchRequest
 from gep.catalog.store import CatalogStore, WriteMode
 from gep.core.errors import Conflict, NotFound
+from gep.db.engine import postgres_engine
 
 
 class PostgisCatalogStore(CatalogStore):
     dialect = PostgresDialect()
 
     def __init__(self, url: str) -> None:
-        # no parallel workers: starting them costs ~12 ms, more than a page query takes
-        super().__init__(
-            create_engine(
-                url,
-                pool_size=10,
-                max_overflow=10,
-                pool_pre_ping=True,
-                connect_args={"options": "-c max_parallel_workers_per_gather=0"},
-            )
-        )
+        super().__init__(postgres_engine(url))
 
     #: the (geometry, datetime) GIST index makes a time window one index scan
     TIME_WINDOWS = True

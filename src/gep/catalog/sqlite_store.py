@@ -6,7 +6,6 @@ uses), so filtering happens inside the query and paging and counts stay exact.
 
 from __future__ import annotations
 
-import functools
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -14,8 +13,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import shapely
-from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
 
 from gep.catalog.dialects import SqliteDialect
 from gep.catalog.dialects import envelopes as _envelopes
@@ -23,6 +22,7 @@ from gep.catalog.records import ItemRow
 from gep.catalog.search import SearchRequest
 from gep.catalog.store import CatalogStore, WriteMode
 from gep.core.errors import Conflict, NotFound
+from gep.db.engine import sqlite_engine
 
 _PREPARED_CACHE: OrderedDict[bytes, Any] = OrderedDict()
 
@@ -49,46 +49,16 @@ def _spatial(pred: str, item_wkb: bytes | None, query_wkb: bytes) -> int | None:
     return int(getattr(g, pred)(q))
 
 
-def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
-    dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _write)
-    cur = dbapi_conn.cursor()
-    for pragma in (
-        "journal_mode=WAL",
-        "synchronous=NORMAL",
-        "busy_timeout=30000",
-        "case_sensitive_like=ON",
-        "cache_size=-131072",
-        "mmap_size=1073741824",
-        "temp_store=MEMORY",
-    ):
-        cur.execute(f"PRAGMA {pragma}")
-    cur.close()
+def _register_functions(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+    """The catalogue's SQL functions, on every connection (the engine's own hooks, pragmas and
+    transactions, come from :mod:`gep.db.engine`)."""
     dbapi_conn.create_function("gep_spatial", 3, _spatial, deterministic=True)
 
 
-def _on_begin(conn: Connection) -> None:
-    """pysqlite runs in autocommit (``_on_connect``), so SQLAlchemy's transactions are begun
-    here: IMMEDIATE for the ones that will write (``engine.begin()`` and bulk writes take the
-    write lock first, so two writers queue on the busy timeout instead of one failing when its
-    read snapshot goes stale), DEFERRED for reads, which WAL never blocks."""
-    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-    conn.exec_driver_sql(f"BEGIN {mode}")
-
-
-@contextmanager
-def _begin_immediate(engine: Engine) -> Iterator[Connection]:
-    with engine.connect() as conn:
-        conn.execution_options(sqlite_begin="IMMEDIATE")
-        with conn.begin():
-            yield conn
-
-
-def sqlite_engine(url: str) -> Engine:
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-    event.listen(engine, "connect", _on_connect)
-    event.listen(engine, "begin", _on_begin)
-    # every ``with engine.begin()`` in GEP is a write transaction: make it take the lock first
-    engine.begin = functools.partial(_begin_immediate, engine)  # type: ignore[method-assign]
+def catalogue_engine(url: str) -> Engine:
+    """:func:`gep.db.engine.sqlite_engine` with ``gep_spatial`` on each connection."""
+    engine = sqlite_engine(url)
+    event.listen(engine, "connect", _register_functions)
     return engine
 
 
@@ -96,7 +66,7 @@ class SqliteCatalogStore(CatalogStore):
     dialect = SqliteDialect()
 
     def __init__(self, url: str) -> None:
-        super().__init__(sqlite_engine(url))
+        super().__init__(catalogue_engine(url))
 
     #: bulk ingestion commits every this many items: each commit checkpoints the index pages it
     #: dirtied, so bigger batches write each page once for many items (1 M-item catalogue:

@@ -31,9 +31,10 @@ from gep.catalog.dialects import Dialect
 from gep.catalog.records import ItemRow, batch_geometries, item_to_row, json_type
 from gep.catalog.search import SearchRequest, SortKey, decode_token, encode_token
 from gep.catalog.sqlbuild import Params
-from gep.core.access import PUBLIC, Viewer, visibility_clause
+from gep.core.access import PUBLIC, Viewer
 from gep.core.errors import Conflict, Forbidden, GepError, InvalidInput, NotFound
 from gep.core.ids import check_id
+from gep.db.visible import select_all_visible
 
 WriteMode = Literal["create", "upsert", "replace"]
 
@@ -95,7 +96,7 @@ class CatalogStore(ABC):
 
     def upgrade(self) -> None:
         """Bring the schema to the latest Alembic revision (``gep db upgrade``)."""
-        from gep.catalog.migrate import upgrade
+        from gep.db.migrate import upgrade
 
         upgrade(self.engine)
         with self.engine.begin() as conn:
@@ -125,13 +126,8 @@ class CatalogStore(ABC):
     ) -> tuple[list[dict[str, Any]], int]:
         """Collections ``viewer`` may see; text and extents filtered in Python: there are few,
         and their extents are JSON."""
-        params: dict[str, Any] = {}
-        clause = visibility_clause(viewer, "owner", "visibility", params) if viewer else None
-        where = f" WHERE {clause}" if clause else ""
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                text(f"SELECT content FROM collections{where} ORDER BY id"), params
-            ).all()
+            rows = select_all_visible(conn, "collections", "content", viewer, "id")
         out = [orjson.loads(r[0]) for r in rows]
         if q:
             terms = [t.lower() for t in q]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 
 from gep.catalog.backends import open_store
-from gep.catalog.migrate import current_revision, upgrade
 from gep.cli.common import console, settings
+from gep.db.migrate import current_revision, upgrade
 
 app = typer.Typer(help="Database schema", no_args_is_help=True)
 

@@ -17,8 +17,9 @@ from typing import Any
 import orjson
 from sqlalchemy import Engine, text
 
-from gep.core.access import PUBLIC, Viewer, visibility_clause
+from gep.core.access import PUBLIC, Viewer
 from gep.core.errors import Conflict, InvalidInput, NotFound
+from gep.db.visible import select_all_visible, select_visible
 from gep.harvest.base import SourceConfig
 
 #: run statuses
@@ -181,16 +182,8 @@ class HarvestStore:
 
     def get(self, name: str, viewer: Viewer | None = None) -> SourceRecord:
         """A source; NotFound when it does not exist or ``viewer`` may not see it."""
-        params: dict[str, Any] = {"n": name}
-        clause = visibility_clause(viewer, "owner", "visibility", params) if viewer else None
         with self.engine.connect() as conn:
-            row = conn.execute(
-                text(
-                    f"SELECT {_SOURCE_COLS} FROM harvest_sources WHERE name = :n"
-                    + (f" AND {clause}" if clause else "")
-                ),
-                params,
-            ).first()
+            row = select_visible(conn, "harvest_sources", _SOURCE_COLS, {"name": name}, viewer)
         if row is None:
             raise NotFound(
                 f"no harvest source named '{name}' (gep harvest list shows them)", field="source"
@@ -199,17 +192,8 @@ class HarvestStore:
 
     def sources(self, viewer: Viewer | None = None) -> list[SourceRecord]:
         """The sources ``viewer`` may see (all when None)."""
-        params: dict[str, Any] = {}
-        clause = visibility_clause(viewer, "owner", "visibility", params) if viewer else None
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    f"SELECT {_SOURCE_COLS} FROM harvest_sources"
-                    + (f" WHERE {clause}" if clause else "")
-                    + " ORDER BY name"
-                ),
-                params,
-            ).all()
+            rows = select_all_visible(conn, "harvest_sources", _SOURCE_COLS, viewer, "name")
         return [_source(r) for r in rows]
 
     def set_visibility(self, name: str, visibility: str) -> None:

@@ -9,8 +9,9 @@ import yaml
 from sqlalchemy import Engine, text
 
 from gep.catalog.access import Access
-from gep.core.access import PRIVATE, Viewer, visibility_clause
+from gep.core.access import PRIVATE, Viewer
 from gep.core.errors import Conflict, NotFound
+from gep.db.visible import visible_where
 from gep.jobs.store import now_us
 from gep.processes.cwl import CwlProcess
 
@@ -100,7 +101,7 @@ class DeployedStore:
     def hidden_from(self, viewer: Viewer) -> set[str]:
         """Deployed packages ``viewer`` may not see (the built-ins are everyone's)."""
         params: dict[str, Any] = {}
-        clause = visibility_clause(viewer, "owner", "visibility", params)
+        clause = visible_where(viewer, params)
         if clause is None:
             return set()
         with self.engine.connect() as conn:

@@ -16,8 +16,9 @@ import orjson
 from sqlalchemy import Connection, Engine, text
 
 from gep.accounts.credits import CreditStore, Quote
-from gep.core.access import PRIVATE, Viewer, visibility_clause
+from gep.core.access import PRIVATE, Viewer
 from gep.core.errors import GepError, NotFound, TooManyRequests
+from gep.db.visible import select_visible, visible_where
 
 #: OGC API - Processes status values
 ACCEPTED, RUNNING, SUCCESSFUL, FAILED, DISMISSED = (
@@ -206,16 +207,8 @@ class JobStore:
 
     def get(self, job_id: str, viewer: Viewer | None = None) -> Job:
         """A job; NoSuchJob when it does not exist or ``viewer`` may not see it."""
-        params: dict[str, Any] = {"id": job_id}
-        clause = visibility_clause(viewer, "owner", "visibility", params) if viewer else None
         with self.engine.connect() as conn:
-            row = conn.execute(
-                text(
-                    f"SELECT {_COLUMNS} FROM jobs WHERE id = :id"
-                    + (f" AND {clause}" if clause else "")
-                ),
-                params,
-            ).first()
+            row = select_visible(conn, "jobs", _COLUMNS, {"id": job_id}, viewer)
         if row is None:
             raise NoSuchJob(f"job '{job_id}' does not exist", field="jobId")
         return _job(row)
@@ -240,9 +233,7 @@ class JobStore:
         """Jobs newest first, and how many match, among those ``viewer`` may see."""
         where: list[str] = []
         params: dict[str, Any] = {}
-        if viewer is not None and (
-            clause := visibility_clause(viewer, "owner", "visibility", params)
-        ):
+        if clause := visible_where(viewer, params):
             where.append(clause)
         if status:
             where.append("status IN (" + ", ".join(f":s{i}" for i in range(len(status))) + ")")

@@ -1,4 +1,4 @@
-"""Alembic environment: the engine comes from the caller (``gep.catalog.migrate``)."""
+"""Alembic environment: the engine comes from the caller (``gep.db.migrate``)."""
 
 from __future__ import annotations
 
