@@ -30,7 +30,7 @@ def test_owslib_runs_quicklook_against_gep_serve(tmp_path: Path) -> None:
     ) as dst:
         dst.write(np.random.default_rng(1).integers(0, 4000, (3, 48, 64), dtype="uint16"))
     port = free_port()
-    server = start_gep_serve(tmp_path / "home", port)
+    server = start_gep_serve(tmp_path / "home", port, data_roots=str(tmp_path))
     base = f"http://127.0.0.1:{port}"
     try:
         httpx.post(

@@ -37,7 +37,7 @@ def test_sigkill_mid_way_loses_no_job_and_publishes_once(tmp_path: Path) -> None
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     home = tmp_path / "home"
-    server = start_gep_serve(home, port, jobs_lease_s="3")
+    server = start_gep_serve(home, port, jobs_lease_s="3", data_roots=str(tmp_path))
     try:
         httpx.post(
             headers=ADMIN_HEADERS, url=f"{base}/stac/collections", json={"id": "src"}
@@ -77,7 +77,7 @@ def test_sigkill_mid_way_loses_no_job_and_publishes_once(tmp_path: Path) -> None
         assert done["numberMatched"] < N_JOBS  # the kill really came mid-way
         time.sleep(0.5)
         states = {}
-        server = start_gep_serve(home, port, jobs_lease_s="3")
+        server = start_gep_serve(home, port, jobs_lease_s="3", data_roots=str(tmp_path))
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             states = {
