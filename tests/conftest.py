@@ -1,26 +1,17 @@
-"""Fixtures shared by the test suite: a catalogue store on each backend, and an API client.
+"""Fixtures shared by the test suite: a catalogue store on each backend, simulated SAR pairs.
 
-The PostGIS backend is tested against a real PostgreSQL + PostGIS (``make test`` installs and
-creates it); when it is unreachable the PostGIS tests fail with the reason, they never skip.
+Plain helpers (the API client factory, job polling, stores, servers, item builders) live in the
+``tests.support`` package and are imported from there, never from this module.
 """
 
 from __future__ import annotations
 
-import os
-import time
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import psycopg
 import pytest
-import rasterio
-from rasterio.transform import from_origin
-from sqlalchemy import text
 
 from gep.algorithms.sar.geometry import Dem
 from gep.algorithms.simulate.scene import (
@@ -30,129 +21,10 @@ from gep.algorithms.simulate.scene import (
     simulate_pair,
     window_around,
 )
-from gep.catalog.backends import open_store
 from gep.catalog.store import CatalogStore
 from gep.io.dem import read_dem
 from gep.io.sentinel1 import open_swath
-
-PG_URL = os.environ.get(
-    "GEP_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/gep_test"
-)
-BACKENDS = ["sqlite", "postgis"]
-
-#: an administrator's API token, made valid by ``Settings(admin_token=ADMIN_TOKEN)`` (the
-#: operator's bootstrap token); tests that are not about accounts act as this administrator
-ADMIN_TOKEN = "gep_testadmin_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"
-ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-
-
-def run_job(client: Any, process: str, inputs: dict[str, Any], timeout_s: float = 180.0) -> str:
-    """Execute ``process`` asynchronously through the API, wait for the job to end and check
-    that it succeeded; returns the job's id (its results at ``/jobs/{id}/results``)."""
-    r = client.post(
-        f"/processes/{process}/execution",
-        json={"inputs": inputs},
-        headers={"Prefer": "respond-async"},
-    )
-    assert r.status_code == 201, r.text
-    job = str(r.json()["jobID"])
-    deadline = time.monotonic() + timeout_s
-    while True:
-        status = client.get(f"/jobs/{job}").json()
-        if status["status"] in ("successful", "failed", "dismissed") or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    assert status["status"] == "successful", (status, client.get(f"/jobs/{job}/logs").json())
-    return job
-
-
-def wait_for_job(
-    client: Any, job_id: str, headers: dict[str, str] | None = None, timeout_s: float = 90.0
-) -> dict[str, Any]:
-    """The job's status document once it has ended (successful, failed or dismissed)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        job = client.get(f"/jobs/{job_id}", headers=headers or {}).json()
-        if job["status"] in ("successful", "failed", "dismissed"):
-            return dict(job)
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not end within {timeout_s} s")
-
-
-def write_test_raster(path: Path) -> Path:
-    """A small float32 GeoTIFF (a ramp, 64 × 48 pixels of 30 m in UTM 33N)."""
-    data = np.tile(np.linspace(0, 1000, 64, dtype="float32"), (48, 1))
-    with rasterio.open(
-        path, "w", driver="GTiff", width=64, height=48, count=1, dtype="float32",
-        crs="EPSG:32633", transform=from_origin(500_000, 4_180_000, 30, 30),
-    ) as dst:  # fmt: skip
-        dst.write(data, 1)
-    return path
-
-
-@contextmanager
-def scratch_postgis_database(prefix: str) -> Iterator[str]:
-    """A PostgreSQL database (with PostGIS) of its own, dropped afterwards: for servers whose
-    tables the shared test database's truncations must not touch. Yields its URL."""
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = PG_URL.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)[0]
-    with psycopg.connect(f"{admin}/postgres", autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    try:
-        with psycopg.connect(f"{admin}/{name}", autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(f"{admin}/postgres", autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-_pg_store: CatalogStore | None = None
-
-
-def _postgis_store() -> CatalogStore:
-    """One migrated PostGIS store per session; tables are emptied between tests."""
-    global _pg_store
-    if _pg_store is None:
-        store = open_store(PG_URL)
-        try:
-            with store.engine.begin() as conn:
-                # every table a previous run's schema made (all revisions), PostGIS's aside
-                conn.execute(
-                    text(
-                        "DO $$ DECLARE r record; BEGIN FOR r IN SELECT tablename FROM pg_tables "
-                        "WHERE schemaname = 'public' AND tablename <> 'spatial_ref_sys' LOOP "
-                        "EXECUTE 'DROP TABLE IF EXISTS ' || quote_ident(r.tablename) || "
-                        "' CASCADE'; END LOOP; END $$"
-                    )
-                )
-        except Exception as exc:  # pragma: no cover - environment problem, reported as failure
-            pytest.fail(
-                f"PostGIS test database {PG_URL} is unreachable ({exc}); "
-                "run `make postgis` or set GEP_TEST_DATABASE_URL"
-            )
-        store.upgrade()
-        _pg_store = store
-    with _pg_store.engine.begin() as conn:
-        # every table of the schema but PostGIS's and the migration bookkeeping
-        conn.execute(
-            text(
-                "DO $$ DECLARE t text; BEGIN SELECT string_agg(quote_ident(tablename), ', ') "
-                "INTO t FROM pg_tables WHERE schemaname = 'public' AND tablename NOT IN "
-                "('spatial_ref_sys', 'alembic_version', 'store_meta'); "
-                "EXECUTE 'TRUNCATE ' || t || ' RESTART IDENTITY CASCADE'; END $$"
-            )
-        )
-        conn.execute(text("UPDATE store_meta SET value = 0"))
-    return _pg_store
-
-
-def make_store(backend: str, tmp_path: Path) -> CatalogStore:
-    if backend == "sqlite":
-        store = open_store(f"sqlite:///{tmp_path / 'gep.db'}")
-        store.upgrade()
-        return store
-    return _postgis_store()
+from tests.support.stores import BACKENDS, make_store
 
 
 @pytest.fixture(params=BACKENDS)
@@ -169,8 +41,6 @@ def store(backend: str, tmp_path: Path) -> Iterator[CatalogStore]:
 
 
 # -- simulated SAR pairs shared by the SAR tests (each simulated once per session) ----------
-# They live here, not in tests/algorithms/conftest.py: a second module named ``conftest``
-# would shadow this one for the tests that import helpers from it.
 
 
 SAR_DATA = Path(__file__).parent / "data"

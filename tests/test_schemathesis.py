@@ -47,14 +47,14 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from conftest import ADMIN_HEADERS, ADMIN_TOKEN
 from hypothesis import strategies as st
 from schemathesis import Case
 from schemathesis.config import SchemathesisConfig
-from serving import free_port, start_gep_serve, stop
 
 from gep.api.app import create_app
 from gep.settings import Settings
+from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN
+from tests.support.serving import free_port, start_gep_serve, stop
 
 COLLECTION = "contract"
 ITEM = "contract-item"

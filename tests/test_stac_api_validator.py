@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ADMIN_TOKEN
 
 from gep.catalog.demo import SAMPLES
+from tests.support.app import ADMIN_TOKEN
 
 ROOT = Path(__file__).resolve().parents[1]
 VALIDATOR_PYTHON = ROOT / ".venv-validator" / "bin" / "python"

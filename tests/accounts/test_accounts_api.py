@@ -17,7 +17,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-from conftest import ADMIN_HEADERS, ADMIN_TOKEN
 from fastapi.testclient import TestClient
 from joserfc import jwt
 from joserfc.jwk import RSAKey
@@ -25,6 +24,7 @@ from sqlalchemy import text
 
 from gep.api.app import create_app
 from gep.settings import Settings
+from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN
 
 PASSWORD = "correct horse battery staple"
 

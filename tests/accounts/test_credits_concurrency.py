@@ -10,8 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ADMIN_HEADERS, PG_URL, make_store
-from serving import free_port, start_gep_serve, stop
+
+from tests.support.app import ADMIN_HEADERS
+from tests.support.serving import free_port, start_gep_serve, stop
+from tests.support.stores import PG_URL, make_store
 
 PRICE = {"per_job": 1.0, "per_cpu_s": 0.5, "estimate_cpu_s": 1.0}  # a quote of 1.50
 SUBMISSIONS = 50

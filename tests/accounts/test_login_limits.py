@@ -11,10 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ADMIN_HEADERS, ADMIN_TOKEN, PG_URL, make_store
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from serving import free_port, start_gep_serve, stop
 from starlette.requests import Request
 
 from gep.accounts.login_limits import IMPOSSIBLE_NAME, LoginFailures, LoginLimits
@@ -22,6 +20,9 @@ from gep.api.app import create_app
 from gep.api.login_limit import client_address, parse_proxies
 from gep.core.errors import InvalidInput, TooManyRequests
 from gep.settings import Settings
+from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN
+from tests.support.serving import free_port, start_gep_serve, stop
+from tests.support.stores import PG_URL, make_store
 
 PASSWORD = "correct horse battery staple"
 ATTEMPTS, ADDRESS_ATTEMPTS = 3, 6

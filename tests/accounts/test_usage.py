@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 import pytest
 import rasterio
-from conftest import ADMIN_HEADERS, ADMIN_TOKEN, wait_for_job
 from fastapi.testclient import TestClient
 from rasterio.transform import from_origin
 
@@ -21,6 +20,7 @@ from gep.core.access import Viewer
 from gep.core.errors import NotFound
 from gep.jobs.engine import JobContext
 from gep.settings import Settings
+from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN, wait_for_job
 
 
 @pytest.fixture(scope="module")

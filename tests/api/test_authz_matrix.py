@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ADMIN_HEADERS, ADMIN_TOKEN, wait_for_job, write_test_raster
 from fastapi.testclient import TestClient
 
 from gep.api.app import create_app
 from gep.settings import Settings
+from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN, wait_for_job
+from tests.support.rasters import write_test_raster
 
 VISIBILITIES = {"private": "private", "group": "group:g1", "public": "public"}
 CALLERS = ("A", "C", "B", "anonymous", "admin")

@@ -18,9 +18,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from conftest import ADMIN_HEADERS, ADMIN_TOKEN, BACKENDS, scratch_postgis_database
 from fastapi.testclient import TestClient
-from serving import free_port, start_gep_serve, stop
 from sqlalchemy import text
 
 from gep.api.app import create_app
@@ -38,6 +36,9 @@ from gep.catalog.search import (
 from gep.catalog.store import CatalogStore
 from gep.core.errors import InvalidInput
 from gep.settings import Settings
+from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN
+from tests.support.serving import free_port, start_gep_serve, stop
+from tests.support.stores import BACKENDS, scratch_postgis_database
 
 PROBLEM = "application/problem+json"
 COLL = "bounded"

@@ -18,7 +18,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from conftest import ADMIN_HEADERS, ADMIN_TOKEN, BACKENDS, PG_URL, write_test_raster
 from fastapi.testclient import TestClient
 
 from gep.api.app import create_app
@@ -28,6 +27,9 @@ from gep.core.errors import Forbidden
 from gep.core.ids import ID_PATTERN, check_id, is_valid_id
 from gep.jobs.engine import RESULTS_COLLECTION
 from gep.settings import Settings
+from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN
+from tests.support.rasters import write_test_raster
+from tests.support.stores import BACKENDS, PG_URL
 
 TOOL = """
 cwlVersion: v1.2

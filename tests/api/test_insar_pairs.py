@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ADMIN_HEADERS, ADMIN_TOKEN
 from fastapi.testclient import TestClient
 
 from gep.api.app import create_app
 from gep.catalog.insar import item_baseline
 from gep.io.asf import asf_stack_reference, asf_to_stac_item, load_asf_records
 from gep.settings import Settings
+from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN
 
 HOME: list[Path] = []
 STACK = (

@@ -17,13 +17,13 @@ from xml.etree import ElementTree as ET
 import cql2
 import orjson
 import pytest
-from conftest import ADMIN_HEADERS, ADMIN_TOKEN
 from fastapi.testclient import TestClient
 
 from gep.api.app import create_app
 from gep.catalog.opensearch import opensearch_to_search, parse_opensearch, parse_range
 from gep.core.errors import InvalidInput
 from gep.settings import Settings
+from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN
 
 BASE = "http://gep.test"
 ATOM = "{http://www.w3.org/2005/Atom}"

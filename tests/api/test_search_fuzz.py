@@ -19,7 +19,6 @@ from urllib.parse import urlencode
 
 import psycopg
 import pytest
-from conftest import ADMIN_HEADERS, ADMIN_TOKEN, BACKENDS, PG_URL
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -27,6 +26,8 @@ from hypothesis import strategies as st
 from gep.api.app import create_app
 from gep.catalog.opensearch import CORE_PARAMETERS, EO_PARAMETERS
 from gep.settings import Settings
+from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN
+from tests.support.stores import BACKENDS, PG_URL
 
 COLL = "fuzzed"
 #: examples per parameter (GEP_FUZZ_EXAMPLES for a longer hunt)

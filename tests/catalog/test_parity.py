@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import make_store
 
-from catalog.items import make_item, square
 from gep.catalog.search import build_search
 from gep.catalog.store import CatalogStore
+from tests.support.items import make_item, square
+from tests.support.stores import make_store
 
 N_ITEMS = 1500
 

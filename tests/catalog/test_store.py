@@ -7,10 +7,10 @@ from typing import Any
 import orjson
 import pytest
 
-from catalog.items import make_item, square
 from gep.catalog.search import build_search
 from gep.catalog.store import CatalogStore
 from gep.core.errors import Conflict, InvalidInput, NotFound
+from tests.support.items import make_item, square
 
 
 def ids(store: CatalogStore, **params: Any) -> list[str]:

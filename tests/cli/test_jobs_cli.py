@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ADMIN_HEADERS, ADMIN_TOKEN
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -16,6 +15,7 @@ from gep.cli import job_cmds
 from gep.cli.main import app as cli
 from gep.client import GepClient, GepClientError
 from gep.settings import Settings
+from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN
 
 runner = CliRunner()
 

@@ -12,18 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import (
-    ADMIN_HEADERS,
-    ADMIN_TOKEN,
-    scratch_postgis_database,
-    wait_for_job,
-    write_test_raster,
-)
 from fastapi.testclient import TestClient
 
-from gateway.http_files import FileServer
 from gep.api.app import create_app
 from gep.settings import Settings
+from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN, wait_for_job
+from tests.support.http_files import FileServer
+from tests.support.rasters import write_test_raster
+from tests.support.stores import scratch_postgis_database
 
 CAT = """
 cwlVersion: v1.2

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from gateway.http_files import FileServer
 from gep.core.access import SYSTEM, Viewer
 from gep.gateway.config import GatewayConfig, HrefRefused
 from gep.gateway.http_fetch import download
 from gep.gateway.resolver import Gateway
 from gep.io.hrefs import HrefKind, blocked_address, host_allowed, parse_href
+from tests.support.http_files import FileServer
 
 ALICE = Viewer(user_id="alice", name="alice")
 BOB = Viewer(user_id="bob", name="bob")

@@ -5,14 +5,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from conftest import ADMIN_HEADERS, ADMIN_TOKEN
 from fastapi.testclient import TestClient
-from replay_server import ReplayServer
 from typer.testing import CliRunner
 
 from gep.api.app import create_app
 from gep.cli.main import app as cli
 from gep.settings import Settings
+from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN
+from tests.support.replay_server import ReplayServer
 
 DATA = Path(__file__).parents[1] / "data" / "harvest" / "stac"
 

@@ -15,8 +15,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import make_store
-from harvest_kit import (
+from shapely.geometry import box, shape
+
+from gep.catalog.insar import find_pairs, item_baseline, item_orbit
+from gep.catalog.store import CatalogStore
+from gep.core.errors import InvalidInput
+from gep.harvest.base import SourceConfig
+from gep.harvest.http import Fetcher
+from gep.harvest.odata import CDSE_DOWNLOAD, ODataSource
+from gep.harvest.opensearch import EXTENSION_OF_PREFIX
+from gep.harvest.runner import run_harvest
+from gep.harvest.sources import check_config
+from gep.harvest.store import FAILED, SUCCEEDED, HarvestRun, HarvestStore
+from gep.io.asf import asf_to_stac_item
+from tests.support.harvest_kit import (
     ASF_PATH,
     CDSE,
     CREODIAS,
@@ -37,20 +49,8 @@ from harvest_kit import (
     stack_records,
     utc,
 )
-from replay_server import ReplayServer
-from shapely.geometry import box, shape
-
-from gep.catalog.insar import find_pairs, item_baseline, item_orbit
-from gep.catalog.store import CatalogStore
-from gep.core.errors import InvalidInput
-from gep.harvest.base import SourceConfig
-from gep.harvest.http import Fetcher
-from gep.harvest.odata import CDSE_DOWNLOAD, ODataSource
-from gep.harvest.opensearch import EXTENSION_OF_PREFIX
-from gep.harvest.runner import run_harvest
-from gep.harvest.sources import check_config
-from gep.harvest.store import FAILED, SUCCEEDED, HarvestRun, HarvestStore
-from gep.io.asf import asf_to_stac_item
+from tests.support.replay_server import ReplayServer
+from tests.support.stores import make_store
 
 _PREFIX = re.compile(r"^([a-z0-9]+):")
 

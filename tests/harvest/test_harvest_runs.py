@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import make_store
-from harvest_kit import catalogue, events, quiet_fetcher
-from replay_server import ReplayServer, Request
 
 from gep.catalog.store import CatalogStore
 from gep.harvest.base import SourceConfig
 from gep.harvest.runner import run_harvest
 from gep.harvest.store import FAILED, INTERRUPTED, SUCCEEDED, HarvestStore
+from tests.support.harvest_kit import catalogue, events, quiet_fetcher
+from tests.support.replay_server import ReplayServer, Request
+from tests.support.stores import make_store
 
 DATA = Path(__file__).parents[1] / "data" / "harvest" / "stac"
 RECORDED_HOST = "https://earth-search.aws.element84.com"

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-from replay_server import ReplayServer
 from shapely.geometry import shape
 
 from gep.catalog.insar import item_orbit
@@ -20,6 +19,7 @@ from gep.harvest.scheduler import HarvestScheduler
 from gep.harvest.sources import check_config
 from gep.harvest.store import FAILED, SUCCEEDED, HarvestStore
 from gep.io.sentinel1 import product_footprint
+from tests.support.replay_server import ReplayServer
 
 S1 = Path(__file__).parents[1] / "data" / "s1"
 PRODUCTS = [

@@ -15,15 +15,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import make_store
-from harvest_kit import ARCHIVES, Recorded, catalogue, events, quiet_fetcher
-from replay_server import ReplayServer
 
 from gep.catalog.store import CatalogStore
 from gep.harvest.base import SourceConfig
 from gep.harvest.runner import run_harvest
 from gep.harvest.sources import make_source
 from gep.harvest.store import FAILED, INTERRUPTED, SUCCEEDED, HarvestStore
+from tests.support.harvest_kit import ARCHIVES, Recorded, catalogue, events, quiet_fetcher
+from tests.support.replay_server import ReplayServer
+from tests.support.stores import make_store
 
 
 @pytest.fixture

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from harvest_kit import asf_cmr, creodias, mundi, wait_for_run
 from typer.testing import CliRunner
 
 from gep.api.app import create_app
 from gep.cli.main import app as cli
 from gep.settings import Settings
+from tests.support.harvest_kit import asf_cmr, creodias, mundi, wait_for_run
 
 
 def test_cli_adds_and_runs_each_kind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ADMIN_HEADERS, ADMIN_TOKEN, wait_for_job
 from fastapi.testclient import TestClient
-from gateway.http_files import FileServer
 
 import gep.processes.cwl as cwl
 from gep.api.app import create_app
 from gep.settings import Settings
+from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN, wait_for_job
+from tests.support.http_files import FileServer
 
 PROBE = """
 cwlVersion: v1.2

@@ -7,11 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ADMIN_HEADERS, ADMIN_TOKEN, scratch_postgis_database
 from fastapi.testclient import TestClient
 
 from gep.api.app import create_app
 from gep.settings import Settings
+from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN
+from tests.support.stores import scratch_postgis_database
 
 
 @pytest.fixture

@@ -9,10 +9,11 @@ from pathlib import Path
 import httpx
 import numpy as np
 import rasterio
-from conftest import ADMIN_HEADERS
 from owslib.ogcapi.processes import Processes
 from rasterio.transform import from_origin
-from serving import free_port, start_gep_serve, stop
+
+from tests.support.app import ADMIN_HEADERS
+from tests.support.serving import free_port, start_gep_serve, stop
 
 
 def test_owslib_runs_quicklook_against_gep_serve(tmp_path: Path) -> None:

@@ -10,12 +10,12 @@ from urllib.parse import urlparse
 import numpy as np
 import pytest
 import rasterio
-from conftest import ADMIN_HEADERS, ADMIN_TOKEN
 from fastapi.testclient import TestClient
 from rasterio.transform import from_origin
 
 from gep.api.app import create_app
 from gep.settings import Settings
+from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN
 
 
 @pytest.fixture(scope="module")

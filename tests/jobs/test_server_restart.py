@@ -11,9 +11,10 @@ from pathlib import Path
 import httpx
 import numpy as np
 import rasterio
-from conftest import ADMIN_HEADERS
 from rasterio.transform import from_origin
-from serving import free_port, start_gep_serve, stop
+
+from tests.support.app import ADMIN_HEADERS
+from tests.support.serving import free_port, start_gep_serve, stop
 
 N_JOBS = 20
 

@@ -15,9 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ADMIN_HEADERS, ADMIN_TOKEN
 from fastapi.testclient import TestClient
-from serving import free_port, start_gep_serve, stop
 
 from gep.accounts.credits import CreditStore, Price, quote
 from gep.accounts.store import AccountStore
@@ -27,6 +25,8 @@ from gep.client.sdk import GepClient
 from gep.core.errors import TooManyRequests
 from gep.jobs.store import ACCEPTED, JobStore
 from gep.settings import Settings
+from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN
+from tests.support.serving import free_port, start_gep_serve, stop
 
 SYNC_TIMEOUT_S = 1.0
 CWL = {"content-type": "application/cwl+yaml"}

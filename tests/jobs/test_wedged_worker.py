@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conftest import ADMIN_HEADERS, ADMIN_TOKEN
 from fastapi.testclient import TestClient
 
 from gep.accounts.store import AccountStore
@@ -20,6 +19,7 @@ from gep.api.app import create_app
 from gep.catalog.backends import open_store
 from gep.jobs.store import JobStore
 from gep.settings import Settings
+from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN
 
 
 def _submit(c: TestClient, inputs: dict[str, Any], headers: dict[str, str] | None = None) -> str:

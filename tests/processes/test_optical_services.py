@@ -17,7 +17,6 @@ import numpy as np
 import orjson
 import pytest
 import rasterio
-from conftest import ADMIN_HEADERS, ADMIN_TOKEN, run_job
 from fastapi.testclient import TestClient
 
 from gep.api.app import create_app
@@ -30,6 +29,7 @@ from gep.processes.optical_demo import (
     shifted_stack,
 )
 from gep.settings import Settings
+from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN, run_job
 
 DATA = Path(__file__).parents[1] / "data" / "optical" / "landsat8"
 S2_META = Path(__file__).parents[1] / "data" / "optical" / "s2_l1c"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import ADMIN_HEADERS, ADMIN_TOKEN
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -15,6 +14,7 @@ from gep.core.errors import InvalidInput
 from gep.processes.echo import EchoInputs
 from gep.processes.registry import NoSuchProcess, ProcessRegistry
 from gep.settings import Settings
+from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN
 
 
 def test_echo_is_registered_through_its_entry_point() -> None:

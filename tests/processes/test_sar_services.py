@@ -13,13 +13,13 @@ from urllib.parse import urlparse
 import numpy as np
 import pytest
 import rasterio
-from conftest import ADMIN_HEADERS, ADMIN_TOKEN
 from fastapi.testclient import TestClient
 
 from gep.algorithms.simulate.scene import MogiSource
 from gep.api.app import create_app
 from gep.processes.sar_demo import DemoPair, build_demo, collections
 from gep.settings import Settings
+from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN
 
 # a small Colli Albani pair (Mogi, 5 cm uplift) over the synthetic volcano DEM
 SMALL = (

@@ -13,7 +13,6 @@ from urllib.parse import urlparse
 import numpy as np
 import pytest
 import rasterio
-from conftest import ADMIN_HEADERS, ADMIN_TOKEN, run_job
 from fastapi.testclient import TestClient
 from scipy.interpolate import griddata
 
@@ -22,6 +21,7 @@ from gep.api.app import create_app
 from gep.io.slc_product import write_slc_product
 from gep.processes.sar_demo import _footprint, collections, demo_geometry
 from gep.settings import Settings
+from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN, run_job
 
 LAT, LON = 41.73, 12.70
 #: the smallest window dinsar's coregistration works with (sar_common.MIN_WINDOW)

@@ -22,11 +22,7 @@ from gep.api.app import create_app
 from gep.processes.sbas import CSV_COLUMNS
 from gep.processes.sbas_demo import COLLECTION, REFERENCE, collection, interferogram_items
 from gep.settings import Settings
-
-try:  # the accounts' test administrator, where the API asks for one
-    from conftest import ADMIN_HEADERS, ADMIN_TOKEN
-except ImportError:  # pragma: no cover - before accounts
-    ADMIN_HEADERS, ADMIN_TOKEN = {}, ""
+from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN
 
 SIM = "sim-ifgs"
 SIM_SHAPE = (40, 50)

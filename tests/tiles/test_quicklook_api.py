@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from quicklook_items import L8, L8_BAND, decode, item, landsat8_item, tif_asset
 
 from gep.api.app import create_app
 from gep.settings import Settings
+from tests.support.quicklook_items import L8, L8_BAND, decode, item, landsat8_item, tif_asset
 
 BASE = "http://gep.test"
 ITEMS = f"{BASE}/stac/collections/eo/items"

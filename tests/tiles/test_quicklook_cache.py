@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import orjson
 import pytest
-from quicklook_items import decode, item, landsat8_item, tif_asset, write_tif
 
 from gep.tiles.quicklook import NoQuicklookSource
 from gep.tiles.quicklook_cache import QuicklookCache, make_quicklooks, safe_name
+from tests.support.quicklook_items import decode, item, landsat8_item, tif_asset, write_tif
 
 
 @pytest.fixture

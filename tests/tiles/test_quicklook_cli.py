@@ -7,10 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
-from quicklook_items import decode, item, landsat8_item, sentinel2_item, tif_asset
 from typer.testing import CliRunner
 
 from gep.cli.main import app
+from tests.support.quicklook_items import decode, item, landsat8_item, sentinel2_item, tif_asset
 
 runner = CliRunner()
 

@@ -12,7 +12,23 @@ import orjson
 import pytest
 import rasterio
 from numpy.typing import NDArray
-from quicklook_items import (
+from rasterio.enums import Resampling
+
+from gep.core.errors import NotFound
+from gep.harvest.base import SourceConfig
+from gep.harvest.http import Fetcher
+from gep.harvest.safe_folder import SafeFolderSource
+from gep.io.slc_product import write_slc_product
+from gep.tiles.quicklook import (
+    NoQuicklookSource,
+    QuicklookFailed,
+    find_source,
+    local_path,
+    may_want_quicklook,
+    quicklook_png,
+    wants_generated_thumbnail,
+)
+from tests.support.quicklook_items import (
     L8,
     L8_BAND,
     ROME_SAFE,
@@ -32,22 +48,6 @@ from quicklook_items import (
     stretch_2_98,
     tif_asset,
     write_tif,
-)
-from rasterio.enums import Resampling
-
-from gep.core.errors import NotFound
-from gep.harvest.base import SourceConfig
-from gep.harvest.http import Fetcher
-from gep.harvest.safe_folder import SafeFolderSource
-from gep.io.slc_product import write_slc_product
-from gep.tiles.quicklook import (
-    NoQuicklookSource,
-    QuicklookFailed,
-    find_source,
-    local_path,
-    may_want_quicklook,
-    quicklook_png,
-    wants_generated_thumbnail,
 )
 
 # the test rasters are in radar or image geometry on purpose

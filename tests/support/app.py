@@ -1,0 +1,94 @@
+"""The API in process: the administrator tests act as, one client factory, and job polling.
+
+One factory instead of a ``TestClient(create_app(Settings(...)))`` per test module: each test
+still states the settings it depends on (home, base URL, data roots, database…), and only the
+boilerplate (the operator's bootstrap token, the lifespan, the admin headers) lives here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from gep.api.app import create_app
+from gep.settings import Settings
+
+#: an administrator's API token, made valid by ``Settings(admin_token=ADMIN_TOKEN)`` (the
+#: operator's bootstrap token); tests that are not about accounts act as this administrator
+ADMIN_TOKEN = "gep_testadmin_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"
+ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+#: the public URL most tests give the API, so that links and Location headers are predictable
+BASE_URL = "http://gep.test"
+
+#: the states a job does not leave
+FINAL = ("successful", "failed", "dismissed")
+
+
+def app_settings(home: Path, **settings: Any) -> Settings:
+    """``Settings`` in ``home`` that accept the test administrator's token (pass
+    ``admin_token`` to have another)."""
+    return Settings(**{"admin_token": ADMIN_TOKEN, "home": home, **settings})
+
+
+@contextmanager
+def api_client(
+    home: Path,
+    *,
+    admin: bool = True,
+    client_base_url: str | None = None,
+    raise_server_exceptions: bool = True,
+    **settings: Any,
+) -> Iterator[TestClient]:
+    """A ``TestClient`` over ``create_app`` (its lifespan run: the job engine, the harvest
+    scheduler) on ``Settings(admin_token=ADMIN_TOKEN, home=home, **settings)``.
+
+    ``admin``: every request carries the administrator's token unless the test sends its own
+    ``Authorization`` (tests about permissions pass ``admin=False`` and choose per request).
+    ``client_base_url``: the URL the client itself talks to (cookies are scoped to it).
+    """
+    kwargs: dict[str, Any] = {"raise_server_exceptions": raise_server_exceptions}
+    if admin:
+        kwargs["headers"] = ADMIN_HEADERS
+    if client_base_url is not None:
+        kwargs["base_url"] = client_base_url
+    with TestClient(create_app(app_settings(home, **settings)), **kwargs) as client:
+        yield client
+
+
+def wait_for_job(
+    client: Any,
+    job_id: str,
+    headers: dict[str, str] | None = None,
+    timeout_s: float = 90.0,
+    states: tuple[str, ...] | set[str] = FINAL,
+) -> dict[str, Any]:
+    """The job's status document once it is in one of ``states`` (by default: once it has
+    ended, successful, failed or dismissed); fails the test after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    job: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        job = dict(client.get(f"/jobs/{job_id}", headers=headers or {}).json())
+        if job["status"] in states:
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not reach {sorted(states)} within {timeout_s} s: {job}")
+
+
+def run_job(client: Any, process: str, inputs: dict[str, Any], timeout_s: float = 180.0) -> str:
+    """Execute ``process`` asynchronously through the API, wait for the job to end and check
+    that it succeeded; returns the job's id (its results at ``/jobs/{id}/results``)."""
+    r = client.post(
+        f"/processes/{process}/execution",
+        json={"inputs": inputs},
+        headers={"Prefer": "respond-async"},
+    )
+    assert r.status_code == 201, r.text
+    job = str(r.json()["jobID"])
+    status = wait_for_job(client, job, timeout_s=timeout_s)
+    assert status["status"] == "successful", (status, client.get(f"/jobs/{job}/logs").json())
+    return job
