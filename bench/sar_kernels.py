@@ -272,8 +272,8 @@ def run(
         None,
         np_time(lambda: numpy_goldstein(ifg_ml, ALPHA, PATCH, STEP)),
     )
-    n_patch = len(K._patch_starts(ifg_ml.shape[0], PATCH, STEP)) * len(
-        K._patch_starts(ifg_ml.shape[1], PATCH, STEP)
+    n_patch = len(K.filtering._patch_starts(ifg_ml.shape[0], PATCH, STEP)) * len(
+        K.filtering._patch_starts(ifg_ml.shape[1], PATCH, STEP)
     )
     stack = np.ones((n_patch, PATCH, PATCH), np.complex64)
     entry["fft_floor_s"] = _best(

@@ -403,7 +403,7 @@ def test_resample_nan_offsets_and_broadcasting() -> None:
 
 def test_resample_kernel_table() -> None:
     lut = K.resample_kernel(8)
-    assert lut.shape == (K._LUT_BINS + 1, 8) and lut.dtype == np.float32
+    assert lut.shape == (K.resampling._LUT_BINS + 1, 8) and lut.dtype == np.float32
     np.testing.assert_allclose(lut.sum(axis=1), 1.0, atol=0.035)  # DC gain >= 0.97
     np.testing.assert_array_equal(lut[0], np.eye(8, dtype=np.float32)[3])
     np.testing.assert_allclose(lut[::-1, ::-1], lut, atol=1e-6)  # mirror symmetry
@@ -429,7 +429,7 @@ def test_numpy_fallbacks_match_compiled(monkeypatch: pytest.MonkeyPatch) -> None
         "rs12": lambda: K.resample(ref, 0.3, az, kernel_size=12),
     }
     compiled = {k: f() for k, f in calls.items()}
-    monkeypatch.setattr(K, "_HAVE_NUMBA", False)
+    monkeypatch.setattr(K._common, "_HAVE_NUMBA", False)
     for key, f in calls.items():
         got: Any = compiled[key]
         fallback: Any = f()

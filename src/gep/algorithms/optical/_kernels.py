@@ -39,7 +39,7 @@ def taper_stack(image, starts, window, shift_y, shift_x, out):  # type: ignore[n
             sy += hy[i]
             sx += hx[i]
         # unsigned indices: no negative-index wraparound select, so LLVM vectorises the rows
-        # (see gep.algorithms.sar.kernels)
+        # (see gep.algorithms.sar.kernels._common)
         acc = np.float32(0.0)
         for i in range(window):
             ri = _U(r0 + i)

@@ -16,8 +16,8 @@ from numpy.typing import NDArray
 
 from gep.algorithms.sar.coregistration import Refinement, coregister
 from gep.algorithms.sar.geometry import Dem
-from gep.algorithms.sar.kernels import coherence as boxcar_coherence
-from gep.algorithms.sar.kernels import interferogram_multilook, multilook
+from gep.algorithms.sar.kernels.interferometry import coherence as boxcar_coherence
+from gep.algorithms.sar.kernels.interferometry import interferogram_multilook, multilook
 from gep.core.sar import SwathGeometry
 
 F32 = NDArray[np.float32]

@@ -12,7 +12,7 @@
    ISCE's ampcor does: chips oversampled ×2 before detection, the correlation peak located
    to 1/64 pixel by an upsampled DFT (Guizar-Sicairos et al. 2008) and a parabola, and a
    mean over the chips that pass a robust outlier test.
-3. **Resampling** (:func:`gep.algorithms.sar.kernels.resample`) with the sum of both.
+3. **Resampling** (:func:`gep.algorithms.sar.kernels.resampling.resample`) with the sum of both.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
 from gep.algorithms.sar.geometry import Dem, geo2rdr, radar_times, rdr2geo
-from gep.algorithms.sar.kernels import resample
+from gep.algorithms.sar.kernels.resampling import resample
 from gep.algorithms.sar.orbit import seconds_since
 from gep.core.sar import SwathGeometry
 

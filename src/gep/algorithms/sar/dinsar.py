@@ -16,8 +16,9 @@ from numpy.typing import NDArray
 from gep.algorithms.sar.coregistration import RadarGeometry, Refinement, coregister
 from gep.algorithms.sar.geocode import GeoGrid, geocode, radar_coordinates, scene_grid
 from gep.algorithms.sar.geometry import Dem
-from gep.algorithms.sar.kernels import coherence as boxcar_coherence
-from gep.algorithms.sar.kernels import goldstein, interferogram_multilook, multilook
+from gep.algorithms.sar.kernels.filtering import goldstein
+from gep.algorithms.sar.kernels.interferometry import coherence as boxcar_coherence
+from gep.algorithms.sar.kernels.interferometry import interferogram_multilook, multilook
 from gep.algorithms.sar.unwrap import unwrap as unwrap_phase
 from gep.core.sar import S1_WAVELENGTH, SwathGeometry
 

@@ -438,7 +438,7 @@ def simulate_large_pair(
     deformation. It times the chain; accuracy is graded on :func:`simulate_pair`'s exact scenes.
     """
     from gep.algorithms.sar.coregistration import radar_geometry
-    from gep.algorithms.sar.kernels import resample
+    from gep.algorithms.sar.kernels.resampling import resample
 
     line0, sample0, lines, samples = window
     rng = np.random.default_rng(seed)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from gep.algorithms.sar.kernels import _FM, _cos_sin, _jit, prange
+from gep.algorithms.sar.kernels._common import _FM, _cos_sin, _jit, prange
 from gep.algorithms.timeseries.network import Network
 
 F32 = NDArray[np.float32]
