@@ -40,8 +40,8 @@ from gep.algorithms.timeseries.inversion import invert
 from gep.algorithms.timeseries.model import fit
 from gep.algorithms.timeseries.network import Network
 from gep.algorithms.timeseries.sbas import SbasOptions, coherence_weights, run_sbas
+from gep.demo.sbas import DATA, REFERENCE, manifest
 from gep.io.ifg_stack import read_interferogram, read_rows
-from gep.processes.sbas_demo import DATA, REFERENCE, manifest
 
 HERE = Path(__file__).resolve().parent
 PEER = HERE / "sbas_peer.py"

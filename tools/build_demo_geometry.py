@@ -19,7 +19,7 @@ SAFE = (
     / "tests/data/s1"
     / "S1A_IW_SLC__1SDV_20220104T170557_20220104T170624_041314_04E951_F1F1.SAFE"
 )
-OUT = ROOT / "src/gep/processes/demo_data/s1a_20220104_rel117_iw1_vv_geometry.json"
+OUT = ROOT / "src/gep/demo/data/s1a_20220104_rel117_iw1_vv_geometry.json"
 
 if __name__ == "__main__":
     geom = open_swath(SAFE, "IW1", "VV")

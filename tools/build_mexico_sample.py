@@ -20,7 +20,7 @@ from gep.io.gamma import read_bperp, read_slc_par
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT.parent / "shared" / "data" / "pyrate-cropA" / "geotiffs"
 GAMMA = ROOT / "tests" / "data" / "gamma"
-TARGET = ROOT / "src" / "gep" / "processes" / "demo_data" / "mexico-city"
+TARGET = ROOT / "src" / "gep" / "demo" / "data" / "mexico-city"
 
 
 def main() -> None:

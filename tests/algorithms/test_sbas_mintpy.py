@@ -19,8 +19,8 @@ from gep.algorithms.timeseries.inversion import invert
 from gep.algorithms.timeseries.model import fit
 from gep.algorithms.timeseries.network import Network
 from gep.algorithms.timeseries.sbas import coherence_weights
+from gep.demo.sbas import DATA, REFERENCE, manifest
 from gep.io.ifg_stack import read_interferogram, read_rows
-from gep.processes.sbas_demo import DATA, REFERENCE, manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 PEER = ROOT / "bench" / "sbas_peer.py"

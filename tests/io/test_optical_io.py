@@ -10,7 +10,7 @@ import pytest
 
 from gep.core.errors import InvalidInput
 from gep.io.optical import band_asset, band_name, read_aligned, read_landsat_mtl
-from gep.processes.raster_outputs import write_cog
+from gep.io.writers import write_cog
 
 DATA = Path(__file__).parents[1] / "data" / "optical"
 

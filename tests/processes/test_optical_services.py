@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import csv
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,7 @@ import pytest
 import rasterio
 from fastapi.testclient import TestClient
 
-from gep.api.app import create_app
-from gep.processes.optical_demo import (
+from gep.demo.optical import (
     OPTICAL_COLLECTION,
     clouded_copy,
     collection,
@@ -28,8 +26,7 @@ from gep.processes.optical_demo import (
     lava_scene,
     shifted_stack,
 )
-from gep.settings import Settings
-from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN, run_job
+from tests.support.app import api_client, run_job, wait_for_job
 
 DATA = Path(__file__).parents[1] / "data" / "optical" / "landsat8"
 S2_META = Path(__file__).parents[1] / "data" / "optical" / "s2_l1c"
@@ -63,16 +60,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient
     later["id"] = "landsat-lava-later"
     later["properties"]["datetime"] = "2017-08-29T15:54:15Z"
     items.append(later)
-    app = create_app(
-        Settings(
-            admin_token=ADMIN_TOKEN,
-            home=tmp / "home",
-            base_url="http://gep.test",
-            data_roots=str(tmp),
-        )
-    )
-    with TestClient(app, headers=ADMIN_HEADERS) as c:
-        store = c.app.state.store  # type: ignore[attr-defined]
+    with api_client(tmp / "home", base_url="http://gep.test", data_roots=str(tmp)) as c:
+        store = c.app.state.services.store  # type: ignore[attr-defined]
         store.create_collection(collection(), upsert=True)
         assert store.write_items(items, mode="upsert").written == len(items)
         yield c, {"items": {i["id"]: i for i in items}, "truth": truth, "s2_truth": s2_truth}
@@ -84,9 +73,9 @@ def _sentinel2_lava(folder: Path) -> tuple[dict[str, Any], np.ndarray]:
     numbers (ρ = π L / (E_sun cos θs U), DN = 10000 ρ): B8A/B11/B12 at 20 m, B02/B04 at 10 m
     for the spectral cloud test (this product has no QA band)."""
     from gep.algorithms.simulate.optical import lava_flow_scene
+    from gep.demo.optical import raster_asset, stac_item
     from gep.io.optical import SENTINEL2_MSI, read_s2_metadata
-    from gep.processes.optical_demo import raster_asset, stac_item
-    from gep.processes.raster_outputs import write_cog
+    from gep.io.writers import write_cog
 
     folder.mkdir()
     for name in ("MTD_MSIL1C.xml", "MTD_TL.xml"):
@@ -285,7 +274,7 @@ def _variant(c: TestClient, w: dict[str, Any], base: str, new_id: str, edit: Any
     item = copy.deepcopy(w["items"][base])
     item["id"] = new_id
     edit(item)
-    store = c.app.state.store  # type: ignore[attr-defined]
+    store = c.app.state.services.store  # type: ignore[attr-defined]
     assert store.write_items([item], mode="upsert").written == 1
     return ref(new_id)
 
@@ -378,11 +367,7 @@ def test_window_larger_than_the_area_fails_the_job_with_the_reason(
     )
     assert r.status_code == 201, r.text
     job = r.json()["jobID"]
-    for _ in range(300):
-        status = c.get(f"/jobs/{job}").json()
-        if status["status"] in ("successful", "failed"):
-            break
-        time.sleep(0.1)
+    status = wait_for_job(c, job, timeout_s=60)
     assert status["status"] == "failed"
     assert "larger than the area read" in status["message"], status
 

@@ -4,7 +4,6 @@ bad input before a job exists."""
 from __future__ import annotations
 
 import copy
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,10 +15,8 @@ import rasterio
 from fastapi.testclient import TestClient
 
 from gep.algorithms.simulate.scene import MogiSource
-from gep.api.app import create_app
-from gep.processes.sar_demo import DemoPair, build_demo, collections
-from gep.settings import Settings
-from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN
+from gep.demo.sar import DemoPair, build_demo, collections
+from tests.support.app import api_client, wait_for_job
 
 # a small Colli Albani pair (Mogi, 5 cm uplift) over the synthetic volcano DEM
 SMALL = (
@@ -44,16 +41,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient
     assert [i["id"] for i in again] == [i["id"] for i in items]
     # products are reused, not simulated again: nothing is logged and no file is rewritten
     assert messages == [] and [p.stat().st_mtime_ns for p in slc] == written
-    app = create_app(
-        Settings(
-            admin_token=ADMIN_TOKEN,
-            home=tmp / "home",
-            base_url="http://gep.test",
-            data_roots=str(tmp),
-        )
-    )
-    with TestClient(app, headers=ADMIN_HEADERS) as c:
-        store = c.app.state.store  # type: ignore[attr-defined]
+    with api_client(tmp / "home", base_url="http://gep.test", data_roots=str(tmp)) as c:
+        store = c.app.state.services.store  # type: ignore[attr-defined]
         for coll in collections():
             store.create_collection(coll, upsert=True)
         assert store.write_items(items, mode="upsert").written == len(items)
@@ -75,11 +64,7 @@ def test_dinsar_publishes_products_that_match_the_truth(
     )
     assert r.status_code == 201, r.text
     job = r.json()["jobID"]
-    for _ in range(600):
-        status = c.get(f"/jobs/{job}").json()
-        if status["status"] in ("successful", "failed"):
-            break
-        time.sleep(0.2)
+    status = wait_for_job(c, job, timeout_s=180)
     assert status["status"] == "successful", status
     out = c.get(f"/jobs/{job}/results").json()
     assert out["perpendicular_baseline"] == pytest.approx(-100.0, abs=1.0)  # ISCE2 sign
@@ -140,7 +125,7 @@ def _variant(c: TestClient, items: dict[str, Any], new_id: str, edit: Any) -> st
     item = copy.deepcopy(items[SEC.split("/")[1]])
     item["id"] = new_id
     edit(item)
-    store = c.app.state.store  # type: ignore[attr-defined]
+    store = c.app.state.services.store  # type: ignore[attr-defined]
     assert store.write_items([item], mode="upsert").written == 1
     return f"gep-slc/{new_id}"
 

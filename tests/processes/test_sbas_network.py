@@ -17,11 +17,9 @@ from fastapi.testclient import TestClient
 from scipy.interpolate import griddata
 
 from gep.algorithms.simulate.scene import MogiSource, simulate_pair, window_around
-from gep.api.app import create_app
+from gep.demo.sar import _footprint, collections, demo_geometry
 from gep.io.slc_product import write_slc_product
-from gep.processes.sar_demo import _footprint, collections, demo_geometry
-from gep.settings import Settings
-from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN, run_job
+from tests.support.app import api_client, run_job
 
 LAT, LON = 41.73, 12.70
 #: the smallest window dinsar's coregistration works with (sar_common.MIN_WINDOW)
@@ -68,16 +66,8 @@ def world(
         for item_id, (slc, geom) in zip(_ids(), slcs, strict=True)
     ]  # fmt: skip
     truth = sims[0].truth
-    app = create_app(
-        Settings(
-            admin_token=ADMIN_TOKEN,
-            home=tmp / "home",
-            base_url="http://gep.test",
-            data_roots=str(tmp),
-        )
-    )
-    with TestClient(app, headers=ADMIN_HEADERS) as c:
-        store = c.app.state.store  # type: ignore[attr-defined]
+    with api_client(tmp / "home", base_url="http://gep.test", data_roots=str(tmp)) as c:
+        store = c.app.state.services.store  # type: ignore[attr-defined]
         store.create_collection(collections()[0], upsert=True)
         assert store.write_items(items, mode="upsert").written == 3
         yield (

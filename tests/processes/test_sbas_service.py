@@ -5,7 +5,6 @@ exists."""
 from __future__ import annotations
 
 import csv
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,11 +17,10 @@ from fastapi.testclient import TestClient
 from rasterio.transform import from_origin
 
 from gep.algorithms.simulate.timeseries import simulate_stack
-from gep.api.app import create_app
-from gep.processes.sbas import CSV_COLUMNS
-from gep.processes.sbas_demo import COLLECTION, REFERENCE, collection, interferogram_items
+from gep.demo.sbas import COLLECTION, REFERENCE, collection, interferogram_items
+from gep.processes.sbas.products import CSV_COLUMNS
 from gep.settings import Settings
-from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN
+from tests.support.app import app_settings, client_for, wait_for_job
 
 SIM = "sim-ifgs"
 SIM_SHAPE = (40, 50)
@@ -31,9 +29,8 @@ SIM_STEP = 0.001
 
 
 def _settings(home: Path) -> Settings:
-    extra: dict[str, Any] = {"admin_token": ADMIN_TOKEN} if ADMIN_TOKEN else {}
     # the test stacks are written beside home: a data root of this server
-    return Settings(home=home, base_url="http://gep.test", data_roots=str(home.parent), **extra)
+    return app_settings(home, base_url="http://gep.test", data_roots=str(home.parent))
 
 
 def _sim_items(folder: Path) -> tuple[list[dict[str, Any]], Any]:
@@ -83,8 +80,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient
     tmp = Path(tmp_path_factory.mktemp("sbas"))
     mexico = interferogram_items(tmp / "mexico")
     sim_items, sim = _sim_items(tmp / "sim")
-    with TestClient(create_app(_settings(tmp / "home")), headers=ADMIN_HEADERS) as c:
-        store = c.app.state.store  # type: ignore[attr-defined]
+    with client_for(_settings(tmp / "home")) as c:
+        store = c.app.state.services.store  # type: ignore[attr-defined]
         store.create_collection(collection(), upsert=True)
         sim_coll = {**collection(), "id": SIM, "title": "simulated"}
         store.create_collection(sim_coll, upsert=True)
@@ -94,7 +91,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient
 
 
 def _mexico() -> list[str]:
-    from gep.processes.sbas_demo import manifest
+    from gep.demo.sbas import manifest
 
     return [f"{COLLECTION}/{e['id']}" for e in manifest()]
 
@@ -125,11 +122,7 @@ def test_mexico_city_subsidence_through_the_api(world: tuple[TestClient, Any]) -
                headers={"Prefer": "respond-async"})  # fmt: skip
     assert r.status_code == 201, r.text
     job = r.json()["jobID"]
-    for _ in range(600):
-        status = c.get(f"/jobs/{job}").json()
-        if status["status"] in ("successful", "failed"):
-            break
-        time.sleep(0.2)
+    status = wait_for_job(c, job, timeout_s=180)
     assert status["status"] == "successful", status
     out = c.get(f"/jobs/{job}/results").json()
     assert out["interferograms"] == 30 and out["acquisitions"] == 13 and out["connected"]

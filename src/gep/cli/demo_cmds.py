@@ -49,7 +49,7 @@ def seed(
 def seed_sbas() -> None:
     """Catalogue the Mexico City interferogram stack and publish its SBAS velocity map (the
     inversion runs once, in a second or two; later seeds reuse it)."""
-    from gep.processes.sbas_demo import COLLECTION, build_result, collection, interferogram_items
+    from gep.demo.sbas import COLLECTION, build_result, collection, interferogram_items
 
     storage = settings().resolved_storage_url()
     if not storage.startswith("file://"):
@@ -71,7 +71,7 @@ def seed_sbas() -> None:
 
 def seed_sar() -> None:
     """Simulate (once) and catalogue the SAR demo pairs and DEMs."""
-    from gep.processes.sar_demo import build_demo, collections
+    from gep.demo.sar import build_demo, collections
 
     storage = settings().resolved_storage_url()
     if not storage.startswith("file://"):
@@ -90,7 +90,7 @@ def seed_optical() -> None:
     """Catalogue the optical demo (``gep-optical``): a real Landsat-8 scene, the same with a
     simulated lava flow and clouded over (``hotspots``), and three dated images of a simulated
     landslide (``offset-tracking``); a few seconds, once."""
-    from gep.processes.optical_demo import OPTICAL_COLLECTION, build_demo, collection
+    from gep.demo.optical import OPTICAL_COLLECTION, build_demo, collection
 
     storage = settings().resolved_storage_url()
     if not storage.startswith("file://"):

@@ -14,17 +14,10 @@ from pydantic import BaseModel
 
 from gep.algorithms.sar.coin import coin
 from gep.algorithms.sar.geocode import geocode, scene_grid
+from gep.core.media import COG, PNG
+from gep.io.writers import GEOGRAPHIC, bounds_footprint, write_cog, write_png_map
 from gep.processes.base import Process, ProcessContext
-from gep.processes.sar_common import (
-    PairInputs,
-    check_items,
-    footprint_of,
-    load_pair,
-    write_cog,
-    write_png_with_legend,
-)
-
-COG = "image/tiff; application=geotiff; profile=cloud-optimized"
+from gep.processes.sar_common import PairInputs, check_items, load_pair
 
 
 class CoinOutputs(BaseModel):
@@ -110,22 +103,21 @@ class Coin(Process):
                     else (0.0, 1.0)
                 )
             cog = ctx.output_dir / f"{key}.tif"
-            write_cog(cog, g, grid)
+            write_cog(cog, g, GEOGRAPHIC, grid.transform)
             hrefs[key] = ctx.add_asset(key, cog, COG, ["data"], f"{title} ({unit})")
             png = ctx.output_dir / f"{key}.png"
-            write_png_with_legend(
-                png, g, grid, title=title, label=unit, cmap=cmap, vmin=vmin, vmax=vmax
-            )
-            ctx.add_asset(
-                f"{key}_png", png, "image/png", ["overview", "visual"], f"{title} quicklook"
-            )
+            write_png_map(
+                png, g, grid.bounds, title=title, label=unit, cmap=cmap, vmin=vmin, vmax=vmax,
+                geographic=True,
+            )  # fmt: skip
+            ctx.add_asset(f"{key}_png", png, PNG, ["overview", "visual"], f"{title} quicklook")
         rgb_radar = result.rgb()
         rgb = np.stack(
             [geocode(b.astype("float32"), line, sample, looks, order=0) for b in rgb_radar]
         )
         rgb8 = np.where(np.isfinite(rgb), rgb, 0).astype(np.uint8)
         cog = ctx.output_dir / "rgb.tif"
-        write_cog(cog, rgb8, grid, nodata=None)
+        write_cog(cog, rgb8, GEOGRAPHIC, grid.transform, nodata=None)
         rgb_href = ctx.add_asset(
             "rgb", cog, COG, ["data", "visual"], "RGB: coherence, mean intensity, |change|"
         )
@@ -133,10 +125,8 @@ class Coin(Process):
         from PIL import Image
 
         Image.fromarray(np.moveaxis(rgb8, 0, -1), "RGB").save(png)
-        rgb_png = ctx.add_asset(
-            "rgb_png", png, "image/png", ["overview", "visual"], "RGB composite"
-        )
-        ctx.set_footprint(footprint_of(grid))
+        rgb_png = ctx.add_asset("rgb_png", png, PNG, ["overview", "visual"], "RGB composite")
+        ctx.set_footprint(bounds_footprint(grid.bounds))
         ctx.progress(100, "done")
         return CoinOutputs(
             coherence=hrefs["coherence"],

@@ -19,18 +19,10 @@ from pydantic import BaseModel, Field
 from gep.algorithms.sar.dinsar import DinsarResult, dinsar
 from gep.algorithms.sar.geocode import GeoGrid
 from gep.algorithms.sar.pair import PairBaseline
+from gep.core.media import COG, KMZ, PNG
+from gep.io.writers import GEOGRAPHIC, bounds_footprint, write_cog, write_kmz, write_png_map
 from gep.processes.base import Process, ProcessContext
-from gep.processes.sar_common import (
-    PairInputs,
-    check_items,
-    footprint_of,
-    load_pair,
-    write_cog,
-    write_kmz,
-    write_png_with_legend,
-)
-
-COG = "image/tiff; application=geotiff; profile=cloud-optimized"
+from gep.processes.sar_common import PairInputs, check_items, load_pair
 
 
 class DinsarInputs(PairInputs):
@@ -93,7 +85,7 @@ class Dinsar(Process):
         for key, _, title, unit, *_ in layers:
             hrefs[key] = ctx.add_asset(key, pair.files[key], COG, ["data"], f"{title} ({unit})")
             ctx.add_asset(
-                f"{key}_png", pair.files[f"{key}_png"], "image/png", ["overview", "visual"],
+                f"{key}_png", pair.files[f"{key}_png"], PNG, ["overview", "visual"],
                 f"{title} quicklook",
             )  # fmt: skip
         geo = result.geocoded
@@ -104,16 +96,14 @@ class Dinsar(Process):
         write_kmz(
             kmz,
             kmz_data,
-            grid,
+            grid.bounds,
             name=f"GEP dinsar {kmz_key}",
             cmap=kmz_cmap,
             vmin=kmz_min,
             vmax=kmz_max,
         )
-        kmz_href = ctx.add_asset(
-            "kmz", kmz, "application/vnd.google-earth.kmz", ["visual"], "KMZ overlay"
-        )
-        ctx.set_footprint(footprint_of(grid))
+        kmz_href = ctx.add_asset("kmz", kmz, KMZ, ["visual"], "KMZ overlay")
+        ctx.set_footprint(bounds_footprint(grid.bounds))
         ctx.progress(100, "done")
         return DinsarOutputs(
             wrapped_phase=hrefs["wrapped_phase"],
@@ -236,13 +226,13 @@ def form_interferogram(
     out.mkdir(parents=True, exist_ok=True)
     for key, data, title, unit, cmap, vmin, vmax in layers_out:
         files[key] = out / f"{key}.tif"
-        write_cog(files[key], np.asarray(data, "float32"), out_grid,
+        write_cog(files[key], np.asarray(data, "float32"), GEOGRAPHIC, out_grid.transform,
                   tags={**tags, "DATA_UNITS": units.get(key, unit.upper())})  # fmt: skip
         if quicklooks:
             files[f"{key}_png"] = out / f"{key}.png"
-            write_png_with_legend(
-                files[f"{key}_png"], data, out_grid, title=title, label=unit, cmap=cmap,
-                vmin=vmin, vmax=vmax,
+            write_png_map(
+                files[f"{key}_png"], data, out_grid.bounds, title=title, label=unit, cmap=cmap,
+                vmin=vmin, vmax=vmax, geographic=True,
             )  # fmt: skip
     return FormedPair(result, baseline, out_grid, layers_out, files)
 

@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from gep.algorithms.thermal import cloud_mask, hotspot_mask, hotspot_stats, nhi
 from gep.core.errors import InvalidInput
 from gep.core.geometry import parse_area
+from gep.core.media import COG, CSV, GEOJSON
 from gep.core.timeutil import parse_datetime_interval
 from gep.io.optical import (
     OpticalMetadata,
@@ -36,6 +37,7 @@ from gep.io.optical import (
     read_metadata,
     read_on_grid,
 )
+from gep.io.writers import footprint, write_cog, write_csv, write_geojson
 from gep.processes.base import Process, ProcessContext
 from gep.processes.optical_common import (
     Aoi,
@@ -45,15 +47,6 @@ from gep.processes.optical_common import (
     listed_items,
     products_field,
     stage_asset,
-)
-from gep.processes.raster_outputs import (
-    COG,
-    CSV,
-    GEOJSON,
-    footprint,
-    write_cog,
-    write_csv,
-    write_geojson,
 )
 
 NHI_BANDS = ("nir", "swir1", "swir2")

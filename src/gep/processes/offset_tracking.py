@@ -21,7 +21,17 @@ from pydantic import BaseModel, Field, field_validator
 from gep.algorithms.optical.correlation import OffsetField, offset_tracking, to_east_north
 from gep.algorithms.optical.mpic import default_pairs, invert_offsets
 from gep.core.errors import InvalidInput
+from gep.core.media import COG, CSV, GEOJSON, PNG
 from gep.io.optical import Raster, read_aligned
+from gep.io.writers import (
+    bounds_of,
+    footprint,
+    to_lonlat,
+    write_cog,
+    write_csv,
+    write_geojson,
+    write_png_map,
+)
 from gep.processes.base import Process, ProcessContext
 from gep.processes.optical_common import (
     Aoi,
@@ -33,18 +43,6 @@ from gep.processes.optical_common import (
     listed_items,
     products_field,
     stage_asset,
-)
-from gep.processes.raster_outputs import (
-    COG,
-    CSV,
-    GEOJSON,
-    PNG,
-    footprint,
-    to_lonlat,
-    write_cog,
-    write_csv,
-    write_geojson,
-    write_png_map,
 )
 
 CSV_COLUMNS = [
@@ -295,8 +293,8 @@ def _publish(
             (xx[ok], yy[ok], east[ok] * scale, north[ok] * scale) if key == "magnitude" else None
         )
         write_png_map(
-            png, data, out_t, title=f"{title}, {span}", label="m", cmap=cmap, vmin=vmin,
-            vmax=vmax, arrows=arrows,
+            png, data, bounds_of(out_t, data.shape[-2:]), title=f"{title}, {span}", label="m",
+            cmap=cmap, vmin=vmin, vmax=vmax, arrows=arrows,
         )  # fmt: skip
         ctx.add_asset(f"{key}_png", png, PNG, ["overview", "visual"], f"{title} map")
     path = ctx.output_dir / "snr.tif"

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
+from gep.core.media import COG, PNG
 from gep.processes.base import ITEM_REF, Process, ProcessContext
 
 
@@ -116,15 +117,7 @@ class Quicklook(Process):
             ctx.set_footprint(
                 transform_geom(crs, "EPSG:4326", {"type": "Polygon", "coordinates": [ring]})
             )
-        png_href = ctx.add_asset(
-            "quicklook", png, "image/png", ["overview", "visual"], "PNG preview"
-        )
-        cog_href = ctx.add_asset(
-            "cog",
-            cog,
-            "image/tiff; application=geotiff; profile=cloud-optimized",
-            ["data", "visual"],
-            "COG preview",
-        )
+        png_href = ctx.add_asset("quicklook", png, PNG, ["overview", "visual"], "PNG preview")
+        cog_href = ctx.add_asset("cog", cog, COG, ["data", "visual"], "COG preview")
         ctx.progress(100, "done")
         return QuicklookOutputs(png=png_href, cog=cog_href, width=width, height=height)

@@ -1,4 +1,4 @@
-"""What the SAR services (``dinsar``, ``coin``) share: pair inputs, checks, loading, outputs.
+"""What the SAR services (``dinsar``, ``coin``, ``sbas``) share: pair inputs, checks, loading.
 
 The checks run twice: in ``preflight`` from the catalogue items alone, before a job is
 queued (the user hears at once why a pair cannot work), and again when the job starts, on
@@ -7,17 +7,14 @@ the staged items, in case the catalogue changed in between.
 
 from __future__ import annotations
 
-import zipfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, Field, field_validator
-from shapely.geometry import box, mapping, shape
+from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 
-from gep.algorithms.sar.geocode import GeoGrid
 from gep.algorithms.sar.geometry import Dem, crop_geometry, lonlat_to_radar
 from gep.algorithms.sar.pair import PairBaseline, check_pair
 from gep.core.errors import InvalidInput
@@ -219,101 +216,3 @@ def load_pair(
         dem,
         baseline,
     )
-
-
-# -- outputs ------------------------------------------------------------------------------
-
-
-def write_cog(
-    path: Path,
-    data: NDArray[Any],
-    grid: GeoGrid,
-    *,
-    nodata: float | None = float("nan"),
-    tags: dict[str, str] | None = None,
-) -> None:
-    """A geocoded raster (one band, or (bands, rows, cols)) as a COG in EPSG:4326; ``tags``
-    are GeoTIFF metadata (e.g. an interferogram's dates, read back by ``sbas``)."""
-    import rasterio
-    from rasterio.transform import from_origin
-
-    arr = data if data.ndim == 3 else data[None]
-    w, _, _, n = grid.bounds
-    profile = {
-        "driver": "COG",
-        "width": arr.shape[2],
-        "height": arr.shape[1],
-        "count": arr.shape[0],
-        "dtype": arr.dtype.name,
-        "crs": "EPSG:4326",
-        "transform": from_origin(w, n, grid.dlon, abs(grid.dlat)),
-        "compress": "deflate",
-        **({"nodata": nodata} if nodata is not None else {}),
-    }
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(arr)
-        if tags:
-            dst.update_tags(**tags)
-
-
-def write_png_with_legend(
-    path: Path, data: NDArray[Any], grid: GeoGrid, *, title: str, label: str, cmap: str,
-    vmin: float, vmax: float,
-) -> None:  # fmt: skip
-    """A quicklook a person can read: the map with axes in degrees and a labelled colour bar."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    w, s, e, n = grid.bounds
-    fig, ax = plt.subplots(figsize=(7, 6), dpi=110)
-    im = ax.imshow(
-        data, extent=(w, e, s, n), cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest"
-    )
-    ax.set_aspect(1 / np.cos(np.radians((s + n) / 2)))
-    ax.set_xlabel("longitude (°)")
-    ax.set_ylabel("latitude (°)")
-    ax.set_title(title, fontsize=10)
-    fig.colorbar(im, ax=ax, shrink=0.8, label=label)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
-def write_kmz(
-    path: Path, data: NDArray[Any], grid: GeoGrid, *, name: str, cmap: str, vmin: float, vmax: float
-) -> None:
-    """A Google Earth overlay: a transparent-background PNG in a GroundOverlay, zipped."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import colormaps
-
-    norm = np.clip((np.asarray(data, "float64") - vmin) / (vmax - vmin), 0, 1)
-    rgba = (colormaps[cmap](np.nan_to_num(norm)) * 255).astype(np.uint8)
-    rgba[..., 3] = np.where(np.isfinite(data), 255, 0)
-    import io
-
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(rgba, "RGBA").save(buf, format="PNG")
-    w, s, e, n = grid.bounds
-    kml = f"""<?xml version="1.0" encoding="UTF-8"?>
-<kml xmlns="http://www.opengis.net/kml/2.2">
-  <GroundOverlay>
-    <name>{name}</name>
-    <Icon><href>overlay.png</href></Icon>
-    <LatLonBox><north>{n}</north><south>{s}</south><east>{e}</east><west>{w}</west></LatLonBox>
-  </GroundOverlay>
-</kml>
-"""
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("doc.kml", kml)
-        z.writestr("overlay.png", buf.getvalue())
-
-
-def footprint_of(grid: GeoGrid) -> dict[str, Any]:
-    w, s, e, n = grid.bounds
-    return dict(mapping(box(w, s, e, n)))

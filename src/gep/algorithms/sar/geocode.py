@@ -47,6 +47,13 @@ class GeoGrid:
         east = self.lon0 + (self.cols - 1) * self.dlon
         return self.lon0 - half_lon, south - half_lat, east + half_lon, self.lat0 + half_lat
 
+    @property
+    def transform(self) -> tuple[float, float, float, float, float, float]:
+        """The affine (a, b, c, d, e, f) of the pixel edges, as GeoTIFF writers take it: the
+        same numbers as rasterio's ``from_origin(west, north, dlon, |dlat|)``."""
+        w, _, _, n = self.bounds
+        return (self.dlon, 0.0, w, 0.0, -abs(self.dlat), n)
+
     def nodes(self) -> tuple[F64, F64]:
         lat = self.lat0 + self.dlat * np.arange(self.rows)
         lon = self.lon0 + self.dlon * np.arange(self.cols)

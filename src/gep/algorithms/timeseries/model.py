@@ -39,6 +39,26 @@ class DemErrorGeometry:
         b = np.asarray(self.bperp, dtype=np.float64)
         return (b - b[0]) / (self.slant_range * np.sin(np.radians(self.incidence)))
 
+    @classmethod
+    def from_interferograms(
+        cls,
+        displacement_design: NDArray[np.floating],
+        bperp: NDArray[np.floating] | list[float],
+        slant_range: NDArray[np.floating] | list[float],
+        incidence: NDArray[np.floating] | list[float],
+    ) -> DemErrorGeometry:
+        """The geometry from each interferogram's perpendicular baseline, slant range and
+        incidence: interferograms carry baseline *differences*, so the per-date baselines are
+        their least-squares fit through the network's design (the first date at 0); range and
+        incidence are averaged (they vary by far less than the baselines between dates)."""
+        per_ifg = np.asarray(bperp, dtype=np.float64)
+        b = np.linalg.lstsq(displacement_design, per_ifg, rcond=None)[0]
+        return cls(
+            tuple([0.0, *b.tolist()]),
+            float(np.mean(slant_range)),
+            float(np.mean(incidence)),
+        )
+
 
 @dataclass(frozen=True)
 class TemporalModel:

@@ -10,7 +10,7 @@
   (Fourier domain, exact), dated, for the offset-tracking service ("uploaded GeoTIFFs").
 * :func:`landslide_stack`: the same with a growing landslide lobe (exact displaced texture).
 * :func:`build_demo`: all of it for ``gep demo seed``, from the Landsat scene shipped in
-  ``demo_data/optical`` (built once; later seeds reuse the files).
+  ``data/optical`` (built once; later seeds reuse the files).
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ from gep.algorithms.simulate.optical import (
     planck_radiance,
     texture_spectrum,
 )
+from gep.core.media import COG, JP2
 from gep.io.hrefs import local_path
 from gep.io.optical import LANDSAT_OLI, read_landsat_mtl
-from gep.processes.raster_outputs import COG, footprint, write_cog
+from gep.io.writers import footprint, write_cog
 
 OPTICAL_COLLECTION = "gep-optical"
 
@@ -63,7 +64,7 @@ def raster_asset(path: Path, roles: list[str], extra: dict[str, Any]) -> dict[st
         t = src.transform
         return {
             "href": path.resolve().as_uri(),
-            "type": COG if path.suffix.lower() in (".tif", ".tiff") else "image/jp2",
+            "type": COG if path.suffix.lower() in (".tif", ".tiff") else JP2,
             "roles": roles,
             "proj:code": f"EPSG:{src.crs.to_epsg()}",
             "proj:shape": [src.height, src.width],
@@ -260,7 +261,7 @@ def landslide_stack(
 
 def build_demo(folder: Path, source: Path | None = None) -> list[dict[str, Any]]:
     """The ``gep-optical`` demo items (files under ``folder``, made once)."""
-    src = source or Path(__file__).parent / "demo_data" / "optical" / "landsat8"
+    src = source or Path(__file__).parent / "data" / "optical" / "landsat8"
     real = folder / "landsat-real"
     if not real.exists():
         _copy_product(src, real)

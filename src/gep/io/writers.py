@@ -1,14 +1,18 @@
-"""Result files on any grid: COGs in the product's own CRS, PNG maps with a legend, GeoJSON, CSV.
+"""Result files: COGs, PNG maps with a legend, KMZ overlays, GeoJSON, CSV — one writer each.
 
-The SAR services write geocoded (EPSG:4326) grids through ``sar_common``; the optical ones keep
-the products' projected grid (UTM for Landsat and Sentinel-2), so their writers take a CRS and
-an affine transform. What they share with the SAR writers (deflate COGs with a no-data value,
-a map a person can read with its colour bar and axis units) is kept the same.
+Every service writes its products through these (the SAR services on a geocoded EPSG:4326 grid,
+the optical ones on the products' projected grid), so a COG is a COG whatever wrote it: deflate,
+a no-data value, tags and band descriptions where the reader needs them (``sbas`` reads an
+interferogram's dates back from its tags). Grids travel as a CRS and an affine transform (the
+GDAL six numbers), or as (west, south, east, north) bounds for what is drawn, which keeps this
+module below the science that defines the grids. Media types live in :mod:`gep.core.media`.
 """
 
 from __future__ import annotations
 
 import csv
+import io
+import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,13 +20,13 @@ from typing import Any
 import numpy as np
 import orjson
 from numpy.typing import NDArray
+from shapely.geometry import box, mapping
 
-COG = "image/tiff; application=geotiff; profile=cloud-optimized"
-GEOJSON = "application/geo+json"
-CSV = "text/csv"
-PNG = "image/png"
+#: the CRS of geocoded SAR products (longitude/latitude on WGS84)
+GEOGRAPHIC = "EPSG:4326"
 
 Transform = tuple[float, float, float, float, float, float]
+Bounds = tuple[float, float, float, float]
 
 
 def write_cog(
@@ -32,9 +36,11 @@ def write_cog(
     transform: Transform,
     *,
     nodata: float | None = float("nan"),
+    tags: dict[str, str] | None = None,
     descriptions: Sequence[str] | None = None,
 ) -> None:
-    """One band (rows, cols) or several (bands, rows, cols) as a deflate COG."""
+    """One band (rows, cols) or several (bands, rows, cols) as a deflate COG; ``tags`` are
+    GeoTIFF metadata (e.g. an interferogram's dates), ``descriptions`` name the bands."""
     import rasterio
     from rasterio.transform import Affine
 
@@ -52,11 +58,13 @@ def write_cog(
     }
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(arr)
+        if tags:
+            dst.update_tags(**tags)
         for k, text in enumerate(descriptions or []):
             dst.set_band_description(k + 1, text)
 
 
-def bounds_of(transform: Transform, shape: tuple[int, int]) -> tuple[float, float, float, float]:
+def bounds_of(transform: Transform, shape: tuple[int, int]) -> Bounds:
     """(west, south, east, north) of a north-up grid in its own CRS units."""
     a, _, c, _, e, f = transform
     rows, cols = shape
@@ -68,37 +76,78 @@ def bounds_of(transform: Transform, shape: tuple[int, int]) -> tuple[float, floa
 def write_png_map(
     path: Path,
     data: NDArray[Any],
-    transform: Transform,
+    bounds: Bounds,
     *,
     title: str,
     label: str,
     cmap: str,
     vmin: float,
     vmax: float,
+    geographic: bool = False,
     units: str = "m",
     arrows: tuple[NDArray[Any], NDArray[Any], NDArray[Any], NDArray[Any]] | None = None,
 ) -> None:
-    """The map with axes in the CRS's units and a labelled colour bar; ``arrows`` (x, y, u, v
-    in CRS units) are drawn over it."""
+    """A map a person can read: the raster over ``bounds`` with axes and a labelled colour bar.
+
+    ``geographic``: axes in degrees of longitude/latitude, the aspect corrected for the
+    latitude (a degree of longitude is shorter than one of latitude); otherwise easting and
+    northing in ``units``. ``arrows`` (x, y, u, v in the map's units) are drawn over it."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    w, s, e, n = bounds_of(transform, data.shape[-2:])
+    w, s, e, n = bounds
     fig, ax = plt.subplots(figsize=(7, 6), dpi=110)
     im = ax.imshow(
         data, extent=(w, e, s, n), cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest"
     )
     if arrows is not None and arrows[0].size:
         ax.quiver(*arrows, angles="xy", scale_units="xy", scale=1.0, width=0.003, color="k")
-    ax.set_xlabel(f"easting ({units})")
-    ax.set_ylabel(f"northing ({units})")
+    if geographic:
+        ax.set_aspect(1 / np.cos(np.radians((s + n) / 2)))
+        ax.set_xlabel("longitude (°)")
+        ax.set_ylabel("latitude (°)")
+    else:
+        ax.set_xlabel(f"easting ({units})")
+        ax.set_ylabel(f"northing ({units})")
     ax.set_title(title, fontsize=10)
     fig.colorbar(im, ax=ax, shrink=0.8, label=label)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def write_kmz(
+    path: Path, data: NDArray[Any], bounds: Bounds, *, name: str, cmap: str, vmin: float,
+    vmax: float,
+) -> None:  # fmt: skip
+    """A Google Earth overlay of a lon/lat grid over ``bounds``: a PNG with a transparent
+    no-data in a GroundOverlay, zipped."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import colormaps
+    from PIL import Image
+
+    norm = np.clip((np.asarray(data, "float64") - vmin) / (vmax - vmin), 0, 1)
+    rgba = (colormaps[cmap](np.nan_to_num(norm)) * 255).astype(np.uint8)
+    rgba[..., 3] = np.where(np.isfinite(data), 255, 0)
+    buf = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buf, format="PNG")
+    w, s, e, n = bounds
+    kml = f"""<?xml version="1.0" encoding="UTF-8"?>
+<kml xmlns="http://www.opengis.net/kml/2.2">
+  <GroundOverlay>
+    <name>{name}</name>
+    <Icon><href>overlay.png</href></Icon>
+    <LatLonBox><north>{n}</north><south>{s}</south><east>{e}</east><west>{w}</west></LatLonBox>
+  </GroundOverlay>
+</kml>
+"""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("doc.kml", kml)
+        z.writestr("overlay.png", buf.getvalue())
 
 
 def write_geojson(path: Path, features: Iterable[dict[str, Any]]) -> int:
@@ -141,7 +190,8 @@ def to_lonlat(crs: str, x: NDArray[Any], y: NDArray[Any]) -> tuple[NDArray[Any],
 
 
 def footprint(crs: str, transform: Transform, shape: tuple[int, int]) -> dict[str, Any]:
-    """The grid's outline as a lon/lat GeoJSON polygon (edges densified)."""
+    """A projected grid's outline as a lon/lat GeoJSON polygon (edges densified, as they bend
+    once reprojected)."""
     w, s, e, n = bounds_of(transform, shape)
     t = np.linspace(0.0, 1.0, 9)
     xs = np.r_[w + (e - w) * t, np.full(9, e), e - (e - w) * t, np.full(9, w)]
@@ -150,3 +200,9 @@ def footprint(crs: str, transform: Transform, shape: tuple[int, int]) -> dict[st
     ring = [[float(a), float(b)] for a, b in zip(lon, lat, strict=True)]
     ring.append(ring[0])
     return {"type": "Polygon", "coordinates": [ring]}
+
+
+def bounds_footprint(bounds: Bounds) -> dict[str, Any]:
+    """A lon/lat grid's outline as a GeoJSON polygon (its edges are straight in lon/lat)."""
+    w, s, e, n = bounds
+    return dict(mapping(box(w, s, e, n)))

@@ -35,7 +35,7 @@ from gep.io.dem import read_dem
 from gep.io.slc_product import COLLECTION as SLC_COLLECTION
 from gep.io.slc_product import write_slc_product
 
-DATA = Path(__file__).parent / "demo_data"
+DATA = Path(__file__).parent / "data"
 GEOMETRY_FILE = DATA / "s1a_20220104_rel117_iw1_vv_geometry.json"
 ROME_DEM = DATA / "Rome-30m-DEM.tif"
 DEM_COLLECTION = "gep-dem"

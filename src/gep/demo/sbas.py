@@ -3,7 +3,7 @@
 A real GAMMA stack from PyRate's test data (Sentinel-1 track T005A, VV, 8 range looks): 30
 geocoded unwrapped interferograms and their coherence between 13 acquisitions of January–July
 2018 over Mexico City, whose basin subsides by tens of centimetres a year as its aquifer is
-pumped. ``demo_data/mexico-city/manifest.json`` adds GAMMA's perpendicular baselines
+pumped. ``data/mexico-city/manifest.json`` adds GAMMA's perpendicular baselines
 (``tools/build_mexico_sample.py``). The interferograms are catalogued as a sample collection,
 and the ``sbas`` velocity map computed from them is published in ``results`` — the same
 products a user gets by running the service on that collection.
@@ -19,18 +19,13 @@ from typing import Any
 
 from gep.io.hrefs import local_path
 from gep.io.ifg_stack import read_interferogram
-from gep.processes.sar_common import footprint_of
-from gep.processes.sbas import (
-    Sbas,
-    SbasInputs,
-    check_stack,
-    geogrid,
-    interferogram_of,
-    produce,
-    publish_products,
-)
+from gep.io.writers import bounds_footprint
+from gep.processes.sbas import Sbas
+from gep.processes.sbas.inputs import SbasInputs
+from gep.processes.sbas.products import produce, publish_products
+from gep.processes.sbas.stack import check_stack, geogrid, interferogram_of
 
-DATA = Path(__file__).parent / "demo_data" / "mexico-city"
+DATA = Path(__file__).parent / "data" / "mexico-city"
 COLLECTION = "sample-ifgs-mexico-city"
 RESULT_ID = "sbas-mexico-city-2018"
 RESULTS_COLLECTION = "results"
@@ -169,7 +164,7 @@ def build_result(
         "stac_extensions": ["https://stac-extensions.github.io/processing/v1.2.0/schema.json"],
         "id": RESULT_ID,
         "collection": RESULTS_COLLECTION,
-        "geometry": footprint_of(geogrid(stack.grid)),
+        "geometry": bounds_footprint(geogrid(stack.grid).bounds),
         "properties": {
             "datetime": None,
             "start_datetime": f"{stack.network.dates[0]}T00:00:00Z",
