@@ -398,9 +398,9 @@ class _TimedStore:
 
 def _previous_loop() -> Any:
     """The per-candidate loop ``find_pairs`` replaced (one GEOS intersection, one orbit
-    parse per candidate, the collector on): the oracle of ``tests/catalog/test_pair_search.py``."""
-    sys.path.insert(0, str(ROOT))
-    from tests.catalog.test_pair_search import oracle_pairs
+    parse per candidate, the collector on): ``bench/pair_oracle.py``, a copy of the oracle of
+    ``tests/catalog/test_pair_search.py``."""
+    from pair_oracle import oracle_pairs
 
     return oracle_pairs
 

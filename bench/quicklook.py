@@ -35,9 +35,8 @@ import orjson
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(ROOT / "tests" / "tiles"))
 
-from quicklook_items import L8, L8_BAND, S2, landsat8_item, sentinel2_item  # noqa: E402
+from optical_items import L8, L8_BAND, S2, landsat8_item, sentinel2_item  # noqa: E402
 from s1_items import generate_items  # noqa: E402
 
 from gep.api.stac_render import item_links, render_item  # noqa: E402

@@ -22,19 +22,14 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 from sqlalchemy import text
 
-from gep.api.app import create_app
-from gep.settings import Settings
-from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN
+from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN, api_client, app_settings, client_for
 
 PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(
-        admin_token=ADMIN_TOKEN, home=tmp_path, base_url="http://gep.test", login_attempts=3
-    )
-    with TestClient(create_app(settings)) as c:
+    with api_client(tmp_path, admin=False, base_url="http://gep.test", login_attempts=3) as c:
         r = c.post(
             "/accounts/users",
             json={"name": "rita", "password": PASSWORD, "email": "rita@example.org",
@@ -289,12 +284,12 @@ def _oidc_login(c: TestClient, next_: str = "/stac") -> Any:
 
 def test_login_through_an_openid_connect_provider(tmp_path: Path) -> None:
     with Provider() as idp:
-        settings = Settings(
-            admin_token=ADMIN_TOKEN, home=tmp_path, base_url="http://gep.test",
+        settings = app_settings(
+            tmp_path, base_url="http://gep.test",
             oidc_issuer=idp.issuer, oidc_client_id=idp.CLIENT_ID,
             oidc_client_secret=idp.CLIENT_SECRET,
         )  # fmt: skip
-        with TestClient(create_app(settings), base_url="http://gep.test") as c:
+        with client_for(settings, admin=False, client_base_url="http://gep.test") as c:
             done = _oidc_login(c)
             assert done.status_code == 302 and done.headers["location"] == "/stac"
             assert "gep_session=" in done.headers["set-cookie"]
@@ -333,11 +328,10 @@ def test_an_unreachable_identity_provider_is_a_502_not_an_error(tmp_path: Path) 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again before the login: connection refused
-    settings = Settings(
-        admin_token=ADMIN_TOKEN, home=tmp_path, base_url="http://gep.test",
+    with api_client(
+        tmp_path, admin=False, client_base_url="http://gep.test", base_url="http://gep.test",
         oidc_issuer=f"http://127.0.0.1:{port}/realms/gone", oidc_client_id="gep",
-    )  # fmt: skip
-    with TestClient(create_app(settings), base_url="http://gep.test") as c:
+    ) as c:  # fmt: skip
         r = c.get("/accounts/oidc/login", follow_redirects=False)
         assert r.status_code == 502, r.text
         assert r.headers["content-type"].startswith("application/problem+json")

@@ -11,22 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.app import ADMIN_HEADERS
+from tests.support.app import ADMIN_HEADERS, wait_for_job
 from tests.support.serving import free_port, start_gep_serve, stop
 from tests.support.stores import PG_URL, make_store
 
 PRICE = {"per_job": 1.0, "per_cpu_s": 0.5, "estimate_cpu_s": 1.0}  # a quote of 1.50
 SUBMISSIONS = 50
-
-
-def _wait_final(client: httpx.Client, job_id: str, timeout: float = 90) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = client.get(f"/jobs/{job_id}").json()
-        if job["status"] in ("successful", "failed", "dismissed"):
-            return dict(job)
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not end")
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgis"])
@@ -109,7 +99,7 @@ def test_fifty_submissions_with_credit_for_ten(tmp_path: Path, backend: str) -> 
             )
             assert resp.status_code == 201, resp.text
             failing.append(resp.json()["jobID"])
-        final = {j: _wait_final(user, j)["status"] for j in accepted + failing}
+        final = {j: wait_for_job(user, j, timeout_s=90)["status"] for j in accepted + failing}
         assert all(final[j] == "dismissed" for j in [*cancelled_queued, running])
         assert all(final[j] == "failed" for j in failing)
         succeeded = [j for j, s in final.items() if s == "successful"]

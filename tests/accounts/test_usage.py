@@ -15,12 +15,10 @@ import rasterio
 from fastapi.testclient import TestClient
 from rasterio.transform import from_origin
 
-from gep.api.app import create_app
 from gep.core.access import Viewer
 from gep.core.errors import NotFound
 from gep.jobs.engine import JobContext
-from gep.settings import Settings
-from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN, wait_for_job
+from tests.support.app import ADMIN_HEADERS, api_client, wait_for_job
 
 
 @pytest.fixture(scope="module")
@@ -32,11 +30,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient
         crs="EPSG:32633", transform=from_origin(500_000, 4_180_000, 30, 30),
     ) as dst:  # fmt: skip
         dst.write(np.random.default_rng(0).random((100, 200), dtype="float32"), 1)
-    settings = Settings(
-        admin_token=ADMIN_TOKEN, home=tmp / "home", base_url="http://gep.test", provider="lab",
+    with api_client(
+        tmp / "home", admin=False, base_url="http://gep.test", provider="lab",
         data_roots=str(tmp),
-    )  # fmt: skip
-    with TestClient(create_app(settings)) as c:
+    ) as c:  # fmt: skip
         users = {}
         for name in ("ula", "ugo"):
             r = c.post("/accounts/users", json={"name": name, "token": True}, headers=ADMIN_HEADERS)

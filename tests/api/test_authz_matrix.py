@@ -17,9 +17,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from gep.api.app import create_app
-from gep.settings import Settings
-from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN, wait_for_job
+from tests.support.app import ADMIN_HEADERS, api_client, wait_for_job
 from tests.support.rasters import write_test_raster
 
 VISIBILITIES = {"private": "private", "group": "group:g1", "public": "public"}
@@ -79,10 +77,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp = Path(tmp_path_factory.mktemp("authz"))
     raster = tmp / "tiny.tif"
     write_test_raster(raster)
-    settings = Settings(
-        admin_token=ADMIN_TOKEN, home=tmp / "home", base_url="http://gep.test", data_roots=str(tmp)
-    )
-    with TestClient(create_app(settings)) as c:
+    with api_client(
+        tmp / "home", admin=False, base_url="http://gep.test", data_roots=str(tmp)
+    ) as c:
         headers: dict[str, dict[str, str]] = {"anonymous": {}, "admin": ADMIN_HEADERS}
         assert c.post("/accounts/groups", json={"name": "g1"}, headers=ADMIN_HEADERS).is_success
         for name, role, groups in (("A", "developer", ["g1"]), ("B", "user", []),

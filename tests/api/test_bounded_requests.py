@@ -21,7 +21,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from gep.api.app import create_app
 from gep.catalog.db_refusals import refused_by_database
 from gep.catalog.opensearch import parse_opensearch
 from gep.catalog.search import (
@@ -35,8 +34,7 @@ from gep.catalog.search import (
 )
 from gep.catalog.store import CatalogStore
 from gep.core.errors import InvalidInput
-from gep.settings import Settings
-from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN
+from tests.support.app import api_client
 from tests.support.serving import free_port, start_gep_serve, stop
 from tests.support.stores import BACKENDS, scratch_postgis_database
 
@@ -86,11 +84,9 @@ def api(
     """An API on each backend with one collection of three items (default body cap)."""
     db = request.getfixturevalue("pg_database") if request.param == "postgis" else ""
     home = Path(tmp_path_factory.mktemp(f"bounded-{request.param}"))
-    settings = Settings(
-        admin_token=ADMIN_TOKEN, home=home, base_url="http://gep.test", database_url=db
-    )
-    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
-        c.headers.update(ADMIN_HEADERS)
+    with api_client(
+        home, raise_server_exceptions=False, base_url="http://gep.test", database_url=db
+    ) as c:
         coll = {"id": COLL, "description": "bounded", "gep:visibility": "public"}
         assert c.post("/stac/collections", json=coll).status_code == 201
         feats = [_item(f"s{n}") for n in range(3)]
@@ -335,8 +331,7 @@ def test_store_ingest_with_a_repeated_id_writes_the_rest(store: CatalogStore) ->
 
 
 def test_a_body_over_the_cap_is_413_in_process(tmp_path: Path) -> None:
-    settings = Settings(admin_token=ADMIN_TOKEN, home=tmp_path, max_body_bytes=4096)
-    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+    with api_client(tmp_path, admin=False, raise_server_exceptions=False, max_body_bytes=4096) as c:
         r = c.post("/stac/search", content=b'{"q": "' + b"x" * 5000 + b'"}')
         body = _problem(r, 413, "body")
         assert body["limit"] == 4096 and "4096" in body["detail"]

@@ -8,18 +8,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from gep.api.app import create_app
-from gep.settings import Settings
-from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN
+from tests.support.app import api_client
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     home = Path(tmp_path_factory.mktemp("gazetteer"))
-    with TestClient(
-        create_app(Settings(admin_token=ADMIN_TOKEN, home=home, base_url="http://gep.test")),
-        headers=ADMIN_HEADERS,
-    ) as c:
+    with api_client(home, base_url="http://gep.test") as c:
         yield c
 
 

@@ -9,7 +9,6 @@ to take the ``results`` collection.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,14 +19,12 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from gep.api.app import create_app
 from gep.catalog.access import Access, is_reserved_collection
 from gep.catalog.store import CatalogStore
 from gep.core.errors import Forbidden
 from gep.core.ids import ID_PATTERN, check_id, is_valid_id
 from gep.jobs.engine import RESULTS_COLLECTION
-from gep.settings import Settings
-from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN
+from tests.support.app import ADMIN_HEADERS, api_client, wait_for_job
 from tests.support.rasters import write_test_raster
 from tests.support.stores import BACKENDS, PG_URL
 
@@ -97,15 +94,14 @@ def world(
         with psycopg.connect(f"{admin_url}/postgres", autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {name}")
         db = PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    settings = Settings(
-        admin_token=ADMIN_TOKEN,
-        home=tmp / "home",
-        base_url="http://gep.test",
-        database_url=db,
-        data_roots=str(raster.parent),
-    )
     try:
-        with TestClient(create_app(settings)) as c:
+        with api_client(
+            tmp / "home",
+            admin=False,
+            base_url="http://gep.test",
+            database_url=db,
+            data_roots=str(raster.parent),
+        ) as c:
             headers: dict[str, dict[str, str]] = {"anonymous": {}, "admin": ADMIN_HEADERS}
             assert c.post("/accounts/groups", json={"name": "g1"}, headers=ADMIN_HEADERS).is_success
             for user, role in (("A", "developer"), ("B", "developer"), ("P", "user")):
@@ -331,13 +327,7 @@ def test_sharing_with_a_group_says_the_same_whether_it_exists(world: World) -> N
 
 
 def _wait(world: World, who: str, job_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        job = world.call(who, "GET", f"/jobs/{job_id}").json()
-        if job["status"] in ("successful", "failed", "dismissed"):
-            return dict(job)
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not finish")
+    return wait_for_job(world.client, job_id, world.headers[who], timeout_s=120)
 
 
 def test_results_cannot_be_squatted_and_still_publish(world: World) -> None:

@@ -10,11 +10,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from gep.api.app import create_app
 from gep.catalog.insar import item_baseline
 from gep.io.asf import asf_stack_reference, asf_to_stac_item, load_asf_records
-from gep.settings import Settings
-from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN
+from tests.support.app import api_client
 
 HOME: list[Path] = []
 STACK = (
@@ -33,10 +31,7 @@ def world(
     items = [asf_to_stac_item(r, stack_reference=ref_id) for r in records]
     home = Path(tmp_path_factory.mktemp("insar"))
     HOME.append(home)
-    with TestClient(
-        create_app(Settings(admin_token=ADMIN_TOKEN, home=home, base_url="http://gep.test")),
-        headers=ADMIN_HEADERS,
-    ) as c:
+    with api_client(home, base_url="http://gep.test") as c:
         store = c.app.state.store  # type: ignore[attr-defined]
         assert store.write_items(items, mode="upsert", create_collections=True).written == len(
             items

@@ -19,11 +19,9 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from gep.api.app import create_app
 from gep.catalog.opensearch import opensearch_to_search, parse_opensearch, parse_range
 from gep.core.errors import InvalidInput
-from gep.settings import Settings
-from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN
+from tests.support.app import api_client
 
 BASE = "http://gep.test"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -194,8 +192,7 @@ S2_ITEMS = [
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     home: Path = tmp_path_factory.mktemp("opensearch")
-    app = create_app(Settings(admin_token=ADMIN_TOKEN, home=home, base_url=BASE))
-    with TestClient(app, headers=ADMIN_HEADERS) as c:
+    with api_client(home, base_url=BASE) as c:
         r = c.post(
             "/stac/collections",
             json={

@@ -23,10 +23,8 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from gep.api.app import create_app
 from gep.catalog.opensearch import CORE_PARAMETERS, EO_PARAMETERS
-from gep.settings import Settings
-from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN
+from tests.support.app import ADMIN_HEADERS, api_client
 from tests.support.stores import BACKENDS, PG_URL
 
 COLL = "fuzzed"
@@ -223,11 +221,14 @@ def api(
         with psycopg.connect(f"{admin}/postgres", autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {name}")
         db = PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    settings_ = Settings(
-        admin_token=ADMIN_TOKEN, home=home, base_url="http://gep.test", database_url=db
-    )
     try:
-        with TestClient(create_app(settings_), raise_server_exceptions=False) as c:
+        with api_client(
+            home,
+            admin=False,
+            raise_server_exceptions=False,
+            base_url="http://gep.test",
+            database_url=db,
+        ) as c:
             coll = {"id": COLL, "description": "fuzzed", "gep:visibility": "public"}
             r = c.post("/stac/collections", json=coll, headers=ADMIN_HEADERS)
             assert r.status_code == 201, r.text

@@ -9,9 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from gep.api.app import create_app
-from gep.settings import Settings
-from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN
+from tests.support.app import api_client
 
 
 def _item(n: int, **props: Any) -> dict[str, Any]:
@@ -36,8 +34,7 @@ def _item(n: int, **props: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
-    app = create_app(Settings(admin_token=ADMIN_TOKEN, home=tmp_path, base_url="http://gep.test"))
-    with TestClient(app, headers=ADMIN_HEADERS) as c:
+    with api_client(tmp_path, base_url="http://gep.test") as c:
         r = c.post("/stac/collections", json={"id": "sentinel-1-slc", "description": "S1 SLC"})
         assert r.status_code == 201
         r = c.post(

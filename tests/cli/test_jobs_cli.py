@@ -7,29 +7,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from gep.api.app import create_app
 from gep.cli import job_cmds
 from gep.cli.main import app as cli
 from gep.client import GepClient, GepClientError
-from gep.settings import Settings
-from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN
+from tests.support.app import api_client
 
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
 def gep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GepClient]:
-    app = create_app(
-        Settings(
-            admin_token=ADMIN_TOKEN,
-            home=Path(tmp_path_factory.mktemp("cli-jobs")),
-            cwl_runtime="none",
-        )
-    )
-    with TestClient(app, headers=ADMIN_HEADERS) as http:
+    with api_client(Path(tmp_path_factory.mktemp("cli-jobs")), cwl_runtime="none") as http:
         sdk = GepClient(http=http)
         job_cmds.CLIENT_FACTORY[:] = [lambda: sdk]  # `gep processes deploy` uses it too
         yield sdk

@@ -14,9 +14,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from gep.api.app import create_app
-from gep.settings import Settings
-from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN, wait_for_job
+from tests.support.app import ADMIN_HEADERS, api_client, wait_for_job
 from tests.support.http_files import FileServer
 from tests.support.rasters import write_test_raster
 from tests.support.stores import scratch_postgis_database
@@ -103,17 +101,14 @@ def _world(tmp: Path, data: Path, settings: dict[str, Any]) -> Iterator[World]:
     with FileServer() as allowed, FileServer() as other:
         allowed.add("remote.tif", write_test_raster(tmp / "remote.tif"))
         other.add("remote.tif", tmp / "remote.tif")
-        app = create_app(
-            Settings(
-                admin_token=ADMIN_TOKEN,
-                home=home,
-                base_url="http://gep.test",
-                data_roots=str(data),
-                fetch_allow=f"127.0.0.1:{allowed.port}",
-                **settings,
-            )
-        )
-        with TestClient(app) as c:
+        with api_client(
+            home,
+            admin=False,
+            base_url="http://gep.test",
+            data_roots=str(data),
+            fetch_allow=f"127.0.0.1:{allowed.port}",
+            **settings,
+        ) as c:
             h: dict[str, dict[str, str]] = {"anonymous": {}, "admin": ADMIN_HEADERS}
             for name, role in (("U", "developer"), ("V", "user")):
                 user = {"name": name, "role": role, "credits": 100, "token": True}

@@ -5,13 +5,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from gep.api.app import create_app
 from gep.cli.main import app as cli
-from gep.settings import Settings
-from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN
+from tests.support.app import api_client
 from tests.support.replay_server import ReplayServer
 
 DATA = Path(__file__).parents[1] / "data" / "harvest" / "stac"
@@ -28,10 +25,10 @@ def _server() -> ReplayServer:
 
 
 def test_sources_runs_and_events_over_http(tmp_path: Path) -> None:
-    settings = Settings(
-        admin_token=ADMIN_TOKEN, home=tmp_path, base_url="http://gep.test", harvest_poll_s=0
-    )
-    with _server() as server, TestClient(create_app(settings), headers=ADMIN_HEADERS) as client:
+    with (
+        _server() as server,
+        api_client(tmp_path, base_url="http://gep.test", harvest_poll_s=0) as client,
+    ):
         bad = client.post(
             "/harvest/sources",
             json={"name": "es", "kind": "csw", "url": server.url, "collection": "s2"},

@@ -8,12 +8,10 @@ import time
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from gep.api.app import create_app
 from gep.cli.main import app as cli
-from gep.settings import Settings
+from tests.support.app import api_client
 from tests.support.harvest_kit import asf_cmr, creodias, mundi, wait_for_run
 
 
@@ -56,11 +54,17 @@ ADMIN_TOKEN = "gep_harvestadmin_0123456789abcdef"
 
 def test_api_source_runs_on_schedule_inside_serve(tmp_path: Path) -> None:
     archive = creodias()
-    settings = Settings(
-        home=tmp_path, base_url="http://gep.test", harvest_poll_s=0.2, admin_token=ADMIN_TOKEN
-    )
     headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    with archive.server() as server, TestClient(create_app(settings), headers=headers) as client:
+    with (
+        archive.server() as server,
+        api_client(
+            tmp_path,
+            headers=headers,
+            base_url="http://gep.test",
+            harvest_poll_s=0.2,
+            admin_token=ADMIN_TOKEN,
+        ) as client,
+    ):
         bad = client.post(
             "/harvest/sources",
             json={"name": "x", "kind": "asf", "url": server.url, "collection": "s1",

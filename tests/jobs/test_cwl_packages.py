@@ -10,9 +10,7 @@ from urllib.parse import urlparse
 import pytest
 from fastapi.testclient import TestClient
 
-from gep.api.app import create_app
-from gep.settings import Settings
-from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN
+from tests.support.app import api_client
 
 TOOL = """
 cwlVersion: v1.2
@@ -81,12 +79,7 @@ CWL = {"content-type": "application/cwl+yaml"}
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    settings = Settings(
-        admin_token=ADMIN_TOKEN,
-        home=Path(tmp_path_factory.mktemp("cwl")),
-        base_url="http://gep.test",
-    )
-    with TestClient(create_app(settings), headers=ADMIN_HEADERS) as c:
+    with api_client(Path(tmp_path_factory.mktemp("cwl")), base_url="http://gep.test") as c:
         yield c
 
 

@@ -13,9 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import gep.processes.cwl as cwl
-from gep.api.app import create_app
-from gep.settings import Settings
-from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN, wait_for_job
+from tests.support.app import ADMIN_HEADERS, api_client, wait_for_job
 from tests.support.http_files import FileServer
 
 PROBE = """
@@ -59,9 +57,7 @@ def world(
     with FileServer() as server:
         (tmp / "ok.txt").write_text("served over loopback")
         server.add("ok.txt", tmp / "ok.txt")
-        settings = Settings(admin_token=ADMIN_TOKEN, home=home, data_roots=str(data),
-                            base_url="http://gep.test")  # fmt: skip
-        with TestClient(create_app(settings)) as c:
+        with api_client(home, admin=False, data_roots=str(data), base_url="http://gep.test") as c:
             dev = {"name": "dev", "role": "developer", "credits": 50, "token": True}
             r = c.post("/accounts/users", headers=ADMIN_HEADERS, json=dev)
             h = {"Authorization": f"Bearer {r.json()['token']}"}
@@ -138,16 +134,14 @@ def test_unconfined_only_when_the_administrator_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     package = PROBE.format(id="p", requirements="")
-    settings = Settings(admin_token=ADMIN_TOKEN, home=tmp_path / "a", cwl_runtime="none")
-    with TestClient(create_app(settings), headers=ADMIN_HEADERS) as c:
+    with api_client(tmp_path / "a", cwl_runtime="none") as c:
         assert c.post("/processes", content=package, headers=YAML).status_code == 201
         runtime = c.get("/processes/p").json()["gep:runtime"]
         assert runtime["confined"] is False and "UNCONFINED" in runtime["note"]
     # auto, with neither a container engine nor bubblewrap: packages are refused, not run
     monkeypatch.setattr(cwl, "bwrap_works", lambda: False)
     monkeypatch.setattr(cwl.shutil, "which", lambda _: None)
-    settings = Settings(admin_token=ADMIN_TOKEN, home=tmp_path / "b")
-    with TestClient(create_app(settings), headers=ADMIN_HEADERS) as c:
+    with api_client(tmp_path / "b") as c:
         assert c.post("/processes", content=package, headers=YAML).status_code == 201
         assert c.get("/processes/p").json()["gep:runtime"]["runtime"] == "unavailable"
         r = c.post("/processes/p/execution", json={"inputs": {"script": "true"}})

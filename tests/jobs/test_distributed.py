@@ -12,13 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
-from gep.api.app import create_app
 from gep.catalog.backends import open_store
 from gep.jobs.store import JobStore
-from gep.settings import Settings
-from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN
+from tests.support.app import app_settings, client_for, wait_for_stored_job
 
 BIN = Path(sys.executable).parent
 
@@ -99,15 +96,9 @@ def test_worker_killed_mid_job_is_retried_and_succeeds(
     cluster: tuple[str, dict[int, subprocess.Popen[bytes]]], tmp_path: Path
 ) -> None:
     addr, workers = cluster
-    settings = Settings(
-        admin_token=ADMIN_TOKEN,
-        home=tmp_path,
-        dask_scheduler=addr,
-        jobs_lease_s=4.0,
-        jobs_max_attempts=2,
-    )
+    settings = app_settings(tmp_path, dask_scheduler=addr, jobs_lease_s=4.0, jobs_max_attempts=2)
     jobs = JobStore(open_store(settings.resolved_database_url()).engine)
-    with TestClient(create_app(settings), headers=ADMIN_HEADERS) as c:
+    with client_for(settings) as c:
         r = c.post(
             "/processes/wait/execution",
             json={"inputs": {"seconds": 4, "steps": 40}},
@@ -123,12 +114,7 @@ def test_worker_killed_mid_job_is_retried_and_succeeds(
         assert first.status == "running" and first.attempts == 1
         victim = int(str(first.worker_address).rsplit(":", 1)[1])
         os.killpg(workers[victim].pid, signal.SIGKILL)  # the worker dies mid-job
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline:
-            job = jobs.get(job_id)
-            if job.status in ("successful", "failed"):
-                break
-            time.sleep(0.2)
+        job = wait_for_stored_job(jobs, job_id, 40)
         assert job.status == "successful", job
         assert job.attempts == 2
         assert job.worker_address != first.worker_address
@@ -139,8 +125,8 @@ def test_jobs_run_on_gep_workers(
     cluster: tuple[str, dict[int, subprocess.Popen[bytes]]], tmp_path: Path
 ) -> None:
     addr, workers = cluster
-    settings = Settings(admin_token=ADMIN_TOKEN, home=tmp_path, dask_scheduler=addr)
-    with TestClient(create_app(settings), headers=ADMIN_HEADERS) as c:
+    settings = app_settings(tmp_path, dask_scheduler=addr)
+    with client_for(settings) as c:
         r = c.post("/processes/echo/execution", json={"inputs": {"message": "Kos"}})
         assert r.status_code == 200 and r.json() == {"message": "Kos"}
         jobs = JobStore(open_store(settings.resolved_database_url()).engine)

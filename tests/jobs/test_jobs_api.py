@@ -5,32 +5,18 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from gep.api.app import create_app
-from gep.settings import Settings
-from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN
+from tests.support.app import api_client, app_settings, client_for, wait_for_job
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     home = tmp_path_factory.mktemp("jobs")
-    app = create_app(Settings(admin_token=ADMIN_TOKEN, home=Path(home), base_url="http://gep.test"))
-    with TestClient(app, headers=ADMIN_HEADERS) as c:
+    with api_client(Path(home), base_url="http://gep.test") as c:
         yield c
-
-
-def wait_for(client: TestClient, job_id: str, states: set[str], timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        info = client.get(f"/jobs/{job_id}").json()
-        if info["status"] in states:
-            return info
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not reach {states}: {info}")
 
 
 def test_sync_execute_returns_the_outputs(client: TestClient) -> None:
@@ -108,7 +94,7 @@ def test_failed_job_reports_its_reason(client: TestClient) -> None:
         headers={"Prefer": "respond-async"},
     )
     job_id = r.json()["jobID"]
-    info = wait_for(client, job_id, {"failed"})
+    info = wait_for_job(client, job_id, states={"failed"}, timeout_s=30)
     assert "fail=true" in info["message"]
     r = client.get(f"/jobs/{job_id}/results")
     assert r.status_code == 500 and "fail=true" in r.json()["detail"]
@@ -137,12 +123,12 @@ def test_dismiss_stops_a_running_job_within_two_seconds(client: TestClient) -> N
         headers={"Prefer": "respond-async"},
     )
     job_id = r.json()["jobID"]
-    wait_for(client, job_id, {"running"})
+    wait_for_job(client, job_id, states={"running"}, timeout_s=30)
     time.sleep(0.3)
     t0 = time.monotonic()
     r = client.delete(f"/jobs/{job_id}")
     assert r.status_code == 200
-    info = wait_for(client, job_id, {"dismissed"}, timeout=2)
+    info = wait_for_job(client, job_id, states={"dismissed"}, timeout_s=2)
     assert time.monotonic() - t0 <= 2.0
     stopped_at = info["progress"]
     time.sleep(0.5)  # the worker really stopped: progress no longer moves
@@ -154,14 +140,14 @@ def test_jobs_accepted_before_a_restart_are_run_after_it(tmp_path: Path) -> None
     from gep.catalog.backends import open_store
     from gep.jobs.store import JobStore
 
-    settings = Settings(admin_token=ADMIN_TOKEN, home=tmp_path, base_url="http://gep.test")
+    settings = app_settings(tmp_path, base_url="http://gep.test")
     store = open_store(settings.resolved_database_url())
     store.upgrade()
     pending = [JobStore(store.engine).create("echo", {"message": f"m{n}"}) for n in range(3)]
     store.close()
-    with TestClient(create_app(settings), headers=ADMIN_HEADERS) as c:  # start-up re-queues them
+    with client_for(settings) as c:  # start-up re-queues them
         for job in pending:
-            info = wait_for(c, job.id, {"successful", "failed"})
+            info = wait_for_job(c, job.id, states={"successful", "failed"}, timeout_s=30)
             assert info["status"] == "successful"
             n = job.inputs["message"]
             assert c.get(f"/jobs/{job.id}/results").json() == {"message": n}
@@ -175,14 +161,14 @@ def test_a_running_job_whose_worker_vanished_is_run_again_after_a_restart(
     from gep.catalog.backends import open_store
     from gep.jobs.store import RUNNING, JobStore
 
-    settings = Settings(admin_token=ADMIN_TOKEN, home=tmp_path, jobs_lease_s=1.0)
+    settings = app_settings(tmp_path, jobs_lease_s=1.0)
     store = open_store(settings.resolved_database_url())
     store.upgrade()
     jobs = JobStore(store.engine)
     orphan = jobs.create("echo", {"message": "again"}, max_attempts=2)
     assert jobs.transition(orphan.id, ("accepted",), RUNNING, worker="tcp://10.255.0.1:1")
-    with TestClient(create_app(settings), headers=ADMIN_HEADERS) as c:
-        info = wait_for(c, orphan.id, {"successful", "failed"})
+    with client_for(settings) as c:
+        info = wait_for_job(c, orphan.id, states={"successful", "failed"}, timeout_s=30)
         assert info["status"] == "successful"
         assert c.get(f"/jobs/{orphan.id}/results").json() == {"message": "again"}
     assert jobs.get(orphan.id).attempts == 2
@@ -190,15 +176,14 @@ def test_a_running_job_whose_worker_vanished_is_run_again_after_a_restart(
 
 
 def test_a_job_past_its_timeout_fails_and_stops(tmp_path: Path) -> None:
-    settings = Settings(admin_token=ADMIN_TOKEN, home=tmp_path, jobs_timeout_s=1.0)
-    with TestClient(create_app(settings), headers=ADMIN_HEADERS) as c:
+    with api_client(tmp_path, jobs_timeout_s=1.0) as c:
         r = c.post(
             "/processes/wait/execution",
             json={"inputs": {"seconds": 20, "steps": 200}},
             headers={"Prefer": "respond-async"},
         )
         job_id = r.json()["jobID"]
-        info = wait_for(c, job_id, {"failed", "successful"}, timeout=10)
+        info = wait_for_job(c, job_id, states={"failed", "successful"}, timeout_s=10)
         assert info["status"] == "failed" and "timed out after 1.0 s" in info["message"]
         stopped = info["progress"]
         time.sleep(0.6)

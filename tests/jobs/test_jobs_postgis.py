@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
-from gep.api.app import create_app
-from gep.settings import Settings
-from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN
+from tests.support.app import api_client, wait_for_job
 from tests.support.stores import scratch_postgis_database
 
 
@@ -22,8 +18,7 @@ def pg_url() -> Iterator[str]:
 
 
 def test_execute_sync_and_async_on_postgis(pg_url: str, tmp_path: Path) -> None:
-    settings = Settings(admin_token=ADMIN_TOKEN, home=tmp_path, database_url=pg_url)
-    with TestClient(create_app(settings), headers=ADMIN_HEADERS) as c:
+    with api_client(tmp_path, database_url=pg_url) as c:
         r = c.post("/processes/echo/execution", json={"inputs": {"message": "Ecuador"}})
         assert r.status_code == 200 and r.json() == {"message": "Ecuador"}
         r = c.post(
@@ -32,10 +27,6 @@ def test_execute_sync_and_async_on_postgis(pg_url: str, tmp_path: Path) -> None:
             headers={"Prefer": "respond-async"},
         )
         job_id = r.json()["jobID"]
-        for _ in range(200):
-            status = c.get(f"/jobs/{job_id}").json()
-            if status["status"] == "successful":
-                break
-            time.sleep(0.05)
+        status = wait_for_job(c, job_id, timeout_s=30)
         assert status["status"] == "successful" and status["progress"] == 100
         assert c.get("/jobs", params={"status": "successful"}).json()["numberMatched"] == 2

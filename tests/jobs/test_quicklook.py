@@ -13,9 +13,7 @@ import rasterio
 from fastapi.testclient import TestClient
 from rasterio.transform import from_origin
 
-from gep.api.app import create_app
-from gep.settings import Settings
-from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN
+from tests.support.app import api_client
 
 
 @pytest.fixture(scope="module")
@@ -38,15 +36,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient
         nodata=-9999,
     ) as dst:
         dst.write(data, 1)
-    app = create_app(
-        Settings(
-            admin_token=ADMIN_TOKEN,
-            home=tmp / "home",
-            base_url="http://gep.test",
-            data_roots=str(tmp),
-        )
-    )
-    with TestClient(app, headers=ADMIN_HEADERS) as c:
+    with api_client(tmp / "home", base_url="http://gep.test", data_roots=str(tmp)) as c:
         c.post("/stac/collections", json={"id": "dem", "description": "test rasters"})
         item = {
             "type": "Feature",

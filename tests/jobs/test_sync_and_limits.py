@@ -11,7 +11,6 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -19,13 +18,11 @@ from fastapi.testclient import TestClient
 
 from gep.accounts.credits import CreditStore, Price, quote
 from gep.accounts.store import AccountStore
-from gep.api.app import create_app
 from gep.catalog.store import CatalogStore
 from gep.client.sdk import GepClient
 from gep.core.errors import TooManyRequests
 from gep.jobs.store import ACCEPTED, JobStore
-from gep.settings import Settings
-from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN
+from tests.support.app import ADMIN_HEADERS, api_client, wait_for_job
 from tests.support.serving import free_port, start_gep_serve, stop
 
 SYNC_TIMEOUT_S = 1.0
@@ -46,13 +43,11 @@ stdout: shout.txt
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    settings = Settings(
-        admin_token=ADMIN_TOKEN,
-        home=Path(tmp_path_factory.mktemp("sync")),
+    with api_client(
+        Path(tmp_path_factory.mktemp("sync")),
         base_url="http://gep.test",
         sync_timeout_s=SYNC_TIMEOUT_S,
-    )
-    with TestClient(create_app(settings), headers=ADMIN_HEADERS) as c:
+    ) as c:
         yield c
 
 
@@ -60,16 +55,6 @@ def _user(client: TestClient, name: str, credits: float = 100) -> dict[str, str]
     r = client.post("/accounts/users", json={"name": name, "token": True, "credits": credits})
     assert r.status_code == 201, r.text
     return {"Authorization": f"Bearer {r.json()['token']}"}
-
-
-def _final(client: TestClient, job_id: str, headers: dict[str, str], timeout: float = 90) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        info = client.get(f"/jobs/{job_id}", headers=headers).json()
-        if info["status"] in ("successful", "failed", "dismissed"):
-            return info
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not end: {info}")
 
 
 def _credits(client: TestClient, headers: dict[str, str]) -> tuple[float, float]:
@@ -95,7 +80,7 @@ def test_a_sync_call_past_the_timeout_answers_the_job_and_is_charged_once(
     assert info["status"] in ("accepted", "running") and info["processID"] == "wait"
     assert {link["rel"] for link in info["links"]} >= {"self", "logs"}
     assert "preference-applied" not in r.headers  # the caller did not ask for async
-    assert _final(client, info["jobID"], user)["status"] == "successful"
+    assert wait_for_job(client, info["jobID"], user)["status"] == "successful"
     assert client.get(f"/jobs/{info['jobID']}/results", headers=user).json()["waited"] >= 2.9
     assert _credits(client, user) == (97.5, 0.0)
     rows = client.get("/accounts/ledger", params={"job": info["jobID"]}, headers=user).json()
@@ -160,7 +145,7 @@ def test_missing_or_malformed_inputs_are_refused(client: TestClient) -> None:
     # a process whose inputs all have defaults runs without any
     r = client.post("/processes/wait/execution", json={}, headers={"Prefer": "respond-async"})
     assert r.status_code == 201, r.text
-    assert _final(client, r.json()["jobID"], ADMIN_HEADERS)["status"] == "successful"
+    assert wait_for_job(client, r.json()["jobID"], ADMIN_HEADERS)["status"] == "successful"
 
 
 def test_the_queued_cap_refuses_before_any_job_or_hold(
@@ -197,14 +182,14 @@ def test_the_queued_cap_refuses_before_any_job_or_hold(
         )
         assert r.status_code == 201
         client.delete(f"/jobs/{started.pop()}", headers=user)
-        _final(client, r.json()["jobID"], ADMIN_HEADERS)
+        wait_for_job(client, r.json()["jobID"], ADMIN_HEADERS)
         r = client.post(
             "/processes/wait/execution",
             json={"inputs": {"seconds": 0}},
             headers={**user, "Prefer": "respond-async"},
         )
         assert r.status_code == 201, r.text  # a finished job frees its place
-        _final(client, r.json()["jobID"], user)
+        wait_for_job(client, r.json()["jobID"], user)
     finally:
         for job_id in started:
             client.delete(f"/jobs/{job_id}", headers=user)

@@ -5,16 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from gep.api.app import create_app
 from gep.cli.main import app as cli
 from gep.core.errors import InvalidInput
 from gep.processes.echo import EchoInputs
 from gep.processes.registry import NoSuchProcess, ProcessRegistry
-from gep.settings import Settings
-from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN
+from tests.support.app import api_client
 
 
 def test_echo_is_registered_through_its_entry_point() -> None:
@@ -37,10 +34,7 @@ def test_inputs_are_validated_with_the_path_at_fault() -> None:
 
 
 def test_http_list_and_describe(tmp_path: Path) -> None:
-    with TestClient(
-        create_app(Settings(admin_token=ADMIN_TOKEN, home=tmp_path, base_url="http://gep.test")),
-        headers=ADMIN_HEADERS,
-    ) as c:
+    with api_client(tmp_path, base_url="http://gep.test") as c:
         listed = c.get("/processes").json()
         assert [p["id"] for p in listed["processes"]] == [
             "coin",

@@ -36,28 +36,65 @@ def app_settings(home: Path, **settings: Any) -> Settings:
 
 
 @contextmanager
+def client_for(
+    settings: Settings,
+    *,
+    admin: bool = True,
+    headers: dict[str, str] | None = None,
+    client_base_url: str | None = None,
+    raise_server_exceptions: bool = True,
+) -> Iterator[TestClient]:
+    """A ``TestClient`` over ``create_app(settings)``, its lifespan run (the job engine, the
+    harvest scheduler), for tests that need the ``Settings`` object itself (its database URL).
+
+    ``admin``: every request carries the administrator's token unless the test sends its own
+    ``Authorization`` (tests about permissions pass ``admin=False`` and choose per request);
+    ``headers``: other headers every request carries, instead of the administrator's.
+    ``client_base_url``: the URL the client itself talks to (cookies are scoped to it).
+    """
+    kwargs: dict[str, Any] = {"raise_server_exceptions": raise_server_exceptions}
+    if headers is not None:
+        kwargs["headers"] = headers
+    elif admin:
+        kwargs["headers"] = ADMIN_HEADERS
+    if client_base_url is not None:
+        kwargs["base_url"] = client_base_url
+    with TestClient(create_app(settings), **kwargs) as client:
+        yield client
+
+
+@contextmanager
 def api_client(
     home: Path,
     *,
     admin: bool = True,
+    headers: dict[str, str] | None = None,
     client_base_url: str | None = None,
     raise_server_exceptions: bool = True,
     **settings: Any,
 ) -> Iterator[TestClient]:
-    """A ``TestClient`` over ``create_app`` (its lifespan run: the job engine, the harvest
-    scheduler) on ``Settings(admin_token=ADMIN_TOKEN, home=home, **settings)``.
-
-    ``admin``: every request carries the administrator's token unless the test sends its own
-    ``Authorization`` (tests about permissions pass ``admin=False`` and choose per request).
-    ``client_base_url``: the URL the client itself talks to (cookies are scoped to it).
-    """
-    kwargs: dict[str, Any] = {"raise_server_exceptions": raise_server_exceptions}
-    if admin:
-        kwargs["headers"] = ADMIN_HEADERS
-    if client_base_url is not None:
-        kwargs["base_url"] = client_base_url
-    with TestClient(create_app(app_settings(home, **settings)), **kwargs) as client:
+    """The API in process on ``app_settings(home, **settings)``: the one way the tests build a
+    client (see ``client_for`` for the options)."""
+    with client_for(
+        app_settings(home, **settings),
+        admin=admin,
+        headers=headers,
+        client_base_url=client_base_url,
+        raise_server_exceptions=raise_server_exceptions,
+    ) as client:
         yield client
+
+
+def wait_for_stored_job(jobs: Any, job_id: str, timeout_s: float) -> Any:
+    """The job as the ``JobStore`` ``jobs`` holds it once it has ended, for tests that watch
+    the store itself (workers killed under it); fails the test after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        job = jobs.get(job_id)
+        if job.status in FINAL:
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not end within {timeout_s} s: {jobs.get(job_id)}")
 
 
 def wait_for_job(
