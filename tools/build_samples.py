@@ -23,7 +23,7 @@ Output:
 
 What is changed on the way (and why):
 
-* ASF records go through :func:`gep.io.asf.asf_to_stac_item` (the bulky CMR UMM record
+* ASF records go through :func:`gep.io.crosswalk.asf.asf_to_stac_item` (the bulky CMR UMM record
   is not copied);
 * other items get ``stac_version`` 1.1.0 (STAC 1.0 items are valid 1.1 items; only
   1.0.0-beta items go through pystac's migration, which fixes their short extension ids
@@ -65,10 +65,12 @@ from shapely.validation import make_valid
 
 REPO = Path(__file__).resolve().parents[1]
 try:
-    from gep.io.asf import asf_stack_reference, asf_to_stac_item, load_asf_records
+    from gep.io.crosswalk.asf import asf_stack_reference, asf_to_stac_item
+    from gep.io.crosswalk.asf_records import load_asf_records
 except ImportError:  # the package is not installed: use the source tree
     sys.path.insert(0, str(REPO / "src"))
-    from gep.io.asf import asf_stack_reference, asf_to_stac_item, load_asf_records
+    from gep.io.crosswalk.asf import asf_stack_reference, asf_to_stac_item
+    from gep.io.crosswalk.asf_records import load_asf_records
 
 Json = dict[str, Any]
 
@@ -377,7 +379,7 @@ class Report:
 
 
 def asf_records(root: Path, report: Report) -> Iterator[Record]:
-    """Every ASF record in ``asf-search/Resources/*.yml``, mapped with gep.io.asf."""
+    """Every ASF record in ``asf-search/Resources/*.yml``, mapped with gep.io.crosswalk.asf."""
     for path in sorted((root / "asf-search" / "Resources").glob("*.yml")):
         records = load_asf_records(path)
         reference = asf_stack_reference(records) if len(records) > 1 else None

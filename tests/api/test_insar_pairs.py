@@ -11,7 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gep.catalog.insar import item_baseline
-from gep.io.asf import asf_stack_reference, asf_to_stac_item, load_asf_records
+from gep.io.crosswalk.asf import asf_stack_reference, asf_to_stac_item
+from gep.io.crosswalk.asf_records import load_asf_records
 from tests.support.app import api_client
 
 HOME: list[Path] = []
@@ -32,7 +33,7 @@ def world(
     home = Path(tmp_path_factory.mktemp("insar"))
     HOME.append(home)
     with api_client(home, base_url="http://gep.test") as c:
-        store = c.app.state.store  # type: ignore[attr-defined]
+        store = c.app.state.services.store  # type: ignore[attr-defined]
         assert store.write_items(items, mode="upsert", create_collections=True).written == len(
             items
         )
@@ -87,7 +88,7 @@ def test_bad_requests(world: tuple[TestClient, dict[str, Any], str]) -> None:
     bare = copy.deepcopy(ref)
     bare["id"] = "no-orbit"
     bare["properties"].pop("gep:state_vectors", None)
-    store = c.app.state.store  # type: ignore[attr-defined]
+    store = c.app.state.services.store  # type: ignore[attr-defined]
     store.write_items([bare], mode="upsert")
     r = c.get("/insar/pairs", params={"reference": f"{coll}/no-orbit"})
     assert r.status_code == 400

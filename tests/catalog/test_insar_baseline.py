@@ -36,7 +36,8 @@ from gep.catalog.insar import item_baseline, item_orbit
 from gep.cli.main import app
 from gep.core.errors import InvalidInput
 from gep.core.sar import StateVectors
-from gep.io.asf import asf_stack_reference, asf_to_stac_item, load_asf_records
+from gep.io.crosswalk.asf import asf_stack_reference, asf_to_stac_item
+from gep.io.crosswalk.asf_records import load_asf_records
 from gep.io.gamma import read_bperp, read_slc_par
 from gep.io.sentinel1 import open_swath
 

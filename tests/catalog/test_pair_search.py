@@ -39,7 +39,8 @@ from gep.catalog.search import SearchRequest
 from gep.catalog.store import CatalogStore
 from gep.core.errors import InvalidInput
 from gep.core.sar import StateVectors, state_vectors_to_json
-from gep.io.asf import asf_stack_reference, asf_to_stac_item, load_asf_records
+from gep.io.crosswalk.asf import asf_stack_reference, asf_to_stac_item
+from gep.io.crosswalk.asf_records import load_asf_records
 
 STACK = (
     Path(__file__).parents[1]

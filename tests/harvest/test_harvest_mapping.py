@@ -23,11 +23,11 @@ from gep.core.errors import InvalidInput
 from gep.harvest.base import SourceConfig
 from gep.harvest.http import Fetcher
 from gep.harvest.odata import CDSE_DOWNLOAD, ODataSource
-from gep.harvest.opensearch import EXTENSION_OF_PREFIX
 from gep.harvest.runner import run_harvest
 from gep.harvest.sources import check_config
 from gep.harvest.store import FAILED, SUCCEEDED, HarvestRun, HarvestStore
-from gep.io.asf import asf_to_stac_item
+from gep.io.crosswalk.asf import asf_to_stac_item
+from gep.io.crosswalk.eo import EXTENSION_OF_PREFIX
 from tests.support.harvest_kit import (
     ASF_PATH,
     CDSE,
@@ -230,7 +230,7 @@ def test_odata_download_url_and_skip_cap() -> None:
     capped = ODataSource(
         SourceConfig("c", "odata", config.url, "x", {"page_size": 2, "max_skip": 2}), Fetcher()
     )
-    from gep.harvest.opensearch import parse_time
+    from gep.io.crosswalk.times import parse_time
 
     newest = parse_time("2020-08-08T01:03:11.024Z")
     assert capped._next(None, 2, 2, {}, newest) == {"since": "2020-08-08T01:03:11.024Z", "skip": 0}

@@ -1,4 +1,4 @@
-"""ASF records → STAC items (gep.io.asf), and the sample catalogue built from them.
+"""ASF records → STAC items (gep.io.crosswalk.asf), and the sample catalogue built from them.
 
 The expected values are read off the recorded ASF responses in ``tests/data/asf`` (see
 ``tests/data/README.md``) or follow from orbital physics, so a wrong mapping fails here
@@ -20,12 +20,8 @@ import pytest
 from shapely.geometry import shape
 
 import gep
-from gep.io.asf import (
-    asf_collection_id,
-    asf_stack_reference,
-    asf_to_stac_item,
-    load_asf_records,
-)
+from gep.io.crosswalk.asf import asf_collection_id, asf_stack_reference, asf_to_stac_item
+from gep.io.crosswalk.asf_records import load_asf_records
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "asf"
 SAMPLES = Path(gep.__file__).resolve().parent / "catalog" / "samples"

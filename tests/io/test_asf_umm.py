@@ -1,4 +1,4 @@
-"""CMR UMM-G granules and ASF jsonlite results read as ASF records (gep.io.asf).
+"""CMR UMM-G granules and ASF jsonlite results read as ASF records (gep.io.crosswalk).
 
 The check is against an independent implementation: the recorded records hold, for each
 granule, both the UMM that CMR returned and the ``properties`` asf_search (ASF's own client)
@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from shapely.geometry import shape
 
-from gep.io.asf import (
+from gep.io.crosswalk.asf import asf_to_stac_item
+from gep.io.crosswalk.asf_records import (
     asf_feature_from_jsonlite,
     asf_feature_from_umm,
-    asf_to_stac_item,
     load_asf_records,
 )
 

@@ -23,7 +23,7 @@ from gep.catalog.search import SearchRequest
 from gep.catalog.store import CatalogStore
 from gep.harvest.base import SourceConfig
 from gep.harvest.http import Fetcher
-from gep.io.asf import load_asf_records
+from gep.io.crosswalk.asf_records import load_asf_records
 from tests.support.replay_server import ReplayServer, Request
 
 DATA = Path(__file__).parents[1] / "data"

@@ -5,10 +5,11 @@ way in and is all most harvests need, but its answers (``output=geojson`` or ``j
 carry no orbit state vectors. NASA's CMR, which ASF's search queries underneath, returns the
 full UMM-G granule records (``granules.umm_json``, ``provider=ASF``) whose ``SV_*``
 attributes hold them; items harvested through CMR carry ``gep:state_vectors`` and so can be
-paired by ``/insar/pairs``. Both are mapped by :mod:`gep.io.asf` (CMR records through
-:func:`~gep.io.asf.asf_feature_from_umm`), so the same granule gives the same item either way,
-with the sat/sar/processing/view fields and the ``gep:`` orbit and burst fields documented
-there.
+paired by ``/insar/pairs``. Both are mapped by the crosswalk, :mod:`gep.io.crosswalk.asf`
+(CMR records and jsonlite results first read by :mod:`gep.io.crosswalk.asf_records`), so the
+same granule gives the same item either way, with the sat/sar/processing/view fields and the
+``gep:`` orbit and burst fields documented there. This module is only the source: queries,
+paging and cursors.
 
 ``api: "search"`` (default; ``SourceConfig.url`` is ASF's ``…/services/search/param``)
     ASF sorts answers newest first (by end time, as ``asf_search`` asks CMR:
@@ -48,9 +49,11 @@ from typing import Any
 
 from shapely.errors import ShapelyError
 
+from gep.core.timeutil import format_rfc3339
 from gep.harvest.base import HarvestError, Page, Source
-from gep.harvest.opensearch import parse_time, rfc3339
-from gep.io.asf import asf_feature_from_jsonlite, asf_feature_from_umm, asf_to_stac_item
+from gep.io.crosswalk.asf import asf_to_stac_item
+from gep.io.crosswalk.asf_records import asf_feature_from_jsonlite, asf_feature_from_umm
+from gep.io.crosswalk.times import parse_time
 
 KIND = "asf"
 APIS = ("search", "cmr")
@@ -143,7 +146,7 @@ class ASFSource(Source):
 
     def _end(self) -> str | None:
         end = parse_time(self.config.params.get("end"), "params.end")
-        return None if end is None else rfc3339(end)
+        return None if end is None else format_rfc3339(end)
 
     def check(self) -> None:
         super().check()
@@ -157,7 +160,7 @@ class ASFSource(Source):
     # -- the first cursor
 
     def start(self, since: datetime | None) -> dict[str, Any]:
-        since_text = None if since is None else rfc3339(since)
+        since_text = None if since is None else format_rfc3339(since)
         if self._api() == "cmr":
             return {"api": "cmr", "since": since_text, "after": None}
         return {"api": "search", "start": since_text, "end": self._end()}
@@ -231,10 +234,10 @@ class ASFSource(Source):
         if end is not None and earliest >= end:
             raise HarvestError(
                 f"{url}: all {len(records)} products of a full page end at or after "
-                f"{rfc3339(end)}, so the time window cannot move back; raise params.page_size "
-                f"above {self._page_size()}"
+                f"{format_rfc3339(end)}, so the time window cannot move back; raise "
+                f"params.page_size above {self._page_size()}"
             )
-        page.next = {"api": "search", "start": cursor.get("start"), "end": rfc3339(earliest)}
+        page.next = {"api": "search", "start": cursor.get("start"), "end": format_rfc3339(earliest)}
         return page
 
     # -- CMR

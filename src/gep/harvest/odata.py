@@ -34,27 +34,15 @@ products at that instant are read twice (harmless: upserts), none are missed, be
 is ascending and the new bound is inclusive. If more than ``max_skip`` products share one
 instant the restart cannot move forward; that is reported instead of looping.
 
-Mapping (through :func:`gep.harvest.opensearch.eo_record_to_item`, so an S1 product harvested
-here has the fields of GEP's other S1 items): id = ``Name`` without ``.SAFE``/``.SEN3``/``.zip``;
-footprint from ``GeoFootprint`` (GeoJSON) or else the ``Footprint`` WKT
-(``geography'SRID=4326;POLYGON ((…))'``, read with shapely); ``ContentDate`` → ``datetime``/
-``start_datetime``/``end_datetime``; attributes ``platformShortName`` + ``platformSerialIdentifier``
-(or CREODIAS's ``platform``) → ``platform``/``constellation``, ``instrumentShortName`` →
-``instruments``, ``orbitNumber``/``relativeOrbitNumber``/``orbitDirection`` → ``sat:``,
-``operationalMode``/``swathIdentifier``, ``polarisationChannels`` and ``productType`` → ``sar:``
-(S1) or ``product:type`` (others), ``cloudCover`` → ``eo:cloud_cover``, ``processingDate``/
-``processorVersion`` → ``processing:``, ``timeliness``/``sliceNumber``/``totalSlices``/
-``datatakeID`` → ``s1:`` (as GEP's SAFE items), ``tileId`` → ``grid:code``. The ``product`` asset
-is the download (``https://zipper.dataspace.copernicus.eu/odata/v1/Products(<Id>)/$value`` for
-CDSE, ``<url>(<Id>)/$value`` elsewhere, or ``params.download_url`` with ``{id}``), with
-``file:size`` (``ContentLength`` when not 0), ``file:checksum`` (MD5, else BLAKE3, as a
-multihash) and the ``S3Path`` as the ``s3`` alternate href; the ``QUICKLOOK`` asset becomes the
-thumbnail. ``Id`` and ``Online`` are kept as ``odata:id`` and ``odata:online``.
+Mapping: :func:`gep.io.crosswalk.odata.odata_record` reads each product (the fields it maps are
+listed there) and :func:`gep.io.crosswalk.eo.eo_record_to_item` makes the item, as for
+OpenSearch. The download URL is CDSE's zipper
+(``https://zipper.dataspace.copernicus.eu/odata/v1/Products(<Id>)/$value``) on CDSE,
+``<url>(<Id>)/$value`` elsewhere, or ``params.download_url`` with ``{id}``.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -66,25 +54,15 @@ from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 
 from gep.harvest.base import HarvestError, Page, Source
-from gep.harvest.opensearch import (
-    EoRecord,
-    clean,
-    eo_record_to_item,
-    multihash,
-    parse_time,
-    polarisations,
-    rfc3339,
-    to_float,
-    to_int,
-)
+from gep.io.crosswalk.eo import eo_record_to_item
+from gep.io.crosswalk.odata import odata_record
+from gep.io.crosswalk.times import parse_time
 
 KIND = "odata"
 
 _MAPPING_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, ShapelyError)
 
 CDSE_DOWNLOAD = "https://zipper.dataspace.copernicus.eu/odata/v1/Products({id})/$value"
-_SUFFIX = re.compile(r"\.(SAFE|SEN3|zip|nc)$", re.IGNORECASE)
-_WKT = re.compile(r"^\s*geography'(?:SRID=(\d+);)?(.*)'\s*$", re.DOTALL | re.IGNORECASE)
 
 
 def odata_time(dt: datetime) -> str:
@@ -130,45 +108,6 @@ def _area(params: Mapping[str, Any]) -> BaseGeometry | None:
     if geom.is_empty or not geom.is_valid:
         raise HarvestError("params.aoi/bbox: the area is empty or invalid")
     return geom
-
-
-def _attributes(product: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for attr in product.get("Attributes") or []:
-        if isinstance(attr, Mapping) and attr.get("Name") and "Value" in attr:
-            out[str(attr["Name"])] = attr["Value"]
-    return out
-
-
-def _geometry(product: Mapping[str, Any]) -> BaseGeometry:
-    geo = product.get("GeoFootprint")
-    if isinstance(geo, Mapping) and geo.get("type"):
-        try:
-            return shape(geo)
-        except (GEOSException, ValueError, TypeError, IndexError, KeyError) as exc:
-            raise ValueError(f"GeoFootprint is not readable ({exc})") from None
-    text = clean(product.get("Footprint"))
-    if not isinstance(text, str):
-        raise ValueError("no Footprint")
-    m = _WKT.match(text)
-    srid, wkt = (m.group(1), m.group(2)) if m else (None, text)
-    if srid not in (None, "4326"):
-        raise ValueError(f"Footprint in SRID {srid}, not 4326")
-    try:
-        return shapely.wkt.loads(wkt)
-    except (GEOSException, ValueError) as exc:
-        raise ValueError(f"Footprint WKT is not readable ({exc})") from None
-
-
-def _checksum(product: Mapping[str, Any]) -> str | None:
-    found: dict[str, str] = {}
-    for entry in product.get("Checksum") or []:
-        if isinstance(entry, Mapping) and entry.get("Algorithm") and entry.get("Value"):
-            found[str(entry["Algorithm"]).lower()] = str(entry["Value"])
-    for algorithm in ("md5", "blake3", "sha256"):
-        if algorithm in found and (value := multihash(algorithm, found[algorithm])):
-            return value
-    return None
 
 
 def _skip_of(url: str) -> int | None:
@@ -256,7 +195,9 @@ class ODataSource(Source):
                 start = parse_time((product.get("ContentDate") or {}).get("Start"), "Start")
                 if start is not None and (newest is None or start > newest):
                     newest = start
-                page.items.append(self.stac_item(eo_record_to_item(self._record(product))))
+                page.items.append(
+                    self.stac_item(eo_record_to_item(odata_record(product, self._download)))
+                )
             except _MAPPING_ERRORS as exc:
                 page.errors.append(f"{url} product {n} ({name or '?'}): {exc}")
         page.next = self._next(since, skip, len(products), doc, newest)
@@ -295,7 +236,7 @@ class ODataSource(Source):
             )
         return {"since": restart, "skip": 0}
 
-    # -- mapping
+    # -- the download
 
     def _download(self, product_id: str) -> str:
         template = self.config.params.get("download_url")
@@ -306,67 +247,3 @@ class ODataSource(Source):
             else:
                 template = self.config.url.rstrip("/") + "({id})/$value"
         return str(template).replace("{id}", product_id)
-
-    def _record(self, product: Mapping[str, Any]) -> EoRecord:
-        name = clean(product.get("Name"))
-        if not isinstance(name, str) or not name.strip():
-            raise ValueError("no Name")
-        a = _attributes(product)
-        content = product.get("ContentDate") or {}
-        rec = EoRecord(id=_SUFFIX.sub("", name.strip()))
-        rec.geometry = _geometry(product)
-        rec.start = parse_time(content.get("Start") or a.get("beginningDateTime"), "Start")
-        rec.end = parse_time(content.get("End") or a.get("endingDateTime"), "End")
-        rec.platform = a.get("platformShortName")
-        rec.platform_serial = a.get("platformSerialIdentifier") or a.get("platform")
-        rec.instrument = a.get("instrumentShortName")
-        rec.product_type = a.get("productType")
-        rec.processing_level = a.get("processingLevel") or a.get("processing:level")
-        rec.absolute_orbit = to_int(a.get("orbitNumber"), "orbitNumber")
-        rec.relative_orbit = to_int(a.get("relativeOrbitNumber"), "relativeOrbitNumber")
-        rec.orbit_direction = a.get("orbitDirection")
-        rec.sensor_mode = a.get("operationalMode") or a.get("swathIdentifier")
-        rec.polarisations = polarisations(a.get("polarisationChannels"))
-        rec.cloud_cover = to_float(a.get("cloudCover"), "cloudCover")
-        rec.published = parse_time(product.get("PublicationDate"), "PublicationDate")
-        rec.updated = parse_time(product.get("ModificationDate"), "ModificationDate")
-        product_id = clean(product.get("Id"))
-        if product_id:
-            rec.download = self._download(str(product_id))
-            rec.download_type = "application/zip"
-            rec.size = to_int(product.get("ContentLength"), "ContentLength") or None
-            rec.checksum = _checksum(product)
-            if s3 := clean(product.get("S3Path")):
-                rec.alternate["s3"] = "s3:/" + str(s3) if str(s3).startswith("/") else str(s3)
-        for asset in product.get("Assets") or []:
-            if (
-                isinstance(asset, Mapping)
-                and str(asset.get("Type", "")).upper() == "QUICKLOOK"
-                and asset.get("DownloadLink")
-            ):
-                rec.thumbnail = str(asset["DownloadLink"])
-                break
-        extra = rec.extra
-        extra["odata:id"] = product_id
-        if isinstance(product.get("Online"), bool):
-            extra["odata:online"] = product["Online"]
-        if (when := parse_time(a.get("processingDate"), "processingDate")) is not None:
-            extra["processing:datetime"] = rfc3339(when)
-        if clean(a.get("processorVersion")):
-            extra["processing:version"] = str(a["processorVersion"])
-        if str(clean(rec.platform) or "").upper() == "SENTINEL-1" or name.startswith("S1"):
-            for key, prop in (
-                ("timeliness", "s1:product_timeliness"),
-                ("datatakeID", "s1:datatake_id"),
-            ):
-                if clean(a.get(key)) is not None:
-                    extra[prop] = str(a[key])
-            for key, prop in (
-                ("sliceNumber", "s1:slice_number"),
-                ("totalSlices", "s1:total_slices"),
-            ):
-                if (value := to_int(a.get(key), key)) is not None:
-                    extra[prop] = value
-        if tile := clean(a.get("tileId")):
-            extra["grid:code"] = f"MGRS-{tile}"
-        return rec

@@ -1,18 +1,21 @@
-"""Read Alaska Satellite Facility (ASF) search results and map them to STAC 1.1 items.
+"""Map Alaska Satellite Facility (ASF) records to STAC 1.1 items.
 
 Why this module exists: ASF's search API (and the ``asf_search`` library) is the most
 complete public catalogue of SAR acquisitions, and its records carry exactly what an
 interferometric search needs: relative orbit, orbit direction, burst identifiers, two
 orbit state vectors per scene and ASF's own baselines. GEP stores STAC items, so this
 module turns one ASF record (a GeoJSON ``Feature`` with ``properties``, ``baseline`` and
-``umm``) into one STAC 1.1 item dict. It is pure: no network, no database; callers
-(``gep demo seed``, the ASF harvester, ``tools/build_samples.py``) decide where records
-come from and where items go.
+``umm``) into one STAC 1.1 item dict; :mod:`gep.io.crosswalk.asf_records` reads the other
+shapes ASF answers in (jsonlite, CMR UMM-G) and recorded files into such records. It is pure:
+no network, no database; callers (``gep demo seed``, the ASF harvester,
+``tools/build_samples.py``) decide where records come from and where items go.
 
 The ASF records are messy in ways that matter (all seen in the recorded responses):
 null values come as ``None``, ``"None"``, ``"NULL"`` or ``"NA"``; ``flightDirection`` may
 be null while the CMR UMM record still says ``ASCENDING``; times have 0, 3 or 6
-fractional digits with or without ``Z``; ``processingDate`` is often the acquisition
+fractional digits with or without ``Z`` (read by the crosswalk's one time parser); the
+footprint follows the crosswalk's one rule (:mod:`gep.io.crosswalk.footprint`), with ASF's
+width bound; ``processingDate`` is often the acquisition
 start rather than the processing date (the UMM ``PROCESSING_DATE`` attribute is the real
 one); ``platform`` is ``Sentinel-1B`` in scene records and ``SENTINEL-1B`` in burst records.
 The mapping normalises all of these. The bulky UMM record itself is never copied into the
@@ -63,21 +66,19 @@ stack search needs them and no STAC extension carries them in this form:
 
 from __future__ import annotations
 
-import math
-import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-import numpy as np
-import shapely
-import yaml
-from shapely.errors import ShapelyError
-from shapely.geometry import GeometryCollection, MultiPolygon, Polygon, box, mapping, shape
-from shapely.geometry.base import BaseGeometry
-from shapely.validation import make_valid
+from shapely.geometry import shape
+
+from gep.core.timeutil import format_rfc3339
+from gep.io.crosswalk.asf_records import as_int, as_num, umm_attr, umm_attributes
+from gep.io.crosswalk.footprint import json_lists, normalise_footprint
+from gep.io.crosswalk.times import parse_time
+from gep.io.crosswalk.values import clean, media_type, polarisations
 
 __all__ = [
     "PROCESSING_EXTENSION",
@@ -86,11 +87,8 @@ __all__ = [
     "STAC_VERSION",
     "VIEW_EXTENSION",
     "asf_collection_id",
-    "asf_feature_from_jsonlite",
-    "asf_feature_from_umm",
     "asf_stack_reference",
     "asf_to_stac_item",
-    "load_asf_records",
 ]
 
 STAC_VERSION = "1.1.0"
@@ -98,9 +96,6 @@ SAT_EXTENSION = "https://stac-extensions.github.io/sat/v1.0.0/schema.json"
 SAR_EXTENSION = "https://stac-extensions.github.io/sar/v1.0.0/schema.json"
 PROCESSING_EXTENSION = "https://stac-extensions.github.io/processing/v1.2.0/schema.json"
 VIEW_EXTENSION = "https://stac-extensions.github.io/view/v1.0.0/schema.json"
-
-# ASF writes missing values in several ways; all of them mean "no value".
-_NULL_STRINGS = frozenset({"", "none", "null", "na", "n/a", "not provided"})
 
 _Json = dict[str, Any]
 
@@ -145,44 +140,15 @@ _MISSIONS: dict[str, _Mission] = {
 
 # Wider than any SAR product ASF serves (ScanSAR swaths are ~400-500 km, ARIA frames
 # ~250 km across): a footprint wider than this is a broken record.
-_MAX_WIDTH_KM = 2000.0
+# Wider than any SAR product ASF serves (ScanSAR swaths are ~400-500 km, ARIA frames
+# ~250 km across): a footprint wider than this is a broken record.
+MAX_WIDTH_KM = 2000.0
 
 _SCENE_TIMES = re.compile(r"_(\d{8}T\d{6})_(\d{8}T\d{6})_")
 _OPERA_BURST = re.compile(r"^T?(\d{1,3})[_-](\d{1,6})[_-](IW[1-3]|EW[1-5])$", re.IGNORECASE)
-_POLARIZATION = re.compile(r"\b(HH|HV|VH|VV)\b")
 
 
-# --------------------------------------------------------------------------- reading
-
-
-def load_asf_records(path: str | os.PathLike[str]) -> list[_Json]:
-    """Read one ASF search or stack response file and return its records.
-
-    The files are YAML or JSON (JSON5-style trailing commas included; YAML reads both).
-    A file may hold a single Feature, a FeatureCollection or a bare list of Features;
-    callers always get a list, so one loop handles them all.
-    """
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
-    with open(path, encoding="utf-8") as fh:
-        data = yaml.load(fh, Loader=loader)  # a safe loader: CSafeLoader or SafeLoader
-    if isinstance(data, Mapping) and isinstance(data.get("features"), list):
-        records = list(data["features"])
-    elif isinstance(data, Mapping):
-        records = [data]
-    elif isinstance(data, list):
-        records = data
-    else:
-        raise ValueError(
-            f"{os.fspath(path)}: expected a Feature, a FeatureCollection or a "
-            f"list of Features, got {type(data).__name__}"
-        )
-    for i, rec in enumerate(records):
-        if not isinstance(rec, Mapping) or not isinstance(rec.get("properties"), Mapping):
-            raise ValueError(
-                f"{os.fspath(path)}: record {i} has no 'properties' object; "
-                "expected an ASF GeoJSON Feature"
-            )
-    return [dict(rec) for rec in records]
+# --------------------------------------------------------------------------- stacks
 
 
 def asf_stack_reference(features: Iterable[Mapping[str, Any]]) -> str | None:
@@ -193,153 +159,11 @@ def asf_stack_reference(features: Iterable[Mapping[str, Any]]) -> str | None:
     """
     for feature in features:
         props = feature.get("properties") or {}
-        if _num(props.get("temporalBaseline")) == 0 and _num(
+        if as_num(props.get("temporalBaseline")) == 0 and as_num(
             props.get("perpendicularBaseline")
         ) in (0, None):
             return _item_id(feature)
     return None
-
-
-def asf_feature_from_umm(record: Mapping[str, Any]) -> _Json:
-    """An ASF record (``properties`` + ``geometry``, the UMM kept) from a CMR UMM-G granule.
-
-    Why: CMR's ``granules.umm_json`` is the catalogue behind ASF's search, and the only public
-    answer that carries the orbit state vectors (``SV_*`` attributes) interferometric search
-    needs; ASF's own GeoJSON leaves them out. ``record`` is one element of CMR's ``items``
-    (``{"meta": …, "umm": …}``). The properties are the ones ASF's search writes for the same
-    granule (scene name, path, frame, orbit, URLs, times, …), so :func:`asf_to_stac_item` maps
-    both the same way; fields the UMM lacks are simply absent. ValueError when the granule has
-    no ``GranuleUR``.
-    """
-    umm = record.get("umm")
-    if not isinstance(umm, Mapping) or not _clean(umm.get("GranuleUR")):
-        raise ValueError("CMR record has no umm.GranuleUR")
-    attrs = _umm_attributes(record)
-    granule_ur = str(umm["GranuleUR"])
-    ptype = _attr(attrs, "PROCESSING_TYPE")
-    producer = next(
-        (
-            i.get("Identifier")
-            for i in (umm.get("DataGranule") or {}).get("Identifiers") or []
-            if isinstance(i, Mapping) and i.get("IdentifierType") == "ProducerGranuleId"
-        ),
-        None,
-    )
-    scene = granule_ur if str(ptype).upper() == "BURST" else str(producer or granule_ur)
-    rng = (umm.get("TemporalExtent") or {}).get("RangeDateTime") or {}
-    orbits = [
-        o["OrbitNumber"]
-        for o in umm.get("OrbitCalculatedSpatialDomains") or []
-        if isinstance(o, Mapping) and o.get("OrbitNumber") is not None
-    ]
-    urls = [u for u in umm.get("RelatedUrls") or [] if isinstance(u, Mapping) and u.get("URL")]
-
-    def http(*types: str) -> list[str]:
-        found: list[str] = []
-        for u in urls:
-            href = str(u["URL"])
-            if u.get("Type") in types and href.startswith("http") and href not in found:
-                found.append(href)
-        return found
-
-    data = http("GET DATA") or http("USE SERVICE API")
-    extra = data[1:] + [u for u in http("EXTENDED METADATA") if not u.endswith(".md5")]
-    platforms = umm.get("Platforms") or []
-    props: _Json = {
-        "sceneName": scene,
-        "fileID": granule_ur,
-        "platform": _attr(attrs, "ASF_PLATFORM")
-        or (platforms[0].get("ShortName") if platforms else None),
-        "processingLevel": ptype,
-        "startTime": rng.get("BeginningDateTime"),
-        "stopTime": rng.get("EndingDateTime"),
-        "pathNumber": _int(_attr(attrs, "PATH_NUMBER")),
-        "frameNumber": _int(_attr(attrs, "FRAME_NUMBER", "CENTER_ESA_FRAME")),
-        "orbit": orbits[0] if len(orbits) == 1 else (orbits or None),
-        "flightDirection": _attr(attrs, "ASCENDING_DESCENDING"),
-        "beamModeType": _attr(attrs, "BEAM_MODE_TYPE", "BEAM_MODE"),
-        "polarization": [v for v in attrs.get("POLARIZATION", []) if _clean(v)] or None,
-        "url": data[0] if data else None,
-        "additionalUrls": extra,
-        "browse": http("GET RELATED VISUALIZATION") or None,
-        "bytes": _int(_attr(attrs, "BYTES")),
-        "md5sum": _attr(attrs, "MD5SUM"),
-        "fileName": data[0].rsplit("/", 1)[-1] if data else None,
-        "groupID": _attr(attrs, "GROUP_ID"),
-        "offNadirAngle": _num(_attr(attrs, "OFF_NADIR_ANGLE")),
-        "processingDate": (umm.get("DataGranule") or {}).get("ProductionDateTime"),
-    }
-    polygons = ((umm.get("SpatialExtent") or {}).get("HorizontalSpatialDomain") or {}).get(
-        "Geometry"
-    ) or {}
-    points = ((polygons.get("GPolygons") or [{}])[0].get("Boundary") or {}).get("Points") or []
-    geometry = (
-        {
-            "type": "Polygon",
-            "coordinates": [[[p["Longitude"], p["Latitude"]] for p in points]],
-        }
-        if points
-        else None
-    )
-    return {
-        "type": "Feature",
-        "geometry": geometry,
-        "properties": {k: v for k, v in props.items() if v is not None},
-        "umm": umm,
-        "meta": dict(record.get("meta") or {}),
-    }
-
-
-#: ASF jsonlite key -> the property name of ASF's GeoJSON (what :func:`asf_to_stac_item` reads)
-_JSONLITE = {
-    "granuleName": "sceneName",
-    "productID": "fileID",
-    "dataset": "platform",
-    "productType": "processingLevel",
-    "beamMode": "beamModeType",
-    "flightDirection": "flightDirection",
-    "path": "pathNumber",
-    "frame": "frameNumber",
-    "polarization": "polarization",
-    "startTime": "startTime",
-    "stopTime": "stopTime",
-    "downloadUrl": "url",
-    "fileName": "fileName",
-    "groupID": "groupID",
-    "offNadirAngle": "offNadirAngle",
-    "pgeVersion": "pgeVersion",
-    "burst": "burst",
-}
-
-
-def asf_feature_from_jsonlite(result: Mapping[str, Any]) -> _Json:
-    """An ASF record from one ``results`` entry of ASF's ``output=jsonlite`` answer.
-
-    jsonlite names the same fields differently (``granuleName``, ``path``, ``frame``, a WKT
-    footprint, the orbit as a list of strings); this renames them to ASF's GeoJSON names so
-    one mapping serves both. ValueError when the footprint WKT is unreadable.
-    """
-    props: _Json = {new: result[old] for old, new in _JSONLITE.items() if old in result}
-    orbit = result.get("orbit")
-    if isinstance(orbit, list):
-        orbit = orbit[0] if len(orbit) == 1 else orbit
-    props["orbit"] = _int(orbit) if not isinstance(orbit, list) else [_int(o) for o in orbit]
-    opera = result.get("opera")
-    if isinstance(opera, Mapping):
-        props["operaBurstID"] = opera.get("operaBurstID")
-        props["additionalUrls"] = opera.get("additionalUrls")
-        if opera.get("validityStartDate"):
-            props["validityStartDate"] = opera["validityStartDate"]
-    if _clean(result.get("thumb")):
-        props["browse"] = [result["thumb"]]
-    geometry = None
-    text = _clean(result.get("wkt"))
-    if text is not None:
-        try:
-            geometry = _lists(mapping(shapely.from_wkt(str(text))))
-        except ShapelyError as exc:
-            raise ValueError(f"jsonlite wkt {str(text)[:60]!r} is not readable ({exc})") from None
-    return {"type": "Feature", "geometry": geometry, "properties": props}
 
 
 # --------------------------------------------------------------------------- mapping
@@ -354,8 +178,8 @@ def asf_collection_id(feature: Mapping[str, Any]) -> str:
     ``opera-<product>`` (e.g. ``opera-rtc-s1``, ``opera-cslc-s1-static``).
     """
     props = feature.get("properties") or {}
-    attrs = _umm_attributes(feature)
-    scene = str(_clean(props.get("sceneName")) or _clean(props.get("fileID")) or "")
+    attrs = umm_attributes(feature)
+    scene = str(clean(props.get("sceneName")) or clean(props.get("fileID")) or "")
     short_name = _umm_collection_name(feature).upper()
     if scene.startswith("OPERA_L") or short_name.startswith("OPERA_"):
         parts = scene.split("_")
@@ -392,7 +216,7 @@ def asf_to_stac_item(feature: Mapping[str, Any], *, stack_reference: str | None 
     a geometry.
     """
     props: Mapping[str, Any] = feature.get("properties") or {}
-    attrs = _umm_attributes(feature)
+    attrs = umm_attributes(feature)
     item_id = _item_id(feature)
     if item_id is None:
         raise ValueError("ASF record has neither 'sceneName' nor 'fileID'")
@@ -409,13 +233,13 @@ def asf_to_stac_item(feature: Mapping[str, Any], *, stack_reference: str | None 
         if mission.constellation:
             out["constellation"] = mission.constellation
         out["instruments"] = [mission.instrument]
-    elif sensor := _clean(props.get("sensor")):
+    elif sensor := clean(props.get("sensor")):
         out["instruments"] = [str(sensor).lower()]
     extensions = {SAR_EXTENSION, SAT_EXTENSION, PROCESSING_EXTENSION}
     _add_sar(out, props, attrs, feature, mission, collection)
     _add_sat(out, feature, props, attrs, mission)
     _add_processing(out, feature, props, attrs, mission, collection)
-    if (off_nadir := _num(props.get("offNadirAngle"))) is not None:
+    if (off_nadir := as_num(props.get("offNadirAngle"))) is not None:
         out["view:off_nadir"] = off_nadir
         extensions.add(VIEW_EXTENSION)
     _add_gep(out, feature, props, attrs, collection, stack_reference)
@@ -455,30 +279,30 @@ def _add_times(
     """
     umm_range = (feature.get("umm") or {}).get("TemporalExtent") or {}
     rng = umm_range.get("RangeDateTime") or {}
-    start = _precise(_time(props.get("startTime")), _time(rng.get("BeginningDateTime")))
-    stop = _precise(_time(props.get("stopTime")), _time(rng.get("EndingDateTime")))
+    start = _precise(parse_time(props.get("startTime")), parse_time(rng.get("BeginningDateTime")))
+    stop = _precise(parse_time(props.get("stopTime")), parse_time(rng.get("EndingDateTime")))
     if start is None:
-        single = _time(umm_range.get("SingleDateTime"))
-        start = _time(props.get("validityStartDate")) or single
+        single = parse_time(umm_range.get("SingleDateTime"))
+        start = parse_time(props.get("validityStartDate")) or single
         if start is None:
-            start = _time(rng.get("BeginningDateTime"))
-            stop = stop or _time(rng.get("EndingDateTime"))
+            start = parse_time(rng.get("BeginningDateTime"))
+            stop = stop or parse_time(rng.get("EndingDateTime"))
     if start is None:
         raise ValueError(f"ASF record {item_id}: no startTime, validityStartDate or UMM time")
     first, last = start, stop
     if collection == "aria-s1-gunw":
         for name in _input_granules(feature, props):
             if m := _SCENE_TIMES.search(name):
-                t0 = _time(m.group(1))
-                t1 = _time(m.group(2))
+                t0 = parse_time(m.group(1))
+                t1 = parse_time(m.group(2))
                 if t0 is not None:
                     first = min(first, t0)
                 if t1 is not None:
                     last = max(last, t1) if last is not None else t1
-    out["datetime"] = _fmt(start)
+    out["datetime"] = format_rfc3339(start)
     if last is not None:
-        out["start_datetime"] = _fmt(first)
-        out["end_datetime"] = _fmt(max(last, first))
+        out["start_datetime"] = format_rfc3339(first)
+        out["end_datetime"] = format_rfc3339(max(last, first))
 
 
 def _add_sar(
@@ -491,23 +315,23 @@ def _add_sar(
 ) -> None:
     """SAR extension fields: mode, band, frequency, polarisations, product type."""
     mode = (
-        _clean(props.get("beamModeType"))
-        or _clean(props.get("beamMode"))
-        or _attr(attrs, "BEAM_MODE_TYPE", "BEAM_MODE")
+        clean(props.get("beamModeType"))
+        or clean(props.get("beamMode"))
+        or umm_attr(attrs, "BEAM_MODE_TYPE", "BEAM_MODE")
     )
     if mode:
         out["sar:instrument_mode"] = str(mode).upper()
     if mission is not None:
         out["sar:frequency_band"] = mission.frequency_band
         out["sar:center_frequency"] = mission.center_frequency_ghz
-    pols = _polarizations(props.get("polarization"))
+    pols = polarisations(props.get("polarization"))
     if not pols:
-        pols = _polarizations(attrs.get("POLARIZATION"))
+        pols = polarisations(attrs.get("POLARIZATION"))
     if pols:
         out["sar:polarizations"] = pols
     if ptype := _sar_product_type(props, attrs, collection):
         out["sar:product_type"] = ptype
-    look = _attr(attrs, "LOOK_DIRECTION") or _umm_look_direction(feature)
+    look = umm_attr(attrs, "LOOK_DIRECTION") or _umm_look_direction(feature)
     if look:
         out["sar:observation_direction"] = "left" if str(look).upper()[0] == "L" else "right"
     elif mission is not None:
@@ -522,18 +346,18 @@ def _add_sat(
     mission: _Mission | None,
 ) -> None:
     """Satellite extension fields: orbit direction and numbers, ascending node time."""
-    direction = _clean(props.get("flightDirection")) or _attr(attrs, "ASCENDING_DESCENDING")
+    direction = clean(props.get("flightDirection")) or umm_attr(attrs, "ASCENDING_DESCENDING")
     if direction:
         state = str(direction).strip().lower()
         if state not in {"ascending", "descending"}:
             raise ValueError(f"flightDirection {direction!r}: expected ascending or descending")
         out["sat:orbit_state"] = state
-    if (path := _int(props.get("pathNumber"))) is not None:
+    if (path := as_int(props.get("pathNumber"))) is not None:
         out["sat:relative_orbit"] = path
     orbit = props.get("orbit")
     if isinstance(orbit, list):  # ARIA: [reference orbit, secondary orbit]
         orbit = orbit[0] if orbit else None
-    if (absolute := _int(orbit)) is not None:
+    if (absolute := as_int(orbit)) is not None:
         out["sat:absolute_orbit"] = absolute
     if anx := _ascending_node_time(feature, attrs):
         out["sat:anx_datetime"] = anx
@@ -550,7 +374,7 @@ def _add_processing(
     collection: str,
 ) -> None:
     """Processing extension fields: level, facility, processing time, software."""
-    level = _attr(attrs, "PROCESSING_LEVEL")
+    level = umm_attr(attrs, "PROCESSING_LEVEL")
     if collection.startswith("opera-") or collection == "aria-s1-gunw":
         level = "L2"
     if level:
@@ -565,15 +389,15 @@ def _add_processing(
         out["processing:facility"] = mission.facility
     # UMM PROCESSING_DATE is the real processing time; ASF's processingDate is often
     # the acquisition start (Sentinel-1 SLC and GRD records).
-    when = _time(_attr(attrs, "PROCESSING_DATE")) or _time(props.get("processingDate"))
+    when = parse_time(umm_attr(attrs, "PROCESSING_DATE")) or parse_time(props.get("processingDate"))
     if when is not None:
-        out["processing:datetime"] = _fmt(when)
+        out["processing:datetime"] = format_rfc3339(when)
     pge = (feature.get("umm") or {}).get("PGEVersionClass") or {}
-    name = _clean(pge.get("PGEName"))
-    version = _clean(pge.get("PGEVersion")) or _clean(props.get("pgeVersion"))
+    name = clean(pge.get("PGEName"))
+    version = clean(pge.get("PGEVersion")) or clean(props.get("pgeVersion"))
     if collection == "aria-s1-gunw":
         name = name or "ARIA S1 GUNW"
-        version = version or _clean(props.get("ariaVersion"))
+        version = version or clean(props.get("ariaVersion"))
     if (
         name is None
         and version is not None
@@ -599,7 +423,7 @@ def _add_gep(
         out["gep:state_vectors"] = vectors
     if anx := _ascending_node_time(feature, attrs):
         out["gep:ascending_node_time"] = anx
-    if (frame := _int(props.get("frameNumber"))) is not None:
+    if (frame := as_int(props.get("frameNumber"))) is not None:
         out["gep:frame_number"] = frame
     burst = _burst(props, attrs)
     if burst:
@@ -609,10 +433,10 @@ def _add_gep(
         if granules:
             out["gep:input_granules"] = granules
     baseline: _Json = {}
-    perp = _num(props.get("perpendicularBaseline"))
-    temporal = _num(props.get("temporalBaseline"))
+    perp = as_num(props.get("perpendicularBaseline"))
+    temporal = as_num(props.get("temporalBaseline"))
     if temporal is None and collection == "aria-s1-gunw":
-        temporal = _num(_attr(attrs, "TEMPORAL_BASELINE_DAYS"))
+        temporal = as_num(umm_attr(attrs, "TEMPORAL_BASELINE_DAYS"))
     if perp is not None:
         baseline["perpendicular"] = perp
     if temporal is not None:
@@ -620,9 +444,9 @@ def _add_gep(
     if baseline and stack_reference is not None:
         baseline["reference"] = stack_reference
     asf_baseline = feature.get("baseline") or {}
-    if (insar := _num(asf_baseline.get("insarBaseline"))) is not None:
+    if (insar := as_num(asf_baseline.get("insarBaseline"))) is not None:
         baseline["insar_baseline"] = insar
-        if stack_id := _clean(props.get("insarStackId")):
+        if stack_id := clean(props.get("insarStackId")):
             baseline["insar_stack_id"] = str(stack_id)
     if baseline:
         out["gep:asf_baseline"] = baseline
@@ -631,25 +455,25 @@ def _add_gep(
 def _assets(props: Mapping[str, Any], attrs: Mapping[str, list[Any]], item_id: str) -> _Json:
     """Assets: ``data`` (the download), extra files, ``thumbnail`` and ``overview``."""
     assets: _Json = {}
-    url = _clean(props.get("url"))
+    url = clean(props.get("url"))
     if url:
-        assets["data"] = {"href": str(url), "type": _media_type(str(url)), "roles": ["data"]}
+        assets["data"] = {"href": str(url), "type": media_type(str(url)), "roles": ["data"]}
     extra = props.get("additionalUrls")
     for href in extra if isinstance(extra, list) else []:
-        href = _clean(href)
+        href = clean(href)
         if not href or href == url or not str(href).startswith("http"):
             continue
         key, roles = _extra_asset_key(str(href), item_id)
         if key in assets:
             continue
-        assets[key] = {"href": str(href), "type": _media_type(str(href)), "roles": roles}
+        assets[key] = {"href": str(href), "type": media_type(str(href)), "roles": roles}
     browse = props.get("browse")
     browse_urls = [
         str(b)
         for b in (browse if isinstance(browse, list) else [browse])
-        if _clean(b) and str(b).startswith("http")
+        if clean(b) and str(b).startswith("http")
     ]
-    thumb = _attr(attrs, "THUMBNAIL_URL")
+    thumb = umm_attr(attrs, "THUMBNAIL_URL")
     full = [b for b in browse_urls if "thumbnail" not in b.lower() and "low-res" not in b]
     small = [b for b in browse_urls if "thumbnail" in b.lower()]
     if not thumb and small:
@@ -657,99 +481,25 @@ def _assets(props: Mapping[str, Any], attrs: Mapping[str, list[Any]], item_id: s
     if thumb and str(thumb).startswith("http"):
         assets["thumbnail"] = {
             "href": str(thumb),
-            "type": _media_type(str(thumb)),
+            "type": media_type(str(thumb)),
             "roles": ["thumbnail"],
         }
     if full:
-        assets["overview"] = {"href": full[0], "type": _media_type(full[0]), "roles": ["overview"]}
+        assets["overview"] = {"href": full[0], "type": media_type(full[0]), "roles": ["overview"]}
     return assets
 
 
 # --------------------------------------------------------------------------- helpers
 
 
-def _clean(value: Any) -> Any:
-    """Return None for every way ASF spells "no value", else the value itself."""
-    if value is None:
-        return None
-    if isinstance(value, str) and value.strip().lower() in _NULL_STRINGS:
-        return None
-    return value
-
-
-def _num(value: Any) -> int | float | None:
-    """A number from an int, float or numeric string; None when absent."""
-    value = _clean(value)
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return value
-    try:
-        f = float(str(value))
-    except ValueError:
-        return None
-    return int(f) if f.is_integer() and "." not in str(value) else f
-
-
-def _int(value: Any) -> int | None:
-    """An int from an int or integral string (frame numbers come as both)."""
-    n = _num(value)
-    return int(n) if n is not None and float(n).is_integer() else None
-
-
-def _time(value: Any) -> datetime | None:
-    """Parse an ASF time (any of its formats) to an aware UTC datetime."""
-    value = _clean(value)
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        dt = value
-    else:
-        text = str(value).strip()
-        if re.fullmatch(r"\d{8}T\d{6}", text):  # compact form inside scene names
-            text = f"{text[:4]}-{text[4:6]}-{text[6:11]}:{text[11:13]}:{text[13:15]}"
-        try:
-            dt = datetime.fromisoformat(text)
-        except ValueError as exc:
-            raise ValueError(f"time {value!r}: expected ISO 8601 / RFC 3339") from exc
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
-
-
-def _fmt(dt: datetime) -> str:
-    """RFC 3339 in UTC with ``Z``; microseconds only when present."""
-    dt = dt.astimezone(UTC)
-    if dt.microsecond:
-        return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _item_id(feature: Mapping[str, Any]) -> str | None:
     """The sceneName (the fileID for bursts, whose fileID is the burst product name)."""
     props = feature.get("properties") or {}
-    if str(_clean(props.get("processingLevel")) or "").upper() == "BURST":
-        value = _clean(props.get("fileID")) or _clean(props.get("sceneName"))
+    if str(clean(props.get("processingLevel")) or "").upper() == "BURST":
+        value = clean(props.get("fileID")) or clean(props.get("sceneName"))
     else:
-        value = _clean(props.get("sceneName")) or _clean(props.get("fileID"))
+        value = clean(props.get("sceneName")) or clean(props.get("fileID"))
     return str(value) if value else None
-
-
-def _umm_attributes(feature: Mapping[str, Any]) -> dict[str, list[Any]]:
-    """UMM AdditionalAttributes as {name: values}."""
-    umm = feature.get("umm") or {}
-    out: dict[str, list[Any]] = {}
-    for attr in umm.get("AdditionalAttributes") or []:
-        if isinstance(attr, Mapping) and attr.get("Name"):
-            out[str(attr["Name"])] = list(attr.get("Values") or [])
-    return out
-
-
-def _attr(attrs: Mapping[str, list[Any]], *names: str) -> Any:
-    """First non-null value of the first UMM attribute that has one."""
-    for name in names:
-        for value in attrs.get(name, []):
-            if _clean(value) is not None:
-                return value
-    return None
 
 
 def _umm_collection_name(feature: Mapping[str, Any]) -> str:
@@ -763,7 +513,7 @@ def _umm_look_direction(feature: Mapping[str, Any]) -> str | None:
     for platform in (feature.get("umm") or {}).get("Platforms") or []:
         for instrument in platform.get("Instruments") or []:
             for char in instrument.get("Characteristics") or []:
-                if char.get("Name") == "LookDirection" and _clean(char.get("Value")):
+                if char.get("Name") == "LookDirection" and clean(char.get("Value")):
                     return str(char["Value"])
     return None
 
@@ -771,10 +521,10 @@ def _umm_look_direction(feature: Mapping[str, Any]) -> str | None:
 def _platform(feature: Mapping[str, Any]) -> str | None:
     """Lower-case platform name (``sentinel-1a``, ``alos``)."""
     props = feature.get("properties") or {}
-    name = _clean(props.get("platform"))
+    name = clean(props.get("platform"))
     if name is None:
-        attrs = _umm_attributes(feature)
-        name = _attr(attrs, "ASF_PLATFORM")
+        attrs = umm_attributes(feature)
+        name = umm_attr(attrs, "ASF_PLATFORM")
     if name is None:
         platforms = (feature.get("umm") or {}).get("Platforms") or []
         name = platforms[0].get("ShortName") if platforms else None
@@ -783,7 +533,7 @@ def _platform(feature: Mapping[str, Any]) -> str | None:
 
 def _product_type(props: Mapping[str, Any], attrs: Mapping[str, list[Any]]) -> str | None:
     """ASF's processing level (``SLC``, ``GRD_HD``, ``BURST``, ...), upper case."""
-    value = _clean(props.get("processingLevel")) or _attr(attrs, "PROCESSING_TYPE")
+    value = clean(props.get("processingLevel")) or umm_attr(attrs, "PROCESSING_TYPE")
     return str(value).upper() if value else None
 
 
@@ -801,26 +551,12 @@ def _sar_product_type(
     return ptype
 
 
-def _polarizations(value: Any) -> list[str]:
-    """``"VV+VH"``, ``"Dual VV"``, ``["VV", "VH"]`` → ``["VV", "VH"]`` (order kept)."""
-    value = _clean(value)
-    if value is None:
-        return []
-    parts = value if isinstance(value, list) else [value]
-    found: list[str] = []
-    for part in parts:
-        for pol in _POLARIZATION.findall(str(part).upper()):
-            if pol not in found:
-                found.append(pol)
-    return found
-
-
 def _ascending_node_time(feature: Mapping[str, Any], attrs: Mapping[str, list[Any]]) -> str | None:
     """ANX time; the UMM's when it agrees to the second (ASF's stacks truncate theirs)."""
     baseline = feature.get("baseline") or {}
-    umm = _time(_attr(attrs, "ASC_NODE_TIME"))
-    when = _precise(_time(baseline.get("ascendingNodeTime")), umm) or umm
-    return _fmt(when) if when is not None else None
+    umm = parse_time(umm_attr(attrs, "ASC_NODE_TIME"))
+    when = _precise(parse_time(baseline.get("ascendingNodeTime")), umm) or umm
+    return format_rfc3339(when) if when is not None else None
 
 
 def _precise(value: datetime | None, umm: datetime | None) -> datetime | None:
@@ -832,7 +568,7 @@ def _precise(value: datetime | None, umm: datetime | None) -> datetime | None:
 
 def _vector(value: Any) -> list[float] | None:
     """Three floats, or None when ASF wrote ``"None"`` or something else."""
-    value = _clean(value)
+    value = clean(value)
     if not isinstance(value, list | tuple) or len(value) != 3:
         return None
     try:
@@ -850,28 +586,29 @@ def _state_vectors(feature: Mapping[str, Any], attrs: Mapping[str, list[Any]]) -
     for which in ("pre", "post"):
         pos = _vector(positions.get(f"{which}Position"))
         vel = _vector(velocities.get(f"{which}Velocity"))
-        when = _time(positions.get(f"{which}PositionTime"))
+        when = parse_time(positions.get(f"{which}PositionTime"))
         if pos is not None and vel is not None and when is not None:
-            found[_fmt(when)] = {"time": _fmt(when), "position": pos, "velocity": vel}
+            stamp = format_rfc3339(when)
+            found[stamp] = {"time": stamp, "position": pos, "velocity": vel}
     if not found:
         for which in ("PRE", "POST"):
-            pos_t = _split_sv(_attr(attrs, f"SV_POSITION_{which}"))
-            vel_t = _split_sv(_attr(attrs, f"SV_VELOCITY_{which}"))
+            pos_t = _split_sv(umm_attr(attrs, f"SV_POSITION_{which}"))
+            vel_t = _split_sv(umm_attr(attrs, f"SV_VELOCITY_{which}"))
             if pos_t is not None and vel_t is not None:
-                stamp = _fmt(pos_t[1])
+                stamp = format_rfc3339(pos_t[1])
                 found[stamp] = {"time": stamp, "position": pos_t[0], "velocity": vel_t[0]}
     return [found[k] for k in sorted(found)]
 
 
 def _split_sv(value: Any) -> tuple[list[float], datetime] | None:
     """UMM ``"x,y,z,time"`` → ([x, y, z], time)."""
-    value = _clean(value)
+    value = clean(value)
     if value is None:
         return None
     parts = str(value).split(",")
     if len(parts) != 4:
         return None
-    when = _time(parts[3])
+    when = parse_time(parts[3])
     vec = _vector(parts[:3])
     return (vec, when) if vec is not None and when is not None else None
 
@@ -881,11 +618,11 @@ def _burst(props: Mapping[str, Any], attrs: Mapping[str, list[Any]]) -> _Json:
     block = props.get("burst")
     raw: Mapping[str, Any] = block if isinstance(block, Mapping) else {}
     burst: _Json = {}
-    full = _clean(raw.get("fullBurstID")) or _attr(attrs, "BURST_ID_FULL")
-    swath = _clean(raw.get("subswath")) or _attr(attrs, "SUBSWATH_NAME")
-    relative = _int(raw.get("relativeBurstID")) or _int(_attr(attrs, "BURST_ID_RELATIVE"))
-    absolute = _int(raw.get("absoluteBurstID")) or _int(_attr(attrs, "BURST_ID_ABSOLUTE"))
-    opera = _clean(props.get("operaBurstID")) or _attr(attrs, "OPERA_BURST_ID")
+    full = clean(raw.get("fullBurstID")) or umm_attr(attrs, "BURST_ID_FULL")
+    swath = clean(raw.get("subswath")) or umm_attr(attrs, "SUBSWATH_NAME")
+    relative = as_int(raw.get("relativeBurstID")) or as_int(umm_attr(attrs, "BURST_ID_RELATIVE"))
+    absolute = as_int(raw.get("absoluteBurstID")) or as_int(umm_attr(attrs, "BURST_ID_ABSOLUTE"))
+    opera = clean(props.get("operaBurstID")) or umm_attr(attrs, "OPERA_BURST_ID")
     if full is None and opera is not None and (m := _OPERA_BURST.match(str(opera))):
         track, number, sub = int(m.group(1)), int(m.group(2)), m.group(3).upper()
         full = f"{track:03d}_{number:06d}_{sub}"
@@ -899,22 +636,23 @@ def _burst(props: Mapping[str, Any], attrs: Mapping[str, list[Any]]) -> _Json:
     elif (parts := str(full).split("_")) and len(parts) == 3:
         burst["swath"] = parts[2].upper()
     if relative is None and len(parts := str(full).split("_")) == 3:
-        relative = _int(parts[1])
+        relative = as_int(parts[1])
     if relative is not None:
         burst["relative_burst_id"] = relative
     if absolute is not None:
         burst["absolute_burst_id"] = absolute
-    if (index := _int(raw.get("burstIndex")) or _int(_attr(attrs, "BURST_INDEX"))) is not None:
+    index = as_int(raw.get("burstIndex")) or as_int(umm_attr(attrs, "BURST_INDEX"))
+    if index is not None:
         burst["burst_index"] = index
-    samples = _int(raw.get("samplesPerBurst")) or _int(_attr(attrs, "SAMPLES_PER_BURST"))
+    samples = as_int(raw.get("samplesPerBurst")) or as_int(umm_attr(attrs, "SAMPLES_PER_BURST"))
     if samples is not None:
         burst["samples_per_burst"] = samples
-    if (lines := _int(_attr(attrs, "LINES_PER_BURST"))) is not None:
+    if (lines := as_int(umm_attr(attrs, "LINES_PER_BURST"))) is not None:
         burst["lines_per_burst"] = lines
-    az = _time(raw.get("azimuthTime")) or _time(_attr(attrs, "AZIMUTH_TIME"))
+    az = parse_time(raw.get("azimuthTime")) or parse_time(umm_attr(attrs, "AZIMUTH_TIME"))
     if az is not None:
-        burst["azimuth_time"] = _fmt(az)
-    anx = _num(raw.get("azimuthAnxTime")) or _num(_attr(attrs, "AZIMUTH_ANX_TIME"))
+        burst["azimuth_time"] = format_rfc3339(az)
+    anx = as_num(raw.get("azimuthAnxTime")) or as_num(umm_attr(attrs, "AZIMUTH_ANX_TIME"))
     if anx is not None:
         burst["azimuth_anx_time"] = float(anx)
     return burst
@@ -927,33 +665,13 @@ def _input_granules(feature: Mapping[str, Any], props: Mapping[str, Any]) -> lis
         names = (feature.get("umm") or {}).get("InputGranules") or []
     out: list[str] = []
     for name in names:
-        name = _clean(name)
+        name = clean(name)
         if not name:
             continue
         text = re.sub(r"-(SLC|GRD_HD|GRD_HS|RAW)$", "", str(name))
         if text not in out:
             out.append(text)
     return out
-
-
-def _media_type(href: str) -> str:
-    """Media type from the file extension (ASF URLs always end with one)."""
-    path = href.split("?", 1)[0].lower()
-    for suffix, media in (
-        (".zip", "application/zip"),
-        (".tiff", "image/tiff; application=geotiff"),
-        (".tif", "image/tiff; application=geotiff"),
-        (".nc", "application/netcdf"),
-        (".h5", "application/x-hdf5"),
-        (".xml", "application/xml"),
-        (".jpg", "image/jpeg"),
-        (".jpeg", "image/jpeg"),
-        (".png", "image/png"),
-        (".json", "application/json"),
-    ):
-        if path.endswith(suffix):
-            return media
-    return "application/octet-stream"
 
 
 def _extra_asset_key(href: str, item_id: str) -> tuple[str, list[str]]:
@@ -975,74 +693,19 @@ def _extra_asset_key(href: str, item_id: str) -> tuple[str, list[str]]:
 
 
 def _geometry(value: Any, item_id: str) -> tuple[_Json, list[float]]:
-    """Closed, valid GeoJSON geometry and its bbox.
-
-    The record's coordinates are kept as they are unless the polygon is invalid, in
-    which case shapely's make_valid repairs it (polygonal parts only), or it crosses the
-    antimeridian, in which case it is split there (RFC 7946 section 3.1.9) and the bbox's
-    west edge is greater than its east edge. A footprint wider than any SAR swath
-    (``_MAX_WIDTH_KM``) however its longitudes are read is a broken record (CMR holds
-    such bogus antimeridian "splits" of footprints near the Greenwich meridian) and is
-    refused: it would match every search at its latitude.
+    """Closed, valid GeoJSON geometry and its bbox, by the crosswalk's one footprint rule
+    (:func:`~gep.io.crosswalk.footprint.normalise_footprint`) with ASF's width bound: a
+    footprint wider than any SAR swath however it is read is a broken record (CMR holds bogus
+    antimeridian "splits" of footprints near the Greenwich meridian); it would match every
+    search at its latitude. Rings the record leaves open are closed first.
     """
     if not isinstance(value, Mapping) or "coordinates" not in value:
         raise ValueError(f"ASF record {item_id}: no GeoJSON geometry")
     geom = {"type": value["type"], "coordinates": _close_rings(value["type"], value["coordinates"])}
-    shp: BaseGeometry = _polygonal(shape(geom))
-    if shp.is_empty:
-        raise ValueError(f"ASF record {item_id}: empty geometry")
-    if not shp.equals_exact(shape(geom), 0.0):
-        geom = _lists(mapping(shp))
-    west, south, east, north = (float(v) for v in shp.bounds)
-    if _width_km(west, south, east, north) <= _MAX_WIDTH_KM:
-        return geom, [west, south, east, north]
-    shifted = _polygonal(shapely.transform(shp, _shift_west_longitudes))
-    if _width_km(*shifted.bounds) > _MAX_WIDTH_KM:
-        raise ValueError(
-            f"ASF record {item_id}: footprint spans {east - west:.1f} degrees of longitude "
-            f"(over {_MAX_WIDTH_KM:.0f} km) however it is read; the record's geometry is broken"
-        )
-    eastern = shifted.intersection(box(-180.0, -90.0, 180.0, 90.0))
-    western = shapely.transform(
-        shifted.intersection(box(180.0, -90.0, 540.0, 90.0)),
-        lambda xy: xy - np.array([360.0, 0.0]),
-    )
-    parts = [p for g in (eastern, western) for p in _polygons(g)]
-    split = MultiPolygon(parts) if len(parts) > 1 else parts[0]
-    bbox = [float(eastern.bounds[0]), south, float(western.bounds[2]), north]
-    return _lists(mapping(split)), bbox
-
-
-def _width_km(west: float, south: float, east: float, north: float) -> float:
-    """East-west extent in km at the bbox's latitude nearest the equator (an upper bound)."""
-    lat = 0.0 if south <= 0.0 <= north else min(abs(south), abs(north))
-    return (east - west) * math.cos(math.radians(lat)) * 111.32
-
-
-def _shift_west_longitudes(xy: np.ndarray) -> np.ndarray:
-    """Longitudes below 0 moved by +360, so a footprint across 180 degrees is contiguous."""
-    out = xy.copy()
-    out[:, 0] = np.where(out[:, 0] < 0.0, out[:, 0] + 360.0, out[:, 0])
-    return out
-
-
-def _polygons(geom: BaseGeometry) -> list[Polygon]:
-    """The non-empty polygons in any geometry (make_valid can return collections)."""
-    if isinstance(geom, Polygon):
-        return [] if geom.is_empty else [geom]
-    if isinstance(geom, MultiPolygon | GeometryCollection):
-        return [p for g in geom.geoms for p in _polygons(g)]
-    return []
-
-
-def _polygonal(geom: BaseGeometry) -> BaseGeometry:
-    """The geometry itself when valid, else shapely's repair reduced to its polygons."""
-    if geom.is_valid:
-        return geom
-    polys = _polygons(make_valid(geom))
-    if not polys:
-        return Polygon()
-    return polys[0] if len(polys) == 1 else MultiPolygon(polys)
+    try:
+        return normalise_footprint(shape(geom), max_width_km=MAX_WIDTH_KM)
+    except ValueError as exc:
+        raise ValueError(f"ASF record {item_id}: {exc}") from None
 
 
 def _close_rings(kind: str, coords: Any) -> Any:
@@ -1058,13 +721,4 @@ def _close_rings(kind: str, coords: Any) -> Any:
         return [ring(r) for r in coords]
     if kind == "MultiPolygon":
         return [[ring(r) for r in poly] for poly in coords]
-    return _lists(coords)
-
-
-def _lists(value: Any) -> Any:
-    """Tuples (as shapely returns them) to lists, recursively, for plain JSON."""
-    if isinstance(value, tuple | list):
-        return [_lists(v) for v in value]
-    if isinstance(value, Mapping):
-        return {k: _lists(v) for k, v in value.items()}
-    return value
+    return json_lists(coords)
