@@ -11,9 +11,10 @@ from gep.accounts.credits import CreditStore, Price, quote
 from gep.accounts.money import cents, round_cents
 from gep.accounts.store import AccountStore
 from gep.catalog.store import CatalogStore
+from gep.core.enums import JobStatus
 from gep.core.errors import InvalidInput, PaymentRequired
 from gep.jobs.pricing import actual_cost
-from gep.jobs.store import ACCEPTED, DISMISSED, FAILED, RUNNING, SUCCESSFUL, JobStore
+from gep.jobs.store import JobStore
 
 
 class Clock:
@@ -50,24 +51,30 @@ def test_a_job_holds_then_settles(store: CatalogStore) -> None:
 
     ok = jobs.create("wait", {}, owner=user.id, quote=q)
     assert credits.balance(user.id).held == 450 and credits.balance(user.id).available == 1550
-    assert jobs.transition(ok.id, (ACCEPTED,), RUNNING)
+    assert jobs.transition(ok.id, (JobStatus.ACCEPTED,), JobStatus.RUNNING)
     cost = actual_cost(ok.charge, cpu_s=1.0)  # 2.50 + 0.50
     assert cost == 300
-    assert jobs.transition(ok.id, (RUNNING,), SUCCESSFUL, charge_cents=cost)
-    assert not jobs.transition(ok.id, (RUNNING,), SUCCESSFUL, charge_cents=cost)  # once only
+    assert jobs.transition(ok.id, (JobStatus.RUNNING,), JobStatus.SUCCESSFUL, charge_cents=cost)
+    # once only
+    assert not jobs.transition(ok.id, (JobStatus.RUNNING,), JobStatus.SUCCESSFUL, charge_cents=cost)
     b = credits.balance(user.id)
     assert (b.balance, b.held) == (1700, 0)
 
     over = jobs.create("wait", {}, owner=user.id, quote=q)
-    jobs.transition(over.id, (ACCEPTED,), RUNNING)
-    jobs.transition(over.id, (RUNNING,), SUCCESSFUL, charge_cents=actual_cost(over.charge, 99))
+    jobs.transition(over.id, (JobStatus.ACCEPTED,), JobStatus.RUNNING)
+    jobs.transition(
+        over.id,
+        (JobStatus.RUNNING,),
+        JobStatus.SUCCESSFUL,
+        charge_cents=actual_cost(over.charge, 99),
+    )
     assert credits.balance(user.id).balance == 1250  # never more than the quote: 4.50
 
     failed = jobs.create("wait", {}, owner=user.id, quote=q)
-    jobs.transition(failed.id, (ACCEPTED,), RUNNING)
-    jobs.transition(failed.id, (RUNNING,), FAILED)
+    jobs.transition(failed.id, (JobStatus.ACCEPTED,), JobStatus.RUNNING)
+    jobs.transition(failed.id, (JobStatus.RUNNING,), JobStatus.FAILED)
     dismissed = jobs.request_dismiss(jobs.create("wait", {}, owner=user.id, quote=q).id)
-    assert dismissed.status == DISMISSED
+    assert dismissed.status == JobStatus.DISMISSED
     b = credits.balance(user.id)
     assert (b.balance, b.held) == (1250, 0)  # both refunded whole
 
@@ -102,8 +109,8 @@ def test_monthly_allowances_expire_and_renew(store: CatalogStore) -> None:
     job = jobs.create(
         "wait", {}, owner=own.id, quote=quote(Price(per_job=1.5), inputs=0, area_km2=0)
     )
-    jobs.transition(job.id, (ACCEPTED,), RUNNING)
-    jobs.transition(job.id, (RUNNING,), SUCCESSFUL, charge_cents=150)
+    jobs.transition(job.id, (JobStatus.ACCEPTED,), JobStatus.RUNNING)
+    jobs.transition(job.id, (JobStatus.RUNNING,), JobStatus.SUCCESSFUL, charge_cents=150)
     b = credits.balance(own.id)
     assert (b.balance, b.allowance_left) == (350, 50)  # spent from the allowance first
     clock.set("2026-02-01T00:00:01")

@@ -17,7 +17,7 @@ from rasterio.transform import from_origin
 
 from gep.core.access import Viewer
 from gep.core.errors import NotFound
-from gep.jobs.engine import JobContext
+from gep.jobs.context import JobContext
 from tests.support.app import ADMIN_HEADERS, api_client, wait_for_job
 
 
@@ -103,17 +103,17 @@ def test_jobs_read_with_their_submitters_permissions(
     )
     assert refused.status_code == 400 and "does not exist" in refused.json()["detail"]
     app = c.app
-    ugo = app.state.accounts.user_by_name("ugo").viewer()  # type: ignore[attr-defined]
-    ula = app.state.accounts.user_by_name("ula").viewer()  # type: ignore[attr-defined]
+    ugo = app.state.services.accounts.user_by_name("ugo").viewer()  # type: ignore[attr-defined]
+    ula = app.state.services.accounts.user_by_name("ula").viewer()  # type: ignore[attr-defined]
     for viewer, sees in ((ugo, False), (ula, True), (Viewer(), False)):
         ctx = JobContext(
-            app.state.job_store,
+            app.state.services.job_store,
             "j",
             tmp_path,
             tmp_path,
-            app.state.store,
+            app.state.services.store,
             viewer,  # type: ignore[attr-defined]
-            app.state.gateway,  # type: ignore[attr-defined]
+            app.state.services.gateway,  # type: ignore[attr-defined]
         )
         if sees:
             item, path = ctx.stage("mine/r", "data")

@@ -23,7 +23,7 @@ from gep.catalog.access import Access, is_reserved_collection
 from gep.catalog.store import CatalogStore
 from gep.core.errors import Forbidden
 from gep.core.ids import ID_PATTERN, check_id, is_valid_id
-from gep.jobs.engine import RESULTS_COLLECTION
+from gep.jobs.publish import RESULTS_COLLECTION
 from tests.support.app import ADMIN_HEADERS, api_client, wait_for_job
 from tests.support.rasters import write_test_raster
 from tests.support.stores import BACKENDS, PG_URL

@@ -159,14 +159,17 @@ def test_a_running_job_whose_worker_vanished_is_run_again_after_a_restart(
     """The server (and its LocalCluster) died while a job ran: the new server's watchdog sees
     the job's lease expire and runs it again, once."""
     from gep.catalog.backends import open_store
-    from gep.jobs.store import RUNNING, JobStore
+    from gep.core.enums import JobStatus
+    from gep.jobs.store import JobStore
 
     settings = app_settings(tmp_path, jobs_lease_s=1.0)
     store = open_store(settings.resolved_database_url())
     store.upgrade()
     jobs = JobStore(store.engine)
     orphan = jobs.create("echo", {"message": "again"}, max_attempts=2)
-    assert jobs.transition(orphan.id, ("accepted",), RUNNING, worker="tcp://10.255.0.1:1")
+    assert jobs.transition(
+        orphan.id, (JobStatus.ACCEPTED,), JobStatus.RUNNING, worker="tcp://10.255.0.1:1"
+    )
     with client_for(settings) as c:
         info = wait_for_job(c, orphan.id, states={"successful", "failed"}, timeout_s=30)
         assert info["status"] == "successful"

@@ -20,8 +20,9 @@ from gep.accounts.credits import CreditStore, Price, quote
 from gep.accounts.store import AccountStore
 from gep.catalog.store import CatalogStore
 from gep.client.sdk import GepClient
+from gep.core.enums import JobStatus
 from gep.core.errors import TooManyRequests
-from gep.jobs.store import ACCEPTED, JobStore
+from gep.jobs.store import JobStore
 from tests.support.app import ADMIN_HEADERS, api_client, wait_for_job
 from tests.support.serving import free_port, start_gep_serve, stop
 
@@ -151,7 +152,7 @@ def test_missing_or_malformed_inputs_are_refused(client: TestClient) -> None:
 def test_the_queued_cap_refuses_before_any_job_or_hold(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(client.app.state.settings, "jobs_max_queued_per_user", 2)  # type: ignore[attr-defined]
+    monkeypatch.setattr(client.app.state.services.settings, "jobs_max_queued_per_user", 2)  # type: ignore[attr-defined]
     assert client.put("/processes/wait/price", json={"per_job": 1}).status_code == 200
     user = _user(client, "busy")
     long = {"inputs": {"seconds": 60, "steps": 600}}
@@ -199,7 +200,7 @@ def test_the_queued_cap_refuses_before_any_job_or_hold(
 def test_the_sync_cap_refuses_before_any_job(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = client.app.state.settings  # type: ignore[attr-defined]
+    settings = client.app.state.services.settings  # type: ignore[attr-defined]
     monkeypatch.setattr(settings, "jobs_max_sync_per_user", 2)
     monkeypatch.setattr(settings, "sync_timeout_s", 120.0)
     user = _user(client, "eager")
@@ -219,10 +220,11 @@ def test_the_sync_cap_refuses_before_any_job(
     for t in threads:
         t.start()
     deadline = time.monotonic() + 60
-    state = client.app.state  # type: ignore[attr-defined]
-    while getattr(state, "sync_waiting", {}).get(me) != 2 and time.monotonic() < deadline:
+    # the job service's count of waiting synchronous executions, per user
+    waiting = client.app.state.services.jobs.sync_waiting  # type: ignore[attr-defined]
+    while waiting.get(me) != 2 and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert state.sync_waiting[me] == 2
+    assert waiting[me] == 2
     r = client.post("/processes/wait/execution", json={"inputs": {"seconds": 0}}, headers=user)
     assert r.status_code == 429, r.text
     assert r.json()["field"] == "jobs_max_sync_per_user" and r.json()["limit"] == 2
@@ -242,7 +244,7 @@ def test_the_sync_cap_refuses_before_any_job(
     # a job dismissed while it was waited for answers its status, not a failure
     assert sorted(a.status_code for a in answers) == [201, 201]
     assert {a.json()["status"] for a in answers} == {"dismissed"}
-    assert me not in state.sync_waiting  # the places were given back
+    assert me not in waiting  # the places were given back
     r = client.post("/processes/echo/execution", json={"inputs": {"message": "ok"}}, headers=user)
     assert r.status_code == 200 and r.json() == {"message": "ok"}
 
@@ -270,7 +272,7 @@ def test_fifty_parallel_submissions_never_exceed_the_queued_cap(store: CatalogSt
         outcomes = list(pool.map(submit, range(50)))
     assert outcomes.count("created") == 5 and outcomes.count("refused") == 45
     assert jobs.count_active(user.id) == 5
-    listed, total = jobs.list_jobs(status=[ACCEPTED], limit=100)
+    listed, total = jobs.list_jobs(status=[JobStatus.ACCEPTED], limit=100)
     assert total == 6 and sum(j.owner == user.id for j in listed) == 5
     b = credits.balance(user.id)
     assert (b.balance, b.held) == (10_000, 500)  # a hold for each created job, none for the rest

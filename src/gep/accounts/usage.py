@@ -15,6 +15,8 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
+from gep.core.enums import JobStatus
+
 #: columns of a report row, in the CSV's order
 REPORT_COLUMNS = (
     "user",
@@ -36,7 +38,7 @@ class JobUsage:
     user_id: str | None
     process_id: str
     provider: str
-    status: str
+    status: JobStatus
     cpu_s: float
     wall_s: float
     bytes_read: int
@@ -84,7 +86,21 @@ class UsageStore:
                 ),
                 {"j": job_id},
             ).first()
-        return None if row is None else JobUsage(*row)
+        if row is None:
+            return None
+        return JobUsage(
+            job_id=row[0],
+            user_id=row[1],
+            process_id=row[2],
+            provider=row[3],
+            status=JobStatus(row[4]),
+            cpu_s=row[5],
+            wall_s=row[6],
+            bytes_read=row[7],
+            bytes_written=row[8],
+            started=row[9],
+            finished=row[10],
+        )
 
     def report(
         self, *, user_id: str | None, start_us: int | None = None, end_us: int | None = None
@@ -92,7 +108,7 @@ class UsageStore:
         """Totals per (user, service, provider) of jobs that ended in [start, end]; one user's
         or, with ``user_id`` None, everyone's."""
         where: list[str] = []
-        params: dict[str, Any] = {}
+        params: dict[str, Any] = {"ok": JobStatus.SUCCESSFUL, "ko": JobStatus.FAILED}
         if user_id is not None:
             where.append("j.user_id = :u")
             params["u"] = user_id
@@ -105,8 +121,8 @@ class UsageStore:
         clause = (" WHERE " + " AND ".join(where)) if where else ""
         sql = (
             "SELECT coalesce(u.name, '(none)'), j.process_id, j.provider, count(*), "
-            "sum(CASE WHEN j.status = 'successful' THEN 1 ELSE 0 END), "
-            "sum(CASE WHEN j.status = 'failed' THEN 1 ELSE 0 END), "
+            "sum(CASE WHEN j.status = :ok THEN 1 ELSE 0 END), "
+            "sum(CASE WHEN j.status = :ko THEN 1 ELSE 0 END), "
             "sum(j.cpu_s), sum(j.wall_s), sum(j.bytes_read), sum(j.bytes_written) "
             f"FROM job_usage j LEFT JOIN users u ON u.id = j.user_id{clause} "
             "GROUP BY coalesce(u.name, '(none)'), j.process_id, j.provider "

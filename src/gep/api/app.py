@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -35,13 +34,15 @@ from gep.api.deps import base_url
 from gep.api.login_limit import LoginLimiter
 from gep.api.services import Services
 from gep.catalog.backends import open_store
+from gep.core.enums import ACTIVE_STATUSES
 from gep.gateway.config import GatewayConfig, split_list, split_paths
 from gep.gateway.resolver import Gateway
 from gep.harvest.scheduler import HarvestScheduler
 from gep.harvest.store import HarvestStore
 from gep.jobs.deployed import DeployedStore
-from gep.jobs.engine import JobEngine, job_visible
-from gep.jobs.store import ACCEPTED, RUNNING, JobStore
+from gep.jobs.engine import JobEngine
+from gep.jobs.service import JobService
+from gep.jobs.store import JobStore, job_visible
 from gep.processes.cwl import container_runtime
 from gep.processes.registry import ProcessRegistry
 from gep.settings import Settings
@@ -77,18 +78,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # jobs accepted before a restart are queued again; the cluster starts only if any are
-        jobs_store: JobStore = app.state.job_store
-        engine: JobEngine = app.state.job_engine
-        if jobs_store.list_jobs(status=[ACCEPTED, RUNNING], limit=1)[1]:
+        jobs_store, engine = svc.job_store, svc.job_engine
+        if jobs_store.list_jobs(status=list(ACTIVE_STATUSES), limit=1)[1]:
             # running jobs of a previous server: their workers renew a lease if alive; the
             # watchdog re-queues those whose lease expires
             engine.requeue(jobs_store)
             engine.start_watchdog()
         if settings.harvest_poll_s > 0:
-            app.state.harvest_scheduler.start()
+            svc.harvest_scheduler.start()
         yield
-        app.state.harvest_scheduler.stop()
-        app.state.job_engine.close()
+        svc.harvest_scheduler.stop()
+        svc.job_engine.close()
         store.close()
 
     app = FastAPI(
@@ -99,59 +99,63 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         lifespan=lifespan,
     )
-    app.state.settings = settings
-    app.state.store = store
-    app.state.processes = ProcessRegistry()
-    app.state.credits = CreditStore(store.engine)
-    app.state.job_store = JobStore(store.engine, app.state.credits)
-    app.state.cwl_runtime = container_runtime(settings.cwl_runtime)
-    app.state.deployed = DeployedStore(store.engine)
-    app.state.accounts = AccountStore(store.engine)
-    app.state.usage = UsageStore(store.engine)
+    registry = ProcessRegistry()
+    credits = CreditStore(store.engine)
+    job_store = JobStore(store.engine, credits)
+    cwl_runtime = container_runtime(settings.cwl_runtime)
+    deployed = DeployedStore(store.engine)
+    account_store = AccountStore(store.engine)
+    usage = UsageStore(store.engine)
     if settings.admin_token:
-        app.state.accounts.ensure_bootstrap_admin(settings.admin_token)
-    app.state.login_limiter = LoginLimiter.from_settings(store.engine, settings)
-    app.state.harvests = HarvestStore(store.engine)
-    app.state.harvests_running = set()
-    app.state.harvests_lock = threading.Lock()
-    app.state.harvest_scheduler = HarvestScheduler(
-        store, app.state.harvests, poll_s=settings.harvest_poll_s or 30.0
-    )
-    for deployed_process in app.state.deployed.all(app.state.cwl_runtime):
-        app.state.processes.add(deployed_process)
+        account_store.ensure_bootstrap_admin(settings.admin_token)
+    login_limiter = LoginLimiter.from_settings(store.engine, settings)
+    harvests = HarvestStore(store.engine)
+    harvest_scheduler = HarvestScheduler(store, harvests, poll_s=settings.harvest_poll_s or 30.0)
+    for deployed_process in deployed.all(cwl_runtime):
+        registry.add(deployed_process)
     storage = Path(settings.resolved_storage_url().removeprefix("file://"))
-    app.state.gateway = Gateway(
+    gateway = Gateway(
         gateway_config(settings, storage),
-        job_visible=lambda job_id, viewer: job_visible(app.state.job_store, job_id, viewer),
+        job_visible=lambda job_id, viewer: job_visible(job_store, job_id, viewer),
     )
-    app.state.job_engine = JobEngine(
+    job_engine = JobEngine(
         settings.resolved_database_url(),
         storage,
         settings.dask_scheduler,
         settings.jobs_workers,
-        store=app.state.job_store,
-        cwl_runtime=app.state.cwl_runtime,
+        store=job_store,
+        cwl_runtime=cwl_runtime,
         lease_s=settings.jobs_lease_s,
         provider=settings.provider,
-        gateway_config=app.state.gateway.config,
+        gateway_config=gateway.config,
     )
-    app.state.services = Services(
+    # the one place routers find what they use (gep.api.services); nothing else on app.state
+    svc = app.state.services = Services(
         settings=settings,
         store=store,
-        processes=app.state.processes,
-        credits=app.state.credits,
-        job_store=app.state.job_store,
-        cwl_runtime=app.state.cwl_runtime,
-        deployed=app.state.deployed,
-        accounts=app.state.accounts,
-        usage=app.state.usage,
-        login_limiter=app.state.login_limiter,
-        harvests=app.state.harvests,
-        harvest_scheduler=app.state.harvest_scheduler,
-        gateway=app.state.gateway,
-        job_engine=app.state.job_engine,
-        harvests_running=app.state.harvests_running,
-        harvests_lock=app.state.harvests_lock,
+        processes=registry,
+        credits=credits,
+        job_store=job_store,
+        cwl_runtime=cwl_runtime,
+        deployed=deployed,
+        accounts=account_store,
+        usage=usage,
+        login_limiter=login_limiter,
+        harvests=harvests,
+        harvest_scheduler=harvest_scheduler,
+        gateway=gateway,
+        job_engine=job_engine,
+        jobs=JobService(
+            catalog=store,
+            processes=registry,
+            deployed=deployed,
+            credits=credits,
+            store=job_store,
+            engine=job_engine,
+            gateway=gateway,
+            limits=settings,  # read at each call: a changed setting applies at once
+        ),
+        oidc_pending=oidc.PendingLogins(),
     )
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)  # 413 past the cap

@@ -18,7 +18,7 @@ from gep.catalog.store import CatalogStore
 from gep.core.access import Viewer
 from gep.core.errors import InvalidInput, NotFound
 from gep.core.geometry import parse_area
-from gep.jobs.engine import parse_item_ref
+from gep.processes.base import parse_item_ref
 
 router = APIRouter(prefix="/insar", tags=["InSAR"])
 

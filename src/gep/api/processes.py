@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,32 +10,22 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from gep.accounts.credits import CreditStore, Quote, check_price
+from gep.accounts.credits import CreditStore, check_price
 from gep.api.auth import caller, require_admin, require_deployer, require_user
 from gep.api.deps import base_url, json_body
 from gep.api.openapi import answer, json_request, param, problems, query, request_header
+from gep.api.services import services
 from gep.api.sharing import VISIBILITY_REQUEST, check_sharing, visibility_body
 from gep.catalog.search import parse_limit, parse_offset
-from gep.core.access import ANONYMOUS, PRIVATE, Viewer
-from gep.core.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
+from gep.core.access import PRIVATE
+from gep.core.enums import JobStatus
+from gep.core.errors import Conflict, Forbidden, InvalidInput
 from gep.core.ids import check_id
 from gep.core.timeutil import format_rfc3339, from_micros, parse_datetime_interval
-from gep.gateway.resolver import Gateway
 from gep.jobs.deployed import DeployedStore
-from gep.jobs.engine import JobEngine, parse_item_ref, remove_results, share_results
-from gep.jobs.pricing import job_quote
-from gep.jobs.store import (
-    ACCEPTED,
-    DISMISSED,
-    FAILED,
-    RUNNING,
-    SUCCESSFUL,
-    Job,
-    JobFailed,
-    JobStore,
-    ResultNotReady,
-)
-from gep.processes.base import ITEM_REF
+from gep.jobs.service import JobService
+from gep.jobs.store import Job
+from gep.processes.base import Process
 from gep.processes.cwl import (
     MEDIA_TYPES,
     CwlProcess,
@@ -46,13 +33,7 @@ from gep.processes.cwl import (
     parse_package,
     validate_with_cwltool,
 )
-from gep.processes.registry import (
-    NoSuchProcess,
-    ProcessRegistry,
-    describe,
-    input_names,
-    required_inputs,
-)
+from gep.processes.registry import ProcessRegistry, describe
 
 router = APIRouter(tags=["OGC API - Processes"])
 
@@ -99,7 +80,7 @@ _STATUS_INFO = {
 
 
 def registry(request: Request) -> ProcessRegistry:
-    return request.app.state.processes  # type: ignore[no-any-return]
+    return services(request).processes
 
 
 @router.get(
@@ -121,17 +102,17 @@ def list_processes(request: Request) -> Response:
 
 
 def deployed(request: Request) -> DeployedStore:
-    return request.app.state.deployed  # type: ignore[no-any-return]
+    return services(request).deployed
 
 
-def visible_process(request: Request, process_id: str) -> Any:
+def jobs(request: Request) -> JobService:
+    return services(request).jobs
+
+
+def visible_process(request: Request, process_id: str) -> Process:
     """The process, when the caller may see it (built-ins are everyone's); no-such-process as
     for an unknown id otherwise."""
-    process = registry(request).get(process_id)
-    acc = deployed(request).access(process_id)
-    if acc is not None and not caller(request).may_see(acc.owner, acc.visibility):
-        raise NoSuchProcess(f"process '{process_id}' does not exist", field="processId")
-    return process
+    return jobs(request).visible_process(caller(request), process_id)
 
 
 def _own_deployed(request: Request, process_id: str, *, deploying: bool = True) -> None:
@@ -156,7 +137,7 @@ async def _package(request: Request) -> tuple[CwlProcess, str, str]:
     check_id(process_id, "id", "the process id")
     process = CwlProcess(process_id, text_, doc)  # maps the inputs: 400 when it cannot
     await run_in_threadpool(validate_with_cwltool, text_)
-    process.runtime = request.app.state.cwl_runtime
+    process.runtime = services(request).cwl_runtime
     return process, text_, media.split(";")[0].strip()
 
 
@@ -280,7 +261,7 @@ async def share_process(process_id: str, request: Request) -> Response:
 
 
 def credits_of(request: Request) -> CreditStore:
-    return request.app.state.credits  # type: ignore[no-any-return]
+    return services(request).credits
 
 
 @router.get(
@@ -325,8 +306,15 @@ async def set_price(process_id: str, request: Request) -> Response:
 # ---------------------------------------------------------------------- execution and jobs
 
 
-def jobs(request: Request) -> tuple[JobStore, JobEngine]:
-    return request.app.state.job_store, request.app.state.job_engine  # type: ignore[no-any-return]
+def _status(text: str) -> JobStatus:
+    """One ``status`` value of ``GET /jobs``; 400 naming the accepted ones otherwise."""
+    try:
+        return JobStatus(text)
+    except ValueError:
+        raise InvalidInput(
+            f"status '{text}' is not one of " + ", ".join(JobStatus),
+            field="status",
+        ) from None
 
 
 def _status_info(job: Job, base: str) -> dict[str, Any]:
@@ -357,118 +345,6 @@ def _status_info(job: Job, base: str) -> dict[str, Any]:
     return {k: v for k, v in info.items() if v is not None}
 
 
-def check_item_inputs(
-    request: Request,
-    process: Any,
-    inputs: dict[str, Any],
-    model: Any = None,
-    viewer: Viewer | None = None,
-) -> None:
-    """Inputs that name catalogue items must name existing items (and assets) — refused with
-    the input's path before a job exists, rather than failing the job later. The service's own
-    ``preflight`` then checks what only it understands (a pair's tracks, an area's overlap).
-    Items reach it as ``items[name]``, ``items["name[k]"]`` for lists, and
-    ``items["name.pairs[k].reference"]``/``.secondary`` for a network of pairs (an input
-    marked ``x-gep-item-pairs``, as ``sbas``'s ``network``)."""
-    props = process.Inputs.model_json_schema().get("properties", {})
-    store = request.app.state.store
-    items: dict[str, dict[str, Any]] = {}
-    for name, schema in props.items():
-        if schema.get("format") != ITEM_REF or inputs.get(name) is None:
-            continue
-        try:
-            collection, item_id = parse_item_ref(inputs[name])
-            item = orjson.loads(store.get_item(collection, item_id, viewer))
-        except NotFound as exc:
-            raise InvalidInput(f"inputs.{name}: {exc.message}", field=f"inputs.{name}") from None
-        items[name] = item
-        for other, oschema in props.items():
-            key = inputs.get(other)
-            if (
-                oschema.get("x-gep-asset-of") == name
-                and key is not None
-                and key not in (item.get("assets") or {})
-            ):
-                raise InvalidInput(
-                    f"inputs.{other}: item '{collection}/{item_id}' has no asset '{key}'; it "
-                    "has: " + ", ".join(sorted(item.get("assets") or {})),
-                    field=f"inputs.{other}",
-                )
-    for name, schema in props.items():  # lists of item references: items["name[k]"]
-        refs = inputs.get(name)
-        if (schema.get("items") or {}).get("format") != ITEM_REF or not isinstance(refs, list):
-            continue
-        for k, ref in enumerate(refs):
-            try:
-                collection, item_id = parse_item_ref(ref)
-                items[f"{name}[{k}]"] = orjson.loads(store.get_item(collection, item_id, viewer))
-            except NotFound as exc:
-                raise InvalidInput(
-                    f"inputs.{name}[{k}]: {exc.message}", field=f"inputs.{name}[{k}]"
-                ) from None
-    for name, schema in props.items():  # a network's pairs: items["name.pairs[k].reference"]
-        pairs = inputs.get(name)
-        pairs = pairs.get("pairs") if isinstance(pairs, dict) else None
-        if not schema.get("x-gep-item-pairs") or not isinstance(pairs, list):
-            continue
-        for k, pair in enumerate(pairs):
-            for role in ("reference", "secondary"):
-                path = f"{name}.pairs[{k}].{role}"
-                if not isinstance(pair, dict) or pair.get(role) is None:
-                    continue  # refused by the inputs' model
-                try:
-                    collection, item_id = parse_item_ref(pair[role])
-                    items[path] = orjson.loads(store.get_item(collection, item_id, viewer))
-                except NotFound as exc:
-                    raise InvalidInput(
-                        f"inputs.{path}: {exc.message}", field=f"inputs.{path}"
-                    ) from None
-    gateway: Gateway = request.app.state.gateway
-    for name, item in items.items():  # what the job will read: confined before it exists
-        gateway.check_item_reads(item, viewer or ANONYMOUS, field=f"inputs.{name}")
-    if model is not None:
-        process.preflight(model, items)
-
-
-async def _checked_request(process_id: str, request: Request) -> tuple[Any, dict[str, Any], Quote]:
-    """The process, the inputs and the quote of an execute request, every check made."""
-    viewer = require_user(request)
-    body = await json_body(request)
-    if not isinstance(body, dict):
-        raise InvalidInput('the body must be an execute request {"inputs": {...}}', field="body")
-    process = visible_process(request, process_id)
-    if "inputs" not in body:
-        _no_inputs(process, body)
-    inputs = body.get("inputs", {})
-    # 400 naming an undeclared or missing input, with what the process accepts
-    model = registry(request).validate_inputs(process_id, inputs)
-    await run_in_threadpool(check_item_inputs, request, process, inputs, model, viewer)
-    price = await run_in_threadpool(credits_of(request).price, process_id)
-    return process, inputs, job_quote(process, inputs, price)
-
-
-def _no_inputs(process: Any, body: dict[str, Any]) -> None:
-    """A body without ``inputs`` is an execution with every default: refused (400) when the
-    process has required inputs, naming them, and saying so when the body holds them at its
-    top level (the commonest slip: the inputs not wrapped in ``inputs``)."""
-    required = required_inputs(process)
-    if not required:
-        return
-    stray = [k for k in body if k in input_names(process)]
-    hint = (
-        f'; {", ".join(stray)} must go inside "inputs": {{...}}'
-        if stray
-        else f"; it accepts: {', '.join(input_names(process))}"
-    )
-    raise InvalidInput(
-        f"the body has no \"inputs\"; process '{process.id}' requires "
-        + ", ".join(required)
-        + hint,
-        field="inputs",
-        missing=required,
-    )
-
-
 @router.post(
     "/processes/{process_id}/quote",
     summary="What an execution would cost",
@@ -477,7 +353,8 @@ def _no_inputs(process: Any, body: dict[str, Any]) -> None:
 )
 async def quote_execution(process_id: str, request: Request) -> Response:
     """The same body as an execution; nothing runs and nothing is held."""
-    _, _, quote = await _checked_request(process_id, request)
+    viewer = require_user(request)
+    quote = await jobs(request).quote(viewer, process_id, await json_body(request))
     return Response(orjson.dumps(quote.as_dict()), media_type=JSON)
 
 
@@ -529,46 +406,20 @@ async def execute(
     ``respond-async``. One user may have ``jobs_max_sync_per_user`` synchronous executions
     waiting and ``jobs_max_queued_per_user`` jobs accepted or running: beyond either, 429
     before any job or hold exists."""
-    process, inputs, quote = await _checked_request(process_id, request)
+    viewer = require_user(request)
+    body = await json_body(request)
+    service = jobs(request)
     if quote_only:
+        quote = await service.quote(viewer, process_id, body)
         return Response(orjson.dumps(quote.as_dict()), media_type=JSON)
-    viewer = caller(request)
-    store, engine = jobs(request)
-    base = base_url(request)
     prefer = request.headers.get("prefer", "").replace(" ", "").lower()
     asked_async = "respond-async" in prefer
-    asynchronous = asked_async or "sync-execute" not in process.job_control
-    settings = request.app.state.settings
-    with _sync_waiting(request, viewer, None if asynchronous else settings.jobs_max_sync_per_user):
-        job = await run_in_threadpool(
-            lambda: store.create(
-                process_id,
-                inputs,
-                max_attempts=settings.jobs_max_attempts,
-                timeout_s=settings.jobs_timeout_s or None,
-                owner=viewer.user_id,
-                quote=quote,
-                max_active=settings.jobs_max_queued_per_user,
-            )
-        )
-        try:
-            await run_in_threadpool(engine.submit, job.id)
-        except Exception as exc:  # no cluster to run it on: the job fails now, its hold refunded
-            reason = f"could not be queued: {exc}"
-            await run_in_threadpool(
-                lambda: store.transition(job.id, (ACCEPTED,), FAILED, message=reason, error=reason)
-            )
-            raise
-        location = {"Location": f"{base}/jobs/{job.id}"}
-        if not asynchronous:
-            done = await engine.wait_async(job.id, settings.sync_timeout_s)
-            job = await run_in_threadpool(store.get, job.id)
-            if done:
-                engine.forget(job.id)
-                if job.status == SUCCESSFUL:
-                    return Response(
-                        orjson.dumps(job.outputs or {}), media_type=JSON, headers=location
-                    )
+    submitted = await service.submit(viewer, process_id, body, respond_async=asked_async)
+    job = submitted.job
+    base = base_url(request)
+    location = {"Location": f"{base}/jobs/{job.id}"}
+    if submitted.outputs_ready:
+        return Response(orjson.dumps(job.outputs or {}), media_type=JSON, headers=location)
     # asynchronous, a synchronous one that outlasted the sync timeout (the job goes on, and is
     # charged once when it ends: the caller follows Location rather than retrying), one that
     # failed (a service's run-time failure is the job's, with its reason in the status, never
@@ -580,46 +431,6 @@ async def execute(
         media_type=JSON,
         headers={**location, **applied},
     )
-
-
-#: what a refusal for too many waiting synchronous executions suggests waiting (seconds)
-SYNC_RETRY_AFTER_S = 5
-
-
-@contextmanager
-def _sync_waiting(request: Request, viewer: Viewer, limit: int | None) -> Iterator[None]:
-    """Count one of ``viewer``'s synchronous executions while it waits; 429 (before any job
-    or hold exists) when they already have ``limit`` waiting. ``None``: not synchronous.
-
-    The count lives in this server process, on purpose: what it protects is the process's
-    own connections and waiters, and the check and the increment happen with no ``await``
-    between them, so concurrent requests on the event loop cannot both pass."""
-    if limit is None or viewer.user_id is None:
-        yield
-        return
-    state = request.app.state
-    waiting: dict[str, int] | None = getattr(state, "sync_waiting", None)
-    if waiting is None:
-        waiting = state.sync_waiting = {}
-    now = waiting.get(viewer.user_id, 0)
-    if now >= limit:
-        raise TooManyRequests(
-            f"you have {now} synchronous executions waiting, the most one user may have "
-            f"(jobs_max_sync_per_user = {limit}); wait for one to answer, or execute with "
-            "'Prefer: respond-async' and follow the job",
-            field="jobs_max_sync_per_user",
-            limit=limit,
-            retry_after=SYNC_RETRY_AFTER_S,
-        )
-    waiting[viewer.user_id] = now + 1
-    try:
-        yield
-    finally:
-        left = waiting.get(viewer.user_id, 1) - 1
-        if left > 0:
-            waiting[viewer.user_id] = left
-        else:
-            waiting.pop(viewer.user_id, None)
 
 
 @router.get(
@@ -635,15 +446,8 @@ def _sync_waiting(request: Request, viewer: Viewer, limit: int | None) -> Iterat
     ),
 )
 def list_jobs(request: Request) -> Response:
-    store, _ = jobs(request)
     qp = request.query_params
-    status = [s for v in qp.getlist("status") for s in v.split(",") if s] or None
-    for s in status or []:
-        if s not in (ACCEPTED, RUNNING, SUCCESSFUL, FAILED, DISMISSED):
-            raise InvalidInput(
-                f"status '{s}' is not one of accepted, running, successful, failed, dismissed",
-                field="status",
-            )
+    status = [_status(s) for v in qp.getlist("status") for s in v.split(",") if s] or None
     process_ids = [p for v in qp.getlist("processID") for p in v.split(",") if p] or None
     limit = parse_limit(qp.get("limit", 10))
     offset = parse_offset(qp.get("offset", 0))
@@ -651,13 +455,13 @@ def list_jobs(request: Request) -> Response:
     if qp.get("datetime"):
         rng = parse_datetime_interval(qp["datetime"])
         created = (rng.start_us, rng.end_us)
-    found, total = store.list_jobs(
+    found, total = jobs(request).list_jobs(
+        caller(request),
         status=status,
-        process_id=process_ids,
+        process_ids=process_ids,
         limit=limit,
         offset=offset,
         created=created,
-        viewer=caller(request),
     )
     base = base_url(request)
     links = [{"rel": "self", "type": JSON, "href": str(request.url)}]
@@ -675,8 +479,7 @@ def list_jobs(request: Request) -> Response:
     responses={**answer(JSON, "The job's status", schema=_STATUS_INFO), **problems(401, 404)},
 )
 def job_status(job_id: str, request: Request) -> Response:
-    store, _ = jobs(request)
-    job = store.get(job_id, caller(request))
+    job = jobs(request).get(caller(request), job_id)
     info = _status_info(job, base_url(request))
     info["gep:visibility"] = job.visibility
     if job.charge:
@@ -692,24 +495,14 @@ def job_status(job_id: str, request: Request) -> Response:
 )
 async def share_job(job_id: str, request: Request) -> Response:
     """Body ``{"visibility": …}``: the job and every item it published change together."""
-    store, _ = jobs(request)
-    job = await run_in_threadpool(_own_job, request, job_id)
+    service = jobs(request)
+    job = await run_in_threadpool(service.own_job, require_user(request), job_id)
     visibility = check_sharing(request, require_user(request), await visibility_body(request))
-    await run_in_threadpool(store.set_visibility, job_id, visibility)
-    shared = await run_in_threadpool(share_results, request.app.state.store, job, visibility)
+    shared = await run_in_threadpool(service.share, job, visibility)
     return Response(
         orjson.dumps({"jobID": job_id, "visibility": visibility, "results_shared": shared}),
         media_type=JSON,
     )
-
-
-def _own_job(request: Request, job_id: str) -> Job:
-    """A job the caller may change: 404 when they may not see it, 403 when it is not theirs."""
-    viewer = require_user(request)
-    job = jobs(request)[0].get(job_id, viewer)
-    if not viewer.may_change(job.owner):
-        raise Forbidden(f"job '{job_id}' is not yours", field="jobId")
-    return job
 
 
 @router.get(
@@ -724,15 +517,8 @@ def _own_job(request: Request, job_id: str) -> Job:
     ),
 )
 def job_results(job_id: str, request: Request) -> Response:
-    store, _ = jobs(request)
-    job = store.get(job_id, caller(request))
-    if job.status == SUCCESSFUL:
-        return Response(orjson.dumps(job.outputs or {}), media_type=JSON)
-    if job.status == FAILED:
-        raise JobFailed(job.error or job.message, field="jobId", jobID=job.id)
-    raise ResultNotReady(
-        f"job '{job_id}' is {job.status}; results come when it is successful", field="jobId"
-    )
+    outputs = jobs(request).results(caller(request), job_id)
+    return Response(orjson.dumps(outputs), media_type=JSON)
 
 
 @router.delete(
@@ -742,22 +528,7 @@ def job_results(job_id: str, request: Request) -> Response:
     responses={**answer(JSON, "The job's status", schema=_STATUS_INFO), **problems(401, 403, 404)},
 )
 async def dismiss_job(job_id: str, request: Request) -> Response:
-    store, engine = jobs(request)
-    await run_in_threadpool(_own_job, request, job_id)
-    if await run_in_threadpool(store.dismiss_finished, job_id):
-        # OGC: dismissing a finished job removes its results (files and catalogue items)
-        await run_in_threadpool(
-            remove_results, request.app.state.store, engine.storage_root, job_id
-        )
-        return Response(
-            orjson.dumps(_status_info(store.get(job_id), base_url(request))), media_type=JSON
-        )
-    job = await run_in_threadpool(store.request_dismiss, job_id)
-    for _ in range(40):  # a running job stops at its next progress report
-        if job.status != RUNNING:
-            break
-        await asyncio.sleep(0.05)
-        job = await run_in_threadpool(store.get, job_id)
+    job = await jobs(request).dismiss(require_user(request), job_id)
     return Response(orjson.dumps(_status_info(job, base_url(request))), media_type=JSON)
 
 
@@ -772,10 +543,10 @@ async def dismiss_job(job_id: str, request: Request) -> Response:
     ),
 )
 def job_logs(job_id: str, request: Request) -> Response:
-    store, _ = jobs(request)
     qp = request.query_params
     limit = parse_limit(qp.get("limit", 100))
     offset = parse_offset(qp.get("offset", 0))
-    store.get(job_id, caller(request))
-    lines = store.logs(job_id, level=qp.get("level"), limit=limit, offset=offset)
+    lines = jobs(request).logs(
+        caller(request), job_id, level=qp.get("level"), limit=limit, offset=offset
+    )
     return Response(orjson.dumps({"jobID": job_id, "logs": lines}), media_type=JSON)

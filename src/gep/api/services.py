@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from fastapi import Request
 
@@ -22,9 +23,13 @@ from gep.harvest.scheduler import HarvestScheduler
 from gep.harvest.store import HarvestStore
 from gep.jobs.deployed import DeployedStore
 from gep.jobs.engine import JobEngine
+from gep.jobs.service import JobService
 from gep.jobs.store import JobStore
 from gep.processes.registry import ProcessRegistry
 from gep.settings import Settings
+
+if TYPE_CHECKING:  # gep.api.oidc reads the services itself: a run-time import would be a cycle
+    from gep.api.oidc import PendingLogins
 
 
 @dataclass
@@ -45,6 +50,10 @@ class Services:
     harvest_scheduler: HarvestScheduler
     gateway: Gateway
     job_engine: JobEngine
+    #: the job service: quote, submit, dismiss, share, results (the API's one way to jobs)
+    jobs: JobService
+    #: OpenID Connect logins sent to the provider and not back yet
+    oidc_pending: PendingLogins
     #: names of the harvest sources running now (a manual run refuses a second one)
     harvests_running: set[str] = field(default_factory=set)
     harvests_lock: threading.Lock = field(default_factory=threading.Lock)

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from gep.cli.common import console, settings
 from gep.client import GepClient, GepClientError
+from gep.core.enums import JobStatus
 
 app = typer.Typer(
     help="Jobs on a running GEP server (GEP_BASE_URL, default http://127.0.0.1:8000; "
@@ -85,7 +86,7 @@ def submit(
         typer.echo(job["jobID"])
         if watch:
             final = _watch(gep, job["jobID"])
-            if final["status"] != "successful":
+            if final["status"] != JobStatus.SUCCESSFUL:
                 console.print(f"[red]{final['status']}[/red]: {final.get('message', '')}")
                 raise typer.Exit(1)
             typer.echo(json.dumps(gep.results(job["jobID"]), indent=2))
@@ -95,7 +96,7 @@ def submit(
 
 @app.command("list")
 def list_cmd(
-    status: str = typer.Option(None, help="accepted|running|successful|failed|dismissed"),
+    status: str = typer.Option(None, help="|".join(JobStatus)),
     process: str = typer.Option(None, help="Only this process"),
     limit: int = typer.Option(20),
 ) -> None:

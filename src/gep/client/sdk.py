@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-FINAL = ("successful", "failed", "dismissed")
+from gep.core.enums import FINAL_STATUSES, JobStatus
 
 
 class GepClientError(Exception):
@@ -96,11 +96,16 @@ class GepClient:
         return dict(self._json(self.http.get(f"/jobs/{job_id}")))
 
     def jobs(
-        self, *, status: str | None = None, process_id: str | None = None, limit: int = 10
+        self,
+        *,
+        status: JobStatus | str | None = None,
+        process_id: str | None = None,
+        limit: int = 10,
     ) -> list[dict[str, Any]]:
+        """Jobs the caller may see, newest first; ``status`` one or several, comma-separated."""
         params: dict[str, Any] = {"limit": limit}
         if status:
-            params["status"] = status
+            params["status"] = str(status)
         if process_id:
             params["processID"] = process_id
         return list(self._json(self.http.get("/jobs", params=params))["jobs"])
@@ -132,7 +137,7 @@ class GepClient:
             if on_progress is not None and key != last:
                 on_progress(info)
             last = key
-            if info["status"] in FINAL:
+            if info["status"] in FINAL_STATUSES:
                 return info
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"job {job_id} still {info['status']} after {timeout} s")

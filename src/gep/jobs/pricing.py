@@ -1,8 +1,9 @@
 """What a job request costs: the service's price applied to its inputs.
 
-The price has a part per input product (inputs that name catalogue items, single or in lists)
-and a part per km² (the area of an ``aoi``/``area``/``bbox`` input); the CPU part is quoted from
-the price's estimate and charged from the CPU time the worker measured.
+The price has a part per input product (the values that name catalogue items, found by
+:func:`gep.processes.base.item_refs`: single, in lists, or in a network's pairs) and a part per
+km² (the area of an ``aoi``/``area``/``bbox`` input); the CPU part is quoted from the price's
+estimate and charged from the CPU time the worker measured.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from gep.accounts.credits import Price, Quote, quote
 from gep.core.geometry import parse_area
-from gep.processes.base import ITEM_REF
+from gep.processes.base import item_refs
 
 #: input names read as the area a job processes
 AREA_INPUTS = ("aoi", "area", "bbox", "area_of_interest")
@@ -20,27 +21,17 @@ AREA_INPUTS = ("aoi", "area", "bbox", "area_of_interest")
 KM_PER_DEGREE = 111.195
 
 
-#: the members of a network's pair that name products
-_ROLES = ("reference", "secondary")
-
-
 def item_inputs(process: Any, inputs: dict[str, Any]) -> int:
-    """How many catalogue products the request names (a network's pairs: each product once)."""
-    props = process.Inputs.model_json_schema().get("properties", {})
-    n = 0
-    for name, schema in props.items():
-        value = inputs.get(name)
-        if value is None:
-            continue
-        if schema.get("format") == ITEM_REF:
-            n += 1
-        elif (schema.get("items") or {}).get("format") == ITEM_REF and isinstance(value, list):
-            n += len(value)
-        elif schema.get("x-gep-item-pairs") and isinstance(value, dict):
-            pairs = value.get("pairs")  # a network: each product once, however many pairs
-            refs = [p.get(r) for p in pairs or [] if isinstance(p, dict) for r in _ROLES]
-            n += len({str(r) for r in refs if r is not None})
-    return n
+    """How many catalogue products the request names (a network's pairs: each product once),
+    counted over the same walk of the inputs that the job service resolves."""
+    singles = 0
+    networks: dict[str, set[str]] = {}
+    for found in item_refs(process, inputs):
+        if found.kind == "pair":
+            networks.setdefault(found.input, set()).add(str(found.ref))
+        else:
+            singles += 1
+    return singles + sum(len(refs) for refs in networks.values())
 
 
 def area_km2(inputs: dict[str, Any]) -> float:

@@ -17,18 +17,9 @@ from sqlalchemy import Connection, Engine, text
 
 from gep.accounts.credits import CreditStore, Quote
 from gep.core.access import PRIVATE, Viewer
+from gep.core.enums import FINAL_STATUSES, JobStatus, LogLevel
 from gep.core.errors import GepError, NotFound, TooManyRequests
 from gep.db.visible import select_visible, visible_where
-
-#: OGC API - Processes status values
-ACCEPTED, RUNNING, SUCCESSFUL, FAILED, DISMISSED = (
-    "accepted",
-    "running",
-    "successful",
-    "failed",
-    "dismissed",
-)
-FINAL = (SUCCESSFUL, FAILED, DISMISSED)
 
 #: the first key of the PostgreSQL advisory locks that serialise one owner's submissions
 #: (the second is the owner's hash); the catalogue's migration lock uses a one-key lock
@@ -63,7 +54,7 @@ def now_us() -> int:
 class Job:
     id: str
     process_id: str
-    status: str
+    status: JobStatus
     progress: int
     message: str
     inputs: dict[str, Any]
@@ -99,7 +90,7 @@ def _job(row: Any) -> Job:
     return Job(
         id=row[0],
         process_id=row[1],
-        status=row[2],
+        status=JobStatus(row[2]),
         progress=int(row[3]),
         message=row[4],
         inputs=orjson.loads(row[5]),
@@ -163,7 +154,7 @@ class JobStore:
                 {
                     "id": job_id,
                     "p": process_id,
-                    "s": ACCEPTED,
+                    "s": JobStatus.ACCEPTED,
                     "i": orjson.dumps(inputs).decode(),
                     "t": t,
                     "m": max_attempts,
@@ -199,7 +190,7 @@ class JobStore:
     def count_active(self, owner: str, conn: Connection | None = None) -> int:
         """How many of ``owner``'s jobs are accepted or running."""
         sql = text("SELECT count(*) FROM jobs WHERE owner = :o AND status IN (:a, :r)")
-        params = {"o": owner, "a": ACCEPTED, "r": RUNNING}
+        params = {"o": owner, "a": JobStatus.ACCEPTED, "r": JobStatus.RUNNING}
         if conn is not None:
             return int(conn.execute(sql, params).scalar() or 0)
         with self.engine.connect() as c:
@@ -223,7 +214,7 @@ class JobStore:
     def list_jobs(
         self,
         *,
-        status: list[str] | None = None,
+        status: list[JobStatus] | None = None,
         process_id: list[str] | None = None,
         limit: int = 100,
         offset: int = 0,
@@ -267,8 +258,8 @@ class JobStore:
     def transition(
         self,
         job_id: str,
-        from_states: tuple[str, ...],
-        to_state: str,
+        from_states: tuple[JobStatus, ...],
+        to_state: JobStatus,
         *,
         charge_cents: int = 0,
         **fields: Any,
@@ -281,9 +272,9 @@ class JobStore:
         t = now_us()
         sets = ["status = :to", "updated = :t"]
         params: dict[str, Any] = {"id": job_id, "to": to_state, "t": t}
-        if to_state == RUNNING:
+        if to_state == JobStatus.RUNNING:
             sets += ["started = :t", "attempts = attempts + 1"]
-        if to_state in FINAL:
+        if to_state in FINAL_STATUSES:
             sets.append("finished = :t")
         for k, v in fields.items():
             sets.append(f"{k} = :f_{k}")
@@ -295,11 +286,11 @@ class JobStore:
                 text(f"UPDATE jobs SET {', '.join(sets)} WHERE id = :id AND status IN ({states})"),
                 params,
             )
-            if res.rowcount and to_state in FINAL:
+            if res.rowcount and to_state in FINAL_STATUSES:
                 self._settle(conn, job_id, charge_cents, to_state)
         return bool(res.rowcount)
 
-    def _settle(self, conn: Connection, job_id: str, charge: int, to_state: str) -> None:
+    def _settle(self, conn: Connection, job_id: str, charge: int, to_state: JobStatus) -> None:
         row = conn.execute(
             text("SELECT owner, hold, process_id FROM jobs WHERE id = :id"), {"id": job_id}
         ).one()
@@ -318,7 +309,7 @@ class JobStore:
                     "UPDATE jobs SET updated = :t WHERE id = :id AND status = :running "
                     "AND worker = :w"
                 ),
-                {"t": now_us(), "id": job_id, "running": RUNNING, "w": worker},
+                {"t": now_us(), "id": job_id, "running": JobStatus.RUNNING, "w": worker},
             )
         return bool(res.rowcount)
 
@@ -327,7 +318,7 @@ class JobStore:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 text(f"SELECT {_COLUMNS} FROM jobs WHERE status = :running AND updated < :t"),
-                {"running": RUNNING, "t": now_us() - int(lease_s * 1e6)},
+                {"running": JobStatus.RUNNING, "t": now_us() - int(lease_s * 1e6)},
             ).all()
         return [_job(r) for r in rows]
 
@@ -339,7 +330,7 @@ class JobStore:
                     f"SELECT {_COLUMNS} FROM jobs WHERE status = :running AND timeout_s IS NOT "
                     "NULL AND started + timeout_s * 1000000 < :t"
                 ),
-                {"running": RUNNING, "t": now_us()},
+                {"running": JobStatus.RUNNING, "t": now_us()},
             ).all()
         return [_job(r) for r in rows]
 
@@ -356,17 +347,17 @@ class JobStore:
                     "m": message,
                     "t": now_us(),
                     "id": job_id,
-                    "running": RUNNING,
+                    "running": JobStatus.RUNNING,
                 },
             )
         return bool(res.rowcount)
 
-    def release_stale(self, job: Job, lease_s: float) -> str:
+    def release_stale(self, job: Job, lease_s: float) -> JobStatus | None:
         """A running job whose lease expired goes back to ``accepted`` for another attempt, or
-        to ``failed`` once its attempts are spent; returns the new status ('' if it moved on)."""
+        to ``failed`` once its attempts are spent; returns the new status (None if it moved on)."""
         cutoff = now_us() - int(lease_s * 1e6)
         retry = job.attempts < job.max_attempts
-        new = ACCEPTED if retry else FAILED
+        new = JobStatus.ACCEPTED if retry else JobStatus.FAILED
         message = (
             f"worker lost during attempt {job.attempts}; retrying"
             if retry
@@ -386,32 +377,37 @@ class JobStore:
                     "m": message,
                     "t": now_us(),
                     "id": job.id,
-                    "running": RUNNING,
+                    "running": JobStatus.RUNNING,
                     "cutoff": cutoff,
                 },
             )
-            if res.rowcount and new == FAILED:
-                self._settle(conn, job.id, 0, FAILED)
-        return new if res.rowcount else ""
+            if res.rowcount and new == JobStatus.FAILED:
+                self._settle(conn, job.id, 0, JobStatus.FAILED)
+        return new if res.rowcount else None
 
     def dismiss_finished(self, job_id: str) -> bool:
         """A finished job (successful or failed) becomes ``dismissed``; its results go."""
         return self.transition(
-            job_id, (SUCCESSFUL, FAILED), DISMISSED, message="dismissed; results removed"
+            job_id,
+            (JobStatus.SUCCESSFUL, JobStatus.FAILED),
+            JobStatus.DISMISSED,
+            message="dismissed; results removed",
         )
 
     def request_dismiss(self, job_id: str) -> Job:
         """Dismiss: an accepted job is dismissed at once; a running one is flagged for its
         worker, which stops at its next progress report."""
         self.get(job_id)
-        if not self.transition(job_id, (ACCEPTED,), DISMISSED, message="dismissed"):
+        if not self.transition(
+            job_id, (JobStatus.ACCEPTED,), JobStatus.DISMISSED, message="dismissed"
+        ):
             with self.engine.begin() as conn:
                 conn.execute(
                     text(
                         "UPDATE jobs SET dismiss_requested = 1, updated = :t "
                         "WHERE id = :id AND status = :running"
                     ),
-                    {"t": now_us(), "id": job_id, "running": RUNNING},
+                    {"t": now_us(), "id": job_id, "running": JobStatus.RUNNING},
                 )
         return self.get(job_id)
 
@@ -433,10 +429,9 @@ class JobStore:
         self, job_id: str, *, level: str | None = None, limit: int = 100, offset: int = 0
     ) -> list[dict[str, Any]]:
         self.get(job_id)
-        levels = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
-        wanted = [
-            name for name, n in levels.items() if n >= levels.get((level or "DEBUG").upper(), 10)
-        ]
+        least = (level or LogLevel.DEBUG).upper()
+        floor = LogLevel(least).rank if least in LogLevel.__members__ else LogLevel.DEBUG.rank
+        wanted = [lv for lv in LogLevel if lv.rank >= floor]
         marks = ", ".join(f":l{i}" for i in range(len(wanted)))
         params: dict[str, Any] = {"id": job_id, **{f"l{i}": lv for i, lv in enumerate(wanted)}}
         with self.engine.connect() as conn:
@@ -448,3 +443,13 @@ class JobStore:
                 params,
             ).all()
         return [{"seq": r[0], "time": r[1], "level": r[2], "message": r[3]} for r in rows]
+
+
+def job_visible(store: JobStore, job_id: str, viewer: Viewer) -> bool:
+    """Whether ``viewer`` may see job ``job_id`` (and so read its storage folder): the
+    gateway's question, answered by whoever owns the job store (the API, the worker)."""
+    try:
+        store.get(job_id, viewer)
+    except NotFound:
+        return False
+    return True

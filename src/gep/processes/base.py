@@ -8,16 +8,93 @@ cannot drift apart.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Literal, Protocol
+from urllib.parse import unquote, urlparse
 
 from pydantic import BaseModel
 
 from gep.core.access import Viewer
+from gep.core.errors import InvalidInput
 
-#: JSON Schema ``format`` of an input that names a catalogue item: the API checks that the item
-#: (and an asset input marked ``x-gep-asset-of``) exists before the job is queued
+#: JSON Schema ``format`` of an input that names a catalogue item: the job service checks that
+#: the item (and an asset input marked ``x-gep-asset-of``) exists before the job is queued
 ITEM_REF = "stac-item-ref"
+#: JSON Schema mark of an input holding a network ``{"pairs": [{"reference", "secondary"}]}``
+#: whose members name catalogue items (as ``sbas``'s ``network``)
+ITEM_PAIRS = "x-gep-item-pairs"
+#: JSON Schema mark of an input naming an asset of the item input it gives the name of
+ASSET_OF = "x-gep-asset-of"
+#: the members of a network's pair that name products
+PAIR_ROLES = ("reference", "secondary")
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRef:
+    """One place in a request's inputs that names a catalogue item."""
+
+    #: where it sits, as errors name it: ``name``, ``name[k]``, ``name.pairs[k].reference``
+    path: str
+    #: the reference as the request gave it (see :func:`parse_item_ref`)
+    ref: Any
+    #: the input it belongs to
+    input: str
+    #: a single item input, one entry of a list of them, or a member of a network's pair
+    kind: Literal["item", "list", "pair"]
+    #: the inputs that name an asset of this item (``x-gep-asset-of``; single items only)
+    asset_inputs: tuple[str, ...] = ()
+
+
+def item_refs(process: Process, inputs: dict[str, Any]) -> Iterator[ItemRef]:
+    """Every input value of ``process`` that names a catalogue item, in a fixed order: single
+    item inputs, then the entries of lists of them, then the members of networks' pairs (an
+    input marked ``x-gep-item-pairs``), each in the order the process declares its inputs.
+
+    The one reading of the inputs' schema that says which values are products: the job
+    service resolves and checks what this yields before a job exists (and hands it to the
+    service's ``preflight``), and pricing counts it, so the two cannot disagree. Values the
+    inputs' model refuses anyway (a pair that is not an object, a missing member) are skipped.
+    """
+    props: dict[str, Any] = process.Inputs.model_json_schema().get("properties", {})
+    for name, schema in props.items():
+        if schema.get("format") == ITEM_REF and inputs.get(name) is not None:
+            assets = tuple(o for o, s in props.items() if s.get(ASSET_OF) == name)
+            yield ItemRef(name, inputs[name], name, "item", assets)
+    for name, schema in props.items():
+        refs = inputs.get(name)
+        if (schema.get("items") or {}).get("format") == ITEM_REF and isinstance(refs, list):
+            for k, ref in enumerate(refs):
+                yield ItemRef(f"{name}[{k}]", ref, name, "list")
+    for name, schema in props.items():
+        value = inputs.get(name)
+        pairs = value.get("pairs") if isinstance(value, dict) else None
+        if not schema.get(ITEM_PAIRS) or not isinstance(pairs, list):
+            continue
+        for k, pair in enumerate(pairs):
+            for role in PAIR_ROLES:
+                if isinstance(pair, dict) and pair.get(role) is not None:
+                    yield ItemRef(f"{name}.pairs[{k}].{role}", pair[role], name, "pair")
+
+
+def parse_item_ref(ref: Any) -> tuple[str, str]:
+    """``{"href": ".../collections/C/items/I"}``, ``".../collections/C/items/I"`` or ``"C/I"``."""
+    text = ref.get("href") if isinstance(ref, dict) else ref
+    if not isinstance(text, str) or not text:
+        raise InvalidInput(
+            'an item reference is {"href": ".../collections/C/items/I"} or "C/I"', field="inputs"
+        )
+    parts = [p for p in urlparse(text).path.split("/") if p]
+    if "items" in parts and "collections" in parts:
+        i = parts.index("collections")
+        if len(parts) >= i + 4 and parts[i + 2] == "items":
+            return unquote(parts[i + 1]), unquote(parts[i + 3])
+    if len(parts) == 2:
+        return parts[0], parts[1]
+    raise InvalidInput(
+        f"'{text}' is not an item reference (.../collections/C/items/I or C/I)", field="inputs"
+    )
 
 
 class ProcessContext(Protocol):
@@ -71,9 +148,10 @@ class Process:
     job_control: ClassVar[list[str]] = ["sync-execute", "async-execute"]
 
     def preflight(self, inputs: Any, items: dict[str, dict[str, Any]]) -> None:
-        """Checks that need the catalogue, run by the API before a job is queued.
+        """Checks that need the catalogue, run by the job service before a job is queued.
 
-        ``items`` maps each item-reference input to its STAC item. A service raises
+        ``items`` maps the path of each value that names an item (:func:`item_refs`: ``name``,
+        ``name[k]``, ``name.pairs[k].reference``) to its STAC item. A service raises
         :class:`gep.core.errors.InvalidInput` with the reason (a pair from two tracks, an area
         outside the scene...) so the user hears it at once, not from a failed job.
         """

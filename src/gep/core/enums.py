@@ -1,0 +1,55 @@
+"""Closed sets of values that travel as strings: in the database, in JSON, over HTTP.
+
+They are ``StrEnum``s so that a typo is a type error and every package (the job store, the API,
+the SDK, usage accounting) names the same members, while a member still *is* its string: it
+compares equal to it, is stored and serialised as it, and rows written before the enum existed
+read back unchanged. They sit in ``gep.core`` because the SDK (``gep.client``) may import only
+core, and the store, the API and the accounts all need them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class JobStatus(StrEnum):
+    """A job's status (OGC API - Processes - Part 1, ``statusCode``)."""
+
+    ACCEPTED = "accepted"
+    RUNNING = "running"
+    SUCCESSFUL = "successful"
+    FAILED = "failed"
+    DISMISSED = "dismissed"
+
+    @property
+    def final(self) -> bool:
+        """Whether the job has ended (nothing moves it on from here)."""
+        return self in FINAL_STATUSES
+
+
+#: the statuses a job ends in
+FINAL_STATUSES: tuple[JobStatus, ...] = (
+    JobStatus.SUCCESSFUL,
+    JobStatus.FAILED,
+    JobStatus.DISMISSED,
+)
+#: the statuses of a job that still holds a place in its owner's queue
+ACTIVE_STATUSES: tuple[JobStatus, ...] = (JobStatus.ACCEPTED, JobStatus.RUNNING)
+
+
+class LogLevel(StrEnum):
+    """The levels of a job's log lines (Python's ``logging`` names), lowest first."""
+
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+    CRITICAL = "CRITICAL"
+
+    @property
+    def rank(self) -> int:
+        """The ``logging`` number of the level (``DEBUG`` 10 … ``CRITICAL`` 50)."""
+        return (list(LogLevel).index(self) + 1) * 10
+
+
+__all__ = ["ACTIVE_STATUSES", "FINAL_STATUSES", "JobStatus", "LogLevel"]
