@@ -1,4 +1,4 @@
-"""GEP's HTTP SDK (installable alone: needs only httpx).
+"""GEP's HTTP SDK (installable alone: needs only httpx, and gep.core for its value types).
 
 from gep.client import GepClient
 gep = GepClient("http://127.0.0.1:8000")
