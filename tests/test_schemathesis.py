@@ -83,7 +83,7 @@ def _document() -> dict[str, Any]:
         try:
             return app.openapi()
         finally:
-            app.state.store.close()
+            app.state.services.store.close()
 
 
 DOCUMENT = _document()

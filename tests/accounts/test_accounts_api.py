@@ -41,7 +41,7 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
 
 
 def _db(client: TestClient) -> Any:
-    return client.app.state.store.engine  # type: ignore[attr-defined]
+    return client.app.state.services.store.engine  # type: ignore[attr-defined]
 
 
 def test_password_login_gives_a_session(client: TestClient) -> None:

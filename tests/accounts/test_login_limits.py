@@ -118,7 +118,7 @@ def test_the_victim_logs_in_from_another_address_while_the_attacker_is_locked(
     assert r.status_code == 200, r.text
     # the victim's success withdraws nothing of the attacker's
     _assert_throttled(_login(attacker, "rita", PASSWORD))
-    with app.state.store.engine.connect() as conn:
+    with app.state.services.store.engine.connect() as conn:
         rows = conn.exec_driver_sql("SELECT account, address FROM login_failures").all()
     assert sorted(rows) == [("rita", "203.0.113.66")] * ATTEMPTS
 
@@ -139,7 +139,7 @@ def test_impossible_names_are_refused_and_counted_without_being_stored(app: Fast
     for name in ("a\x00b", "../../etc", "x" * 500):
         r = _login(client, name, "pw")
         assert r.status_code == 401 and r.json()["detail"] == "wrong user name or password"
-    with app.state.store.engine.connect() as conn:
+    with app.state.services.store.engine.connect() as conn:
         rows = conn.exec_driver_sql("SELECT account FROM login_failures").all()
     assert rows == [(IMPOSSIBLE_NAME,)] * 3
 

@@ -60,7 +60,7 @@ def test_a_wedged_worker_is_restarted_and_the_queue_moves_on(tmp_path: Path) -> 
 
 def test_only_administrators_may_wedge_a_worker(tmp_path: Path) -> None:
     with api_client(tmp_path) as c:
-        store = c.app.state.store  # type: ignore[attr-defined]
+        store = c.app.state.services.store  # type: ignore[attr-defined]
         accounts = AccountStore(store.engine)
         user = accounts.create_user("ana")
         _, token = accounts.issue_token(user.id, "test")

@@ -46,7 +46,7 @@ def env(tmp_path: Path) -> Iterator[tuple[TestClient, Path]]:
     app = create_app(Settings(home=tmp_path / "home", base_url=BASE, data_roots=str(tmp_path)))
     with TestClient(app) as client:
         # written through the store (public, as harvested items are): this file tests reading
-        store = app.state.store
+        store = app.state.services.store
         store.create_collection({"id": "eo"})
         report = store.write_items(items, collection="eo")
         assert report.written == len(items), report
@@ -96,7 +96,7 @@ def test_a_changed_item_gets_a_new_quicklook(env: tuple[TestClient, Path]) -> No
     stored = client.get("/stac/collections/eo/items/local").json()
     stored["assets"]["B4"]["raster:bands"] = [{"nodata": 1}]
     stored["assets"].pop("thumbnail")  # the generated one is not stored back
-    client.app.state.store.write_items([stored], collection="eo", mode="upsert")  # type: ignore[attr-defined]
+    client.app.state.services.store.write_items([stored], collection="eo", mode="upsert")  # type: ignore[attr-defined]
     old_etag = first.headers["etag"]
     second = client.get(
         "/stac/collections/eo/items/local/quicklook", headers={"If-None-Match": old_etag}
@@ -134,7 +134,7 @@ def test_items_without_a_local_raster_are_404_problems(env: tuple[TestClient, Pa
     )
     assert "asset(s) data" in body["detail"] and "corrupt.tif" in body["detail"]
     # what the caller may not see has no quicklook either (as if it did not exist)
-    assert client.app.state.store.get_item("secret", "hidden")  # type: ignore[attr-defined]
+    assert client.app.state.services.store.get_item("secret", "hidden")  # type: ignore[attr-defined]
     _problem(client.get("/stac/collections/secret/items/hidden/quicklook"), 404, "not-found")
     assert not (home / "storage" / "quicklooks").exists() or not any(
         (home / "storage" / "quicklooks").rglob("*.png")

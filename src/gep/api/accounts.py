@@ -13,7 +13,7 @@ from starlette.responses import Response
 from gep.accounts.credits import CreditStore
 from gep.accounts.money import cents
 from gep.accounts.store import API, SESSION, TOKEN_PREFIX, AccountStore
-from gep.accounts.usage import UsageStore, report_csv
+from gep.accounts.usage import report_csv
 from gep.api.auth import (
     SESSION_COOKIE,
     accounts,
@@ -22,8 +22,8 @@ from gep.api.auth import (
     require_user,
 )
 from gep.api.deps import json_body
-from gep.api.login_limit import LoginLimiter
 from gep.api.openapi import answer, json_request, problems
+from gep.api.services import services
 from gep.catalog.search import MAX_OFFSET
 from gep.core.access import NAME_PATTERN, Viewer
 from gep.core.errors import InvalidInput, NotFound, Unauthorized
@@ -52,7 +52,7 @@ def _json(doc: Any, status: int = 200, headers: dict[str, str] | None = None) ->
 
 
 def credit_store(request: Request) -> CreditStore:
-    return request.app.state.credits  # type: ignore[no-any-return]
+    return services(request).credits
 
 
 def _object(body: Any, allowed: set[str], required: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -104,7 +104,7 @@ async def login(request: Request) -> Response:
     per account, per address and per account from many addresses (429 with Retry-After; see
     :mod:`gep.accounts.login_limits`)."""
     name, password = await _credentials(request)
-    limiter: LoginLimiter = request.app.state.login_limiter
+    limiter = services(request).login_limiter
     address = limiter.address(request)
     await limiter.attempt(name, address)
     store = accounts(request)
@@ -118,7 +118,7 @@ async def login(request: Request) -> Response:
         # one message whatever was wrong: it does not tell which user names exist
         raise Unauthorized("wrong user name or password", field="password")
     await limiter.succeeded(name, address)
-    hours = float(request.app.state.settings.session_hours)
+    hours = float(services(request).settings.session_hours)
     _, token = await run_in_threadpool(
         lambda: store.issue_token(user.id, "web session", kind=SESSION, expires_in_s=hours * 3600)
     )
@@ -475,7 +475,7 @@ def usage(
         fmt = "csv" if "text/csv" in request.headers.get("accept", "") else "json"
     if fmt not in ("json", "csv"):
         raise InvalidInput("format is json or csv", field="format")
-    store: UsageStore = request.app.state.usage
+    store = services(request).usage
     rows = store.report(user_id=user_id, start_us=lo, end_us=hi)
     if fmt == "csv":
         return Response(report_csv(rows), media_type="text/csv; charset=utf-8")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from gep.accounts.store import AccountStore
+from gep.api.services import services
 from gep.core.access import ANONYMOUS, Viewer
 from gep.core.errors import Forbidden, Unauthorized
 
@@ -18,7 +19,7 @@ SESSION_COOKIE = "gep_session"
 
 
 def accounts(request: Request) -> AccountStore:
-    return request.app.state.accounts  # type: ignore[no-any-return]
+    return services(request).accounts
 
 
 def _token(request: Request) -> str | None:

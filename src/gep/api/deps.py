@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from fastapi import Request
 
+from gep.api.services import services
 from gep.catalog.areas import AreaStore
 from gep.catalog.gazetteer import Entry
 from gep.catalog.store import CatalogStore
@@ -15,21 +16,21 @@ from gep.core.errors import InvalidInput, UnsupportedMediaType
 
 
 def get_store(request: Request) -> CatalogStore:
-    return request.app.state.store  # type: ignore[no-any-return]
+    return services(request).store
 
 
 def visible_places(request: Request) -> Callable[[], Sequence[Entry]]:
     """The named areas a search by place name may resolve to, read only when one is named."""
     from gep.api.auth import caller
 
-    store: CatalogStore = request.app.state.store
+    store = services(request).store
     viewer = caller(request)
     return lambda: AreaStore(store.engine).entries(viewer)
 
 
 def base_url(request: Request) -> str:
     """Public root URL without trailing slash (``GEP_BASE_URL`` wins over the Host header)."""
-    configured = request.app.state.settings.base_url
+    configured = services(request).settings.base_url
     if configured:
         return str(configured).rstrip("/")
     return str(request.base_url).rstrip("/")

@@ -13,8 +13,8 @@ from starlette.responses import Response
 from gep.api.auth import caller, require_admin
 from gep.api.deps import base_url, json_body
 from gep.api.openapi import json_request, problems
+from gep.api.services import services
 from gep.api.sharing import VISIBILITY_REQUEST, check_sharing, visibility_body
-from gep.catalog.store import CatalogStore
 from gep.core.access import PUBLIC
 from gep.core.errors import Conflict, InvalidInput
 from gep.core.timeutil import format_rfc3339, from_micros
@@ -28,7 +28,7 @@ JSON = "application/json"
 
 
 def _harvests(request: Request) -> HarvestStore:
-    return request.app.state.harvests  # type: ignore[no-any-return]
+    return services(request).harvests
 
 
 def _json(doc: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -170,13 +170,13 @@ def run_source(request: Request, name: str, full: bool = Query(False)) -> Respon
     """Answers at once; the run's progress is in ``…/runs``. One run of a source at a time."""
     harvests = _harvests(request)
     harvests.get(name)
-    running: set[str] = request.app.state.harvests_running
-    lock: threading.Lock = request.app.state.harvests_lock
+    svc = services(request)
+    running, lock = svc.harvests_running, svc.harvests_lock
     with lock:
         if name in running:
             raise Conflict(f"source '{name}' is being harvested already", field="name")
         running.add(name)
-    store: CatalogStore = request.app.state.store
+    store = svc.store
 
     def go() -> None:
         try:
@@ -203,7 +203,7 @@ def events(
     collection: str | None = Query(None),
     limit: int = Query(100, ge=1, le=10000),
 ) -> Response:
-    store: CatalogStore = request.app.state.store
+    store = services(request).store
     found = store.ingestion_events(
         after=after, collection=collection, limit=limit, viewer=caller(request)
     )

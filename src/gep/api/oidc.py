@@ -34,6 +34,7 @@ from gep.accounts.store import SESSION, AccountStore
 from gep.api.auth import SESSION_COOKIE, accounts
 from gep.api.deps import base_url
 from gep.api.openapi import problems
+from gep.api.services import services
 from gep.core.errors import (
     Conflict,
     InvalidInput,
@@ -41,6 +42,7 @@ from gep.core.errors import (
     Unauthorized,
     UpstreamUnavailable,
 )
+from gep.settings import Settings
 
 router = APIRouter(prefix="/accounts/oidc", tags=["Accounts"])
 
@@ -109,8 +111,8 @@ def _discovery(issuer: str) -> dict[str, Any]:
     return doc
 
 
-def _settings(request: Request) -> Any:
-    s = request.app.state.settings
+def _settings(request: Request) -> Settings:
+    s = services(request).settings
     if not (s.oidc_issuer and s.oidc_client_id):
         raise NotFound(
             "OpenID Connect login is not configured on this server (GEP_OIDC_ISSUER, "
@@ -121,10 +123,7 @@ def _settings(request: Request) -> Any:
 
 
 def _pending(request: Request) -> PendingLogins:
-    state = request.app.state
-    if not hasattr(state, "oidc_pending"):
-        state.oidc_pending = PendingLogins()
-    return state.oidc_pending  # type: ignore[no-any-return]
+    return services(request).oidc_pending
 
 
 def _safe_next(value: str | None) -> str:
@@ -179,7 +178,7 @@ def _user_name(store: AccountStore, claims: dict[str, Any]) -> str:
 
 def _complete(request: Request, code: str, pending: Pending) -> str:
     """Exchange the code, check the ID token, and return the user's new session token."""
-    s = request.app.state.settings
+    s = services(request).settings
     meta = _discovery(s.oidc_issuer)
     with OAuth2Client(
         s.oidc_client_id,

@@ -18,10 +18,10 @@ from starlette.responses import Response
 from gep.api.auth import caller
 from gep.api.deps import get_store
 from gep.api.openapi import problems
+from gep.api.services import services
 from gep.catalog.store import CatalogStore
 from gep.core.errors import NotFound
 from gep.gateway.config import HrefRefused
-from gep.gateway.resolver import Gateway
 from gep.tiles.quicklook_cache import QuicklookCache, storage_root
 
 router = APIRouter(prefix="/stac", tags=["Quicklooks"])
@@ -34,9 +34,9 @@ CACHE_CONTROL = "max-age=300"
 def cache_of(request: Request) -> QuicklookCache:
     """The quicklook cache, reading asset files through the gateway as the caller: an item
     they may see can still name a file they may not read (another user's job output)."""
-    settings = request.app.state.settings
+    settings = services(request).settings
     root = storage_root(settings.resolved_storage_url(), Path(settings.home) / "storage")
-    gateway: Gateway = request.app.state.gateway
+    gateway = services(request).gateway
     viewer = caller(request)
 
     def resolve(href: str) -> Path:

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from gep.api.auth import require_user
 from gep.api.deps import base_url, get_store, json_body
 from gep.api.openapi import answer, json_request, no_content, problems, request_header
+from gep.api.services import services
 from gep.api.sharing import check_sharing
 from gep.api.stac import _coll_url, _json, _render_collection
 from gep.api.stac_render import GEOJSON, render_item
@@ -26,8 +27,7 @@ from gep.core.access import PRIVATE, PUBLIC, Viewer
 from gep.core.errors import Forbidden, InvalidInput, NotFound
 from gep.core.ids import ID_PATTERN, MAX_ID_LENGTH
 from gep.gateway.config import HrefRefused
-from gep.gateway.resolver import Gateway, item_hrefs
-from gep.jobs.store import JobStore
+from gep.gateway.resolver import item_hrefs
 
 router = APIRouter(prefix="/stac", tags=["STAC Transactions"])
 
@@ -244,8 +244,8 @@ def _check_hrefs(
     viewer = require_user(request)
     if viewer.is_admin:
         return
-    gateway: Gateway = request.app.state.gateway
-    jobs: JobStore = request.app.state.job_store
+    svc = services(request)
+    gateway, jobs = svc.gateway, svc.job_store
 
     def own(job_id: str) -> bool:
         try:

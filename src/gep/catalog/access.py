@@ -26,6 +26,7 @@ from sqlalchemy import Connection, text
 from gep.catalog.sqlbuild import Params
 from gep.core.access import PUBLIC, Viewer, visibility_clause
 from gep.core.errors import NotFound
+from gep.db.visible import select_visible
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ def item_clause(viewer: Viewer, params: Params, alias: str = "i") -> str:
 
 # ---------------------------------------------------------------------- the platform's own
 
-#: the collection job results are published in (``gep.jobs.engine.RESULTS_COLLECTION`` names
+#: the collection job results are published in (``gep.jobs.publish.RESULTS_COLLECTION`` names
 #: it there: the jobs layer sits above this one)
 RESULTS = "results"
 
@@ -176,10 +177,10 @@ def item_access(conn: Connection, collection_id: str, item_id: str) -> Access | 
 
 def check_collection_visible(conn: Connection, viewer: Viewer, collection_id: str) -> Access:
     """The collection's access, or the same NotFound a missing collection gets."""
-    acc = collection_access(conn, collection_id)
-    if acc is None or not viewer.may_see(acc.owner, acc.visibility):
+    row = select_visible(conn, "collections", "owner, visibility", {"id": collection_id}, viewer)
+    if row is None:
         raise NotFound(f"collection '{collection_id}' does not exist", field="collectionId")
-    return acc
+    return Access(row[0], row[1])
 
 
 def check_item_visible(

@@ -16,6 +16,9 @@ from sqlalchemy.engine import Connection
 
 from gep.core.access import Viewer, visibility_clause
 
+#: a row of a text query: any number of columns of any type
+AnyRow = Row[*tuple[Any, ...]]
+
 
 def visible_where(
     viewer: Viewer | None,
@@ -39,7 +42,7 @@ def select_visible(
     *,
     owner_col: str = "owner",
     visibility_col: str = "visibility",
-) -> Row[Any] | None:
+) -> AnyRow | None:
     """The one row of ``table`` whose ``key`` columns equal its values, if ``viewer`` may see it
     (any viewer when None).
 
@@ -67,7 +70,7 @@ def select_all_visible(
     *,
     owner_col: str = "owner",
     visibility_col: str = "visibility",
-) -> list[Row[Any]]:
+) -> list[AnyRow]:
     """Every row of ``table`` ``viewer`` may see (all when None), in ``order_by`` order."""
     params: dict[str, Any] = {}
     clause = visible_where(viewer, params, owner_col, visibility_col)
