@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from gep.catalog.db_refusals import refused_by_database
-from gep.catalog.opensearch import parse_opensearch
+from gep.catalog.opensearch.translate import parse_opensearch
 from gep.catalog.search import (
     MAX_FILTER_DEPTH,
     MAX_FILTER_TERMS,

@@ -19,7 +19,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from gep.catalog.opensearch import opensearch_to_search, parse_opensearch, parse_range
+from gep.catalog.opensearch.translate import opensearch_to_search, parse_opensearch, parse_range
 from gep.core.errors import InvalidInput
 from tests.support.app import api_client
 

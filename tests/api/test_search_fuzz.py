@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from gep.catalog.opensearch import CORE_PARAMETERS, EO_PARAMETERS
+from gep.catalog.opensearch.parameters import CORE_PARAMETERS, EO_PARAMETERS
 from tests.support.app import ADMIN_HEADERS, api_client
 from tests.support.stores import BACKENDS, PG_URL
 

@@ -20,18 +20,17 @@ from gep.api.auth import caller
 from gep.api.deps import base_url, get_store, visible_places
 from gep.api.openapi import param, problems, query
 from gep.api.stac_render import GEOJSON, item_links, render_item
-from gep.catalog.opensearch import (
+from gep.catalog.opensearch.description import description_document
+from gep.catalog.opensearch.parameters import (
     CORE_PARAMETERS,
     EO_NS,
     EO_PARAMETERS,
     GEO_NS,
     OS_NS,
     TIME_NS,
-    OpenSearchQuery,
-    description_document,
-    parse_opensearch,
-    to_xml,
 )
+from gep.catalog.opensearch.translate import OpenSearchQuery, parse_opensearch
+from gep.catalog.opensearch.xmlwriter import to_xml
 from gep.catalog.store import CatalogStore
 from gep.core.errors import InvalidInput
 from gep.core.timeutil import format_rfc3339, parse_instant

@@ -22,7 +22,8 @@ from gep.api.sharing import check_sharing
 from gep.api.stac import _coll_url, _json, _render_collection
 from gep.api.stac_render import GEOJSON, render_item
 from gep.catalog.access import Access, is_reserved_collection
-from gep.catalog.store import CatalogStore, WriteMode
+from gep.catalog.store import CatalogStore
+from gep.catalog.store_writes import WriteMode
 from gep.core.access import PRIVATE, PUBLIC, Viewer
 from gep.core.errors import Forbidden, InvalidInput, NotFound
 from gep.core.ids import ID_PATTERN, MAX_ID_LENGTH

@@ -15,7 +15,8 @@ from sqlalchemy import text
 from gep.catalog.dialects import PostgresDialect, envelopes
 from gep.catalog.records import ItemRow
 from gep.catalog.search import SearchRequest
-from gep.catalog.store import CatalogStore, WriteMode
+from gep.catalog.store import CatalogStore
+from gep.catalog.store_writes import WriteMode
 from gep.core.errors import Conflict, NotFound
 from gep.db.engine import postgres_engine
 

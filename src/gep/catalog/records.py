@@ -3,6 +3,10 @@
 Everything derived for indexing (time bounds in UTC microseconds, bbox, WKB geometry, the
 property types that feed the queryables) is computed once here, in Python, so the SQLite and the
 PostGIS backends store exactly the same values and cannot disagree on a search.
+
+A collection's validation (:func:`validate_collection`) lives here too: it is the other record
+the store writes, and both the store's collection methods and its batch writes (which create
+missing collections) need it.
 """
 
 from __future__ import annotations
@@ -203,3 +207,34 @@ def batch_geometries(
     for g, w, b in zip(geoms, wkbs, bounds.tolist(), strict=True):
         out.append((g, (None, None) if g is None else (w, (b[0], b[1], b[2], b[3]))))
     return out
+
+
+def validate_collection(c: Any) -> dict[str, Any]:
+    if not isinstance(c, dict):
+        raise InvalidInput("a collection must be a JSON object", field="collection")
+    if c.get("type", "Collection") != "Collection":
+        raise InvalidInput("collection.type must be 'Collection'", field="type")
+    cid = check_id(c.get("id"), "id", "collection.id")
+    out = dict(c)
+    out["type"] = "Collection"
+    out.setdefault("stac_version", "1.1.0")
+    out.setdefault("description", cid)
+    out.setdefault("license", "other")
+    out.setdefault("links", [])
+    ext = out.get("extent")
+    if ext is None:
+        out["extent"] = {
+            "spatial": {"bbox": [[-180, -90, 180, 90]]},
+            "temporal": {"interval": [[None, None]]},
+        }
+    elif not (
+        isinstance(ext, dict)
+        and isinstance(ext.get("spatial"), dict)
+        and isinstance(ext.get("temporal"), dict)
+    ):
+        raise InvalidInput("collection.extent needs 'spatial' and 'temporal'", field="extent")
+    return out
+
+
+def minimal_collection(cid: str) -> dict[str, Any]:
+    return validate_collection({"id": cid, "description": f"Items ingested into {cid}"})

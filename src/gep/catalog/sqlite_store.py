@@ -20,7 +20,8 @@ from gep.catalog.dialects import SqliteDialect
 from gep.catalog.dialects import envelopes as _envelopes
 from gep.catalog.records import ItemRow
 from gep.catalog.search import SearchRequest
-from gep.catalog.store import CatalogStore, WriteMode
+from gep.catalog.store import CatalogStore
+from gep.catalog.store_writes import WriteMode
 from gep.core.errors import Conflict, NotFound
 from gep.db.engine import sqlite_engine
 

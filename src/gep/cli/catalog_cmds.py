@@ -10,7 +10,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gep.catalog.search import SearchRequest
-from gep.catalog.store import CatalogStore, IngestFailure, IngestReport
+from gep.catalog.store import CatalogStore
+from gep.catalog.store_writes import IngestFailure, IngestReport
 from gep.cli.common import console, run_or_exit, settings, store_from_settings
 from gep.core.errors import GepError, NotFound
 from gep.io.stac_files import iter_stac_records

@@ -13,7 +13,8 @@ from typing import Any
 
 from gep.catalog.access import Access
 from gep.catalog.search import build_search
-from gep.catalog.store import CatalogStore, SearchPage
+from gep.catalog.store import CatalogStore
+from gep.catalog.store_search import SearchPage
 from gep.core.timeutil import format_rfc3339, from_micros
 
 #: the collection job results are published in (reserved for the platform: see
