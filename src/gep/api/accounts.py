@@ -24,6 +24,7 @@ from gep.api.auth import (
 from gep.api.deps import json_body
 from gep.api.openapi import answer, json_request, problems
 from gep.api.services import services
+from gep.api.sharing import delete_route
 from gep.catalog.search import MAX_OFFSET
 from gep.core.access import NAME_PATTERN, Viewer
 from gep.core.errors import InvalidInput, NotFound, Unauthorized
@@ -209,11 +210,8 @@ async def create_token(request: Request) -> Response:
     return _json({**record.as_dict(), "token": token}, 201)
 
 
-@router.delete(
-    "/tokens/{token_id}",
-    status_code=204,
-    summary="Revoke one of the caller's tokens",
-    responses=problems(401, 404),
+@delete_route(
+    router, "/tokens/{token_id}", summary="Revoke one of the caller's tokens", statuses=(401, 404)
 )
 def revoke_token(token_id: str, request: Request) -> Response:
     viewer = require_user(request)
@@ -285,12 +283,7 @@ def add_member(name: str, user: str, request: Request) -> Response:
     return Response(status_code=204)
 
 
-@router.delete(
-    "/groups/{name}/members/{user}",
-    status_code=204,
-    summary="Remove a member (administrators)",
-    responses=problems(401, 403, 404),
-)
+@delete_route(router, "/groups/{name}/members/{user}", summary="Remove a member (administrators)")
 def remove_member(name: str, user: str, request: Request) -> Response:
     require_admin(request)
     accounts(request).remove_member(name, user)

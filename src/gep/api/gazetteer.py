@@ -13,7 +13,7 @@ from starlette.responses import Response
 from gep.api.auth import caller, require_user
 from gep.api.deps import base_url, get_store, json_body, visible_places
 from gep.api.openapi import answer, json_request, problems
-from gep.api.sharing import VISIBILITY_REQUEST, check_sharing, visibility_body
+from gep.api.sharing import check_sharing, delete_route, share, share_route
 from gep.catalog.areas import AreaStore
 from gep.catalog.gazetteer import search as gazetteer_search
 from gep.catalog.store import CatalogStore
@@ -144,12 +144,12 @@ def get_area(area_id: str, request: Request, store: CatalogStore = Depends(get_s
     return _geojson(AreaStore(store.engine).get(area_id, caller(request)).feature())
 
 
-@router.patch(
+@share_route(
+    router,
     "/areas/{area_id}",
     summary="Share or unshare a named area",
+    answer=_AREA,
     response_class=Response,
-    responses={**_AREA, **problems(400, 401, 403, 404, 415)},
-    openapi_extra=VISIBILITY_REQUEST,
 )
 async def share_area(
     area_id: str, request: Request, store: CatalogStore = Depends(get_store)
@@ -157,20 +157,17 @@ async def share_area(
     """Body: ``{"visibility": "private" | "group:<name>" | "public"}``."""
     viewer = require_user(request)
     areas = AreaStore(store.engine)
-    current = await run_in_threadpool(areas.get, area_id, viewer)  # 404 before anything else
-    if not viewer.may_change(current.owner):
-        raise Forbidden(f"named area '{current.name}' is not yours to share", field="area")
-    visibility = check_sharing(request, viewer, await visibility_body(request))
-    area = await run_in_threadpool(areas.share, area_id, visibility, viewer)
+
+    def own() -> None:
+        current = areas.get(area_id, viewer)  # 404 before anything else
+        if not viewer.may_change(current.owner):
+            raise Forbidden(f"named area '{current.name}' is not yours to share", field="area")
+
+    area, _ = await share(request, viewer, own, lambda _, v: areas.share(area_id, v, viewer))
     return _geojson(area.feature())
 
 
-@router.delete(
-    "/areas/{area_id}",
-    status_code=204,
-    summary="Delete a named area",
-    responses=problems(401, 403, 404),
-)
+@delete_route(router, "/areas/{area_id}", summary="Delete a named area")
 def delete_area(
     area_id: str, request: Request, store: CatalogStore = Depends(get_store)
 ) -> Response:

@@ -14,7 +14,7 @@ from gep.api.auth import caller, require_admin
 from gep.api.deps import base_url, json_body
 from gep.api.openapi import json_request, problems
 from gep.api.services import services
-from gep.api.sharing import VISIBILITY_REQUEST, check_sharing, visibility_body
+from gep.api.sharing import check_sharing, delete_route, share, share_route
 from gep.core.access import PUBLIC
 from gep.core.errors import Conflict, InvalidInput
 from gep.core.timeutil import format_rfc3339, from_micros
@@ -122,28 +122,24 @@ def get_source(request: Request, name: str) -> Response:
     return _json(doc)
 
 
-@router.patch(
-    "/sources/{name}",
-    summary="Share or unshare a harvest source (administrators)",
-    responses=problems(400, 401, 403, 404, 415),
-    openapi_extra=VISIBILITY_REQUEST,
+@share_route(
+    router, "/sources/{name}", summary="Share or unshare a harvest source (administrators)"
 )
 async def share_source(request: Request, name: str) -> Response:
     """Body ``{"visibility": …}``: who sees the source and its harvest log."""
     admin = require_admin(request)
     harvests = _harvests(request)
-    harvests.get(name)
-    visibility = check_sharing(request, admin, await visibility_body(request))
-    await run_in_threadpool(harvests.set_visibility, name, visibility)
+    await share(
+        request, admin, lambda: harvests.get(name), lambda _, v: harvests.set_visibility(name, v)
+    )
     return _json(_source_doc(request, harvests.get(name).as_dict()))
 
 
-@router.delete(
+@delete_route(
+    router,
     "/sources/{name}",
     summary="Remove a harvest source",
-    status_code=204,
     dependencies=[Depends(require_admin)],
-    responses=problems(401, 403, 404),
 )
 def remove_source(request: Request, name: str) -> Response:
     _harvests(request).remove(name)

@@ -15,7 +15,7 @@ from gep.api.auth import caller, require_admin, require_deployer, require_user
 from gep.api.deps import base_url, json_body
 from gep.api.openapi import answer, json_request, param, problems, query, request_header
 from gep.api.services import services
-from gep.api.sharing import VISIBILITY_REQUEST, check_sharing, visibility_body
+from gep.api.sharing import check_sharing, delete_route, share, share_route
 from gep.catalog.search import parse_limit, parse_offset
 from gep.core.access import PRIVATE
 from gep.core.enums import JobStatus
@@ -201,12 +201,11 @@ async def replace(process_id: str, request: Request) -> Response:
     return Response(status_code=204)
 
 
-@router.delete(
+@delete_route(
+    router,
     "/processes/{process_id}",
-    status_code=204,
     summary="Undeploy a package",
     dependencies=[Depends(require_deployer)],
-    responses=problems(401, 403, 404),
 )
 def undeploy(process_id: str, request: Request) -> Response:
     _own_deployed(request, process_id)
@@ -245,18 +244,17 @@ def describe_process(process_id: str, request: Request) -> Response:
     return Response(orjson.dumps(doc), media_type=JSON)
 
 
-@router.patch(
-    "/processes/{process_id}",
-    summary="Share or unshare a deployed service",
-    responses=problems(400, 401, 403, 404, 415),
-    openapi_extra=VISIBILITY_REQUEST,
-)
+@share_route(router, "/processes/{process_id}", summary="Share or unshare a deployed service")
 async def share_process(process_id: str, request: Request) -> Response:
     """Body ``{"visibility": "private" | "group:<name>" | "public"}``: offering a service to a
     community, or to everyone, is its deployer's choice."""
-    _own_deployed(request, process_id, deploying=False)
-    visibility = check_sharing(request, require_user(request), await visibility_body(request))
-    await run_in_threadpool(deployed(request).set_visibility, process_id, visibility)
+    viewer = require_user(request)
+    _, visibility = await share(
+        request,
+        viewer,
+        lambda: _own_deployed(request, process_id, deploying=False),
+        lambda _, v: deployed(request).set_visibility(process_id, v),
+    )
     return Response(orjson.dumps({"id": process_id, "visibility": visibility}), media_type=JSON)
 
 
@@ -487,18 +485,13 @@ def job_status(job_id: str, request: Request) -> Response:
     return Response(orjson.dumps(info), media_type=JSON)
 
 
-@router.patch(
-    "/jobs/{job_id}",
-    summary="Share or unshare a job and its results",
-    responses=problems(400, 401, 403, 404, 415),
-    openapi_extra=VISIBILITY_REQUEST,
-)
+@share_route(router, "/jobs/{job_id}", summary="Share or unshare a job and its results")
 async def share_job(job_id: str, request: Request) -> Response:
     """Body ``{"visibility": …}``: the job and every item it published change together."""
-    service = jobs(request)
-    job = await run_in_threadpool(service.own_job, require_user(request), job_id)
-    visibility = check_sharing(request, require_user(request), await visibility_body(request))
-    shared = await run_in_threadpool(service.share, job, visibility)
+    service, viewer = jobs(request), require_user(request)
+    shared, visibility = await share(
+        request, viewer, lambda: service.own_job(viewer, job_id), service.share
+    )
     return Response(
         orjson.dumps({"jobID": job_id, "visibility": visibility, "results_shared": shared}),
         media_type=JSON,

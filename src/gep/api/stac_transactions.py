@@ -18,7 +18,7 @@ from gep.api.auth import require_user
 from gep.api.deps import base_url, get_store, json_body
 from gep.api.openapi import answer, json_request, no_content, problems, request_header
 from gep.api.services import services
-from gep.api.sharing import check_sharing
+from gep.api.sharing import check_sharing, delete_route, share_member
 from gep.api.stac import _coll_url, _json, _render_collection
 from gep.api.stac_render import GEOJSON, render_item
 from gep.catalog.access import Access, is_reserved_collection
@@ -206,11 +206,9 @@ async def patch_collection(
     body = await json_body(request)
     if not isinstance(body, dict):
         raise InvalidInput("a merge patch must be a JSON object", field="body")
-    if "visibility" in body:
-        visibility = check_sharing(request, require_user(request), body.pop("visibility"))
-        await run_in_threadpool(
-            store.set_collection_access, collection_id, Access(acc.owner, visibility)
-        )
+    await share_member(
+        request, body, lambda v: store.set_collection_access(collection_id, Access(acc.owner, v))
+    )
     current = await run_in_threadpool(store.get_collection, collection_id)
     updated = merge_patch(current, body)
     updated["id"] = collection_id
@@ -221,12 +219,7 @@ async def patch_collection(
     return _json(_render_collection(updated, base_url(request)))
 
 
-@router.delete(
-    "/collections/{collection_id}",
-    status_code=204,
-    summary="Delete a collection and its items",
-    responses=problems(401, 403, 404),
-)
+@delete_route(router, "/collections/{collection_id}", summary="Delete a collection and its items")
 def delete_collection(
     collection_id: str, request: Request, store: CatalogStore = Depends(get_store)
 ) -> Response:
@@ -434,11 +427,11 @@ async def patch_item(
         raise InvalidInput("a merge patch must be a JSON object", field="body")
     if body.get("id", item_id) != item_id:
         raise InvalidInput("the id of an item cannot be changed by PATCH", field="id")
-    if "visibility" in body:
-        visibility = check_sharing(request, require_user(request), body.pop("visibility"))
-        await run_in_threadpool(
-            store.set_item_access, collection_id, [item_id], Access(acc.owner, visibility)
-        )
+    await share_member(
+        request,
+        body,
+        lambda v: store.set_item_access(collection_id, [item_id], Access(acc.owner, v)),
+    )
     current = orjson.loads(await run_in_threadpool(store.get_item, collection_id, item_id))
     if not body:
         if (minimal := _minimal(request)) is not None:
@@ -450,12 +443,7 @@ async def patch_item(
     return await _replace(request, store, collection_id, item_id, merge_patch(current, body))
 
 
-@router.delete(
-    "/collections/{collection_id}/items/{item_id}",
-    status_code=204,
-    summary="Delete an item",
-    responses=problems(401, 403, 404),
-)
+@delete_route(router, "/collections/{collection_id}/items/{item_id}", summary="Delete an item")
 def delete_item(
     collection_id: str, item_id: str, request: Request, store: CatalogStore = Depends(get_store)
 ) -> Response:
