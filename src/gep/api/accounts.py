@@ -410,6 +410,18 @@ async def grant_credits(request: Request) -> Response:
     return _json({"user": user.name, **balance.as_dict()})
 
 
+def _rows_of(request: Request, user: str | None) -> str | None:
+    """Whose rows a ledger or usage request reads: the caller's own; an administrator may name
+    a user, or name none for everyone's (None). Another user's name is a 404 to others, as if
+    there were no such user."""
+    viewer = require_user(request)
+    if viewer.is_admin:
+        return None if user is None else accounts(request).user_by_name(user).id
+    if user is not None and user != viewer.name:
+        raise NotFound(f"no user named '{user}'", field="user")
+    return viewer.user_id
+
+
 @router.get("/ledger", summary="The credit ledger, newest first", responses=problems(400, 401, 404))
 def ledger(
     request: Request,
@@ -419,13 +431,7 @@ def ledger(
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> Response:
     """The caller's own rows; an administrator may name a user, or omit it for everyone's."""
-    viewer = require_user(request)
-    if viewer.is_admin:
-        user_id = None if user is None else accounts(request).user_by_name(user).id
-    else:
-        if user is not None and user != viewer.name:
-            raise NotFound(f"no user named '{user}'", field="user")
-        user_id = viewer.user_id
+    user_id = _rows_of(request, user)
     rows, total = credit_store(request).ledger(user_id, limit=limit, offset=offset, job_id=job)
     return _json({"entries": rows, "numberMatched": total})
 
@@ -449,13 +455,7 @@ def usage(
     """Jobs, CPU-seconds, wall time and bytes read and written, totalled per user, service
     and provider for jobs that ended in [from, to]. Users see their own; administrators
     everyone's (or one user's)."""
-    viewer = require_user(request)
-    if viewer.is_admin:
-        user_id = None if user is None else accounts(request).user_by_name(user).id
-    else:
-        if user is not None and user != viewer.name:
-            raise NotFound(f"no user named '{user}'", field="user")
-        user_id = viewer.user_id
+    user_id = _rows_of(request, user)
     lo = hi = None
     if start:
         lo = parse_datetime_interval(f"{start}/..").start_us
