@@ -33,7 +33,6 @@ import numpy as np
 import orjson
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from optical_items import L8, L8_BAND, S2, landsat8_item, sentinel2_item  # noqa: E402

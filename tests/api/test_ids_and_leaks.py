@@ -9,13 +9,12 @@ to take the ``results`` collection.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
@@ -26,7 +25,7 @@ from gep.core.ids import ID_PATTERN, check_id, is_valid_id
 from gep.jobs.publish import RESULTS_COLLECTION
 from tests.support.app import ADMIN_HEADERS, api_client, wait_for_job
 from tests.support.rasters import write_test_raster
-from tests.support.stores import BACKENDS, PG_URL
+from tests.support.stores import BACKENDS, scratch_postgis_database
 
 TOOL = """
 cwlVersion: v1.2
@@ -87,64 +86,60 @@ def world(
     raster = tmp / "data" / "tiny.tif"
     raster.parent.mkdir()
     write_test_raster(raster)
-    db = ""
-    admin_url = PG_URL.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)[0]
-    name = f"gep_leaks_{uuid.uuid4().hex[:10]}"
-    if request.param == "postgis":
-        with psycopg.connect(f"{admin_url}/postgres", autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-        db = PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        with api_client(
-            tmp / "home",
-            admin=False,
-            base_url="http://gep.test",
-            database_url=db,
-            data_roots=str(raster.parent),
-        ) as c:
-            headers: dict[str, dict[str, str]] = {"anonymous": {}, "admin": ADMIN_HEADERS}
-            assert c.post("/accounts/groups", json={"name": "g1"}, headers=ADMIN_HEADERS).is_success
-            for user, role in (("A", "developer"), ("B", "developer"), ("P", "user")):
-                r = c.post(
-                    "/accounts/users",
-                    json={"name": user, "role": role, "credits": 50, "token": True},
-                    headers=ADMIN_HEADERS,
-                )
-                assert r.status_code == 201, r.text
-                headers[user] = {"Authorization": f"Bearer {r.json()['token']}"}
-            w = World(c, headers)
-            # A: a private collection with a property no one else has
-            coll = {"id": SECRET_COLL, "description": "A's", "gep:visibility": "private"}
-            assert w.call("A", "POST", "/stac/collections", json=coll).status_code == 201
-            r = w.call("A", "POST", f"/stac/collections/{SECRET_COLL}/items",
-                       json=_item("s1", {SECRET_PROP: 7}))  # fmt: skip
-            assert r.status_code == 201, r.text
-            # A: a public collection, one public item and one made private, with its own name
-            coll = {"id": "a-open", "description": "A's open", "gep:visibility": "public"}
-            assert w.call("A", "POST", "/stac/collections", json=coll).status_code == 201
-            for iid, props in (("o1", {PUBLIC_PROP: 1}), ("o2", {HIDDEN_ITEM_PROP: "x"})):
-                r = w.call("A", "POST", "/stac/collections/a-open/items", json=_item(iid, props))
-                assert r.status_code == 201, r.text
-            r = w.call("A", "PATCH", "/stac/collections/a-open/items/o2",
-                       json={"visibility": "private"})  # fmt: skip
-            assert r.status_code == 200, r.text
-            # A: a private service, and a public one
-            for sid, vis in (("svc-hidden", "private"), ("svc-open", "public")):
-                r = w.call("A", "POST", f"/processes?visibility={vis}",
-                           content=TOOL.format(id=sid),
-                           headers={"content-type": "application/cwl+yaml"})  # fmt: skip
-                assert r.status_code == 201, r.text
-            # the administrator: a public raster item jobs can read
-            coll = {"id": "rasters", "description": "public rasters"}
-            assert w.call("admin", "POST", "/stac/collections", json=coll).status_code == 201
-            r = w.call("admin", "POST", "/stac/collections/rasters/items",
-                       json=_item("tiny", {}, href=raster.as_uri()))  # fmt: skip
-            assert r.status_code == 201, r.text
-            yield w
-    finally:
+    with ExitStack() as stack:
+        db = ""
         if request.param == "postgis":
-            with psycopg.connect(f"{admin_url}/postgres", autocommit=True) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            db = stack.enter_context(scratch_postgis_database("gep_leaks"))
+        yield from _world(tmp, raster, db)
+
+
+def _world(tmp: Path, raster: Path, db: str) -> Iterator[World]:
+    with api_client(
+        tmp / "home",
+        admin=False,
+        base_url="http://gep.test",
+        database_url=db,
+        data_roots=str(raster.parent),
+    ) as c:
+        headers: dict[str, dict[str, str]] = {"anonymous": {}, "admin": ADMIN_HEADERS}
+        assert c.post("/accounts/groups", json={"name": "g1"}, headers=ADMIN_HEADERS).is_success
+        for user, role in (("A", "developer"), ("B", "developer"), ("P", "user")):
+            r = c.post(
+                "/accounts/users",
+                json={"name": user, "role": role, "credits": 50, "token": True},
+                headers=ADMIN_HEADERS,
+            )
+            assert r.status_code == 201, r.text
+            headers[user] = {"Authorization": f"Bearer {r.json()['token']}"}
+        w = World(c, headers)
+        # A: a private collection with a property no one else has
+        coll = {"id": SECRET_COLL, "description": "A's", "gep:visibility": "private"}
+        assert w.call("A", "POST", "/stac/collections", json=coll).status_code == 201
+        r = w.call("A", "POST", f"/stac/collections/{SECRET_COLL}/items",
+                   json=_item("s1", {SECRET_PROP: 7}))  # fmt: skip
+        assert r.status_code == 201, r.text
+        # A: a public collection, one public item and one made private, with its own name
+        coll = {"id": "a-open", "description": "A's open", "gep:visibility": "public"}
+        assert w.call("A", "POST", "/stac/collections", json=coll).status_code == 201
+        for iid, props in (("o1", {PUBLIC_PROP: 1}), ("o2", {HIDDEN_ITEM_PROP: "x"})):
+            r = w.call("A", "POST", "/stac/collections/a-open/items", json=_item(iid, props))
+            assert r.status_code == 201, r.text
+        r = w.call("A", "PATCH", "/stac/collections/a-open/items/o2",
+                   json={"visibility": "private"})  # fmt: skip
+        assert r.status_code == 200, r.text
+        # A: a private service, and a public one
+        for sid, vis in (("svc-hidden", "private"), ("svc-open", "public")):
+            r = w.call("A", "POST", f"/processes?visibility={vis}",
+                       content=TOOL.format(id=sid),
+                       headers={"content-type": "application/cwl+yaml"})  # fmt: skip
+            assert r.status_code == 201, r.text
+        # the administrator: a public raster item jobs can read
+        coll = {"id": "rasters", "description": "public rasters"}
+        assert w.call("admin", "POST", "/stac/collections", json=coll).status_code == 201
+        r = w.call("admin", "POST", "/stac/collections/rasters/items",
+                   json=_item("tiny", {}, href=raster.as_uri()))  # fmt: skip
+        assert r.status_code == 201, r.text
+        yield w
 
 
 # ---------------------------------------------------------------------- the id rule

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, assume, given, settings
@@ -25,7 +24,7 @@ from hypothesis import strategies as st
 
 from gep.catalog.opensearch.parameters import CORE_PARAMETERS, EO_PARAMETERS
 from tests.support.app import ADMIN_HEADERS, api_client
-from tests.support.stores import BACKENDS, PG_URL
+from tests.support.stores import BACKENDS, scratch_postgis_database
 
 COLL = "fuzzed"
 #: examples per parameter (GEP_FUZZ_EXAMPLES for a longer hunt)
@@ -214,32 +213,28 @@ def api(
 ) -> Iterator[TestClient]:
     """An anonymous client of an API on each backend with one public collection of items."""
     home = Path(tmp_path_factory.mktemp(f"fuzz-{request.param}"))
-    name = f"gep_fuzz_{uuid.uuid4().hex[:10]}"
-    admin = PG_URL.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)[0]
-    db = ""
-    if request.param == "postgis":
-        with psycopg.connect(f"{admin}/postgres", autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-        db = PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        with api_client(
-            home,
-            admin=False,
-            raise_server_exceptions=False,
-            base_url="http://gep.test",
-            database_url=db,
-        ) as c:
-            coll = {"id": COLL, "description": "fuzzed", "gep:visibility": "public"}
-            r = c.post("/stac/collections", json=coll, headers=ADMIN_HEADERS)
-            assert r.status_code == 201, r.text
-            feats = {"type": "FeatureCollection", "features": [_item(n) for n in range(4)]}
-            r = c.post(f"/stac/collections/{COLL}/items", json=feats, headers=ADMIN_HEADERS)
-            assert r.status_code == 201, r.text
-            yield c
-    finally:
-        if db:
-            with psycopg.connect(f"{admin}/postgres", autocommit=True) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with ExitStack() as stack:
+        db = ""
+        if request.param == "postgis":
+            db = stack.enter_context(scratch_postgis_database("gep_fuzz"))
+        yield from _api(home, db)
+
+
+def _api(home: Path, db: str) -> Iterator[TestClient]:
+    with api_client(
+        home,
+        admin=False,
+        raise_server_exceptions=False,
+        base_url="http://gep.test",
+        database_url=db,
+    ) as c:
+        coll = {"id": COLL, "description": "fuzzed", "gep:visibility": "public"}
+        r = c.post("/stac/collections", json=coll, headers=ADMIN_HEADERS)
+        assert r.status_code == 201, r.text
+        feats = {"type": "FeatureCollection", "features": [_item(n) for n in range(4)]}
+        r = c.post(f"/stac/collections/{COLL}/items", json=feats, headers=ADMIN_HEADERS)
+        assert r.status_code == 201, r.text
+        yield c
 
 
 def _no_5xx(r: Any, sent: Any) -> None:
