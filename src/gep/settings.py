@@ -20,6 +20,12 @@ class Settings(BaseSettings):
     storage_url: str = Field(default="", description="fsspec URL; empty = home/storage")
     dask_scheduler: str = Field(default="", description="Dask scheduler; empty = LocalCluster")
     base_url: str = Field(default="", description="Public URL of the API (for links)")
+    cors_origins: str = Field(
+        default="*",
+        description="Origins whose browser pages may call the API (CORS), separated by ','; "
+        "'*' = any origin, without credentials (bearer tokens still work, cookies are not "
+        "shared); named origins also get credentials (the session cookie); empty = no CORS",
+    )
     jobs_workers: int = Field(default=1, description="Workers of the embedded LocalCluster")
     jobs_max_attempts: int = Field(default=2, description="Runs of a job whose worker dies")
     jobs_timeout_s: float = Field(default=0.0, description="Per-job time limit; 0 = none")

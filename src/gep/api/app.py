@@ -18,6 +18,7 @@ from gep.accounts.store import AccountStore
 from gep.accounts.usage import UsageStore
 from gep.api import (
     accounts,
+    assets,
     errors,
     gazetteer,
     harvest,
@@ -30,6 +31,7 @@ from gep.api import (
     stac_transactions,
 )
 from gep.api.body_limit import BodyLimit
+from gep.api.cors import install_cors
 from gep.api.deps import base_url
 from gep.api.login_limit import LoginLimiter
 from gep.api.services import Services
@@ -159,6 +161,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)  # 413 past the cap
+    install_cors(app, split_list(settings.cors_origins))  # added last: outermost, on every answer
     openapi.install(app)  # problem+json answers, 400 (not 422), the Problem schema
 
     @app.get("/api", include_in_schema=False)
@@ -231,4 +234,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from gep.api import quicklooks  # (kept beside its include: one-hunk edit, hoist freely)
 
     app.include_router(quicklooks.router)
+    app.include_router(assets.router)
     return app

@@ -49,6 +49,7 @@ _WHY: dict[int, str] = {
     404: "No such object, or one the caller may not see",
     409: "Conflict with the current state (exists already, or busy)",
     415: "The body's media type is not accepted here",
+    416: "The byte range asked for lies past the end of the file (Content-Range: bytes */size)",
     429: "Too many attempts; wait for Retry-After seconds",
     500: "The job failed (its error is the detail)",
     413: "The body is larger than the server accepts (GEP_MAX_BODY_BYTES)",
@@ -60,6 +61,13 @@ _HEADERS: dict[int, dict[str, Any]] = {
     401: {
         "WWW-Authenticate": {
             "description": "The authentication scheme to use (Bearer)",
+            "schema": {"type": "string"},
+            "required": True,
+        }
+    },
+    416: {
+        "Content-Range": {
+            "description": "bytes */size: the size of the file",
             "schema": {"type": "string"},
             "required": True,
         }
