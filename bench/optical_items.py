@@ -1,8 +1,8 @@
 """STAC items over the optical rasters of ``tests/data`` (a Landsat-8 scene's GeoTIFF bands, a
 Sentinel-2 scene's JPEG 2000 bands), for ``bench/quicklook.py``.
 
-A copy of the builders of ``tests/support/quicklook_items.py``, kept here so that the
-benchmarks import nothing from ``tests`` (they read its data files, which are data, not code).
+The one copy: ``tests/support/quicklook_items.py`` imports these builders from here, since
+the benchmarks import nothing from ``tests`` (they read its data files, which are data).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The pair search as it was before ``find_pairs`` assessed its candidates in bulk: one GEOS
 intersection and one orbit parse per candidate, the collector on.
 
-``bench/insar.py --previous`` times it beside ``find_pairs`` and compares their answers. It is a
-frozen copy of the oracle of ``tests/catalog/test_pair_search.py`` (which checks the two agree
-to the last character), kept here so that the benchmarks import nothing from ``tests``.
+``bench/insar.py --previous`` times it beside ``find_pairs`` and compares their answers;
+``tests/catalog/test_pair_search.py`` imports it as its oracle and checks the two agree to the
+last character. It lives here because the benchmarks import nothing from ``tests``.
 """
 
 from __future__ import annotations
