@@ -103,18 +103,7 @@ class Gateway:
         parts = real.relative_to(self.config._storage).parts
         return parts[1] if len(parts) >= 2 and parts[0] == JOBS_AREA else None
 
-    # ------------------------------------------------------------------ any href
-    def check(self, href: str, viewer: Viewer, field: str = "href") -> None:
-        """Whether a job may read this href, checked before the job exists: a local file is
-        confined now, a remote host is resolved and checked now (again at download)."""
-        parsed = parse_href(href)
-        if parsed.kind is HrefKind.LOCAL:
-            self.local_file(href, viewer, field)
-        elif parsed.kind is HrefKind.HTTP and parsed.url is not None:
-            check_url(parsed.url, self.config, field)
-        else:
-            raise _refused(field, href)
-
+    # ------------------------------------------------------------------ what a job reads
     def stage(self, href: str, folder: Path, viewer: Viewer, field: str = "href") -> Path:
         """A local path for the href: confined local files in place (never copied), HTTP(S)
         downloaded into ``folder`` within the configured bounds."""
@@ -148,10 +137,6 @@ class Gateway:
             elif href.lower().startswith(("file:", "/vsi")):
                 raise _refused(where, href)
 
-    def resolver(self, viewer: Viewer, field: str = "href") -> Callable[[str], Path]:
-        """``href → local path`` for one viewer, for code below the gateway (tiles)."""
-        return lambda href: self.local_file(href, viewer, field)
-
     # ------------------------------------------------------------------ writes
     def check_item_hrefs(
         self,
@@ -178,9 +163,10 @@ class Gateway:
 
     def _check_written(self, name: str, href: str, is_own_job: Callable[[str], bool]) -> None:
         text = href.strip()
-        low = text.lower()
-        local = parse_href(text).kind is HrefKind.LOCAL or low.startswith(("file:", "/vsi"))
-        if not local and not (text.startswith("/") and not text.startswith("//")):
+        # a file: URL of any host, a GDAL /vsi… path or any absolute path names the server
+        if not text.lower().startswith("file:") and not (
+            text.startswith("/") and not text.startswith("//")
+        ):
             return
         job = self.storage_owner_job(text)
         if job is not None and is_own_job(job):

@@ -48,9 +48,8 @@ class AssetRef(BaseModel):
     )
 
 
-#: the JSON Schema marks of a File/Directory input: the API resolves the item (and the gateway
-#: its asset hrefs) before a job exists
-_ITEM_INPUT = {"format": ITEM_REF, "x-gep-cwl-class": None}
+#: a File/Directory input names a catalogue item (JSON Schema format ITEM_REF): the job service
+#: resolves the item, and the gateway its asset hrefs, before a job exists
 ItemInput = str | AssetRef
 
 _SCALARS: dict[str, tuple[Any, dict[str, Any]]] = {
@@ -60,10 +59,10 @@ _SCALARS: dict[str, tuple[Any, dict[str, Any]]] = {
     "float": (float, {}),
     "double": (float, {}),
     "boolean": (bool, {}),
-    "File": (ItemInput, {"json_schema_extra": {**_ITEM_INPUT, "x-gep-cwl-class": "File"}}),
+    "File": (ItemInput, {"json_schema_extra": {"format": ITEM_REF, "x-gep-cwl-class": "File"}}),
     "Directory": (
         ItemInput,
-        {"json_schema_extra": {**_ITEM_INPUT, "x-gep-cwl-class": "Directory"}},
+        {"json_schema_extra": {"format": ITEM_REF, "x-gep-cwl-class": "Directory"}},
     ),
 }
 
