@@ -14,7 +14,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export GEP_TEST_DATABASE_URL
 
-.PHONY: run test install postgis sandbox validator mintpy lint typecheck importlinter pytest bench-catalog clean
+.PHONY: run test install postgis sandbox nginx validator mintpy lint typecheck importlinter pytest bench-catalog bench-gateway clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,12 @@ sandbox:
 	@command -v bwrap >/dev/null || { echo "installing bubblewrap"; \
 	  (apt-get install -y -qq bubblewrap >/dev/null 2>&1 || \
 	   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null)); }
+
+## nginx: the peer bench/gateway.py serves the same file with (run by the bench, never as a service)
+nginx:
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { echo "installing nginx-light"; \
+	  (apt-get install -y -qq nginx-light >/dev/null 2>&1 || \
+	   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null)); }
 
 ## PostgreSQL + PostGIS for the tests of the scale backend (Debian packages, installed when missing)
 postgis:
@@ -80,13 +86,17 @@ typecheck: install
 importlinter: install
 	$(BIN)/lint-imports
 
-pytest: install postgis sandbox validator mintpy
+pytest: install postgis sandbox nginx validator mintpy
 	$(BIN)/pytest -q
 
 test: lint importlinter typecheck pytest
 
 bench-catalog: install postgis
 	$(BIN)/python bench/catalog.py $(or $(N),100000)
+
+## the data gateway against nginx and s3fs (1 GB COG in bench/.data, made once; SIZE_MB=… for less)
+bench-gateway: install nginx
+	$(BIN)/python bench/gateway.py --size-mb $(or $(SIZE_MB),1024)
 
 clean:
 	rm -rf $(VENV) $(VALIDATOR_VENV) .gep .pytest_cache .mypy_cache .ruff_cache

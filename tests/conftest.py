@@ -6,6 +6,7 @@ Plain helpers (the API client factory, job polling, stores, servers, item builde
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +23,10 @@ from gep.algorithms.simulate.scene import (
     window_around,
 )
 from gep.catalog.store import CatalogStore
+from gep.gateway.storage import StorageConfig
 from gep.io.dem import read_dem
 from gep.io.sentinel1 import open_swath
+from tests.support.s3 import CREDENTIALS, S3Server, seaweed_server
 from tests.support.stores import BACKENDS, make_store
 
 
@@ -90,3 +93,28 @@ def okada_pair(rome_geometry, rome_dem) -> Scene:  # type: ignore[no-untyped-def
     """An Mw 5.8 thrust (8 × 6 km, 0.5 m slip, centroid 5 km deep) under Rome; 512 × 1280."""
     source = OkadaSource(42.0, 12.5, 5000.0, 140.0, 40.0, 8000.0, 6000.0, 90.0, 0.5)
     return _simulate(rome_geometry, rome_dem, 42.0, 12.5, (512, 1280), source, 2)
+
+
+# -- storage: a local folder and a real S3 server (SeaweedFS, started once per session) -------
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """SeaweedFS serving S3 on loopback; botocore finds the test credentials in the
+    environment, as a deployment's workers find theirs."""
+    for name, value in CREDENTIALS.items():
+        os.environ.setdefault(name, value)
+    with seaweed_server() as server:
+        yield server
+
+
+STORAGE_KINDS = ("local", "s3")
+
+
+@pytest.fixture(params=STORAGE_KINDS)
+def storage_config(request: pytest.FixtureRequest, tmp_path: Path) -> StorageConfig:
+    """GEP's storage on a local folder, then on a fresh bucket of the real S3 server."""
+    if request.param == "local":
+        return StorageConfig((tmp_path / "storage").as_uri())
+    server: S3Server = request.getfixturevalue("s3_server")
+    return StorageConfig(f"s3://{server.new_place()}/gep", server.endpoint_url)

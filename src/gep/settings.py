@@ -17,7 +17,26 @@ class Settings(BaseSettings):
 
     home: Path = Field(default=Path("./.gep"), description="Where embedded state lives")
     database_url: str = Field(default="", description="SQLAlchemy URL; empty = SQLite in home")
-    storage_url: str = Field(default="", description="fsspec URL; empty = home/storage")
+    storage_url: str = Field(
+        default="",
+        description="Where GEP keeps its files: a folder (file:///…) or an S3 prefix "
+        "(s3://bucket/prefix; credentials and region from the AWS_* variables); "
+        "empty = home/storage",
+    )
+    s3_endpoint_url: str = Field(
+        default="",
+        description="Endpoint of an S3-compatible server (SeaweedFS, MinIO); empty = AWS",
+    )
+    s3_presigned_redirect: bool = Field(
+        default=False,
+        description="On S3 storage, answer asset downloads with a redirect to a presigned "
+        "URL instead of streaming the bytes through GEP",
+    )
+    secret_key: str = Field(
+        default="",
+        description="Key of the HMAC that signs expiring asset URLs; empty = a random key kept "
+        "in home/secret_key (made once)",
+    )
     dask_scheduler: str = Field(default="", description="Dask scheduler; empty = LocalCluster")
     base_url: str = Field(default="", description="Public URL of the API (for links)")
     cors_origins: str = Field(
@@ -56,8 +75,32 @@ class Settings(BaseSettings):
     fetch_timeout_s: float = Field(
         default=300.0, description="Longest a job's download of one remote file may take"
     )
+    fetch_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=10,
+        description="Tries of one source (a mirror, a href) before the next is tried",
+    )
+    fetch_backoff_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="Wait before a source's second try; doubled before each later one",
+    )
+    cache_max_bytes: int = Field(
+        default=10 << 30,
+        ge=0,
+        description="Quota of the cache of remote inputs (bytes; least recently used entries "
+        "not pinned by a queued or running job are evicted past it); 0 = no cache",
+    )
     max_body_bytes: int = Field(
         default=16 << 20, description="Largest request body accepted (bytes); larger is 413"
+    )
+    upload_quota_bytes: int = Field(
+        default=10 << 30,
+        ge=0,
+        description="Storage each user may fill with uploads (bytes, their files and open "
+        "upload sessions together); an upload past it is 413",
     )
     jobs_max_sync_per_user: int = Field(
         default=4, description="Synchronous executions one user may have waiting at once"
@@ -80,6 +123,12 @@ class Settings(BaseSettings):
         default=30.0,
         description="How often gep serve looks for scheduled harvests that are due; 0 = never",
     )
+    retention_poll_s: float = Field(
+        default=3600.0,
+        ge=0,
+        description="How often gep serve expires what collections' retention policies no "
+        "longer keep (the first sweep a minute after start at most); 0 = never",
+    )
 
     token: str = Field(
         default="",
@@ -98,7 +147,8 @@ class Settings(BaseSettings):
         "(the right password from an address that has not failed still logs in)",
     )
     login_address_attempts: int = Field(
-        default=20, description="Failed logins allowed per client address per window, "
+        default=20,
+        description="Failed logins allowed per client address per window, "
         "whatever the account (password spraying)",
     )
     login_window_s: float = Field(default=300.0, description="The window of login_attempts")

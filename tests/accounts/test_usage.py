@@ -91,6 +91,36 @@ def test_usage_is_measured_and_reported(world: tuple[TestClient, dict[str, Any]]
         assert r.status_code == 400, params
 
 
+def test_data_is_accounted_per_user_source_and_collection(
+    world: tuple[TestClient, dict[str, Any]],
+) -> None:
+    c, w = world
+    ula, size = w["users"]["ula"], w["raster"].stat().st_size
+    # a download through the asset route: what was sent, counted as ula's read of "mine"
+    r = c.get("/stac/collections/mine/items/r/assets/data", headers={**ula, "Range": "bytes=0-999"})
+    assert r.status_code == 206 and len(r.content) == 1000
+    data = c.get("/accounts/usage", headers=ula).json()["data"]
+    assert {d["user"] for d in data} == {"ula"}  # a user sees their own rows only
+    rows = {(d["direction"], d["source"], d["collection"]): d for d in data}
+    # two quicklook jobs staged the raster from the data root, then the download
+    assert rows[("read", "data-root", "mine")]["bytes"] == 2 * size + 1000
+    assert rows[("read", "data-root", "mine")]["events"] == 3
+    assert rows[("write", "storage", "results")]["bytes"] > 0  # the jobs' results
+    assert all(d["cost_cents"] == 0 for d in data)  # no price yet
+    # an administrator prices the collection's data; the report costs the rows
+    bad = c.put("/accounts/data-prices/mine", json={"read_cents_per_gb": -1}, headers=ADMIN_HEADERS)
+    assert bad.status_code == 400 and bad.json()["field"] == "read_cents_per_gb"
+    price = {"read_cents_per_gb": 1e6, "write_cents_per_gb": 0}
+    assert c.put("/accounts/data-prices/mine", json=price, headers=ula).status_code == 403
+    assert c.put("/accounts/data-prices/mine", json=price, headers=ADMIN_HEADERS).status_code == 200
+    assert c.get("/accounts/data-prices", headers=ula).json()["mine"] == price
+    data = c.get("/accounts/usage", headers=ula).json()["data"]
+    read = next(d for d in data if (d["direction"], d["collection"]) == ("read", "mine"))
+    assert read["cost_cents"] == pytest.approx(read["bytes"] * 1e6 / 1e9, rel=1e-6)
+    assert c.delete("/accounts/data-prices/mine", headers=ADMIN_HEADERS).status_code == 204
+    assert c.delete("/accounts/data-prices/mine", headers=ADMIN_HEADERS).status_code == 404
+
+
 def test_jobs_read_with_their_submitters_permissions(
     world: tuple[TestClient, dict[str, Any]], tmp_path: Path
 ) -> None:

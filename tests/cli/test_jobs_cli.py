@@ -83,3 +83,16 @@ def test_jobs_filter_by_creation_time(gep: GepClient) -> None:
     assert future["numberMatched"] == 0
     past = gep.http.get("/jobs", params={"datetime": "2000-01-01T00:00:00Z/.."}).json()
     assert past["numberMatched"] >= 1
+
+
+def test_pin_and_unpin_a_job(gep: GepClient) -> None:
+    job = gep.execute("wait", {"seconds": 0.1}, wait=False)
+    gep.watch(job["jobID"], timeout=30, interval=0.1)
+    pinned = runner.invoke(cli, ["jobs", "pin", job["jobID"]])
+    assert pinned.exit_code == 0, pinned.output
+    assert json.loads(pinned.output)["gep:pinned"] is True
+    assert gep.job(job["jobID"])["gep:pinned"] is True
+    unpinned = runner.invoke(cli, ["jobs", "pin", job["jobID"], "--unpin"])
+    assert unpinned.exit_code == 0 and json.loads(unpinned.output)["gep:pinned"] is False
+    missing = runner.invoke(cli, ["jobs", "pin", "no-such"])
+    assert missing.exit_code == 2 and "no-such" in missing.output

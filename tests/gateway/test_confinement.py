@@ -230,7 +230,8 @@ def test_cwl_inputs_are_catalogue_items_never_paths(world: World) -> None:
                                 "asset": "data"}})  # fmt: skip
     assert status == 201 and job["status"] == "successful", job
     out = w.c.get(f"/jobs/{job['jobID']}/results", headers=w.h["U"]).json()["out"]
-    assert Path(out.removeprefix("file://")).read_bytes() == (w.data / "public.tif").read_bytes()
+    got = w.c.get(out, headers=w.h["U"])  # the result over HTTP, as its owner
+    assert got.status_code == 200 and got.content == (w.data / "public.tif").read_bytes()
 
 
 def test_another_users_results_follow_their_job(world: World) -> None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support.app import api_client
+from tests.support.app import api_client, fetch_result
 
 TOOL = """
 cwlVersion: v1.2
@@ -83,8 +82,8 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
         yield c
 
 
-def _read(href: str) -> str:
-    return Path(urlparse(href).path).read_text()
+def _read(c: TestClient, href: str) -> str:
+    return fetch_result(c, href).decode()
 
 
 def test_command_line_tool_lifecycle(client: TestClient) -> None:
@@ -97,7 +96,7 @@ def test_command_line_tool_lifecycle(client: TestClient) -> None:
     assert desc["inputs"]["times"]["minOccurs"] == 0
     r = client.post("/processes/shout/execution", json={"inputs": {"message": "Amatrice"}})
     assert r.status_code == 200, r.text
-    assert _read(r.json()["result"]) == "Amatrice\n"
+    assert _read(client, r.json()["result"]) == "Amatrice\n"
     job_id = r.headers["location"].rsplit("/", 1)[1]
     item = client.get(f"/stac/collections/results/items/{job_id}").json()
     assert "result" in item["assets"]
@@ -118,7 +117,7 @@ def test_two_step_workflow(client: TestClient) -> None:
     assert r.status_code == 201, r.text
     r = client.post("/processes/count-chars/execution", json={"inputs": {"text": "Kumamoto 2016"}})
     assert r.status_code == 200, r.text
-    assert _read(r.json()["counted"]).strip() == "13"
+    assert _read(client, r.json()["counted"]).strip() == "13"
     client.delete("/processes/count-chars")
 
 
@@ -192,5 +191,5 @@ def test_a_stac_catalogue_output_is_published_item_by_item(client: TestClient) -
     item = client.get(f"/stac/collections/results/items/{job_id}-scene").json()
     assert item["properties"]["gep:source_id"] == "scene"
     assert item["properties"]["gep:job"] == job_id
-    assert _read(item["assets"]["data"]["href"]) == "hello\n"  # the asset is the job's file
+    assert _read(client, item["assets"]["data"]["href"]) == "hello\n"  # the asset is the job's file
     client.delete("/processes/stac-maker")

@@ -78,6 +78,7 @@ def test_owslib_runs_quicklook_against_gep_serve(tmp_path: Path) -> None:
         assert status["status"] == "successful", status
         results = api._request(path=f"jobs/{job_id}/results")
         assert (results["width"], results["height"]) == (64, 48)
-        assert results["png"].endswith("quicklook.png")
+        assert results["png"].endswith(f"/stac/collections/results/items/{job_id}/assets/quicklook")
+        assert httpx.get(results["png"], headers=ADMIN_HEADERS).content.startswith(b"\x89PNG")
     finally:
         stop(server)

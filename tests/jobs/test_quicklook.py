@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
 import pytest
@@ -13,7 +12,7 @@ import rasterio
 from fastapi.testclient import TestClient
 from rasterio.transform import from_origin
 
-from tests.support.app import api_client
+from tests.support.app import api_client, fetch_result, open_result
 
 
 @pytest.fixture(scope="module")
@@ -69,14 +68,13 @@ def test_quicklook_renders_and_publishes(world: tuple[TestClient, Path]) -> None
     assert r.status_code == 200, r.text
     out = r.json()
     assert (out["width"], out["height"]) == (100, 60)
-    png = Path(urlparse(out["png"]).path)
-    with rasterio.open(png) as src:
+    with open_result(c, out["png"]) as src:
         img = src.read(1)
     assert img.shape == (60, 100)
     assert img[0, 0] == 0  # no-data stays transparent-black
     row = img[30].astype(int)
     assert (np.diff(row) >= 0).all() and row[-1] - row[1] > 200  # the ramp survives
-    with rasterio.open(Path(urlparse(out["cog"]).path)) as cog, rasterio.open(raster) as src:
+    with open_result(c, out["cog"]) as cog, rasterio.open(raster) as src:
         assert cog.crs == src.crs
         assert np.allclose(cog.bounds, src.bounds)  # same place, decimated
         assert cog.profile.get("compress", "").lower() == "deflate"
@@ -122,11 +120,15 @@ def test_dismissing_a_finished_job_removes_its_results(world: tuple[TestClient, 
     )
     assert r.status_code == 200
     job_id = r.headers["location"].rsplit("/", 1)[1]
-    png = Path(urlparse(r.json()["png"]).path)
-    assert png.exists()
+    png = r.json()["png"]
+    assert fetch_result(c, png).startswith(b"\x89PNG")
+    stored = c.get(f"/stac/collections/results/items/{job_id}").json()["assets"]["quicklook"]
+    assert stored["href"] == png
     assert c.get(f"/stac/collections/results/items/{job_id}").status_code == 200
     d = c.delete(f"/jobs/{job_id}")
     assert d.status_code == 200 and d.json()["status"] == "dismissed"
-    assert not png.exists()
+    assert c.get(png).status_code == 404
+    storage = c.app.state.services.gateway.storage  # type: ignore[attr-defined]
+    assert list(storage.walk(f"jobs/{job_id}")) == []  # the files went with the job
     assert c.get(f"/stac/collections/results/items/{job_id}").status_code == 404
     assert c.get(f"/jobs/{job_id}/results").status_code == 404

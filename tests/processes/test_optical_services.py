@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import copy
 import csv
+import io
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import numpy as np
 import orjson
 import pytest
-import rasterio
 from fastapi.testclient import TestClient
 
 from gep.demo.optical import (
@@ -26,7 +25,7 @@ from gep.demo.optical import (
     lava_scene,
     shifted_stack,
 )
-from tests.support.app import api_client, run_job, wait_for_job
+from tests.support.app import api_client, fetch_result, open_result, run_job, wait_for_job
 
 DATA = Path(__file__).parents[1] / "data" / "optical" / "landsat8"
 S2_META = Path(__file__).parents[1] / "data" / "optical" / "s2_l1c"
@@ -126,8 +125,8 @@ def _run(c: TestClient, process: str, inputs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _read(href: str) -> tuple[np.ndarray, Any]:
-    with rasterio.open(urlparse(href).path) as src:
+def _read(c: TestClient, href: str) -> tuple[np.ndarray, Any]:
+    with open_result(c, href) as src:
         return src.read(1), src
 
 
@@ -140,28 +139,29 @@ def test_offset_tracking_recovers_known_shifts_and_their_time_series(
     out = _run(c, "offset-tracking", {"products": products, "window": 64, "step": 32})
     assert out["dates"] == DATES
     assert out["pairs"] == [[0, 1], [0, 2], [1, 2]]
-    east, src = _read(out["east"])
-    north, _ = _read(out["north"])
+    east, src = _read(c, out["east"])
+    north, _ = _read(c, out["north"])
     assert src.crs.to_epsg() == 32633 and src.transform.a == pytest.approx(320.0)
     # first → last: 0.35 px × 10 m east, 0.5 px × 10 m north
     assert np.nanmedian(east) == pytest.approx(3.5, abs=0.15)
     assert np.nanmedian(north) == pytest.approx(5.0, abs=0.15)
-    mag, _ = _read(out["magnitude"])
+    mag, _ = _read(c, out["magnitude"])
     assert np.nanmedian(mag) == pytest.approx(np.hypot(3.5, 5.0), abs=0.15)
     assert out["valid_fraction"] > 0.9
-    snr, _ = _read(out["snr"])
+    snr, _ = _read(c, out["snr"])
     assert np.nanmedian(snr) > 10
-    arrows = orjson.loads(Path(urlparse(out["arrows"]).path).read_bytes())
+    arrows = orjson.loads(fetch_result(c, out["arrows"]))
     assert len(arrows["features"]) >= 0.9 * out["windows"]
     (lon0, lat0), (lon1, lat1) = arrows["features"][0]["geometry"]["coordinates"]
     assert lon1 > lon0 and lat1 > lat0  # pointing north-east, in lon/lat
-    with open(urlparse(out["timeseries"]).path) as fh:
+    with io.StringIO(fetch_result(c, out["timeseries"]).decode()) as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == out["windows"] * 3
     middle = [r for r in rows if r["date"] == DATES[1]]
     assert np.median([float(r["east_m"]) for r in middle]) == pytest.approx(1.5, abs=0.15)
     assert np.median([float(r["north_m"]) for r in middle]) == pytest.approx(2.0, abs=0.15)
-    assert Path(urlparse(out["magnitude"]).path).with_suffix(".png").exists()
+    png = fetch_result(c, out["magnitude"].replace("/assets/magnitude", "/assets/magnitude_png"))
+    assert png.startswith(b"\x89PNG")
 
 
 def test_offset_tracking_on_landsat_products_by_common_band_name(
@@ -176,7 +176,7 @@ def test_offset_tracking_on_landsat_products_by_common_band_name(
         {"products": [ref("landsat-real"), ref("landsat-lava-later")], "band": "nir08",
          "window": 32, "step": 16},
     )  # fmt: skip
-    east, src = _read(out["east"])
+    east, src = _read(c, out["east"])
     assert src.crs.to_epsg() == 32617 and src.transform.a == pytest.approx(16 * 900.0)
     assert out["valid_fraction"] > 0.5
     assert np.nanmedian(np.abs(east)) < 0.01 * 900.0
@@ -202,12 +202,12 @@ def test_hotspots_time_series_with_lava_clouds_and_clear_sky(
     # the simulated flow is found, and only it (the rest of the scene has 26 % cloud)
     assert by_id["landsat-lava"]["hot_pixels"] >= 0.9 * truth.sum()
     masks = dict(zip([s["product"] for s in scenes], out["masks"], strict=True))
-    mask, src = _read(masks["landsat-lava"])
+    mask, src = _read(c, masks["landsat-lava"])
     assert src.crs.to_epsg() == 32617
     hot = mask == 1
     assert not (hot & ~truth).any()
     assert (mask == 2).sum() > 5000  # the product's own cloud flag
-    with open(urlparse(out["timeseries"]).path) as fh:
+    with io.StringIO(fetch_result(c, out["timeseries"]).decode()) as fh:
         rows = list(csv.DictReader(fh))
     assert [r["date"] for r in rows] == sorted(r["date"] for r in rows)
     lava = next(r for r in rows if r["product"] == "landsat-lava")
@@ -215,7 +215,7 @@ def test_hotspots_time_series_with_lava_clouds_and_clear_sky(
     assert float(lava["swir2_radiance"]) > 0
     cloudy = next(r for r in rows if r["product"] == "landsat-clouded")
     assert cloudy["status"] == "clouded" and cloudy["hot_pixels"] == ""
-    polygons = orjson.loads(Path(urlparse(out["polygons"]).path).read_bytes())["features"]
+    polygons = orjson.loads(fetch_result(c, out["polygons"]))["features"]
     assert {p["properties"]["product"] for p in polygons} == {"landsat-lava", "landsat-lava-later"}
     assert (
         sum(p["properties"]["hot_pixels"] for p in polygons)
@@ -232,7 +232,7 @@ def test_hotspots_on_a_sentinel2_product(world: tuple[TestClient, dict[str, Any]
     assert scene["status"] == "ok"
     # the cloud strip (a fifth of the scene) is found by the spectral test, not the snow
     assert scene["cloud_fraction"] == pytest.approx(0.2, abs=0.02)
-    mask, src = _read(out["masks"][0])
+    mask, src = _read(c, out["masks"][0])
     assert src.crs.to_epsg() == 32631 and src.transform.a == 20.0
     truth = w["s2_truth"]
     hot = mask == 1
@@ -249,7 +249,7 @@ def test_a_scene_outside_the_area_is_reported_not_fatal(
     )
     got = {s["product"]: s["status"] for s in out["scenes"]}
     assert got == {"landsat-lava": "ok", "sentinel2-lava": "outside aoi"}
-    mask, _ = _read(out["masks"][0])
+    mask, _ = _read(c, out["masks"][0])
     assert mask.shape[0] < 259 and mask.shape[1] < 255  # cut to the area
 
 

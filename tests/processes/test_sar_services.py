@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from gep.algorithms.simulate.scene import MogiSource
 from gep.demo.sar import DemoPair, build_demo, collections
-from tests.support.app import api_client, wait_for_job
+from tests.support.app import api_client, fetch_result, open_result, wait_for_job
 
 # a small Colli Albani pair (Mogi, 5 cm uplift) over the synthetic volcano DEM
 SMALL = (
@@ -75,7 +75,7 @@ def test_dinsar_publishes_products_that_match_the_truth(
     logs = " ".join(line["message"] for line in c.get(f"/jobs/{job}/logs").json()["logs"])
     for step in ("geometry", "coregistration", "Goldstein", "unwrapping", "geocoding"):
         assert step in logs, step
-    with rasterio.open(urlparse(out["los_displacement"]).path) as src:
+    with open_result(c, out["los_displacement"]) as src:
         assert src.crs.to_epsg() == 4326
         los = src.read(1)
         transform = src.transform
@@ -92,7 +92,7 @@ def test_dinsar_publishes_products_that_match_the_truth(
         d = src.read(names.index("los_displacement") + 1)
     assert np.nanmax(los) == pytest.approx(float(d.max() - np.median(d)), abs=0.008)
     for key in ("wrapped_phase", "coherence", "amplitude", "unwrapped_phase", "kmz"):
-        assert Path(urlparse(out[key]).path).exists()
+        assert fetch_result(c, out[key])
     # the job's results are a catalogued item with the PNG quicklooks beside the COGs
     found = c.get("/stac/search", params={"collections": "results", "limit": 50}).json()["features"]
     mine = [f for f in found if job in f["id"]]
@@ -108,14 +108,14 @@ def test_coin_publishes_coherence_intensity_and_rgb(
     )
     assert r.status_code == 200, r.text
     out = r.json()
-    with rasterio.open(urlparse(out["rgb"]).path) as src:
+    with open_result(c, out["rgb"]) as src:
         assert src.count == 3 and src.dtypes[0] == "uint8"
-    with rasterio.open(urlparse(out["coherence"]).path) as src:
+    with open_result(c, out["coherence"]) as src:
         coh = src.read(1)
     finite = coh[np.isfinite(coh)]
     # the simulated coherence spans 0.3-0.95; the estimate must too
     assert 0.25 < np.percentile(finite, 5) < 0.5 and 0.8 < np.percentile(finite, 95) <= 1.0
-    with rasterio.open(urlparse(out["intensity_ratio"]).path) as src:
+    with open_result(c, out["intensity_ratio"]) as src:
         ratio = src.read(1)
     # no change was simulated: the ratio is centred on 0 dB
     assert abs(float(np.nanmedian(ratio))) < 0.5

@@ -5,6 +5,7 @@ exists."""
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,13 @@ from gep.algorithms.simulate.timeseries import simulate_stack
 from gep.demo.sbas import COLLECTION, REFERENCE, collection, interferogram_items
 from gep.processes.sbas.products import CSV_COLUMNS
 from gep.settings import Settings
-from tests.support.app import app_settings, client_for, wait_for_job
+from tests.support.app import (
+    app_settings,
+    client_for,
+    fetch_result,
+    open_result,
+    wait_for_job,
+)
 
 SIM = "sim-ifgs"
 SIM_SHAPE = (40, 50)
@@ -104,8 +111,8 @@ def _path(href: str) -> Path:
     return Path(urlparse(href).path)
 
 
-def _read(href: str) -> tuple[np.ndarray, Any]:
-    with rasterio.open(_path(href)) as src:
+def _read(c: TestClient, href: str) -> tuple[np.ndarray, Any]:
+    with open_result(c, href) as src:
         assert src.crs.to_epsg() == 4326
         return src.read(1), src.transform
 
@@ -129,7 +136,7 @@ def test_mexico_city_subsidence_through_the_api(world: tuple[TestClient, Any]) -
     logs = [line["message"] for line in c.get(f"/jobs/{job}/logs").json()["logs"]]
     blocks = [m for m in logs if "block " in m]
     assert len(blocks) >= 3 and any("block 1/" in m for m in blocks)
-    vel, transform = _read(out["velocity"])
+    vel, transform = _read(c, out["velocity"])
     finite = vel[np.isfinite(vel)]
     assert finite.size > 0.95 * vel.size
     # Mexico City sinks by tens of centimetres a year: large negative LOS velocities
@@ -139,14 +146,14 @@ def test_mexico_city_subsidence_through_the_api(world: tuple[TestClient, Any]) -
     assert vel[ref["row"], ref["col"]] == pytest.approx(0.0, abs=1e-3)
     lon, lat = transform @ (ref["col"] + 0.5, ref["row"] + 0.5)
     assert abs(lon - REFERENCE[0]) < 0.0014 and abs(lat - REFERENCE[1]) < 0.0014
-    tcoh, _ = _read(out["temporal_coherence"])
+    tcoh, _ = _read(c, out["temporal_coherence"])
     assert np.nanmedian(tcoh) > 0.8
     assert len(out["displacement"]) == 13
-    last, _ = _read(out["displacement"]["2018-07-17"])
-    first, _ = _read(out["displacement"]["2018-01-06"])
+    last, _ = _read(c, out["displacement"]["2018-07-17"])
+    first, _ = _read(c, out["displacement"]["2018-01-06"])
     assert np.nanmax(np.abs(first)) == 0.0 and np.nanpercentile(last, 2) < -100  # mm
     # the CSV: one row per point and date, the reference and the two points
-    with _path(out["timeseries_csv"]).open() as fh:
+    with io.StringIO(fetch_result(c, out["timeseries_csv"]).decode()) as fh:
         rows = list(csv.DictReader(fh))
     assert list(rows[0]) == CSV_COLUMNS
     assert [r["point"] for r in rows[::13]] == ["reference", "P1", "zocalo"]
@@ -168,7 +175,7 @@ def test_simulated_stack_through_the_api_matches_the_truth(world: tuple[TestClie
         "interferograms": _sim_refs(), "reference_point": ref_lonlat, "weighting": "none",
     }})  # fmt: skip
     assert r.status_code == 200, r.text
-    vel, _ = _read(r.json()["velocity"])
+    vel, _ = _read(c, r.json()["velocity"])
     truth = (sim.velocity - sim.velocity[2, 2]) * 1000
     assert np.sqrt(np.mean((vel - truth) ** 2)) < 0.5  # no noise simulated: the fit only
     assert r.json()["dates"][0] == str(sim.network.dates[0])
@@ -225,7 +232,7 @@ def test_the_mexico_stack_with_the_dem_error_term(world: tuple[TestClient, Any])
         "min_coherence": 0.2,
     }})  # fmt: skip
     assert r.status_code == 200, r.text
-    vel, _ = _read(r.json()["velocity"])
+    vel, _ = _read(c, r.json()["velocity"])
     assert np.nanpercentile(vel, 2) < -200
     item = c.get("/stac/search", params={"collections": "results", "limit": 100}).json()
     assert any("dem_error" in f["assets"] for f in item["features"])

@@ -129,3 +129,24 @@ def run_job(client: Any, process: str, inputs: dict[str, Any], timeout_s: float 
     status = wait_for_job(client, job, timeout_s=timeout_s)
     assert status["status"] == "successful", (status, client.get(f"/jobs/{job}/logs").json())
     return job
+
+
+@contextmanager
+def open_result(client: Any, href: str) -> Iterator[Any]:
+    """A result raster read the way any client reads it: over HTTP, from the GEP URL the
+    API gave (through the asset route, with the client's credentials)."""
+    from rasterio.io import MemoryFile
+
+    assert href.startswith("http"), f"a result href must be a GEP URL, not {href!r}"
+    r = client.get(href)
+    assert r.status_code == 200, r.text
+    with MemoryFile(r.content) as mem, mem.open() as src:
+        yield src
+
+
+def fetch_result(client: Any, href: str) -> bytes:
+    """A result file's bytes, read over HTTP from its GEP URL."""
+    assert href.startswith("http"), f"a result href must be a GEP URL, not {href!r}"
+    r = client.get(href)
+    assert r.status_code == 200, r.text
+    return bytes(r.content)

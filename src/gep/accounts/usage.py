@@ -107,18 +107,8 @@ class UsageStore:
     ) -> list[dict[str, Any]]:
         """Totals per (user, service, provider) of jobs that ended in [start, end]; one user's
         or, with ``user_id`` None, everyone's."""
-        where: list[str] = []
-        params: dict[str, Any] = {"ok": JobStatus.SUCCESSFUL, "ko": JobStatus.FAILED}
-        if user_id is not None:
-            where.append("j.user_id = :u")
-            params["u"] = user_id
-        if start_us is not None:
-            where.append("j.finished >= :s")
-            params["s"] = start_us
-        if end_us is not None:
-            where.append("j.finished <= :e")
-            params["e"] = end_us
-        clause = (" WHERE " + " AND ".join(where)) if where else ""
+        clause, params = window_where("j.user_id", "j.finished", user_id, start_us, end_us)
+        params.update({"ok": JobStatus.SUCCESSFUL, "ko": JobStatus.FAILED})
         sql = (
             "SELECT coalesce(u.name, '(none)'), j.process_id, j.provider, count(*), "
             "sum(CASE WHEN j.status = :ok THEN 1 ELSE 0 END), "
@@ -145,6 +135,25 @@ class UsageStore:
             }
             for r in rows
         ]
+
+
+def window_where(
+    user_col: str, time_col: str, user_id: str | None, start_us: int | None, end_us: int | None
+) -> tuple[str, dict[str, Any]]:
+    """The ``WHERE`` of a usage report (one user's or everyone's rows in [start, end]) and its
+    parameters; shared by the job and the data reports so their windows mean the same."""
+    where: list[str] = []
+    params: dict[str, Any] = {}
+    if user_id is not None:
+        where.append(f"{user_col} = :u")
+        params["u"] = user_id
+    if start_us is not None:
+        where.append(f"{time_col} >= :s")
+        params["s"] = start_us
+    if end_us is not None:
+        where.append(f"{time_col} <= :e")
+        params["e"] = end_us
+    return (" WHERE " + " AND ".join(where)) if where else "", params
 
 
 def report_csv(rows: list[dict[str, Any]]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -11,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from gep.accounts.credits import CreditStore
+from gep.accounts.data_usage import ANY_COLLECTION, check_data_price
 from gep.accounts.money import cents
 from gep.accounts.store import API, SESSION, TOKEN_PREFIX, AccountStore
 from gep.accounts.usage import report_csv
@@ -28,6 +30,7 @@ from gep.api.sharing import delete_route
 from gep.catalog.search import MAX_OFFSET
 from gep.core.access import NAME_PATTERN, Viewer
 from gep.core.errors import InvalidInput, NotFound, Unauthorized
+from gep.core.ids import check_id
 from gep.core.timeutil import parse_datetime_interval
 
 router = APIRouter(prefix="/accounts", tags=["Accounts"])
@@ -472,7 +475,58 @@ def usage(
     rows = store.report(user_id=user_id, start_us=lo, end_us=hi)
     if fmt == "csv":
         return Response(report_csv(rows), media_type="text/csv; charset=utf-8")
-    return _json({"from": start, "to": end, "usage": rows})
+    meter = services(request).data_meter
+    meter.flush()  # the downloads counted since the last batch are in the answer
+    data = services(request).data_usage.report(user_id=user_id, start_us=lo, end_us=hi)
+    return _json({"from": start, "to": end, "usage": rows, "data": data})
+
+
+@router.get(
+    "/data-prices",
+    summary="Prices of data read and written, per collection (cents per GB)",
+    responses=problems(401),
+)
+def data_prices(request: Request) -> Response:
+    require_user(request)
+    prices = services(request).data_usage.prices()
+    return _json({c: asdict(p) for c, p in sorted(prices.items())})
+
+
+@router.put(
+    "/data-prices/{collection}",
+    summary="Set the price of a collection's data (administrators; '*' for the rest)",
+    responses=problems(400, 401, 403),
+    openapi_extra=json_request(
+        "Cents per GB (10⁹ bytes)",
+        {
+            "type": "object",
+            "properties": {
+                "read_cents_per_gb": {"type": "number", "minimum": 0},
+                "write_cents_per_gb": {"type": "number", "minimum": 0},
+            },
+        },
+    ),
+)
+async def set_data_price(collection: str, request: Request) -> Response:
+    require_admin(request)
+    if collection != ANY_COLLECTION:
+        check_id(collection, field="collection")
+    price = check_data_price(await json_body(request))
+    await run_in_threadpool(services(request).data_usage.set_price, collection, price)
+    return _json({"collection": collection, **asdict(price)})
+
+
+@router.delete(
+    "/data-prices/{collection}",
+    summary="Remove a collection's data price (administrators)",
+    status_code=204,
+    responses=problems(401, 403, 404),
+)
+def remove_data_price(collection: str, request: Request) -> Response:
+    require_admin(request)
+    if not services(request).data_usage.remove_price(collection):
+        raise NotFound(f"collection '{collection}' has no data price", field="collection")
+    return Response(status_code=204)
 
 
 def _viewer_name(request: Request) -> str | None:

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import orjson
 from fastapi import FastAPI, Request
@@ -14,6 +15,7 @@ from starlette.responses import HTMLResponse, Response
 
 import gep
 from gep.accounts.credits import CreditStore
+from gep.accounts.data_usage import DataMeter, DataUsageStore
 from gep.accounts.store import AccountStore
 from gep.accounts.usage import UsageStore
 from gep.api import (
@@ -39,10 +41,12 @@ from gep.catalog.backends import open_store
 from gep.core.enums import ACTIVE_STATUSES
 from gep.gateway.config import GatewayConfig, split_list, split_paths
 from gep.gateway.resolver import Gateway
+from gep.gateway.signing import UrlSigner, load_key
 from gep.harvest.scheduler import HarvestScheduler
 from gep.harvest.store import HarvestStore
 from gep.jobs.deployed import DeployedStore
 from gep.jobs.engine import JobEngine
+from gep.jobs.retention import Retention, RetentionScheduler
 from gep.jobs.service import JobService
 from gep.jobs.store import JobStore, job_visible
 from gep.processes.cwl import container_runtime
@@ -62,14 +66,29 @@ def gateway_config(settings: Settings, storage: Path) -> GatewayConfig:
     """What hrefs may reach, from the settings; the embedded database is never readable."""
     url = settings.resolved_database_url()
     denied = (Path(url.removeprefix("sqlite:///")),) if url.startswith("sqlite:///") else ()
+    storage_url = settings.resolved_storage_url()
     return GatewayConfig(
         storage_root=storage,
+        storage_url=storage_url if not storage_url.startswith("file:") else "",
+        s3_endpoint_url=settings.s3_endpoint_url,
         data_roots=split_paths(settings.data_roots),
         fetch_allow=split_list(settings.fetch_allow),
         max_bytes=settings.fetch_max_bytes,
         timeout_s=settings.fetch_timeout_s,
+        cache_max_bytes=settings.cache_max_bytes,
+        fetch_attempts=settings.fetch_attempts,
+        fetch_backoff_s=settings.fetch_backoff_s,
         denied=denied,
     )
+
+
+def local_storage_root(settings: Settings) -> Path:
+    """The storage folder when storage is local; the server's local area (the quicklook
+    cache) beside an object store otherwise."""
+    url = settings.resolved_storage_url()
+    if url.startswith("file:"):
+        return Path(unquote(urlsplit(url).path))
+    return (settings.home / "storage").resolve()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -88,8 +107,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             engine.start_watchdog()
         if settings.harvest_poll_s > 0:
             svc.harvest_scheduler.start()
+        sweeper = RetentionScheduler(
+            Retention(store, jobs_store, svc.gateway.storage), settings.retention_poll_s
+        )
+        sweeper.start()  # (0: never)
         yield
+        sweeper.stop()
         svc.harvest_scheduler.stop()
+        svc.data_meter.close()  # the downloads counted since the last batch
         svc.job_engine.close()
         store.close()
 
@@ -108,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     deployed = DeployedStore(store.engine)
     account_store = AccountStore(store.engine)
     usage = UsageStore(store.engine)
+    data_usage = DataUsageStore(store.engine)
     if settings.admin_token:
         account_store.ensure_bootstrap_admin(settings.admin_token)
     login_limiter = LoginLimiter.from_settings(store.engine, settings)
@@ -115,7 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     harvest_scheduler = HarvestScheduler(store, harvests, poll_s=settings.harvest_poll_s or 30.0)
     for deployed_process in deployed.all(cwl_runtime):
         registry.add(deployed_process)
-    storage = Path(settings.resolved_storage_url().removeprefix("file://"))
+    storage = local_storage_root(settings)
     gateway = Gateway(
         gateway_config(settings, storage),
         job_visible=lambda job_id, viewer: job_visible(job_store, job_id, viewer),
@@ -142,10 +168,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         deployed=deployed,
         accounts=account_store,
         usage=usage,
+        data_usage=data_usage,
+        data_meter=DataMeter(data_usage),
         login_limiter=login_limiter,
         harvests=harvests,
         harvest_scheduler=harvest_scheduler,
         gateway=gateway,
+        url_signer=UrlSigner(load_key(settings.secret_key, settings.home)),
         job_engine=job_engine,
         jobs=JobService(
             catalog=store,
@@ -160,7 +189,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         oidc_pending=oidc.PendingLogins(),
     )
     errors.install(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)  # 413 past the cap
+    from gep.api import uploads  # (beside its first use: one-hunk edits, hoist freely)
+
+    app.add_middleware(  # 413 past the cap; uploads are held to the storage quota instead
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        routes=uploads.body_limits(settings.upload_quota_bytes),
+    )
     install_cors(app, split_list(settings.cors_origins))  # added last: outermost, on every answer
     openapi.install(app)  # problem+json answers, 400 (not 422), the Problem schema
 
@@ -235,4 +270,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(quicklooks.router)
     app.include_router(assets.router)
+    from gep.api import gateway as gateway_routes  # (beside its include, as quicklooks)
+
+    app.include_router(gateway_routes.router)
+    app.include_router(uploads.router)
+    from gep.api import retention  # (beside its include, as quicklooks)
+
+    app.include_router(retention.router)
     return app

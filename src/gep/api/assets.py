@@ -15,21 +15,25 @@ chunks, never read whole.
 
 from __future__ import annotations
 
+import asyncio
 import mimetypes
 import os
 import stat
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import anyio
 import orjson
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import RedirectResponse, Response, StreamingResponse
 
-from gep.api.auth import caller
+from gep.api.asset_urls import asset_url
+from gep.api.auth import caller, require_user
 from gep.api.byte_ranges import (
     RangeNotSatisfiable,
     etag_matches,
@@ -39,21 +43,37 @@ from gep.api.byte_ranges import (
     range_applies,
     select_range,
 )
-from gep.api.deps import get_store
+from gep.api.deps import base_url, get_store
 from gep.api.errors import problem
 from gep.api.openapi import Responses, param, problems
 from gep.api.services import services
 from gep.catalog.store import CatalogStore
+from gep.core.access import Viewer
 from gep.core.errors import NotFound
+from gep.core.timeutil import format_rfc3339
 from gep.gateway.config import HrefRefused
+from gep.gateway.signing import (
+    DEFAULT_LIFETIME_S,
+    EXPIRES,
+    MAX_LIFETIME_S,
+    USER,
+    SignatureRefused,
+    is_signed,
+)
+from gep.gateway.storage import Storage, StoredFile
 from gep.io.hrefs import HrefKind, parse_href
 
 router = APIRouter(prefix="/stac", tags=["Assets"])
 
 PATH = "/collections/{collection_id}/items/{item_id}/assets/{asset_key}"
 OCTET = "application/octet-stream"
-#: bytes read and sent at a time: large enough for throughput, small enough for many clients
-CHUNK = 256 * 1024
+#: bytes of a local file read and sent at a time (two per client: one sent, one read ahead),
+#: and the largest range answered in one read, without a stream
+CHUNK = 1 << 20
+#: bytes asked of an object store at a time (each request costs a round trip)
+STORED_CHUNK = 4 << 20
+#: life of the presigned URL a download is redirected to (GEP_S3_PRESIGNED_REDIRECT)
+PRESIGNED_S = 300
 
 _RANGE_HEADERS = {
     "Accept-Ranges": {"description": "Always bytes", "schema": {"type": "string"}},
@@ -112,9 +132,8 @@ async def get_asset(
     item_id: str,
     asset_key: str,
     request: Request,
-    store: CatalogStore = Depends(get_store),
 ) -> Response:
-    return await _serve(request, store, collection_id, item_id, asset_key, head=False)
+    return await _serve(request, collection_id, item_id, asset_key, head=False)
 
 
 @router.head(
@@ -129,42 +148,51 @@ async def head_asset(
     item_id: str,
     asset_key: str,
     request: Request,
-    store: CatalogStore = Depends(get_store),
 ) -> Response:
-    return await _serve(request, store, collection_id, item_id, asset_key, head=True)
+    return await _serve(request, collection_id, item_id, asset_key, head=True)
 
 
 async def _serve(
-    request: Request,
-    store: CatalogStore,
-    collection_id: str,
-    item_id: str,
-    asset_key: str,
-    *,
-    head: bool,
+    request: Request, collection_id: str, item_id: str, asset_key: str, *, head: bool
 ) -> Response:
-    viewer = caller(request)
-    content = await run_in_threadpool(store.get_item, collection_id, item_id, viewer)
+    # one hop to a thread for all the blocking work before the body (each hop waits for the
+    # event loop's thread to let go of the GIL: under load, hops cost more than the work)
+    return await run_in_threadpool(_answer, request, collection_id, item_id, asset_key, head)
+
+
+def _answer(
+    request: Request, collection_id: str, item_id: str, asset_key: str, head: bool
+) -> Response:
+    viewer = _reader(request, asset_path(collection_id, item_id, asset_key))
+    content = services(request).store.get_item(collection_id, item_id, viewer)
     asset = _asset(orjson.loads(content), item_id, asset_key)
     href = str(asset.get("href") or "")
-    path = await run_in_threadpool(_local_file, request, href, asset_key)
-    info = await run_in_threadpool(os.stat, path)
-    etag = file_etag(info.st_size, info.st_mtime_ns)
+    source = _source(request, href, asset_key, viewer)
+    size, mtime, etag = source.size, source.mtime, source.etag
     headers = {
         "Accept-Ranges": "bytes",
         "ETag": etag,
-        "Last-Modified": http_date(info.st_mtime),
+        "Last-Modified": http_date(mtime),
     }
     h = request.headers
     inm = h.get("if-none-match")
     if etag_matches(inm, etag) or (
-        inm is None and not_modified_since(h.get("if-modified-since"), info.st_mtime)
+        inm is None and not_modified_since(h.get("if-modified-since"), mtime)
     ):
         return Response(status_code=304, headers=headers)
+    storage = services(request).gateway.storage
+    if (
+        isinstance(source, StoredFile)
+        and services(request).settings.s3_presigned_redirect
+        and not head
+    ):
+        # the bucket serves the bytes: a URL valid for PRESIGNED_S, after GEP's checks
+        url = storage.fs.sign(storage.path(source.key), expiration=PRESIGNED_S)
+        return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
     try:
         wanted = (
-            select_range(h.get("range"), info.st_size)
-            if range_applies(h.get("if-range"), etag, info.st_mtime)
+            select_range(h.get("range"), size)
+            if range_applies(h.get("if-range"), etag, mtime)
             else None
         )
     except RangeNotSatisfiable as exc:
@@ -177,15 +205,126 @@ async def _serve(
             {**headers, "Content-Range": exc.content_range},
             field="Range",
         )
-    start, end, status = 0, info.st_size, 200
+    start, end, status = 0, size, 200
     if wanted is not None:
         start, end, status = wanted.start, wanted.end, 206
         headers["Content-Range"] = wanted.content_range
     headers["Content-Length"] = str(end - start)
-    media = _media_type(asset, path)
+    if isinstance(source, StoredFile):
+        media = _media_type(asset, source.key)
+        body = _stored_chunks(storage, source.key, start, end)
+        where = "storage"
+    else:
+        media = _media_type(asset, source.path.name)
+        body = _chunks(source.path, start, end)
+        local = storage.local_root
+        where = (
+            "storage" if local is not None and source.path.is_relative_to(local) else ("data-root")
+        )
     if head:
         return Response(status_code=status, headers=headers, media_type=media)
-    return StreamingResponse(_chunks(path, start, end), status, headers, media_type=media)
+    meter = services(request).data_meter
+    if end - start <= CHUNK:  # small: read it here and now, no stream to set up
+        data = _read_now(storage, source, start, end, asset_key)
+        meter.add(viewer.user_id, where, collection_id, len(data))
+        return Response(data, status, headers, media_type=media)
+    counted = _counted(body, lambda n: meter.add(viewer.user_id, where, collection_id, n))
+    return StreamingResponse(counted, status, headers, media_type=media)
+
+
+async def _counted(
+    body: AsyncIterator[bytes], count: Callable[[int], None]
+) -> AsyncIterator[bytes]:
+    """The body, its bytes counted once it ends or the client goes away (data accounting:
+    what was sent, not what was asked for)."""
+    sent = 0
+    try:
+        async for chunk in body:
+            sent += len(chunk)
+            yield chunk
+    finally:
+        count(sent)
+
+
+@dataclass(frozen=True)
+class _LocalFile:
+    path: Path
+    size: int
+    mtime: float
+    etag: str
+
+
+def _source(request: Request, href: str, key: str, viewer: Viewer) -> _LocalFile | StoredFile:
+    """The file behind a href, read as ``viewer``: a local file (storage or a data root) or
+    an object in GEP's bucket; 404 for everything else."""
+    gateway = services(request).gateway
+    if gateway.is_stored(href):
+        try:
+            return gateway.storage.info(gateway.stored_key(href, viewer, field="assetKey"))
+        except (HrefRefused, OSError):
+            raise NotFound(
+                f"asset '{key}' has no file this server serves to you", field="assetKey"
+            ) from None
+    path = _local_file(request, href, key, viewer)
+    info = os.stat(path)
+    return _LocalFile(path, info.st_size, info.st_mtime, file_etag(info.st_size, info.st_mtime_ns))
+
+
+def _reader(request: Request, path: str) -> Viewer:
+    """Whose permissions the request reads with: the signer's, for a signed URL (checked
+    here: expired or altered is 403), else the caller's."""
+    query = dict(request.query_params)
+    if not is_signed(query):
+        return caller(request)
+    svc = services(request)
+    user = svc.url_signer.verify(path, query)
+    try:
+        return svc.accounts.user(user).viewer()
+    except NotFound:  # the signer's account is gone: the URL reads nothing private
+        raise SignatureRefused(
+            "the account that signed this URL no longer exists", field=USER
+        ) from None
+
+
+def asset_path(collection_id: str, item_id: str, key: str) -> str:
+    """The route's path for an asset: what a signature covers, whatever the base URL."""
+    return urlsplit(asset_url("", collection_id, item_id, key)).path
+
+
+@router.get(
+    PATH + "/signed-url",
+    summary="A signed, expiring URL of an asset (for tools that cannot send a token)",
+    responses={
+        200: {
+            "description": "The URL (readable without credentials until it expires, with the "
+            "caller's permissions) and its expiry",
+            "content": {"application/json": {}},
+        },
+        **problems(400, 401, 404),
+    },
+)
+def signed_url(
+    collection_id: str,
+    item_id: str,
+    asset_key: str,
+    request: Request,
+    expires_in: int = Query(
+        DEFAULT_LIFETIME_S,
+        description=f"Seconds the URL stays valid (1 to {MAX_LIFETIME_S})",
+    ),
+    store: CatalogStore = Depends(get_store),
+) -> Response:
+    viewer = require_user(request)
+    content = store.get_item(collection_id, item_id, viewer)
+    asset = _asset(orjson.loads(content), item_id, asset_key)
+    _source(request, str(asset.get("href") or ""), asset_key, viewer)  # 404 if not served
+    query = services(request).url_signer.sign(
+        asset_path(collection_id, item_id, asset_key), viewer.user_id or "", expires_in
+    )
+    expires = int(dict(parse_qsl(query))[EXPIRES])
+    href = asset_url(base_url(request), collection_id, item_id, asset_key) + "?" + query
+    body = {"href": href, "expires": format_rfc3339(datetime.fromtimestamp(expires, UTC))}
+    return Response(orjson.dumps(body), media_type="application/json")
 
 
 def _asset(item: Any, item_id: str, key: str) -> dict[str, Any]:
@@ -196,7 +335,7 @@ def _asset(item: Any, item_id: str, key: str) -> dict[str, Any]:
     return asset
 
 
-def _local_file(request: Request, href: str, key: str) -> Path:
+def _local_file(request: Request, href: str, key: str, viewer: Viewer) -> Path:
     """The regular file a local href names, read as the caller through the gateway; 404 for
     a refusal (as for a missing file: a hidden file must look missing) and for remote hrefs."""
     kind = parse_href(href).kind
@@ -214,7 +353,7 @@ def _local_file(request: Request, href: str, key: str) -> Path:
     if kind is not HrefKind.LOCAL:
         raise refused
     try:
-        path = services(request).gateway.local_file(href, caller(request), field="assetKey")
+        path = services(request).gateway.local_file(href, viewer, field="assetKey")
     except HrefRefused:
         raise refused from None
     try:
@@ -225,23 +364,83 @@ def _local_file(request: Request, href: str, key: str) -> Path:
     return path
 
 
-def _media_type(asset: dict[str, Any], path: Path) -> str:
+def _media_type(asset: dict[str, Any], name: str) -> str:
     """The asset's declared ``type`` when it can be a header, else a guess from the name."""
     declared = asset.get("type")
     if isinstance(declared, str) and declared.isascii() and declared.isprintable() and declared:
         return declared
-    return mimetypes.guess_type(path.name)[0] or OCTET
+    return mimetypes.guess_type(name)[0] or OCTET
+
+
+def _read_now(
+    storage: Storage, source: _LocalFile | StoredFile, start: int, end: int, key: str
+) -> bytes:
+    """Bytes ``start``–``end`` of a file or an object at once (a small range); 404 when it
+    went away since it was looked at."""
+    try:
+        if isinstance(source, StoredFile):
+            return storage.read_range(source.key, start, end)
+        with open(source.path, "rb", buffering=0) as f:
+            return os.pread(f.fileno(), end - start, start)
+    except OSError:
+        raise NotFound(
+            f"asset '{key}' has no file this server serves to you", field="assetKey"
+        ) from None
 
 
 async def _chunks(path: Path, start: int, end: int) -> AsyncIterator[bytes]:
-    """Bytes ``start``–``end`` of the file, a chunk at a time (a file that shrank since its
-    ``stat`` ends the body early: the client sees fewer bytes than Content-Length said)."""
-    async with await anyio.open_file(path, "rb") as f:
-        await f.seek(start)
-        left = end - start
-        while left > 0:
-            chunk = await f.read(min(CHUNK, left))
+    """Bytes ``start``–``end`` of the file, a chunk at a time, the next one read while the
+    current one is sent (a file that shrank since its ``stat`` ends the body early: the
+    client sees fewer bytes than Content-Length said)."""
+    fd = await anyio.to_thread.run_sync(os.open, path, os.O_RDONLY)
+    pending: asyncio.Future[bytes] | None = None
+    try:
+        pos = start
+        pending = asyncio.ensure_future(
+            anyio.to_thread.run_sync(os.pread, fd, min(CHUNK, end - pos), pos)
+        )
+        while pending is not None:
+            chunk = await pending
             if not chunk:
+                pending = None
                 return
-            left -= len(chunk)
+            pos += len(chunk)
+            pending = (
+                asyncio.ensure_future(
+                    anyio.to_thread.run_sync(os.pread, fd, min(CHUNK, end - pos), pos)
+                )
+                if pos < end
+                else None
+            )
             yield chunk
+    finally:
+        if pending is not None and not pending.done():  # the client went away mid-read:
+            pending.add_done_callback(lambda _: os.close(fd))  # close once the thread is done
+        else:
+            os.close(fd)
+
+
+async def _stored_chunks(storage: Storage, key: str, start: int, end: int) -> AsyncIterator[bytes]:
+    """Bytes ``start``–``end`` of an object, read in ranges of STORED_CHUNK; the next range
+    is asked for while the current one is sent, so the object store's latency overlaps the
+    client's transfer."""
+
+    def fetch(first: int) -> bytes:
+        return storage.read_range(key, first, min(end, first + STORED_CHUNK))
+
+    pos = start
+    pending: asyncio.Future[bytes] | None = (
+        asyncio.ensure_future(run_in_threadpool(fetch, pos)) if pos < end else None
+    )
+    try:
+        while pending is not None:
+            data = await pending
+            pos += len(data)
+            pending = (
+                asyncio.ensure_future(run_in_threadpool(fetch, pos)) if data and pos < end else None
+            )
+            if data:
+                yield data  # whole: slices would copy what is already in memory
+    finally:  # the client went away: no read left running for nobody
+        if pending is not None:
+            pending.cancel()

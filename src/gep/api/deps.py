@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from fastapi import Request
 
+from gep.api.asset_urls import AssetUrls
 from gep.api.services import services
 from gep.catalog.areas import AreaStore
 from gep.catalog.gazetteer import Entry
@@ -34,6 +35,11 @@ def base_url(request: Request) -> str:
     if configured:
         return str(configured).rstrip("/")
     return str(request.base_url).rstrip("/")
+
+
+def asset_urls(request: Request) -> AssetUrls:
+    """How this request's answers name stored files (GEP URLs under its base URL)."""
+    return AssetUrls(base_url(request), services(request).gateway.storage)
 
 
 async def json_body(request: Request) -> Any:

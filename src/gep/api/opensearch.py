@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from gep.api.auth import caller
-from gep.api.deps import base_url, get_store, visible_places
+from gep.api.deps import asset_urls, base_url, get_store, visible_places
 from gep.api.openapi import param, problems, query
 from gep.api.stac_render import GEOJSON, item_links, render_item
 from gep.catalog.opensearch.description import description_document
@@ -116,10 +116,16 @@ def search(
     page = store.search(query.request)
     total = page.number_matched or 0
     ctx = _Page(request, collection_id, query, total)
+    urls = asset_urls(request)
     if fmt == "json":
-        feats = [render_item(c, ctx.base, coll_id, iid) for coll_id, iid, c in page.items]
+        feats = [render_item(c, ctx.base, coll_id, iid, urls) for coll_id, iid, c in page.items]
         return Response(_geojson(ctx, feats), media_type=GEOJSON)
-    items = [orjson.loads(c) for _, _, c in page.items]
+    items = []
+    for coll_id, iid, c in page.items:  # enclosures name stored files by their GEP URLs
+        item = orjson.loads(c)
+        if urls.wanted(c):
+            urls.rewrite(item, coll_id, iid)
+        items.append(item)
     return Response(_atom(ctx, coll, items).encode(), media_type=ATOM)
 
 

@@ -11,18 +11,20 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from gep.accounts.credits import CreditStore, check_price
+from gep.api.asset_urls import asset_url
 from gep.api.auth import caller, require_admin, require_deployer, require_user
-from gep.api.deps import base_url, json_body
+from gep.api.deps import asset_urls, base_url, json_body
 from gep.api.openapi import answer, json_request, param, problems, query, request_header
 from gep.api.services import services
 from gep.api.sharing import check_sharing, delete_route, share, share_route
 from gep.catalog.search import parse_limit, parse_offset
-from gep.core.access import PRIVATE
+from gep.core.access import PRIVATE, Viewer
 from gep.core.enums import JobStatus
-from gep.core.errors import Conflict, Forbidden, InvalidInput
+from gep.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gep.core.ids import check_id
 from gep.core.timeutil import format_rfc3339, from_micros, parse_datetime_interval
 from gep.jobs.deployed import DeployedStore
+from gep.jobs.publish import RESULTS_COLLECTION
 from gep.jobs.service import JobService
 from gep.jobs.store import Job
 from gep.processes.base import Process
@@ -330,6 +332,9 @@ def _status_info(job: Job, base: str) -> dict[str, Any]:
         "started": iso(job.started),
         "finished": iso(job.finished),
         "updated": iso(job.updated),
+        # retention (gep.jobs.retention): pinned results never expire; when they expired
+        "gep:pinned": job.pinned,
+        "gep:expired": iso(job.expired),
         "links": [
             {"rel": "self", "type": JSON, "href": f"{base}/jobs/{job.id}"},
             {
@@ -417,7 +422,8 @@ async def execute(
     base = base_url(request)
     location = {"Location": f"{base}/jobs/{job.id}"}
     if submitted.outputs_ready:
-        return Response(orjson.dumps(job.outputs or {}), media_type=JSON, headers=location)
+        outputs = await run_in_threadpool(_public_outputs, request, viewer, job.id, job.outputs)
+        return Response(orjson.dumps(outputs), media_type=JSON, headers=location)
     # asynchronous, a synchronous one that outlasted the sync timeout (the job goes on, and is
     # charged once when it ends: the caller follows Location rather than retrying), one that
     # failed (a service's run-time failure is the job's, with its reason in the status, never
@@ -510,8 +516,29 @@ async def share_job(job_id: str, request: Request) -> Response:
     ),
 )
 def job_results(job_id: str, request: Request) -> Response:
-    outputs = jobs(request).results(caller(request), job_id)
-    return Response(orjson.dumps(outputs), media_type=JSON)
+    viewer = caller(request)
+    outputs = jobs(request).results(viewer, job_id)
+    return Response(
+        orjson.dumps(_public_outputs(request, viewer, job_id, outputs)), media_type=JSON
+    )
+
+
+def _public_outputs(request: Request, viewer: Viewer, job_id: str, outputs: Any) -> Any:
+    """A job's outputs with each stored file named by the GEP URL of its asset in the job's
+    published item (the outputs record keeps the storage hrefs, as the item does)."""
+    urls = asset_urls(request)
+    try:
+        item = orjson.loads(services(request).store.get_item(RESULTS_COLLECTION, job_id, viewer))
+    except NotFound:  # a job without result files
+        return outputs or {}
+    mapping = {
+        asset["href"]: asset_url(urls.base, RESULTS_COLLECTION, job_id, key)
+        for key, asset in (item.get("assets") or {}).items()
+        if isinstance(asset, dict)
+        and isinstance(asset.get("href"), str)
+        and urls.served(asset["href"])
+    }
+    return urls.replace_in(outputs or {}, mapping)
 
 
 @router.delete(

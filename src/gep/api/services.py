@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING
 from fastapi import Request
 
 from gep.accounts.credits import CreditStore
+from gep.accounts.data_usage import DataMeter, DataUsageStore
 from gep.accounts.store import AccountStore
 from gep.accounts.usage import UsageStore
 from gep.api.login_limit import LoginLimiter
 from gep.catalog.store import CatalogStore
 from gep.gateway.resolver import Gateway
+from gep.gateway.signing import UrlSigner
 from gep.harvest.scheduler import HarvestScheduler
 from gep.harvest.store import HarvestStore
 from gep.jobs.deployed import DeployedStore
@@ -45,10 +47,16 @@ class Services:
     deployed: DeployedStore
     accounts: AccountStore
     usage: UsageStore
+    #: bytes read and written per user, source and collection (and their prices)
+    data_usage: DataUsageStore
+    #: downloads counted in memory, written in batches
+    data_meter: DataMeter
     login_limiter: LoginLimiter
     harvests: HarvestStore
     harvest_scheduler: HarvestScheduler
     gateway: Gateway
+    #: signs and checks expiring asset URLs (gep.gateway.signing)
+    url_signer: UrlSigner
     job_engine: JobEngine
     #: the job service: quote, submit, dismiss, share, results (the API's one way to jobs)
     jobs: JobService

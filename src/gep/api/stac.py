@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from gep.api.auth import caller
-from gep.api.deps import base_url, get_store, json_body, visible_places
+from gep.api.deps import asset_urls, base_url, get_store, json_body, visible_places
 from gep.api.openapi import answer, json_request, param, problems, query
 from gep.api.stac_render import (
     GEOJSON,
@@ -346,13 +346,14 @@ def _page_response(
     extra_links: list[dict[str, Any]],
 ) -> Response:
     base = base_url(request)
+    urls = asset_urls(request)
     req.viewer = caller(request)  # only what the caller may see is matched and counted
     page = store.search(req)
     if req.fields_given:
         feats = [
             orjson.dumps(
                 apply_fields(
-                    orjson.loads(render_item(c, base, coll, iid)),
+                    orjson.loads(render_item(c, base, coll, iid, urls)),
                     req.fields_include,
                     req.fields_exclude,
                 )
@@ -360,7 +361,7 @@ def _page_response(
             for coll, iid, c in page.items
         ]
     else:
-        feats = [render_item(c, base, coll, iid) for coll, iid, c in page.items]
+        feats = [render_item(c, base, coll, iid, urls) for coll, iid, c in page.items]
     links = list(extra_links)
     if page.next_token:
         links.append(next_link(page.next_token))
@@ -425,7 +426,10 @@ def item(
     collection_id: str, item_id: str, request: Request, store: CatalogStore = Depends(get_store)
 ) -> Response:
     content = store.get_item(collection_id, item_id, caller(request))
-    return _json(render_item(content, base_url(request), collection_id, item_id), media=GEOJSON)
+    return _json(
+        render_item(content, base_url(request), collection_id, item_id, asset_urls(request)),
+        media=GEOJSON,
+    )
 
 
 @router.get(

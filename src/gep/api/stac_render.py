@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 import orjson
 
+from gep.api.asset_urls import AssetUrls
 from gep.tiles.quicklook import may_want_quicklook, wants_generated_thumbnail
 
 GEOJSON = "application/geo+json"
@@ -53,12 +54,18 @@ def _with_quicklook(content: bytes, self_href: str) -> Any:
     return item
 
 
-def render_item(content: bytes, base: str, collection: str, item_id: str) -> bytes:
-    """Add the standard links to a stored item; no parse unless it carries links of its own
-    or may need a generated quicklook."""
+def render_item(
+    content: bytes, base: str, collection: str, item_id: str, urls: AssetUrls
+) -> bytes:
+    """Add the standard links to a stored item and give its stored files their GEP URLs; no
+    parse unless it carries links of its own, names a stored file or may need a generated
+    quicklook."""
     links = item_links(base, collection, item_id)
     with_ql = _with_quicklook(content, links[0]["href"])
-    if with_ql is not None:
+    if with_ql is None and urls.wanted(content):
+        with_ql = orjson.loads(content)
+    if isinstance(with_ql, dict):
+        urls.rewrite(with_ql, collection, item_id)
         with_ql["links"] = links + list(with_ql.get("links") or [])
         return orjson.dumps(with_ql)
     if content.endswith(_EMPTY_LINKS_TAIL):

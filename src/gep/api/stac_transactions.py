@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from gep.api.auth import require_user
-from gep.api.deps import base_url, get_store, json_body
+from gep.api.deps import asset_urls, base_url, get_store, json_body
 from gep.api.openapi import answer, json_request, no_content, problems, request_header
 from gep.api.services import services
 from gep.api.sharing import check_sharing, delete_route, share_member
@@ -29,6 +29,7 @@ from gep.core.errors import Forbidden, InvalidInput, NotFound
 from gep.core.ids import ID_PATTERN, MAX_ID_LENGTH
 from gep.gateway.config import HrefRefused
 from gep.gateway.resolver import item_hrefs
+from gep.gateway.uploads import collection_upload_folders, remove_folders, upload_folders
 
 router = APIRouter(prefix="/stac", tags=["STAC Transactions"])
 
@@ -224,7 +225,10 @@ def delete_collection(
     collection_id: str, request: Request, store: CatalogStore = Depends(get_store)
 ) -> Response:
     _writable_collection(request, store, collection_id)
+    storage = services(request).gateway.storage  # uploads' files go with their items
+    folders = collection_upload_folders(store, storage, collection_id)
     store.delete_collection(collection_id)
+    remove_folders(storage, folders)
     return Response(status_code=204)
 
 
@@ -313,7 +317,7 @@ async def create_items(
     iid = body["id"]
     content = await run_in_threadpool(store.get_item, collection_id, iid)
     return _json(
-        render_item(content, base, collection_id, iid),
+        render_item(content, base, collection_id, iid, asset_urls(request)),
         status=201,
         media=GEOJSON,
         headers={"Location": f"{_coll_url(base, collection_id)}/items/{quote(iid, safe='')}"},
@@ -372,7 +376,11 @@ async def _replace(
     request: Request, store: CatalogStore, collection_id: str, item_id: str, item: Any
 ) -> Response:
     """Write the new version (404 from the store when the item is not there), then answer with
-    it, or 204 under ``Prefer: return=minimal``."""
+    it, or 204 under ``Prefer: return=minimal``. An item sent back as the API showed it
+    keeps its stored hrefs (:meth:`AssetUrls.restore`)."""
+    if isinstance(item, dict):
+        stored = orjson.loads(await run_in_threadpool(store.get_item, collection_id, item_id))
+        asset_urls(request).restore(item, stored, collection_id, item_id)
     await run_in_threadpool(_check_hrefs, request, [("item", item)], store, collection_id)
     await run_in_threadpool(
         lambda: store.write_items([item], collection=collection_id, mode="replace", atomic=True)
@@ -380,7 +388,10 @@ async def _replace(
     if (minimal := _minimal(request)) is not None:
         return minimal
     content = await run_in_threadpool(store.get_item, collection_id, item_id)
-    return _json(render_item(content, base_url(request), collection_id, item_id), media=GEOJSON)
+    return _json(
+        render_item(content, base_url(request), collection_id, item_id, asset_urls(request)),
+        media=GEOJSON,
+    )
 
 
 @router.put(
@@ -438,7 +449,8 @@ async def patch_item(
             return minimal
         base = base_url(request)
         return _json(
-            render_item(orjson.dumps(current), base, collection_id, item_id), media=GEOJSON
+            render_item(orjson.dumps(current), base, collection_id, item_id, asset_urls(request)),
+            media=GEOJSON,
         )
     return await _replace(request, store, collection_id, item_id, merge_patch(current, body))
 
@@ -447,6 +459,9 @@ async def patch_item(
 def delete_item(
     collection_id: str, item_id: str, request: Request, store: CatalogStore = Depends(get_store)
 ) -> Response:
-    _writable_item(request, store, collection_id, item_id)
+    acc = _writable_item(request, store, collection_id, item_id)
+    item = orjson.loads(store.get_item(collection_id, item_id))
     store.delete_item(collection_id, item_id)
+    storage = services(request).gateway.storage  # an upload's files go with its item
+    remove_folders(storage, upload_folders(storage, item, acc.owner))
     return Response(status_code=204)

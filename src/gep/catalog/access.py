@@ -219,6 +219,16 @@ def set_item_access(
         )
 
 
+def clear_item_access(conn: Connection, collection_id: str, item_ids: Sequence[str]) -> None:
+    """Forget items' own visibility (an item whose write failed after its visibility was set:
+    a later item of that id must not inherit it)."""
+    for item_id in item_ids:
+        conn.execute(
+            text("DELETE FROM item_acl WHERE collection = :c AND id = :id"),
+            {"c": collection_id, "id": item_id},
+        )
+
+
 def set_collection_access(conn: Connection, collection_id: str, acc: Access) -> None:
     conn.execute(
         text("UPDATE collections SET owner = :o, visibility = :v WHERE id = :id"),

@@ -19,6 +19,7 @@ import orjson
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from gep.catalog.retention import RETENTION_FIELD, parse_retention
 from gep.core.errors import InvalidInput
 from gep.core.geometry import parse_geojson_geometry
 from gep.core.ids import check_id
@@ -233,6 +234,7 @@ def validate_collection(c: Any) -> dict[str, Any]:
         and isinstance(ext.get("temporal"), dict)
     ):
         raise InvalidInput("collection.extent needs 'spatial' and 'temporal'", field="extent")
+    parse_retention(out.get(RETENTION_FIELD))  # 400 naming the member for a bad policy
     return out
 
 

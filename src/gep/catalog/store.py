@@ -225,6 +225,12 @@ class CatalogStore(StoreWrites, StoreSearch):
         with self.engine.begin() as conn:
             access.set_item_access(conn, collection_id, item_ids, acc)
 
+    def clear_item_access(self, collection_id: str, item_ids: Sequence[str]) -> None:
+        """Forget items' own visibility (undoing :meth:`set_item_access` for items that were
+        never written)."""
+        with self.engine.begin() as conn:
+            access.clear_item_access(conn, collection_id, item_ids)
+
     # ------------------------------------------------------------------ items
     def get_item(self, collection_id: str, item_id: str, viewer: Viewer | None = None) -> bytes:
         with self.engine.connect() as conn:

@@ -314,6 +314,36 @@ def price(
     typer.echo(orjson.dumps({"process": process_id, **p.as_dict()}).decode())
 
 
+@credits_app.command("data-price")
+def data_price(
+    collection: str = typer.Argument(..., help="A collection, or '*' for all without one"),
+    read: float = typer.Option(None, "--read", help="Cents per GB read"),
+    write: float = typer.Option(None, "--write", help="Cents per GB written"),
+    remove: bool = typer.Option(False, "--remove", help="Remove the collection's price"),
+) -> None:
+    """Show the price of a collection's data, or set the parts given (cents per GB)."""
+    from dataclasses import asdict
+
+    from gep.accounts.data_usage import DataPrice, DataUsageStore, check_data_price
+
+    def run() -> DataPrice | None:
+        with store_from_settings() as store:
+            data = DataUsageStore(store.engine)
+            if remove:
+                data.remove_price(collection)
+                return None
+            current = data.prices().get(collection, DataPrice())
+            given = {"read_cents_per_gb": read, "write_cents_per_gb": write}
+            if read is not None or write is not None:
+                body = {**asdict(current), **{k: v for k, v in given.items() if v is not None}}
+                data.set_price(collection, check_data_price(body))
+            return data.prices().get(collection)
+
+    p = run_or_exit(run)
+    shown = asdict(p) if p is not None else None
+    typer.echo(orjson.dumps({"collection": collection, "price": shown}).decode())
+
+
 # ---------------------------------------------------------------------- usage
 
 
@@ -323,11 +353,14 @@ def usage(
     user: str = typer.Option(None, "--user"),
     as_csv: bool = typer.Option(False, "--csv"),
 ) -> None:
-    """Jobs, CPU-seconds, wall time and bytes per user, service and provider."""
+    """Jobs, CPU-seconds, wall time and bytes per user, service and provider; then the data
+    read and written per user, source and collection, with its cost at the data prices."""
+    from gep.accounts.data_usage import DataUsageStore
     from gep.accounts.usage import UsageStore, report_csv
     from gep.core.timeutil import parse_datetime_interval
+    from gep.core.units import human_bytes
 
-    def run() -> list[dict[str, Any]]:
+    def run() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         lo = parse_datetime_interval(f"{start}/..").start_us if start else None
         hi = parse_datetime_interval(f"../{end}").end_us if end else None
         if lo is not None and hi is not None and lo > hi:
@@ -337,9 +370,10 @@ def usage(
             rows: list[dict[str, Any]] = UsageStore(store.engine).report(
                 user_id=user_id, start_us=lo, end_us=hi
             )
-            return rows
+            data = DataUsageStore(store.engine).report(user_id=user_id, start_us=lo, end_us=hi)
+            return rows, data
 
-    rows = run_or_exit(run)
+    rows, data = run_or_exit(run)
     if as_csv:
         typer.echo(report_csv(rows), nl=False)
         return
@@ -350,9 +384,17 @@ def usage(
         table.add_row(
             r["user"], r["process"], r["provider"], str(r["jobs"]), str(r["successful"]),
             str(r["failed"]), f"{r['cpu_s']:.1f}", f"{r['wall_s']:.1f}",
-            str(r["bytes_read"]), str(r["bytes_written"]),
+            human_bytes(r["bytes_read"]), human_bytes(r["bytes_written"]),
         )  # fmt: skip
     console.print(table)
+    if data:
+        table = Table("user", "data", "source", "collection", "events", "bytes", "cost (credits)")
+        for d in data:
+            table.add_row(
+                d["user"], d["direction"], d["source"], d["collection"], str(d["events"]),
+                human_bytes(d["bytes"]), f"{d['cost_cents'] / 100:.2f}",
+            )  # fmt: skip
+        console.print(table)
 
 
 def register(app: typer.Typer) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
@@ -11,6 +13,7 @@ import typer
 from gep.catalog.demo import sample_files
 from gep.cli.catalog_cmds import ingest_paths
 from gep.cli.common import console, settings, store_from_settings
+from gep.gateway.storage import Storage
 
 app = typer.Typer(help="Demo data", no_args_is_help=True)
 
@@ -51,13 +54,10 @@ def seed_sbas() -> None:
     inversion runs once, in a second or two; later seeds reuse it)."""
     from gep.demo.sbas import COLLECTION, build_result, collection, interferogram_items
 
-    storage = settings().resolved_storage_url()
-    if not storage.startswith("file://"):
-        console.print("[yellow]the SBAS demo needs a local storage (file://); skipped[/yellow]")
-        return
-    folder = Path(url2pathname(urlparse(storage).path)) / "demo" / "mexico-city"
+    folder, store_files = _demo_place("mexico-city")
     items = interferogram_items(folder / "interferograms")
     result = build_result(folder / "sbas", items, log=lambda m: console.print(m))
+    store_files([*items, result])
     with store_from_settings() as store:
         store.create_collection(collection(), upsert=True)
         store.write_items(items, mode="upsert", atomic=True)
@@ -73,12 +73,9 @@ def seed_sar() -> None:
     """Simulate (once) and catalogue the SAR demo pairs and DEMs."""
     from gep.demo.sar import build_demo, collections
 
-    storage = settings().resolved_storage_url()
-    if not storage.startswith("file://"):
-        console.print("[yellow]SAR demo pairs need a local storage (file://); skipped[/yellow]")
-        return
-    folder = Path(url2pathname(urlparse(storage).path)) / "demo"
+    folder, store_files = _demo_place("")
     items = build_demo(folder, log=lambda m: console.print(m))
+    store_files(items)
     with store_from_settings() as store:
         for coll in collections():
             store.create_collection(coll, upsert=True)
@@ -92,13 +89,31 @@ def seed_optical() -> None:
     landslide (``offset-tracking``); a few seconds, once."""
     from gep.demo.optical import OPTICAL_COLLECTION, build_demo, collection
 
-    storage = settings().resolved_storage_url()
-    if not storage.startswith("file://"):
-        console.print("[yellow]the optical demo needs a local storage (file://); skipped[/yellow]")
-        return
-    folder = Path(url2pathname(urlparse(storage).path)) / "demo" / "optical"
+    folder, store_files = _demo_place("optical")
     items = build_demo(folder)
+    store_files(items)
     with store_from_settings() as store:
         store.create_collection(collection(), upsert=True)
         report = store.write_items(items, mode="upsert", atomic=True)
     console.print(f"optical demo: {report.written} items in {OPTICAL_COLLECTION}")
+
+
+def _demo_place(sub: str) -> tuple[Path, Callable[[list[dict[str, Any]]], None]]:
+    """Where a demo's files are built, and how they reach storage: in place on a local
+    storage (``storage/demo/<sub>``); on an object store, built in ``GEP_HOME/demo-build``
+    and then stored under ``demo/<sub>`` (files already there with the same size are kept),
+    the items' hrefs pointed at the stored copies before they are catalogued."""
+    s = settings()
+    url = s.resolved_storage_url()
+    prefix = "/".join(p for p in ("demo", sub) if p)
+    if url.startswith("file:"):
+        return Path(url2pathname(urlparse(url).path)) / prefix, lambda items: None
+    folder = (s.home / "demo-build" / prefix).resolve()
+    storage = Storage.from_url(url, s.s3_endpoint_url)
+
+    def store_files(items: list[dict[str, Any]]) -> None:
+        storage.ensure()
+        sent = storage.store_folder(folder, prefix, items, keep_same_size=True)
+        console.print(f"{prefix}: {sent} bytes stored in {storage.url}")
+
+    return folder, store_files

@@ -165,3 +165,17 @@ def cancel_cmd(job_id: str) -> None:
         typer.echo(client().dismiss(job_id)["status"])
     except GepClientError as exc:
         _fail(exc)
+
+
+@app.command("pin")
+def pin_cmd(
+    job_id: str,
+    unpin: bool = typer.Option(False, "--unpin", help="Let the results expire again"),
+) -> None:
+    """Keep a job's results whatever their collection's retention policy."""
+    try:
+        answer = client().pin(job_id, pinned=not unpin)
+    except GepClientError as exc:
+        _fail(exc)
+        return
+    typer.echo(json.dumps(answer))

@@ -6,15 +6,19 @@ import typer
 
 from gep.cli import (
     account_cmds,
+    asset_cmds,
     catalog_cmds,
     db_cmds,
     demo_cmds,
+    gateway_cmds,
     gazetteer_cmds,
     harvest_cmds,
     insar_cmds,
     job_cmds,
     process_cmds,
+    retention_cmds,
     serve_cmds,
+    upload_cmds,
     worker_cmds,
 )
 
@@ -31,9 +35,13 @@ app.add_typer(job_cmds.app, name="jobs")
 app.add_typer(insar_cmds.app, name="insar")
 app.add_typer(harvest_cmds.app, name="harvest")
 app.add_typer(gazetteer_cmds.app, name="gazetteer")
+app.add_typer(asset_cmds.app, name="assets")
 serve_cmds.register(app)
 account_cmds.register(app)
 worker_cmds.register(app)
+upload_cmds.register(app)
+gateway_cmds.register(app)
+retention_cmds.register(app)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

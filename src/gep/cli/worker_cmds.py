@@ -18,9 +18,16 @@ def register(app: typer.Typer) -> None:
         port: int = typer.Option(0, help="Port (0: any free one)"),
         name: str = typer.Option("", help="Worker name shown by the scheduler"),
     ) -> None:
-        """Join a Dask cluster and run GEP jobs (the job store is the database every worker
-        reaches through GEP_DATABASE_URL, given by the server with each job)."""
+        """Join a Dask cluster and run GEP jobs. Everything a job needs comes from the server
+        with it (the database URL, the storage URL and S3 endpoint); this host needs only
+        its own credentials (AWS_* for S3 storage) and GEP_HOME, where jobs are worked on
+        before their results are stored (GEP_HOME/work; it may start empty)."""
         from distributed import Worker
+
+        from gep.cli.common import settings
+        from gep.jobs.worker import set_work_root
+
+        set_work_root((settings().home / "work").resolve())
 
         async def run() -> None:
             async with Worker(

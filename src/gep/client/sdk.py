@@ -1,10 +1,14 @@
-"""A small synchronous client for the GEP API (processes and jobs for now)."""
+"""A small synchronous client for the GEP API (processes, jobs, assets, uploads)."""
 
 from __future__ import annotations
 
+import io
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -18,6 +22,30 @@ class GepClientError(Exception):
         self.status = status
         self.problem = problem
         super().__init__(problem.get("detail") or problem.get("title") or f"HTTP {status}")
+
+
+#: files larger than this go in resumable chunks of this size (``/uploads/sessions``)
+UPLOAD_CHUNK_BYTES = 8 << 20
+#: times one chunk is tried before the upload gives up (a lost connection, a 5xx)
+CHUNK_ATTEMPTS = 4
+
+#: (bytes sent so far, total bytes) after each piece leaves
+Progress = Callable[[int, int], None]
+
+
+class _Counted(io.FileIO):
+    """A file that reports how much of it has been read (httpx reads it as it sends)."""
+
+    def __init__(self, path: Path, progress: Progress | None) -> None:
+        super().__init__(path, "rb")
+        self.total = os.fstat(self.fileno()).st_size
+        self.progress = progress
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(size)
+        if self.progress is not None and data:
+            self.progress(self.tell(), self.total)
+        return data
 
 
 class GepClient:
@@ -35,6 +63,14 @@ class GepClient:
         self.http = http or httpx.Client(
             base_url=base_url.rstrip("/"), timeout=timeout, headers=headers
         )
+
+    @staticmethod
+    def _problem(response: httpx.Response) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError:
+            return {}
+        return body if isinstance(body, dict) else {}
 
     def _json(self, response: httpx.Response) -> Any:
         if response.status_code >= 400:
@@ -117,8 +153,39 @@ class GepClient:
         params = {"level": level} if level else {}
         return list(self._json(self.http.get(f"/jobs/{job_id}/logs", params=params))["logs"])
 
+    # ------------------------------------------------------------------ assets
+    def asset_url(self, collection: str, item: str, key: str) -> str:
+        """The GEP URL of an item's asset (what items and results name)."""
+        c, i, k = (quote(v, safe="") for v in (collection, item, key))
+        return f"{self.http.base_url}".rstrip("/") + f"/stac/collections/{c}/items/{i}/assets/{k}"
+
+    def signed_url(self, collection: str, item: str, key: str, expires_in: int = 3600) -> str:
+        """A URL of the asset readable without credentials, with this caller's permissions,
+        for ``expires_in`` seconds (for tools that cannot send a token)."""
+        url = self.asset_url(collection, item, key) + "/signed-url"
+        answer = self._json(self.http.get(url, params={"expires_in": expires_in}))
+        return str(answer["href"])
+
+    def download(self, href: str, dest: Path) -> Path:
+        """Stream an asset (a GEP URL) to a local file; returns it."""
+        with self.http.stream("GET", href) as r:
+            if r.status_code >= 400:
+                r.read()
+                self._json(r)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with dest.open("wb") as f:
+                for chunk in r.iter_bytes(1 << 20):
+                    f.write(chunk)
+        return dest
+
     def dismiss(self, job_id: str) -> dict[str, Any]:
         return dict(self._json(self.http.delete(f"/jobs/{job_id}")))
+
+    def pin(self, job_id: str, pinned: bool = True) -> dict[str, Any]:
+        """Keep a job's results whatever the retention policy (``pinned=False`` lets them
+        expire again)."""
+        call = self.http.post if pinned else self.http.delete
+        return dict(self._json(call(f"/jobs/{job_id}/pin")))
 
     def watch(
         self,
@@ -142,3 +209,106 @@ class GepClient:
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"job {job_id} still {info['status']} after {timeout} s")
             time.sleep(interval)
+
+    # ------------------------------------------------------------------ uploads
+    def upload(
+        self,
+        path: str | os.PathLike[str],
+        collection: str | None = None,
+        *,
+        progress: Progress | None = None,
+        chunk_size: int = UPLOAD_CHUNK_BYTES,
+    ) -> dict[str, Any]:
+        """Upload a file to personal storage; returns the new STAC item (private until
+        shared). Files up to ``chunk_size`` go in one request; larger ones in resumable chunks,
+        each retried from the offset the server holds after a lost connection or a 5xx.
+        ``progress(sent, total)`` is called as bytes leave."""
+        file = Path(path)
+        size = file.stat().st_size
+        if size <= chunk_size:
+            return self._upload_once(file, collection, progress)
+        return self._upload_chunked(file, size, collection, progress, chunk_size)
+
+    def upload_usage(self) -> dict[str, int]:
+        """Bytes used by your uploads, your quota and what is left."""
+        return dict(self._json(self.http.get("/uploads/usage")))
+
+    def _upload_once(
+        self, file: Path, collection: str | None, progress: Progress | None
+    ) -> dict[str, Any]:
+        data = {"collection": collection} if collection else None
+        with _Counted(file, progress) as body:
+            r = self.http.post(
+                "/uploads",
+                files={"file": (file.name, body, "application/octet-stream")},
+                data=data,
+            )
+        return dict(self._json(r))
+
+    def _upload_chunked(
+        self,
+        file: Path,
+        size: int,
+        collection: str | None,
+        progress: Progress | None,
+        chunk_size: int,
+    ) -> dict[str, Any]:
+        declared: dict[str, Any] = {"filename": file.name, "size": size}
+        if collection:
+            declared["collection"] = collection
+        session = self._json(self.http.post("/uploads/sessions", json=declared))
+        url = f"/uploads/sessions/{session['id']}"
+        offset = int(session.get("received", 0))
+        failures = 0
+        with open(file, "rb") as f:
+            while True:
+                f.seek(offset)
+                chunk = f.read(min(chunk_size, size - offset))
+                end = offset + len(chunk) - 1
+                try:
+                    r = self.http.put(
+                        url,
+                        content=chunk,
+                        headers={
+                            "Content-Range": f"bytes {offset}-{end}/{size}",
+                            "Content-Type": "application/octet-stream",
+                        },
+                    )
+                except httpx.TransportError:
+                    r = None
+                if r is not None and r.status_code == 409:  # out of step: where it must go on
+                    failures += 1
+                    if failures >= CHUNK_ATTEMPTS:
+                        self._json(r)
+                    offset = int(self._problem(r).get("expected_offset", offset))
+                    continue
+                if r is not None and r.status_code < 500:
+                    info = self._json(r)  # a refusal (400, 413…) raises its problem
+                    if r.status_code == 201:
+                        if progress is not None:
+                            progress(size, size)
+                        return dict(info)
+                    offset = int(info["received"])
+                    failures = 0
+                    if progress is not None:
+                        progress(offset, size)
+                    continue
+                failures += 1
+                if failures >= CHUNK_ATTEMPTS:
+                    if r is not None:
+                        self._json(r)
+                    raise GepClientError(
+                        0,
+                        {
+                            "detail": f"{file.name}: the upload failed {failures} times at "
+                            f"byte {offset}; the session {session['id']} can be resumed"
+                        },
+                    )
+                time.sleep(min(2.0**failures * 0.25, 5.0))
+                # where to resume: what the server holds (a 409 says so too)
+                head = self.http.head(url)
+                if head.status_code != 200:
+                    self._json(self.http.get(url))  # gone (expired): its problem
+                offset = int(head.headers.get("Upload-Offset", offset))
+                if progress is not None:
+                    progress(offset, size)

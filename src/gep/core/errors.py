@@ -86,6 +86,13 @@ class PayloadTooLarge(GepError):
     kind = "payload-too-large"
 
 
+class QuotaExceeded(PayloadTooLarge):
+    """Storing this would pass the caller's storage quota (HTTP 413); ``used``, ``quota`` and
+    ``size`` (bytes) in ``extra``, so the answer says by how much."""
+
+    kind = "quota-exceeded"
+
+
 class TooManyRequests(GepError):
     """Too many attempts in a short time (HTTP 429); ``retry_after`` seconds in ``extra``."""
 

@@ -33,11 +33,22 @@ def split_paths(text: str) -> tuple[Path, ...]:
 class GatewayConfig:
     """What the gateway needs, as plain values (it travels to Dask workers with each job)."""
 
+    #: the local storage folder: GEP's storage when it is local, else the server's own local
+    #: area (quicklook cache) beside an object store
     storage_root: Path
+    #: GEP's storage (``gep.gateway.storage``); empty = the folder ``storage_root``
+    storage_url: str = ""
+    #: the S3 endpoint of an S3-compatible server (SeaweedFS, MinIO); empty = AWS
+    s3_endpoint_url: str = ""
     data_roots: tuple[Path, ...] = ()
     fetch_allow: tuple[str, ...] = ()
     max_bytes: int = 1 << 30
     timeout_s: float = 300.0
+    #: the cache of remote inputs (``<storage_root>/cache``): its quota in bytes; 0 = no cache
+    cache_max_bytes: int = 10 << 30
+    #: multi-source retrieval: attempts per source, and the first back-off delay (doubling)
+    fetch_attempts: int = 3
+    fetch_backoff_s: float = 1.0
     #: files never readable through a href (the database and its journal)
     denied: tuple[Path, ...] = ()
     #: resolved forms, computed once
@@ -50,6 +61,8 @@ class GatewayConfig:
         object.__setattr__(
             self, "_roots", tuple(Path(os.path.realpath(r)) for r in self.data_roots)
         )
+        if not self.storage_url:
+            object.__setattr__(self, "storage_url", Path(self.storage_root).resolve().as_uri())
         denied = set()
         for d in self.denied:
             real = Path(os.path.realpath(d))

@@ -20,17 +20,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Container, Iterable, Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from gep.core.access import SYSTEM, Viewer
 from gep.gateway.config import GatewayConfig, HrefRefused
 from gep.gateway.http_fetch import check_url, download
+from gep.gateway.storage import Storage, StorageConfig
 from gep.io.hrefs import HrefKind, has_parent_step, is_within, parse_href
 
 #: storage folders that are the server's own: no href reads them (the quicklook cache is
-#: served by its own route, with the item's visibility)
-PRIVATE_AREAS = frozenset({"quicklooks", "tmp"})
+#: served by its own route, with the item's visibility; the cache of remote inputs only to
+#: the jobs that staged them, :mod:`gep.gateway.cache`)
+PRIVATE_AREAS = frozenset({"quicklooks", "tmp", "cache"})
 #: the storage folder of job ``<id>``: ``jobs/<id>/…``, readable as the job is
 JOBS_AREA = "jobs"
 
@@ -54,6 +57,11 @@ class Gateway:
     def __init__(self, config: GatewayConfig, job_visible: JobVisible | None = None) -> None:
         self.config = config
         self.job_visible = job_visible
+
+    @cached_property
+    def storage(self) -> Storage:
+        """GEP's own files (a folder or an S3 prefix): job outputs, uploads, the cache."""
+        return Storage(StorageConfig(self.config.storage_url, self.config.s3_endpoint_url))
 
     # ------------------------------------------------------------------ local files
     def local_file(self, href: str, viewer: Viewer, field: str = "href") -> Path:
@@ -81,7 +89,11 @@ class Gateway:
         return real if self._storage_area_readable(real, viewer) else None
 
     def _storage_area_readable(self, real: Path, viewer: Viewer) -> bool:
-        parts = real.relative_to(self.config._storage).parts
+        return self._key_readable(real.relative_to(self.config._storage).parts, viewer)
+
+    def _key_readable(self, parts: tuple[str, ...], viewer: Viewer) -> bool:
+        """Whether a storage key (as its parts) is readable by the viewer: the same rule for a
+        folder and an object store."""
         if not parts or parts[0] in PRIVATE_AREAS:
             return False
         if parts[0] == JOBS_AREA:
@@ -92,15 +104,35 @@ class Gateway:
             return self.job_visible is not None and self.job_visible(parts[1], viewer)
         return True
 
+    # ------------------------------------------------------------------ object storage
+    def stored_key(self, href: str, viewer: Viewer, field: str = "href") -> str:
+        """The key of an object-storage href (``s3://…`` under GEP's storage) the viewer may
+        read; HrefRefused otherwise (also for s3:// URLs outside GEP's storage: the server
+        holds credentials for its own bucket only). Local storage answers through
+        :meth:`local_file`."""
+        storage = self.storage
+        key = None if storage.is_local else storage.key_of(href)
+        if key is None or not self._key_readable(tuple(key.split("/")), viewer):
+            raise _refused(field, href)
+        return key
+
+    def is_stored(self, href: str) -> bool:
+        """Whether a href names an object in GEP's (object) storage, whoever may read it."""
+        storage = self.storage
+        return not storage.is_local and storage.key_of(href) is not None
+
     def storage_owner_job(self, href: str) -> str | None:
-        """The job whose storage folder a local href names, if any (for write checks)."""
-        parsed = parse_href(href)
-        if parsed.path is None or has_parent_step(parsed.path):
-            return None
-        real = Path(os.path.realpath(parsed.path))
-        if not is_within(real, self.config._storage):
-            return None
-        parts = real.relative_to(self.config._storage).parts
+        """The job whose storage folder a href names, if any (for write checks)."""
+        if self.is_stored(href):
+            parts = tuple((self.storage.key_of(href) or "").split("/"))
+        else:
+            parsed = parse_href(href)
+            if parsed.path is None or has_parent_step(parsed.path):
+                return None
+            real = Path(os.path.realpath(parsed.path))
+            if not is_within(real, self.config._storage):
+                return None
+            parts = real.relative_to(self.config._storage).parts
         return parts[1] if len(parts) >= 2 and parts[0] == JOBS_AREA else None
 
     # ------------------------------------------------------------------ what a job reads
@@ -112,6 +144,9 @@ class Gateway:
             return self.local_file(href, viewer, field)
         if parsed.kind is HrefKind.HTTP and parsed.url is not None:
             return download(parsed.url, folder, self.config, field)
+        if self.is_stored(href):  # a result or an upload in the bucket: a local copy
+            key = self.stored_key(href, viewer, field)
+            return self.storage.get_file(key, folder / key.rsplit("/", 1)[-1])
         raise _refused(field, href)
 
     def check_item_reads(self, item: Mapping[str, Any], viewer: Viewer, field: str) -> None:
@@ -134,6 +169,8 @@ class Gateway:
                 if netloc not in hosts_ok:
                     check_url(parsed.url, self.config, where)
                     hosts_ok.add(netloc)
+            elif self.is_stored(href):
+                self.stored_key(href, viewer, where)
             elif href.lower().startswith(("file:", "/vsi")):
                 raise _refused(where, href)
 
@@ -163,9 +200,12 @@ class Gateway:
 
     def _check_written(self, name: str, href: str, is_own_job: Callable[[str], bool]) -> None:
         text = href.strip()
-        # a file: URL of any host, a GDAL /vsi… path or any absolute path names the server
-        if not text.lower().startswith("file:") and not (
-            text.startswith("/") and not text.startswith("//")
+        # a file: URL of any host, a GDAL /vsi… path, any absolute path or an object in GEP's
+        # bucket names the server's files
+        if (
+            not text.lower().startswith("file:")
+            and not (text.startswith("/") and not text.startswith("//"))
+            and not self.is_stored(text)
         ):
             return
         job = self.storage_owner_job(text)

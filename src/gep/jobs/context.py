@@ -8,16 +8,22 @@ results (assets, footprint, extra items) collected for publication when the serv
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
+from gep.accounts.data_usage import DataDirection, DataEvent
 from gep.catalog.store import CatalogStore
 from gep.core.access import Viewer
 from gep.core.errors import InvalidInput
 from gep.gateway.resolver import Gateway
+from gep.gateway.retrieve import AssetRequest, is_remote
+from gep.io.hrefs import HrefKind, parse_href
 from gep.jobs.publish import RESULTS_COLLECTION
+from gep.jobs.staging import stage_remote
 from gep.jobs.store import JobStore
 from gep.processes.base import parse_item_ref
 
@@ -53,6 +59,8 @@ class JobContext:
         self.assets: dict[str, dict[str, Any]] = {}
         self.footprint: dict[str, Any] | None = None
         self.extra_items: list[dict[str, Any]] = []
+        #: what the job read, per source and collection (data accounting)
+        self.data_events: list[DataEvent] = []
         #: the catalogue items the job read, for processing:lineage
         self.lineage: list[str] = []
         self.logger = logging.getLogger(f"gep.job.{job_id}")
@@ -81,17 +89,44 @@ class JobContext:
                 field="inputs.asset",
             )
         href = str(assets[asset].get("href", ""))
-        local = self.gateway.stage(
-            href, self.scratch, self.viewer, field=f"{collection}/{item_id}: asset {asset}"
-        )
-        self.bytes_read += size_of(local)
+        if is_remote(self.gateway, href):  # mirrors, checksums, the cache (gep.jobs.staging)
+            req = AssetRequest(collection, item_id, asset, assets[asset])
+            local, source = stage_remote(
+                self.gateway, self.store, self.job_id, self.scratch, self.viewer, req, self.logger
+            )
+        else:
+            source = self._source_of(href)
+            local = self.gateway.stage(
+                href, self.scratch, self.viewer, field=f"{collection}/{item_id}: asset {asset}"
+            )
+        n = size_of(local)
+        self.bytes_read += n
+        self.data_events.append(
+            DataEvent(
+                self.viewer.user_id, DataDirection.READ, source, collection, n,
+                self.job_id,
+            )
+        )  # fmt: skip
         self.logger.info("staged %s/%s asset %s", collection, item_id, asset)
         return record, local
+
+    def _source_of(self, href: str) -> str:
+        """Where a staged input came from, for data accounting: GEP's storage, a data root,
+        or the remote host (a mirror or the cache may have served it: the job's log says)."""
+        gateway = self.gateway
+        if gateway.is_stored(href) or gateway.storage_owner_job(href) is not None:
+            return "storage"
+        parsed = parse_href(href)
+        if parsed.kind is HrefKind.LOCAL and parsed.path is not None:
+            root = gateway.storage.local_root
+            inside = root is not None and Path(parsed.path).resolve().is_relative_to(root)
+            return "storage" if inside else "data-root"
+        return urlsplit(href).hostname or "remote"
 
     def add_asset(
         self, key: str, path: Path, media_type: str, roles: list[str], title: str = ""
     ) -> str:
-        href = path.resolve().as_uri()
+        href = self.stored_href(path)
         self.assets[key] = {
             "href": href,
             "type": media_type,
@@ -99,6 +134,22 @@ class JobContext:
             **({"title": title} if title else {}),
         }
         return href
+
+    def stored_href(self, path: Path) -> str:
+        """The storage href a result file will have once the job's outputs are stored
+        (``jobs/<id>/outputs/<path under output_dir>``). The files are written locally and
+        stored when the service returns (:func:`gep.jobs.worker.run_job`); a file declared
+        from elsewhere is first copied in under its name."""
+        out = self.output_dir.resolve()
+        real = path.resolve()
+        if not real.is_relative_to(out):
+            target = out / real.name
+            if real.is_dir():
+                shutil.copytree(real, target, dirs_exist_ok=True)
+            elif not target.exists():
+                shutil.copyfile(real, target)
+            real = target
+        return self.gateway.storage.href(output_key(self.job_id, real.relative_to(out)))
 
     def set_footprint(self, geometry: dict[str, Any]) -> None:
         self.footprint = geometry
@@ -128,6 +179,11 @@ class JobContext:
         req.viewer = self.viewer
         page = self.catalog.search(req)
         return [orjson.loads(raw) for _, _, raw in page.items]
+
+
+def output_key(job_id: str, relative: Path) -> str:
+    """The storage key of a result file (relative to the job's output folder)."""
+    return f"jobs/{job_id}/outputs/{relative.as_posix()}"
 
 
 def size_of(path: Path) -> int:

@@ -1,21 +1,23 @@
 """A job's results in the catalogue: published into ``results``, shared, and removed.
 
 Results are catalogue items whose visibility follows their job's: written with it, changed with
-it (``PATCH /jobs/{id}``) and removed with it (dismissing a finished job). The worker publishes
-(:func:`publish`, :func:`publish_items`); the job service shares and removes.
+it (``PATCH /jobs/{id}``) and removed with it (dismissing a finished job, or its expiry under
+the collection's retention policy: ``gep.jobs.retention``). The worker publishes (:func:`publish`,
+:func:`publish_items`); the job service shares and removes.
 """
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-from typing import Any
+import contextlib
+from typing import Any, NamedTuple
 
 from gep.catalog.access import Access
 from gep.catalog.search import build_search
 from gep.catalog.store import CatalogStore
 from gep.catalog.store_search import SearchPage
+from gep.core.errors import NotFound
 from gep.core.timeutil import format_rfc3339, from_micros
+from gep.gateway.storage import Storage
 
 #: the collection job results are published in (reserved for the platform: see
 #: ``gep.catalog.access``)
@@ -115,13 +117,30 @@ def share_results(catalog: CatalogStore, job: Any, visibility: str) -> int:
     return len(ids)
 
 
-def remove_results(catalog: CatalogStore, storage_root: Path, job_id: str) -> int:
-    """Delete a dismissed job's files and its published items; returns the items removed."""
-    shutil.rmtree(storage_root / "jobs" / job_id, ignore_errors=True)
-    page = _results_page(catalog, job_id)
-    for _, item_id, _ in page.items:
-        catalog.delete_item(RESULTS_COLLECTION, item_id)
-    return len(page.items)
+class Removed(NamedTuple):
+    """What removing a job's results deleted."""
+
+    #: the ids of the items deleted
+    items: tuple[str, ...]
+    #: how many files
+    files: int
+
+
+def result_item_ids(catalog: CatalogStore, job_id: str) -> list[str]:
+    """The ids of the items a job published in ``results``."""
+    return [item_id for _, item_id, _ in _results_page(catalog, job_id).items]
+
+
+def remove_results(catalog: CatalogStore, storage: Storage, job_id: str) -> Removed:
+    """Delete a job's published items, then its files (dismissal, retention).
+
+    Items first: a removal interrupted midway then leaves files no item names (removed when it
+    is done again), never an item naming a file that is gone."""
+    ids = tuple(result_item_ids(catalog, job_id))
+    for item_id in ids:
+        with contextlib.suppress(NotFound):  # removed meanwhile (a dismissal, another sweep)
+            catalog.delete_item(RESULTS_COLLECTION, item_id)
+    return Removed(ids, storage.delete_prefix(f"jobs/{job_id}"))
 
 
 def _results_page(catalog: CatalogStore, job_id: str) -> SearchPage:

@@ -30,12 +30,14 @@ from gep.accounts.credits import CreditStore, Quote
 from gep.catalog.store import CatalogStore
 from gep.core.access import Viewer
 from gep.core.enums import JobStatus
-from gep.core.errors import Forbidden, InvalidInput, NotFound, TooManyRequests
+from gep.core.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
 from gep.gateway.resolver import Gateway
 from gep.jobs.deployed import DeployedStore
 from gep.jobs.engine import JobEngine
 from gep.jobs.pricing import job_quote
 from gep.jobs.publish import remove_results, share_results
+from gep.jobs.retention import pin_job
+from gep.jobs.staging import JobPrefetch
 from gep.jobs.store import Job, JobFailed, JobStore, ResultNotReady
 from gep.processes.base import Process, item_refs, parse_item_ref
 from gep.processes.registry import NoSuchProcess, ProcessRegistry, input_names, required_inputs
@@ -110,6 +112,11 @@ class JobService:
     #: the synchronous executions waiting, per user, in this server process (see
     #: :meth:`sync_waiting_place`)
     sync_waiting: dict[str, int] = field(default_factory=dict)
+    #: fetches queued jobs' remote inputs into the cache while they wait (gep.jobs.staging)
+    prefetch: JobPrefetch = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.prefetch = JobPrefetch(self.catalog, self.gateway, self.store)
 
     # ------------------------------------------------------------------ processes
 
@@ -194,6 +201,7 @@ class JobService:
             quote=checked.quote,
             max_active=limits.jobs_max_queued_per_user,
         )
+        self.prefetch.job_queued(job.id, viewer, checked.process, checked.inputs)
         try:
             self.engine.submit(job.id)
         except Exception as exc:  # no cluster to run it on: the job fails now, its hold refunded
@@ -322,6 +330,20 @@ class JobService:
         self.store.set_visibility(job.id, visibility)
         return share_results(self.catalog, job, visibility)
 
+    def pin(self, viewer: Viewer, job_id: str, pinned: bool) -> Job:
+        """Pin (or unpin) one of ``viewer``'s jobs, so that no retention policy expires its
+        results (404 when they may not see it, 403 when it is not theirs); 409 when pinning
+        comes after the results are gone (dismissed, or already claimed by an expiry)."""
+        job = self.own_job(viewer, job_id)
+        if not pin_job(self.store, job_id, pinned):
+            raise Conflict(
+                f"job '{job_id}' is {job.status}"
+                + (" and its results expired" if job.expired is not None else "")
+                + "; there are no results left to pin",
+                field="jobId",
+            )
+        return self.store.get(job_id)
+
     async def dismiss(self, viewer: Viewer, job_id: str) -> Job:
         """Dismiss one of ``viewer``'s jobs. A finished one becomes ``dismissed`` and its
         results go (OGC: files and catalogue items); an accepted one is dismissed at once, its
@@ -329,7 +351,7 @@ class JobService:
         this waits for a moment (two seconds) so that the answer usually says so."""
         await _in_thread(self.own_job, viewer, job_id)
         if await _in_thread(self.store.dismiss_finished, job_id):
-            await _in_thread(remove_results, self.catalog, self.engine.storage_root, job_id)
+            await _in_thread(remove_results, self.catalog, self.gateway.storage, job_id)
             return await _in_thread(self.store.get, job_id)
         job = await _in_thread(self.store.request_dismiss, job_id)
         for _ in range(40):  # a running job stops at its next progress report

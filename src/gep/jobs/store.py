@@ -77,12 +77,16 @@ class Job:
     hold: int = 0
     #: what its price was computed from (``Quote.as_dict()`` of the submission)
     charge: dict[str, Any] | None = None
+    #: its owner keeps its results whatever the retention policy (``gep.jobs.retention``)
+    pinned: bool = False
+    #: when the retention sweep claimed its results for expiry (None: kept)
+    expired: int | None = None
 
 
 _COLUMNS = (
     "id, process_id, status, progress, message, inputs, outputs, error, created, "
     "started, finished, updated, attempts, max_attempts, timeout_s, dismiss_requested, worker, "
-    "owner, visibility, hold, charge"
+    "owner, visibility, hold, charge, pinned, expired"
 )
 
 
@@ -109,6 +113,8 @@ def _job(row: Any) -> Job:
         visibility=row[18],
         hold=int(row[19] or 0),
         charge=None if row[20] is None else orjson.loads(row[20]),
+        pinned=bool(row[21]),
+        expired=row[22],
     )
 
 

@@ -9,14 +9,18 @@ settles the credits through the final transition and records the usage.
 
 from __future__ import annotations
 
+import math
 import os
 import resource
 import shutil
+import tempfile
 import threading
 import time
 import traceback
 from pathlib import Path
+from typing import Any
 
+from gep.accounts.data_usage import DataDirection, DataEvent, DataUsageStore
 from gep.accounts.store import AccountStore
 from gep.accounts.usage import JobUsage, UsageStore
 from gep.catalog.backends import open_store
@@ -26,16 +30,18 @@ from gep.core.enums import JobStatus
 from gep.core.errors import NotFound
 from gep.gateway.config import GatewayConfig
 from gep.gateway.resolver import Gateway
-from gep.jobs.context import JobContext, JobDismissed, size_of
+from gep.gateway.storage import TMP_AREA, Storage
+from gep.jobs.context import JobContext, JobDismissed
 from gep.jobs.deployed import DeployedStore
 from gep.jobs.pricing import actual_cost
-from gep.jobs.publish import publish, publish_items
+from gep.jobs.publish import RESULTS_COLLECTION, publish, publish_items
 from gep.jobs.store import JobStore, job_visible, now_us
 from gep.processes.registry import ProcessRegistry
 
 _WORKER_STORES: dict[str, JobStore] = {}
 _WORKER_CATALOGS: dict[str, CatalogStore] = {}
 _WORKER_REGISTRY: list[ProcessRegistry] = []
+_WORK_ROOT: list[Path] = []
 
 #: a running worker renews its job's lease this often; the server's watchdog re-queues a job
 #: whose lease is older than LEASE_S (its worker died)
@@ -101,15 +107,17 @@ def run_job(
 
     beat = threading.Thread(target=renew, name=f"gep-lease-{job_id}", daemon=True)
     beat.start()
-    scratch = Path(storage_root) / "jobs" / job_id / "scratch"
-    output_dir = Path(storage_root) / "jobs" / job_id / "outputs"
-    scratch.mkdir(parents=True, exist_ok=True)
-    output_dir.mkdir(parents=True, exist_ok=True)
     catalog = _WORKER_CATALOGS[db_url]
     gateway = Gateway(
         gateway_config or GatewayConfig(storage_root=Path(storage_root)),
         job_visible=lambda other, viewer: job_visible(store, other, viewer),
     )
+    work = _work_folder(gateway.storage, job_id)
+    shutil.rmtree(work, ignore_errors=True)  # what a dead attempt left
+    scratch, output_dir = work / "scratch", work / "outputs"
+    scratch.mkdir(parents=True, exist_ok=True)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    written = 0
     ctx = JobContext(
         store, job_id, scratch, output_dir, catalog, _owner_viewer(store, job.owner), gateway
     )
@@ -126,6 +134,16 @@ def run_job(
         inputs = process.Inputs.model_validate(job.inputs)
         ctx.logger.info("running %s %s", process.id, process.version)
         outputs = process.execute(ctx, inputs)
+        # every file the service wrote is stored before any item names it; items it
+        # published from its own files get their stored hrefs
+        written = gateway.storage.store_folder(
+            output_dir,
+            f"jobs/{job_id}/outputs",
+            ctx.extra_items,
+            move=gateway.storage.is_local,
+        )
+        if written:
+            ctx.logger.info("%d bytes of results stored", written)
         if ctx.assets:
             ref = publish(
                 catalog,
@@ -140,11 +158,15 @@ def run_job(
         if ctx.extra_items:
             n = publish_items(catalog, job, process, ctx.extra_items, ctx.lineage)
             ctx.logger.info("%d catalogue items published", n)
+        # the data the job read and wrote, at the administrator's data prices, is charged
+        # with the job (within its hold, like the CPU part)
+        data = [*ctx.data_events, _results_written(job, written)]
+        data_cents = math.ceil(DataUsageStore(store.engine).job_cost_cents(data))
         store.transition(
             job_id,
             (JobStatus.RUNNING,),
             JobStatus.SUCCESSFUL,
-            charge_cents=actual_cost(job.charge, cpu_s()),
+            charge_cents=actual_cost(job.charge, cpu_s()) + data_cents,
             progress=100,
             message="done",
             outputs=outputs.model_dump(mode="json"),
@@ -169,8 +191,9 @@ def run_job(
         )
     finally:
         stop.set()
-        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
     final = store.get(job_id)
+    DataUsageStore(store.engine).record([*ctx.data_events, _results_written(job, written)])
     UsageStore(store.engine).record(
         JobUsage(
             job_id=job_id,
@@ -181,12 +204,34 @@ def run_job(
             cpu_s=cpu_s(),
             wall_s=time.perf_counter() - wall0,
             bytes_read=ctx.bytes_read,
-            bytes_written=size_of(output_dir) if output_dir.exists() else 0,
+            bytes_written=written,
             started=final.started,
             finished=final.finished or now_us(),
         )
     )
     return final.status
+
+
+def _results_written(job: Any, written: int) -> DataEvent:
+    return DataEvent(job.owner, DataDirection.WRITE, "storage", RESULTS_COLLECTION, written, job.id)
+
+
+def set_work_root(folder: Path) -> None:
+    """Where this worker process writes jobs' files before storing them (``gep worker``
+    sets ``GEP_HOME/work``)."""
+    _WORK_ROOT[:] = [folder]
+
+
+def _work_folder(storage: Storage, job_id: str) -> Path:
+    """A job's local working folder: beside a local storage's files (the same filesystem, so
+    results are renamed into place, not copied), else this worker's own work folder."""
+    if storage.local_root is not None:
+        base = storage.local_root / TMP_AREA / "work"
+    elif _WORK_ROOT:
+        base = _WORK_ROOT[0]
+    else:
+        base = Path(tempfile.gettempdir()) / "gep-work"
+    return base / job_id
 
 
 def _children_cpu() -> float:

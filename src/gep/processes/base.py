@@ -120,6 +120,9 @@ class ProcessContext(Protocol):
     ) -> str:
         """Declare a result file (under ``output_dir``) to publish; returns its href."""
 
+    def stored_href(self, path: Path) -> str:
+        """The href a result file or folder (under ``output_dir``) has once stored."""
+
     def set_footprint(self, geometry: dict[str, Any]) -> None:
         """The area the results cover (GeoJSON, lon/lat), for the published item."""
 

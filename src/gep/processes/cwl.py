@@ -391,7 +391,7 @@ class CwlProcess(Process):
             if (folder / "catalog.json").exists() or (folder / "collection.json").exists():
                 # the EO Application Package convention: a STAC catalogue of the results
                 return [ctx.publish_item(item) for item in stac_items_with_absolute_assets(folder)]
-            return folder.resolve().as_uri()
+            return ctx.stored_href(folder)
         if isinstance(value, list):
             return [self._output(ctx, f"{name}-{i}", v) for i, v in enumerate(value)]
         return value
