@@ -19,6 +19,7 @@ existing credits (:mod:`gep.accounts.credits`), in the job's one settlement.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterable
@@ -30,6 +31,9 @@ from sqlalchemy import Engine, text
 
 from gep.accounts.usage import window_where
 from gep.core.errors import InvalidInput
+from gep.core.periodic import Periodic
+
+log = logging.getLogger("gep.accounts.data_usage")
 
 GB = 1_000_000_000
 #: the price row that applies to collections without one of their own
@@ -210,27 +214,15 @@ class DataMeter:
         self.flush_s = flush_s
         self._lock = threading.Lock()
         self._pending: dict[tuple[str | None, str, str], list[int]] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._periodic = Periodic("gep-data-meter", lambda stop: self.flush(), flush_s, log)
 
     def add(self, user_id: str | None, source: str, collection: str, n_bytes: int) -> None:
         if n_bytes <= 0:
             return
         with self._lock:
             self._pending.setdefault((user_id, source, collection), [0])[0] += n_bytes
-        if self._thread is None:
-            self._start()
-
-    def _start(self) -> None:
-        with self._lock:
-            if self._thread is not None:
-                return
-            self._thread = threading.Thread(target=self._run, name="gep-data-meter", daemon=True)
-            self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.flush_s):
-            self.flush()
+        if not self._periodic.running:
+            self._periodic.start()
 
     def flush(self) -> int:
         with self._lock:
@@ -242,7 +234,5 @@ class DataMeter:
         return self.store.record(events)
 
     def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        self._periodic.stop(timeout=10)
         self.flush()

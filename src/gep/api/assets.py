@@ -16,6 +16,7 @@ chunks, never read whole.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import mimetypes
 import os
 import stat
@@ -70,8 +71,8 @@ OCTET = "application/octet-stream"
 #: bytes of a local file read and sent at a time (two per client: one sent, one read ahead),
 #: and the largest range answered in one read, without a stream
 CHUNK = 1 << 20
-#: bytes asked of an object store at a time (each request costs a round trip)
-STORED_CHUNK = 4 << 20
+#: bytes read at a time from an object's body (one GET per answer, read as it arrives)
+STORED_CHUNK = 1 << 20
 #: life of the presigned URL a download is redirected to (GEP_S3_PRESIGNED_REDIRECT)
 PRESIGNED_S = 300
 
@@ -421,26 +422,27 @@ async def _chunks(path: Path, start: int, end: int) -> AsyncIterator[bytes]:
 
 
 async def _stored_chunks(storage: Storage, key: str, start: int, end: int) -> AsyncIterator[bytes]:
-    """Bytes ``start``–``end`` of an object, read in ranges of STORED_CHUNK; the next range
-    is asked for while the current one is sent, so the object store's latency overlaps the
-    client's transfer."""
+    """Bytes ``start``–``end`` of an object: one ranged GET (``Storage.stream_range``), its
+    body read in pieces of STORED_CHUNK, the next piece read while the current one is sent,
+    so the object store's latency overlaps the client's transfer."""
+    pieces = storage.stream_range(key, start, end, STORED_CHUNK)
 
-    def fetch(first: int) -> bytes:
-        return storage.read_range(key, first, min(end, first + STORED_CHUNK))
+    def step() -> bytes | None:
+        return next(pieces, None)
 
-    pos = start
-    pending: asyncio.Future[bytes] | None = (
-        asyncio.ensure_future(run_in_threadpool(fetch, pos)) if pos < end else None
-    )
+    pending: asyncio.Future[bytes | None] | None = asyncio.ensure_future(run_in_threadpool(step))
     try:
         while pending is not None:
             data = await pending
-            pos += len(data)
-            pending = (
-                asyncio.ensure_future(run_in_threadpool(fetch, pos)) if data and pos < end else None
-            )
-            if data:
-                yield data  # whole: slices would copy what is already in memory
-    finally:  # the client went away: no read left running for nobody
+            pending = None
+            if data is None:
+                return
+            pending = asyncio.ensure_future(run_in_threadpool(step))
+            yield data
+    finally:
+        # the client went away: let the read in flight finish (a generator cannot be closed
+        # while a thread runs it), then close the object's body
         if pending is not None:
-            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(pending)
+        await run_in_threadpool(pieces.close)

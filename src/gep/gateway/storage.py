@@ -16,8 +16,9 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path, PurePosixPath
@@ -25,12 +26,16 @@ from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 
 import fsspec
+from fsspec.asyn import sync
 
 from gep.core.errors import ServiceUnavailable
 from gep.io.hrefs import local_path
 
 #: temporary keys live here until renamed (a private storage area: no href reads it)
 TMP_AREA = "tmp"
+#: how long an object's size and ETag are believed without asking again (S3), and how many
+INFO_TTL_S = 2.0
+INFO_CACHE_SIZE = 4096
 
 
 class StorageError(Exception):
@@ -91,6 +96,8 @@ class Storage:
                 f"storage URL '{config.url}': only file:// (a folder) and s3://bucket/prefix "
                 "are supported"
             )
+        #: recent S3 HEAD answers (see :meth:`info`)
+        self._infos: dict[str, tuple[float, StoredFile]] = {}
 
     @classmethod
     def from_url(cls, url: str, s3_endpoint_url: str = "") -> Storage:
@@ -173,7 +180,23 @@ class Storage:
 
     # ------------------------------------------------------------------ reads
     def info(self, key: str) -> StoredFile:
-        """Size, modification time and an ETag; FileNotFoundError when absent (or a folder)."""
+        """Size, modification time and an ETag; FileNotFoundError when absent (or a folder).
+
+        On S3 an answer is kept for INFO_TTL_S: GDAL reads a COG by many small ranges, and a
+        HEAD before each would double the object store's requests. Keys are written whole
+        (atomically) and rarely rewritten, so a second-old answer is a safe one."""
+        if not self.is_local:
+            cached = self._infos.get(key)
+            if cached is not None and time.monotonic() - cached[0] < INFO_TTL_S:
+                return cached[1]
+            found = self._info(key)
+            if len(self._infos) >= INFO_CACHE_SIZE:
+                self._infos.clear()
+            self._infos[key] = (time.monotonic(), found)
+            return found
+        return self._info(key)
+
+    def _info(self, key: str) -> StoredFile:
         path = self.path(key)
         if self.is_local:
             st = os.stat(path)
@@ -206,6 +229,43 @@ class Storage:
                 return f.read(end - start)
         with self._answering():
             return bytes(self.fs.cat_file(self.path(key), start=start, end=end))
+
+    def stream_range(
+        self, key: str, start: int, end: int, chunk: int
+    ) -> Generator[bytes, None, None]:
+        """Bytes ``start``–``end`` of a stored file in pieces of at most ``chunk``: on S3 one
+        ranged GET whose body is read as it arrives (not one request per piece), so a large
+        range costs the object store one request."""
+        if end <= start:
+            return
+        if self.is_local:
+            with open(self.path(key), "rb") as f:
+                f.seek(start)
+                left = end - start
+                while left > 0:
+                    data = f.read(min(chunk, left))
+                    if not data:
+                        return
+                    left -= len(data)
+                    yield data
+            return
+        bucket, _, name = self.path(key).partition("/")
+        fs: Any = self.fs
+        with self._answering():
+            answer = sync(
+                fs.loop, fs._call_s3, "get_object", Bucket=bucket, Key=name,
+                Range=f"bytes={start}-{end - 1}",
+            )  # fmt: skip
+        body = answer["Body"]
+        try:
+            while True:
+                with self._answering():
+                    data = sync(fs.loop, body.read, chunk)
+                if not data:
+                    return
+                yield bytes(data)
+        finally:
+            body.close()
 
     def open(self, key: str) -> IO[bytes]:
         return self.fs.open(self.path(key), "rb")  # type: ignore[no-any-return]
@@ -292,6 +352,7 @@ class Storage:
     def _s3_atomic(self, final: str, write: Callable[[str], object]) -> None:
         """Write an object under a temporary key, then copy it to its final key (an object
         appears whole or not at all, and never under its final name half-written)."""
+        self._infos.pop(final[len(self.root) + 1 :], None)
         tmp = self.path(f"{TMP_AREA}/{uuid.uuid4().hex}")
         try:
             with self._answering():
@@ -341,6 +402,7 @@ class Storage:
             return False
 
     def delete(self, key: str) -> None:
+        self._infos.pop(key, None)
         with contextlib.suppress(FileNotFoundError), self._answering():
             self.fs.rm_file(self.path(key))
 

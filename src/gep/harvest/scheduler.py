@@ -8,9 +8,9 @@ one database from running the same source twice.
 from __future__ import annotations
 
 import logging
-import threading
 
 from gep.catalog.store import CatalogStore
+from gep.core.periodic import Periodic
 from gep.harvest.runner import run_harvest
 from gep.harvest.store import HarvestStore
 
@@ -22,19 +22,16 @@ class HarvestScheduler:
         self.catalog = catalog
         self.harvests = harvests
         self.poll_s = poll_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._periodic = Periodic(
+            "gep-harvest", lambda stop: self.run_due(), poll_s, log, first_s=0
+        )
+        self._stop = self._periodic.stopping
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="gep-harvest", daemon=True)
-            self._thread.start()
+        self._periodic.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._periodic.stop(timeout)
 
     def run_due(self) -> int:
         """Run every source that is due now; the number run."""
@@ -55,11 +52,3 @@ class HarvestScheduler:
             )
             ran += 1
         return ran
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_due()
-            except Exception:  # the scheduler must outlive one bad source or a DB hiccup
-                log.exception("harvest scheduler")
-            self._stop.wait(self.poll_s)

@@ -43,6 +43,7 @@ from gep.catalog.search import build_search
 from gep.catalog.store import CatalogStore
 from gep.core.enums import JobStatus, LogLevel
 from gep.core.errors import GepError, NotFound
+from gep.core.periodic import Periodic
 from gep.core.timeutil import format_rfc3339, from_micros, parse_instant, to_micros
 from gep.gateway.storage import Storage
 from gep.gateway.uploads import remove_folders, upload_folders
@@ -385,30 +386,20 @@ class RetentionScheduler:
     def __init__(self, retention: Retention, poll_s: float) -> None:
         self.retention = retention
         self.poll_s = poll_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._periodic = Periodic(
+            "gep-retention", self._sweep, poll_s, log, first_s=min(poll_s, 60.0)
+        )
 
     def start(self) -> None:
-        if self._thread is None and self.poll_s > 0:
-            self._thread = threading.Thread(target=self._loop, name="gep-retention", daemon=True)
-            self._thread.start()
+        self._periodic.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._periodic.stop(timeout)
 
-    def _loop(self) -> None:
-        wait = min(self.poll_s, 60.0)
-        while not self._stop.wait(wait):
-            try:
-                report = self.retention.sweep(stop=self._stop)
-                if report.expired:
-                    log.info("retention sweep: %d expiries", len(report.expired))
-            except Exception:  # the thread must outlive one bad sweep (a database hiccup)
-                log.exception("retention sweep")
-            wait = self.poll_s
+    def _sweep(self, stop: threading.Event) -> None:
+        report = self.retention.sweep(stop=stop)
+        if report.expired:
+            log.info("retention sweep: %d expiries", len(report.expired))
 
 
 __all__ = [
