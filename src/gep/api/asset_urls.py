@@ -16,15 +16,14 @@ case) is spliced without a parse, as before.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 from urllib.parse import quote
 
 from gep.gateway.storage import Storage
-from gep.io.hrefs import HrefKind, parse_href
+from gep.io.hrefs import LOCAL_HREF_HINTS, HrefKind, parse_href
 
 ALTERNATE_ASSETS = "https://stac-extensions.github.io/alternate-assets/v1.2.0/schema.json"
-#: a stored item names a local file (compact JSON, as the catalogue stores it)
-_LOCAL_HINTS = (b'"href":"/', b'"href":"file:')
 
 
 def asset_url(base: str, collection: str, item_id: str, key: str) -> str:
@@ -42,15 +41,17 @@ class AssetUrls:
     base: str
     storage: Storage
 
-    @property
-    def _stored_hint(self) -> bytes | None:
-        return None if self.storage.is_local else b'"href":"' + self.storage.url.encode() + b"/"
+    @cached_property
+    def _hints(self) -> tuple[bytes, ...]:
+        if self.storage.is_local:
+            return LOCAL_HREF_HINTS
+        return (*LOCAL_HREF_HINTS, b'"href":"' + self.storage.url.encode() + b"/")
 
     def wanted(self, content: bytes) -> bool:
         """Whether a stored item (its JSON bytes) has an href to rewrite: two or three byte
-        scans, no parse."""
-        hint = self._stored_hint
-        return any(h in content for h in _LOCAL_HINTS) or (hint is not None and hint in content)
+        scans, no parse. (Every item that may need a generated quicklook is among these: a
+        quicklook is made only from local files.)"""
+        return any(h in content for h in self._hints)
 
     def served(self, href: str) -> bool:
         """A local file (storage or a data root: the route decides who may read it) or an

@@ -287,6 +287,14 @@ class Storage:
 
     def walk(self, prefix: str) -> Iterator[str]:
         """The keys under a prefix (files only)."""
+        for key, _ in self._listing(prefix):
+            yield key
+
+    def size_of(self, prefix: str) -> int:
+        """Bytes under a prefix, from the one listing (no request per file)."""
+        return sum(size for _, size in self._listing(prefix))
+
+    def _listing(self, prefix: str) -> Iterator[tuple[str, int]]:
         base = self.path(prefix)
         if self.is_local and not os.path.isdir(base):
             return
@@ -303,10 +311,7 @@ class Storage:
             if self.is_local:
                 text = os.path.realpath(text)
             if text.startswith(root):
-                yield text[len(root) :]
-
-    def size_of(self, prefix: str) -> int:
-        return sum(self.info(k).size for k in self.walk(prefix))
+                yield text[len(root) :], int(meta.get("size") or 0)
 
     # ------------------------------------------------------------------ writes
     def put_file(self, local: Path, key: str, *, move: bool = False) -> str:

@@ -17,6 +17,10 @@ from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
+#: the bytes a stored item's JSON (compact, as the catalogue stores it) contains when one of its
+#: hrefs is a local path: a scan for them answers "no local file" without a parse
+LOCAL_HREF_HINTS = (b'"href":"/', b'"href":"file:')
+
 
 class HrefKind(StrEnum):
     LOCAL = "local"

@@ -11,7 +11,6 @@ import logging
 import shutil
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 
@@ -19,9 +18,9 @@ from gep.accounts.data_usage import DataDirection, DataEvent
 from gep.catalog.store import CatalogStore
 from gep.core.access import Viewer
 from gep.core.errors import InvalidInput
-from gep.gateway.resolver import Gateway
+from gep.gateway.resolver import Gateway, job_folder
 from gep.gateway.retrieve import AssetRequest, is_remote
-from gep.io.hrefs import HrefKind, parse_href
+from gep.io.hrefs import local_path
 from gep.jobs.publish import RESULTS_COLLECTION
 from gep.jobs.staging import stage_remote
 from gep.jobs.store import JobStore
@@ -111,17 +110,18 @@ class JobContext:
         return record, local
 
     def _source_of(self, href: str) -> str:
-        """Where a staged input came from, for data accounting: GEP's storage, a data root,
-        or the remote host (a mirror or the cache may have served it: the job's log says)."""
-        gateway = self.gateway
-        if gateway.is_stored(href) or gateway.storage_owner_job(href) is not None:
+        """Where a local or stored input came from, for data accounting: GEP's storage or a
+        data root (remote inputs are named by their retrieval, ``gep.jobs.staging``)."""
+        storage = self.gateway.storage
+        if self.gateway.is_stored(href):
             return "storage"
-        parsed = parse_href(href)
-        if parsed.kind is HrefKind.LOCAL and parsed.path is not None:
-            root = gateway.storage.local_root
-            inside = root is not None and Path(parsed.path).resolve().is_relative_to(root)
-            return "storage" if inside else "data-root"
-        return urlsplit(href).hostname or "remote"
+        path = local_path(href)
+        inside = (
+            path is not None
+            and storage.local_root is not None
+            and path.resolve().is_relative_to(storage.local_root)
+        )
+        return "storage" if inside else "data-root"
 
     def add_asset(
         self, key: str, path: Path, media_type: str, roles: list[str], title: str = ""
@@ -181,9 +181,14 @@ class JobContext:
         return [orjson.loads(raw) for _, _, raw in page.items]
 
 
+def outputs_prefix(job_id: str) -> str:
+    """Where a job's result files are stored (its storage folder is ``jobs/<id>``)."""
+    return f"{job_folder(job_id)}/outputs"
+
+
 def output_key(job_id: str, relative: Path) -> str:
     """The storage key of a result file (relative to the job's output folder)."""
-    return f"jobs/{job_id}/outputs/{relative.as_posix()}"
+    return f"{outputs_prefix(job_id)}/{relative.as_posix()}"
 
 
 def size_of(path: Path) -> int:

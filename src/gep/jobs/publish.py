@@ -17,6 +17,7 @@ from gep.catalog.store import CatalogStore
 from gep.catalog.store_search import SearchPage
 from gep.core.errors import NotFound
 from gep.core.timeutil import format_rfc3339, from_micros
+from gep.gateway.resolver import job_folder
 from gep.gateway.storage import Storage
 
 #: the collection job results are published in (reserved for the platform: see
@@ -140,7 +141,7 @@ def remove_results(catalog: CatalogStore, storage: Storage, job_id: str) -> Remo
     for item_id in ids:
         with contextlib.suppress(NotFound):  # removed meanwhile (a dismissal, another sweep)
             catalog.delete_item(RESULTS_COLLECTION, item_id)
-    return Removed(ids, storage.delete_prefix(f"jobs/{job_id}"))
+    return Removed(ids, storage.delete_prefix(job_folder(job_id)))
 
 
 def _results_page(catalog: CatalogStore, job_id: str) -> SearchPage:

@@ -45,6 +45,7 @@ from gep.core.enums import JobStatus, LogLevel
 from gep.core.errors import GepError, NotFound
 from gep.core.periodic import Periodic
 from gep.core.timeutil import format_rfc3339, from_micros, parse_instant, to_micros
+from gep.gateway.resolver import job_folder
 from gep.gateway.storage import Storage
 from gep.gateway.uploads import remove_folders, upload_folders
 from gep.jobs.publish import RESULTS_COLLECTION, remove_results, result_item_ids
@@ -180,7 +181,7 @@ class Retention:
             if _stopped(stop):
                 return
             if report.dry_run:
-                files = sum(1 for _ in self.storage.walk(f"jobs/{job_id}"))
+                files = sum(1 for _ in self.storage.walk(job_folder(job_id)))
                 items = tuple(result_item_ids(self.catalog, job_id))
                 report.expired.append(
                     Expiry(RESULTS_COLLECTION, items, files, finished, policy.days, job_id)

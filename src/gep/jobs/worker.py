@@ -31,7 +31,7 @@ from gep.core.errors import NotFound
 from gep.gateway.config import GatewayConfig
 from gep.gateway.resolver import Gateway
 from gep.gateway.storage import TMP_AREA, Storage
-from gep.jobs.context import JobContext, JobDismissed
+from gep.jobs.context import JobContext, JobDismissed, outputs_prefix
 from gep.jobs.deployed import DeployedStore
 from gep.jobs.pricing import actual_cost
 from gep.jobs.publish import RESULTS_COLLECTION, publish, publish_items
@@ -118,6 +118,7 @@ def run_job(
     scratch.mkdir(parents=True, exist_ok=True)
     output_dir.mkdir(parents=True, exist_ok=True)
     written = 0
+    data_usage = DataUsageStore(store.engine)
     ctx = JobContext(
         store, job_id, scratch, output_dir, catalog, _owner_viewer(store, job.owner), gateway
     )
@@ -137,10 +138,7 @@ def run_job(
         # every file the service wrote is stored before any item names it; items it
         # published from its own files get their stored hrefs
         written = gateway.storage.store_folder(
-            output_dir,
-            f"jobs/{job_id}/outputs",
-            ctx.extra_items,
-            move=gateway.storage.is_local,
+            output_dir, outputs_prefix(job_id), ctx.extra_items, move=gateway.storage.is_local
         )
         if written:
             ctx.logger.info("%d bytes of results stored", written)
@@ -160,8 +158,7 @@ def run_job(
             ctx.logger.info("%d catalogue items published", n)
         # the data the job read and wrote, at the administrator's data prices, is charged
         # with the job (within its hold, like the CPU part)
-        data = [*ctx.data_events, _results_written(job, written)]
-        data_cents = math.ceil(DataUsageStore(store.engine).job_cost_cents(data))
+        data_cents = math.ceil(data_usage.job_cost_cents(_data_of(ctx, job, written)))
         store.transition(
             job_id,
             (JobStatus.RUNNING,),
@@ -193,7 +190,7 @@ def run_job(
         stop.set()
         shutil.rmtree(work, ignore_errors=True)
     final = store.get(job_id)
-    DataUsageStore(store.engine).record([*ctx.data_events, _results_written(job, written)])
+    data_usage.record(_data_of(ctx, job, written))
     UsageStore(store.engine).record(
         JobUsage(
             job_id=job_id,
@@ -212,8 +209,12 @@ def run_job(
     return final.status
 
 
-def _results_written(job: Any, written: int) -> DataEvent:
-    return DataEvent(job.owner, DataDirection.WRITE, "storage", RESULTS_COLLECTION, written, job.id)
+def _data_of(ctx: JobContext, job: Any, written: int) -> list[DataEvent]:
+    """What a job read (its staged inputs) and wrote (its results), for data accounting."""
+    results = DataEvent(
+        job.owner, DataDirection.WRITE, "storage", RESULTS_COLLECTION, written, job.id
+    )
+    return [*ctx.data_events, results]
 
 
 def set_work_root(folder: Path) -> None:

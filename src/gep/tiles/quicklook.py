@@ -48,7 +48,7 @@ import orjson
 from numpy.typing import NDArray
 
 from gep.core.errors import NotFound
-from gep.io.hrefs import local_path, local_str
+from gep.io.hrefs import LOCAL_HREF_HINTS, local_path, local_str
 
 #: part of every cache key: bump it when the rendering changes, so cached PNGs are remade
 RENDERER_VERSION = "2"
@@ -131,7 +131,7 @@ def _describe_assets(item: dict[str, Any]) -> str:
 
 #: an item needs no generated quicklook unless an href is local (as the store serialises it:
 #: compact JSON, and :func:`local_path` takes only "/..." and lower-case "file:" hrefs) ...
-_LOCAL_HREFS = (b'"href":"/', b'"href":"file:')
+_LOCAL_HREFS = LOCAL_HREF_HINTS
 #: ... and a raster or a SAFE is named (by media type or file name; in lower case) ...
 _SOURCE_HINTS = (b"image/tiff", b"image/jp2", b"geotiff", b".tif", b".jp2", b".zip", b".safe")
 #: ... and no preview: an asset key or role (any string spelled so counts: see below)
