@@ -38,11 +38,15 @@ sys.path.insert(0, str(HERE))
 from optical_items import L8, L8_BAND, S2, landsat8_item, sentinel2_item  # noqa: E402
 from s1_items import generate_items  # noqa: E402
 
+from gep.api.asset_urls import AssetUrls  # noqa: E402
 from gep.api.stac_render import item_links, render_item  # noqa: E402
+from gep.gateway.storage import Storage  # noqa: E402
 from gep.tiles.quicklook import quicklook_png, wants_generated_thumbnail  # noqa: E402
 from gep.tiles.quicklook_cache import QuicklookCache  # noqa: E402
 
 BASE = "http://gep.test"
+#: how the API names stored files (a local storage: only local hrefs are rewritten)
+URLS = AssetUrls(BASE, Storage.from_url("file:///tmp/gep-bench-storage"))
 _TAIL = b'"links":[]}'
 
 
@@ -64,7 +68,7 @@ def first_check(content: bytes, collection: str, item_id: str) -> bytes:
 
 
 def now(content: bytes, collection: str, item_id: str) -> bytes:
-    return render_item(content, BASE, collection, item_id)
+    return render_item(content, BASE, collection, item_id, URLS)
 
 
 def best_per_call(fn: Callable[[], Any], repeats: int) -> float:
