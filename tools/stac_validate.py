@@ -41,6 +41,7 @@ import copy
 import inspect
 import io
 import ipaddress
+import json
 import logging
 import socket
 import sys
@@ -48,6 +49,7 @@ import traceback
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urldefrag, urlsplit
 
@@ -95,7 +97,7 @@ def _norm(url: str) -> str:
 class OfflineSchemas:
     """URL -> JSON schema, from pystac's bundled copies and jsonschema's meta-schemas."""
 
-    def __init__(self) -> None:
+    def __init__(self, extension_dirs: list[Path] | None = None) -> None:
         from jsonschema_specifications import REGISTRY
         from pystac.validation.local_validator import get_local_schema_cache
 
@@ -106,7 +108,19 @@ class OfflineSchemas:
                 self._by_url[_norm(url)] = contents
         for url, schema in get_local_schema_cache().items():
             self._by_url[_norm(url)] = schema
+        for folder in extension_dirs or []:
+            self.add_extensions(folder)
         self.served: Counter[str] = Counter()
+
+    def add_extensions(self, folder: Path) -> None:
+        """Serve STAC extension schemas kept as ``<folder>/<name>/<version>/schema.json`` (the
+        copies in ``tests/data/stac-extension-schemas``, taken from the extensions' release
+        tags) under their published URLs, keyed by folder rather than ``$id``: some releases
+        carry the previous version's ``$id``."""
+        for path in sorted(folder.glob("*/*/schema.json")):
+            name, version = path.parent.parent.name, path.parent.name
+            url = f"https://stac-extensions.github.io/{name}/{version}/schema.json"
+            self._by_url[_norm(url)] = json.loads(path.read_text())
 
     def urls(self) -> list[str]:
         return sorted(self._by_url)
