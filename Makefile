@@ -14,7 +14,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export GEP_TEST_DATABASE_URL
 
-.PHONY: run test install postgis sandbox nginx validator mintpy lint typecheck importlinter pytest bench-catalog bench-gateway clean
+.PHONY: run test install postgis sandbox nginx validator mintpy lint typecheck importlinter pytest bench-catalog bench-gateway bench-tiles clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -97,6 +97,17 @@ bench-catalog: install postgis
 ## the data gateway against nginx and s3fs (1 GB COG in bench/.data, made once; SIZE_MB=… for less)
 bench-gateway: install nginx
 	$(BIN)/python bench/gateway.py --size-mb $(or $(SIZE_MB),1024)
+
+## map tiles against TiTiler (titiler.application from PyPI in its own venv), one 10 000² COG
+TITILER_VENV := bench/.venv-titiler
+$(TITILER_VENV)/.stamp-install:
+	$(PYTHON) -m venv $(TITILER_VENV)
+	$(TITILER_VENV)/bin/pip install -q --upgrade pip
+	$(TITILER_VENV)/bin/pip install -q 'titiler.application==2.4.0' uvicorn
+	touch $@
+
+bench-tiles: install $(TITILER_VENV)/.stamp-install
+	$(BIN)/python bench/tiles.py --tiles $(or $(TILES),200)
 
 clean:
 	rm -rf $(VENV) $(VALIDATOR_VENV) .gep .pytest_cache .mypy_cache .ruff_cache

@@ -238,6 +238,8 @@ def before_generate_path_parameters(context: Any, strategy: Any) -> Any:
         return strategy
 
     def seed(generated: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(generated, dict):  # a negative case (typed path parameters): as is
+            return generated
         ids = _seeded(operation.path, method, LATE_IDS["area"])
         return {**generated, **{k: v for k, v in ids.items() if k in names}}
 

@@ -105,7 +105,7 @@ def test_data_is_accounted_per_user_source_and_collection(
     # two quicklook jobs staged the raster from the data root, then the download
     assert rows[("read", "data-root", "mine")]["bytes"] == 2 * size + 1000
     assert rows[("read", "data-root", "mine")]["events"] == 3
-    assert rows[("write", "storage", "results")]["bytes"] > 0  # the jobs' results
+    assert rows[("write", "storage", "quicklook")]["bytes"] > 0  # results, in their collection
     assert all(d["cost_cents"] == 0 for d in data)  # no price yet
     # an administrator prices the collection's data; the report costs the rows
     bad = c.put("/accounts/data-prices/mine", json={"read_cents_per_gb": -1}, headers=ADMIN_HEADERS)

@@ -177,9 +177,9 @@ def _object_requests(w: World, tag: str) -> list[tuple[str, str, str, Any, int]]
         ("jobs", "GET", f"/jobs/{job}/results", None, 0),
         ("jobs", "GET", f"/jobs/{job}/logs", None, 0),
         ("jobs write", "PATCH", f"/jobs/{job}", {"visibility": VISIBILITIES[tag]}, 200),
-        ("results", "GET", f"/stac/collections/results/items/{job}", None, 0),
+        ("results", "GET", f"/stac/collections/quicklook/items/{job}", None, 0),
         ("tiles", "GET", f"/stac/collections/c-{tag}/items/i/quicklook", None, 0),
-        ("tiles", "GET", f"/stac/collections/results/items/{job}/quicklook", None, 0),
+        ("tiles", "GET", f"/stac/collections/quicklook/items/{job}/quicklook", None, 0),
         ("areas", "GET", f"/gazetteer/areas/{w.areas[tag]}", None, 0),
         (
             "areas write",
@@ -239,7 +239,7 @@ def test_listings_count_only_what_each_caller_sees(world: World) -> None:
         assert "quicklook" in procs  # built-in services are everyone's
         results = c.get(
             "/stac/search",
-            params={"collections": "results", "limit": 1, "count": "true"},
+            params={"collections": "quicklook", "limit": 1, "count": "true"},
             headers=h,
         ).json()
         assert results["numberMatched"] == n, caller

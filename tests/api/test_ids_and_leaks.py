@@ -327,7 +327,8 @@ def _wait(world: World, who: str, job_id: str) -> dict[str, Any]:
 
 def test_results_cannot_be_squatted_and_still_publish(world: World) -> None:
     assert is_reserved_collection(RESULTS_COLLECTION)
-    for cid in (RESULTS_COLLECTION, f"{RESULTS_COLLECTION}-sbas"):
+    # ``results``, ``results-…`` and every service's id (where its results are published)
+    for cid in (RESULTS_COLLECTION, f"{RESULTS_COLLECTION}-sbas", "quicklook", "sbas"):
         r = world.call("P", "POST", "/stac/collections", json={"id": cid, "description": "mine"})
         _problem(r, 403, "id", "reserved", cid)
     # echo answers and publishes nothing; the quicklook service publishes its PNG
@@ -339,18 +340,19 @@ def test_results_cannot_be_squatted_and_still_publish(world: World) -> None:
     assert r.status_code == 201, r.text
     job = r.json()["jobID"]
     assert _wait(world, "P", job)["status"] == "successful"
-    item_url = f"/stac/collections/{RESULTS_COLLECTION}/items/{job}"
+    results_id = "quicklook"  # the service's result collection (gep.jobs.publish)
+    item_url = f"/stac/collections/{results_id}/items/{job}"
     assert world.call("P", "GET", item_url).status_code == 200
     for who in ("B", "anonymous"):
         assert world.call(who, "GET", item_url).status_code == 404, who
     assert world.call("admin", "GET", item_url).status_code == 200
-    coll = world.call("P", "GET", f"/stac/collections/{RESULTS_COLLECTION}").json()
+    coll = world.call("P", "GET", f"/stac/collections/{results_id}").json()
     assert coll["gep:owned"] is False and coll["gep:visibility"] == "public"
 
     # the collection and what it holds are the platform's, even the caller's own result
-    results = f"/stac/collections/{RESULTS_COLLECTION}"
+    results = f"/stac/collections/{results_id}"
     for method, path, body in (
-        ("PUT", results, {"id": RESULTS_COLLECTION, "description": "mine now"}),
+        ("PUT", results, {"id": results_id, "description": "mine now"}),
         ("PATCH", results, {"title": "mine"}),
         ("PATCH", results, {"visibility": "private"}),
         ("DELETE", results, None),
@@ -360,7 +362,7 @@ def test_results_cannot_be_squatted_and_still_publish(world: World) -> None:
         ("DELETE", item_url, None),
     ):
         r = world.call("P", method, path, json=body)
-        _problem(r, 403, "collectionId", "belongs to the platform", RESULTS_COLLECTION)
+        _problem(r, 403, "collectionId", "belongs to the platform", results_id)
     assert world.call("P", "GET", item_url).status_code == 200
 
     # who sees a result follows the job: shared public, everyone does
@@ -369,7 +371,7 @@ def test_results_cannot_be_squatted_and_still_publish(world: World) -> None:
     for who in ("B", "anonymous"):
         assert world.call(who, "GET", item_url).status_code == 200, who
     r = world.call("B", "GET", "/stac/search",
-                   params={"collections": RESULTS_COLLECTION, "count": "true"})  # fmt: skip
+                   params={"collections": results_id, "count": "true"})  # fmt: skip
     assert r.json()["numberMatched"] == 1
 
 

@@ -122,6 +122,19 @@ def test_demo_seed_is_idempotent(home: Path) -> None:
     second = runner.invoke(app, ["demo", "seed", "--no-sar"])
     assert second.exit_code == 0 and _count(home) == n
     store = open_store(f"sqlite:///{home / 'gep.db'}")
-    ids = {c["id"] for c in store.list_collections()[0]}
+    colls = {c["id"]: c for c in store.list_collections()[0]}
+    # the demo SBAS result sits in the sbas service's result collection, as a job's would
+    result = json.loads(store.get_item("sbas", "sbas-mexico-city-2018"))
+    # and its displacements as one item per acquisition (the time axis of maps and charts)
+    dated = json.loads(store.get_item("sbas", "sbas-mexico-city-2018-20180106"))
     store.close()
-    assert {"sentinel-1-slc", "sentinel-2-l2a"} <= ids
+    assert {"sentinel-1-slc", "sentinel-2-l2a"} <= set(colls)
+    assert colls["sbas"]["gep:results"] is True and "velocity" in colls["sbas"]["item_assets"]
+    assert result["properties"]["gep:process"] == "sbas"
+    # described as the worker describes a job's results: drawn as the service declares
+    assert result["properties"]["renders"]["velocity"]["colormap_name"] == "rdbu_r"
+    assert result["assets"]["velocity"]["proj:code"] == "EPSG:4326"
+    assert dated["properties"]["datetime"] == "2018-01-06T00:00:00Z"
+    disp = dated["assets"]["displacement"]
+    assert disp["proj:epsg"] == 4326 and disp["raster:bands"][0]["unit"] == "mm"
+    assert "displacement" in dated["properties"]["renders"]

@@ -229,7 +229,7 @@ def test_cwl_inputs_are_catalogue_items_never_paths(world: World) -> None:
                       {"file": {"href": "http://gep.test/stac/collections/mirror/items/public",
                                 "asset": "data"}})  # fmt: skip
     assert status == 201 and job["status"] == "successful", job
-    out = w.c.get(f"/jobs/{job['jobID']}/results", headers=w.h["U"]).json()["out"]
+    out = w.c.get(f"/jobs/{job['jobID']}/results", headers=w.h["U"]).json()["out"]["href"]
     got = w.c.get(out, headers=w.h["U"])  # the result over HTTP, as its owner
     assert got.status_code == 200 and got.content == (w.data / "public.tif").read_bytes()
 

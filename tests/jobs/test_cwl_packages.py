@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.support.app import api_client, fetch_result
+from tests.support.ogc_schemas import errors
 
 TOOL = """
 cwlVersion: v1.2
@@ -94,11 +95,13 @@ def test_command_line_tool_lifecycle(client: TestClient) -> None:
     assert desc["inputs"]["message"]["schema"]["type"] == "string"
     assert desc["inputs"]["message"]["minOccurs"] == 1
     assert desc["inputs"]["times"]["minOccurs"] == 0
+    assert errors("process.yaml", desc) == []  # a deployed package's description is valid 1.0
     r = client.post("/processes/shout/execution", json={"inputs": {"message": "Amatrice"}})
     assert r.status_code == 200, r.text
+    assert errors("results.yaml", r.json()) == []
     assert _read(client, r.json()["result"]) == "Amatrice\n"
     job_id = r.headers["location"].rsplit("/", 1)[1]
-    item = client.get(f"/stac/collections/results/items/{job_id}").json()
+    item = client.get(f"/stac/collections/shout/items/{job_id}").json()
     assert "result" in item["assets"]
     assert "shout" in client.get("/processes/shout/package").text
     bad = client.post("/processes/shout/execution", json={"inputs": {"message": 3}})
@@ -187,8 +190,9 @@ def test_a_stac_catalogue_output_is_published_item_by_item(client: TestClient) -
     r = client.post("/processes/stac-maker/execution", json={"inputs": {}})
     assert r.status_code == 200, r.text
     job_id = r.headers["location"].rsplit("/", 1)[1]
-    assert r.json()["catalogue"] == [f"results/{job_id}-scene"]
-    item = client.get(f"/stac/collections/results/items/{job_id}-scene").json()
+    # published into the package's own result collection (its process id)
+    assert r.json()["catalogue"] == [f"stac-maker/{job_id}-scene"]
+    item = client.get(f"/stac/collections/stac-maker/items/{job_id}-scene").json()
     assert item["properties"]["gep:source_id"] == "scene"
     assert item["properties"]["gep:job"] == job_id
     assert _read(client, item["assets"]["data"]["href"]) == "hello\n"  # the asset is the job's file

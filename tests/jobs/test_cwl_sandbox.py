@@ -123,7 +123,8 @@ def test_with_network_access_and_a_catalogue_input_it_works(
     job = _run(c, "probe-net", inputs, h)
     assert job["status"] == "successful", job
     out = c.get(f"/jobs/{job['jobID']}/results", headers=h).json()["out"]
-    got = c.get(out, headers=h)  # the result over HTTP, as its owner
+    assert out["type"] == "text/plain"  # a file output: a link {"href", "type"}
+    got = c.get(out["href"], headers=h)  # the result over HTTP, as its owner
     assert got.status_code == 200, got.text
     text = got.text
     assert text.startswith("12\n") and "served over loopback" in text

@@ -118,7 +118,7 @@ def test_failover_between_mirrors_is_logged_and_keeps_credentials_out(world: Wor
         ), logs
         assert why in served[0]  # the line that names the source says why the others failed
         results = w.c.get(f"/jobs/{job}/results").content
-        published = w.c.get(f"/stac/collections/results/items/{job}").content
+        published = w.c.get(f"/stac/collections/quicklook/items/{job}").content
         for text in (orjson.dumps(logs), results, published):
             assert SECRET.encode() not in text
         # what the job computed comes from the right bytes: the quicklook of the raster

@@ -79,13 +79,13 @@ def test_quicklook_renders_and_publishes(world: tuple[TestClient, Path]) -> None
         assert np.allclose(cog.bounds, src.bounds)  # same place, decimated
         assert cog.profile.get("compress", "").lower() == "deflate"
     job_id = r.headers["location"].rsplit("/", 1)[1]
-    item = c.get(f"/stac/collections/results/items/{job_id}").json()
+    item = c.get(f"/stac/collections/quicklook/items/{job_id}").json()
     assert item["properties"]["gep:inputs"] == ["dem/etna-ramp"]
     assert item["properties"]["processing:software"] == {"quicklook": "1.0.0"}
     assert set(item["assets"]) == {"quicklook", "cog"}
     lon0, lat0, lon1, lat1 = item["bbox"]
     assert 14.7 < lon0 < lon1 < 15.1 and 37.7 < lat0 < lat1 < 37.9  # UTM 33N → Etna
-    found = c.get("/stac/search", params={"collections": "results", "bbox": "14.9,37.8,15,37.85"})
+    found = c.get("/stac/search", params={"collections": "quicklook", "bbox": "14.9,37.8,15,37.85"})
     assert job_id in [f["id"] for f in found.json()["features"]]
 
 
@@ -120,15 +120,16 @@ def test_dismissing_a_finished_job_removes_its_results(world: tuple[TestClient, 
     )
     assert r.status_code == 200
     job_id = r.headers["location"].rsplit("/", 1)[1]
-    png = r.json()["png"]
+    png = r.json()["png"]["href"]  # a file output: a link {"href", "type"}
+    assert r.json()["png"]["type"] == "image/png"
     assert fetch_result(c, png).startswith(b"\x89PNG")
-    stored = c.get(f"/stac/collections/results/items/{job_id}").json()["assets"]["quicklook"]
+    stored = c.get(f"/stac/collections/quicklook/items/{job_id}").json()["assets"]["quicklook"]
     assert stored["href"] == png
-    assert c.get(f"/stac/collections/results/items/{job_id}").status_code == 200
+    assert c.get(f"/stac/collections/quicklook/items/{job_id}").status_code == 200
     d = c.delete(f"/jobs/{job_id}")
     assert d.status_code == 200 and d.json()["status"] == "dismissed"
     assert c.get(png).status_code == 404
     storage = c.app.state.services.gateway.storage  # type: ignore[attr-defined]
     assert list(storage.walk(f"jobs/{job_id}")) == []  # the files went with the job
-    assert c.get(f"/stac/collections/results/items/{job_id}").status_code == 404
+    assert c.get(f"/stac/collections/quicklook/items/{job_id}").status_code == 404
     assert c.get(f"/jobs/{job_id}/results").status_code == 404

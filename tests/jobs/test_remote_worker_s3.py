@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import s3fs
 
 from gep.demo.sar import build_demo, collections
 from tests.processes.test_sar_services import DEM, REF, SEC, SMALL
-from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN
+from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN, post_catalogue, run_job
 from tests.support.s3 import S3Server
 from tests.support.serving import free_port, start_gep_serve, stop
 
@@ -67,23 +66,11 @@ def test_a_worker_elsewhere_writes_results_to_s3_served_as_gep_urls(
     )  # fmt: skip
     try:
         with httpx.Client(base_url=base, headers=ADMIN_HEADERS, timeout=60) as admin:
-            for coll in collections():
-                assert admin.post("/stac/collections", json=coll).status_code in (200, 201)
-            for item in items:
-                r = admin.post(f"/stac/collections/{item['collection']}/items", json=item)
-                assert r.status_code == 201, r.text
-            r = admin.post(
-                "/processes/dinsar/execution",
-                json={"inputs": {"reference": REF, "secondary": SEC, "dem": DEM,
-                                 "looks_azimuth": 4}},
-                headers={"Prefer": "respond-async"},
-            )  # fmt: skip
-            assert r.status_code == 201, r.text
-            job = r.json()["jobID"]
-            status = _wait(admin, job, 300)
-            assert status["status"] == "successful", status
+            post_catalogue(admin, collections(), items)
+            inputs = {"reference": REF, "secondary": SEC, "dem": DEM, "looks_azimuth": 4}
+            job = run_job(admin, "dinsar", inputs, timeout_s=300)
             out = admin.get(f"/jobs/{job}/results").json()
-            result = admin.get(f"/stac/collections/results/items/{job}").json()
+            result = admin.get(f"/stac/collections/dinsar/items/{job}").json()
 
         # the outputs are in the bucket, under the job's prefix, and nowhere on the worker
         fs = s3fs.S3FileSystem(
@@ -97,8 +84,8 @@ def test_a_worker_elsewhere_writes_results_to_s3_served_as_gep_urls(
         assert leftovers == []  # the worker kept nothing once its results were stored
         # the item's hrefs (and the job's outputs) are GEP URLs; the bucket is an alternate
         asset = result["assets"]["los_displacement"]
-        url = f"{base}/stac/collections/results/items/{job}/assets/los_displacement"
-        assert asset["href"] == url and out["los_displacement"] == url
+        url = f"{base}/stac/collections/dinsar/items/{job}/assets/los_displacement"
+        assert asset["href"] == url and out["los_displacement"]["href"] == url
         assert asset["alternate"]["s3"]["href"] == (
             f"s3://{bucket}/gep/jobs/{job}/outputs/los_displacement.tif"
         )
@@ -125,14 +112,3 @@ def test_a_worker_elsewhere_writes_results_to_s3_served_as_gep_urls(
         except subprocess.TimeoutExpired:
             worker.kill()
         stop(server)
-
-
-def _wait(client: httpx.Client, job: str, timeout_s: float) -> dict[str, object]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        status: dict[str, object] = client.get(f"/jobs/{job}").json()
-        if status["status"] in ("successful", "failed", "dismissed") or (
-            time.monotonic() > deadline
-        ):
-            return status
-        time.sleep(0.5)

@@ -1,7 +1,8 @@
 """Retention on both catalogue backends and both kinds of storage (a local folder, a real S3
-server): results older than the ``results`` collection's policy expire with their files and
-items, logged; younger and pinned ones stay; collections without a policy keep everything; a
-sweep interrupted midway is finished by the next; bad policies are refused naming the member;
+server): results older than their service's result collection's policy (``echo`` here; the
+former shared ``results`` collection's as the default) expire with their files and items,
+logged; younger and pinned ones stay; collections without a policy keep everything; a sweep
+interrupted midway is finished by the next; bad policies are refused naming the member;
 pins are their owner's (or an administrator's).
 
 Jobs here are made the way the worker makes them (``JobStore`` transitions, files stored under
@@ -39,6 +40,8 @@ from tests.support.stores import scratch_postgis_database
 DAY_US = 86_400 * 1_000_000
 ECHO = SimpleNamespace(id="echo", title="Echo", version="1.0")
 POLICY = {"gep:retention": {"days": 30}}
+#: the result collection of ECHO's jobs (gep.jobs.publish: one per service)
+RESULTS = "echo"
 
 
 @dataclass
@@ -56,7 +59,7 @@ class World:
         return sorted(self.storage.walk(f"jobs/{job_id}"))
 
     def item(self, job_id: str, who: str = "admin") -> int:
-        return self.c.get(f"/stac/collections/results/items/{job_id}",
+        return self.c.get(f"/stac/collections/{RESULTS}/items/{job_id}",
                           headers=self.users[who]).status_code  # fmt: skip
 
     def sweep(self, **params: str) -> dict[str, Any]:
@@ -103,12 +106,12 @@ def finished_job(w: World, owner: str, *, days_ago: float = 0, extra_item: bool 
         href = storage.put_bytes(f"{job.id} {name}".encode(), f"jobs/{job.id}/outputs/{name}")
         assets[name.replace("/", "-")] = {"href": href, "type": "text/plain"}
     finished = now_us() - int(days_ago * DAY_US)
-    publish(catalog, job, ECHO, assets=assets, footprint=None, lineage=[], finished_us=finished)
+    publish(catalog, job, ECHO, assets=assets, footprint=None, inputs=[], finished_us=finished)
     if extra_item:  # an item of the service's own, whose datetime is its data's, not the job's
         item = {"type": "Feature", "id": f"{job.id}-scene", "geometry": None,
-                "collection": "results", "assets": {},
+                "assets": {},
                 "properties": {"datetime": "2001-01-01T00:00:00Z"}}  # fmt: skip
-        publish_items(catalog, job, ECHO, [item], [])
+        publish_items(catalog, job, ECHO, [item], [], finished)
     assert jobs.transition(job.id, (JobStatus.RUNNING,), JobStatus.SUCCESSFUL, outputs={})
     with jobs.engine.begin() as conn:  # it finished then (the item's datetime says so too)
         conn.execute(text("UPDATE jobs SET finished = :f WHERE id = :id"),
@@ -130,12 +133,12 @@ def test_results_expire_by_the_results_policy(
         report = w.sweep()
         assert report["expired"] == [] and report["policies"] == {}
         assert all(len(w.files(j)) == 2 and w.item(j) == 200 for j in everyone)
-        # an administrator gives ``results`` a policy; users may not
-        assert w.c.patch("/stac/collections/results", json=POLICY,
+        # an administrator gives the service's result collection a policy; users may not
+        assert w.c.patch(f"/stac/collections/{RESULTS}", json=POLICY,
                          headers=w.users["alice"]).status_code == 403  # fmt: skip
-        r = w.c.patch("/stac/collections/results", json=POLICY, headers=ADMIN_HEADERS)
+        r = w.c.patch(f"/stac/collections/{RESULTS}", json=POLICY, headers=ADMIN_HEADERS)
         assert r.status_code == 200, r.text
-        assert w.c.get("/stac/collections/results").json()["gep:retention"] == {"days": 30}
+        assert w.c.get(f"/stac/collections/{RESULTS}").json()["gep:retention"] == {"days": 30}
         # a dry run says what would go and removes nothing
         dry = w.sweep(dry_run="true")
         assert [e["jobID"] for e in dry["expired"]] == [old]
@@ -146,10 +149,10 @@ def test_results_expire_by_the_results_policy(
         with caplog.at_level(logging.INFO, logger="gep.retention"):
             report = w.sweep()
         assert [e["jobID"] for e in report["expired"]] == [old]
-        assert report["kept_pinned"] == 1 and report["policies"] == {"results": {"days": 30}}
+        assert report["kept_pinned"] == 1 and report["policies"] == {RESULTS: {"days": 30}}
         assert w.files(old) == []
         assert w.item(old) == 404
-        assert w.c.get(f"/stac/collections/results/items/{old}-scene",
+        assert w.c.get(f"/stac/collections/{RESULTS}/items/{old}-scene",
                        headers=ADMIN_HEADERS).status_code == 404  # fmt: skip
         status = w.c.get(f"/jobs/{old}", headers=w.users["alice"]).json()
         assert status["status"] == "dismissed"
@@ -186,13 +189,13 @@ def test_an_interrupted_sweep_is_finished_by_the_next(
     with world(tmp_path, backend, storage_config) as w:
         job = finished_job(w, "alice", days_ago=31)
         other = finished_job(w, "bob", days_ago=31)
-        assert w.c.patch("/stac/collections/results", json=POLICY,
+        assert w.c.patch(f"/stac/collections/{RESULTS}", json=POLICY,
                          headers=ADMIN_HEADERS).status_code == 200  # fmt: skip
         retention = Retention(w.svc.store, w.svc.job_store, w.storage)
         # a sweep claims the job and deletes its items, then dies before its files go
         cutoff = now_us() - 30 * DAY_US
         assert retention._claim(job, cutoff, now_us())
-        w.svc.store.delete_item("results", job)
+        w.svc.store.delete_item(RESULTS, job)
         assert len(w.files(job)) == 2  # unnamed files: no item names a file that is gone
         # once claimed, the owner cannot pin it back
         assert w.c.post(f"/jobs/{job}/pin", headers=w.users["alice"]).status_code == 409
@@ -315,7 +318,7 @@ def test_gep_serve_sweeps_by_itself(tmp_path: Path) -> None:
     local = StorageConfig((tmp_path / "storage").as_uri())
     with world(tmp_path, "sqlite", local, retention_poll_s=0.2) as w:
         old, young = finished_job(w, "alice", days_ago=31), finished_job(w, "alice", days_ago=1)
-        assert w.c.patch("/stac/collections/results", json=POLICY,
+        assert w.c.patch(f"/stac/collections/{RESULTS}", json=POLICY,
                          headers=ADMIN_HEADERS).status_code == 200  # fmt: skip
         deadline = time.monotonic() + 20
         while w.files(old) and time.monotonic() < deadline:
@@ -333,13 +336,93 @@ def test_the_operators_command(tmp_path: Path) -> None:
         old, young = finished_job(w, "alice", days_ago=31), finished_job(w, "alice", days_ago=1)
         r = runner.invoke(cli, ["retention", "policies"], env=env)
         assert r.exit_code == 0 and "no collection has a retention policy" in r.output
-        assert w.c.patch("/stac/collections/results", json=POLICY,
+        assert w.c.patch(f"/stac/collections/{RESULTS}", json=POLICY,
                          headers=ADMIN_HEADERS).status_code == 200  # fmt: skip
         r = runner.invoke(cli, ["retention", "policies"], env=env)
-        assert r.exit_code == 0 and "results: 30 days" in r.output, r.output
+        assert r.exit_code == 0 and "echo: 30 days" in r.output, r.output
         r = runner.invoke(cli, ["retention", "run", "--dry-run"], env=env)
         assert r.exit_code == 0 and old in r.output and young not in r.output, r.output
         assert "1 would expire" in r.output and len(w.files(old)) == 2
         r = runner.invoke(cli, ["retention", "run"], env=env)
         assert r.exit_code == 0 and "1 expired" in r.output, r.output
         assert w.files(old) == [] and w.item(old) == 404 and len(w.files(young)) == 2
+
+
+def legacy_job(w: World, owner: str, *, days_ago: float) -> str:
+    """A job published the way GEP did before per-service collections: its item in the
+    shared ``results`` collection."""
+    from gep.catalog.access import Access
+    from gep.jobs.publish import RESULTS_COLLECTION, results_collection
+
+    jobs, catalog, storage = w.svc.job_store, w.svc.store, w.storage
+    job = jobs.create("echo", {}, owner=w.ids[owner])
+    assert jobs.transition(job.id, (JobStatus.ACCEPTED,), JobStatus.RUNNING)
+    href = storage.put_bytes(b"old", f"jobs/{job.id}/outputs/a.txt")
+    finished = now_us() - int(days_ago * DAY_US)
+    if not catalog.collection_exists(RESULTS_COLLECTION):
+        catalog.create_collection(results_collection(), upsert=True)
+    catalog.set_item_access(RESULTS_COLLECTION, [job.id], Access(job.owner, job.visibility))
+    catalog.write_items(
+        [{"type": "Feature", "id": job.id, "collection": RESULTS_COLLECTION, "geometry": None,
+          "properties": {"datetime": "2020-01-01T00:00:00Z", "gep:job": job.id},
+          "assets": {"a": {"href": href, "type": "text/plain"}}, "links": []}],
+        mode="upsert",
+    )  # fmt: skip
+    assert jobs.transition(job.id, (JobStatus.RUNNING,), JobStatus.SUCCESSFUL, outputs={"a": href})
+    with jobs.engine.begin() as conn:
+        conn.execute(text("UPDATE jobs SET finished = :f WHERE id = :id"),
+                     {"f": finished, "id": job.id})  # fmt: skip
+    return job.id
+
+
+def test_results_in_the_former_shared_collection_keep_working(tmp_path: Path) -> None:
+    """Items published into ``results`` before per-service collections are found by the job's
+    results, sharing, dismissal and retention; ``results``'s policy is the default for services
+    whose own collection has none."""
+    local = StorageConfig((tmp_path / "storage").as_uri())
+    with world(tmp_path, "sqlite", local) as w:
+        alice, bob = w.users["alice"], w.users["bob"]
+        old = legacy_job(w, "alice", days_ago=40)
+        kept = legacy_job(w, "alice", days_ago=40)
+        new = finished_job(w, "alice", days_ago=40)  # in ``echo``, which has no policy
+        url = f"/stac/collections/results/items/{old}"
+        # the results document links the file through the item in ``results``
+        out = w.c.get(f"/jobs/{old}/results", headers=alice).json()
+        assert out["a"]["href"] == f"{BASE_URL}/stac/collections/results/items/{old}/assets/a"
+        assert w.c.get(out["a"]["href"], headers=alice).content == b"old"
+        status = w.c.get(f"/jobs/{old}", headers=alice).json()
+        assert any(ln["href"].endswith(url) and ln["type"] == "application/geo+json"
+                   for ln in status["links"])  # fmt: skip
+        # sharing reaches it
+        assert w.c.get(url, headers=bob).status_code == 404
+        r = w.c.patch(f"/jobs/{old}", json={"visibility": "public"}, headers=alice)
+        assert r.status_code == 200 and r.json()["results_shared"] == 1, r.text
+        assert w.c.get(url, headers=bob).status_code == 200
+        # ``results``'s policy applies to echo jobs (``echo`` has none): old items in
+        # ``results`` and new ones in ``echo`` alike
+        assert w.c.patch("/stac/collections/results", json=POLICY,
+                         headers=ADMIN_HEADERS).status_code == 200  # fmt: skip
+        assert w.c.post(f"/jobs/{kept}/pin", headers=alice).status_code == 200
+        report = w.sweep()
+        assert sorted(e["jobID"] for e in report["expired"]) == sorted([old, new])
+        assert all(e["collection"] == "results" for e in report["expired"])
+        assert w.c.get(url, headers=ADMIN_HEADERS).status_code == 404
+        assert w.item(new) == 404 and w.files(old) == [] and w.files(new) == []
+        # a service's own policy wins over the default, for its jobs wherever their items
+        # are: ``echo`` keeps for 100 days, the unpinned 40-day-old jobs stay
+        assert w.c.delete(f"/jobs/{kept}/pin", headers=alice).status_code == 200
+        newer = finished_job(w, "alice", days_ago=40)
+        assert w.c.patch(f"/stac/collections/{RESULTS}", json={"gep:retention": {"days": 100}},
+                         headers=ADMIN_HEADERS).status_code == 200  # fmt: skip
+        assert w.sweep()["expired"] == []
+        assert w.item(newer) == 200
+        assert w.c.get(f"/stac/collections/results/items/{kept}", headers=alice).status_code == 200
+        later = datetime.now(UTC) + timedelta(days=61)
+        expired = Retention(w.svc.store, w.svc.job_store, w.storage).sweep(now=later).expired
+        assert sorted(e.job or "" for e in expired) == sorted([kept, newer])
+        assert {e.collection for e in expired} == {RESULTS}
+        # dismissing a finished job removes its item in ``results``
+        last = legacy_job(w, "alice", days_ago=1)
+        assert w.c.delete(f"/jobs/{last}", headers=alice).status_code == 200
+        assert w.c.get(f"/stac/collections/results/items/{last}",
+                       headers=ADMIN_HEADERS).status_code == 404  # fmt: skip

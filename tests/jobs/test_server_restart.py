@@ -92,7 +92,7 @@ def test_sigkill_mid_way_loses_no_job_and_publishes_once(tmp_path: Path) -> None
         published = httpx.get(
             headers=ADMIN_HEADERS,
             url=f"{base}/stac/search",
-            params={"collections": "results", "limit": 100},
+            params={"collections": "quicklook", "limit": 100},
         ).json()
         assert sorted(f["id"] for f in published["features"]) == sorted(ids)  # once each
     finally:

@@ -125,7 +125,7 @@ def _run(c: TestClient, process: str, inputs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _read(c: TestClient, href: str) -> tuple[np.ndarray, Any]:
+def _read(c: TestClient, href: Any) -> tuple[np.ndarray, Any]:
     with open_result(c, href) as src:
         return src.read(1), src
 
@@ -160,7 +160,8 @@ def test_offset_tracking_recovers_known_shifts_and_their_time_series(
     middle = [r for r in rows if r["date"] == DATES[1]]
     assert np.median([float(r["east_m"]) for r in middle]) == pytest.approx(1.5, abs=0.15)
     assert np.median([float(r["north_m"]) for r in middle]) == pytest.approx(2.0, abs=0.15)
-    png = fetch_result(c, out["magnitude"].replace("/assets/magnitude", "/assets/magnitude_png"))
+    magnitude = out["magnitude"]["href"]
+    png = fetch_result(c, magnitude.replace("/assets/magnitude", "/assets/magnitude_png"))
     assert png.startswith(b"\x89PNG")
 
 
@@ -180,7 +181,7 @@ def test_offset_tracking_on_landsat_products_by_common_band_name(
     assert src.crs.to_epsg() == 32617 and src.transform.a == pytest.approx(16 * 900.0)
     assert out["valid_fraction"] > 0.5
     assert np.nanmedian(np.abs(east)) < 0.01 * 900.0
-    assert out["timeseries"] is None
+    assert "timeseries" not in out  # an optional output not made is absent
 
 
 def test_hotspots_time_series_with_lava_clouds_and_clear_sky(
@@ -379,3 +380,65 @@ def test_descriptions(world: tuple[TestClient, dict[str, Any]]) -> None:
     assert {"east", "north", "magnitude", "snr", "arrows", "timeseries"} <= set(d["outputs"])
     h = c.get("/processes/hotspots").json()
     assert {"timeseries", "polygons", "masks"} <= set(h["outputs"])
+
+
+def test_hotspot_masks_are_published_as_classes(
+    world: tuple[TestClient, dict[str, Any]], tmp_path: Path
+) -> None:
+    """The mask asset names its classes (classification extension), the render draws them in
+    the declared colours, and the COG carries the same colours as its colour table."""
+    from gep.processes.hotspots import MASK_RENDER
+    from tests.support.stac_validation import assert_valid_stac
+
+    c, _ = world
+    job = run_job(c, "hotspots", {"products": [ref("sentinel2-lava")]})
+    (item,) = c.get("/stac/search", params={"ids": job}).json()["features"]
+    (key,) = [k for k in item["assets"] if k.startswith("mask_")]
+    asset = item["assets"][key]
+    classes = {cl["value"]: cl for cl in asset["classification:classes"]}
+    assert {v: cl["name"] for v, cl in classes.items()} == {
+        0: "cold", 1: "hot", 2: "cloud", 255: "nodata"
+    }  # fmt: skip
+    assert classes[255]["nodata"] is True and classes[1]["color_hint"] == "D7191C"
+    classification = "https://stac-extensions.github.io/classification/v1.1.0/schema.json"
+    assert classification in assert_valid_stac([item], tmp_path)
+    render = item["properties"]["renders"][key]
+    assert render["colormap"] == {str(cl.value): list(cl.rgba) for cl in MASK_RENDER.classes}
+    assert render["nodata"] == 255 and "rescale" not in render
+    (band,) = asset["raster:bands"]
+    assert band["data_type"] == "uint8" and band["nodata"] == 255
+    with open_result(c, asset["href"]) as src:
+        mask, table = src.read(1), src.colormap(1)
+    assert all(table[cl.value] == cl.rgba for cl in MASK_RENDER.classes)
+    valid = mask != 255
+    assert band["statistics"]["valid_percent"] == pytest.approx(100 * valid.mean(), abs=1e-3)
+    assert band["statistics"]["maximum"] == float(mask[valid].max())
+    legend = c.get(
+        f"/stac/collections/{item['collection']}/items/{item['id']}/legend",
+        params={"assets": key},
+    ).json()
+    assert [(s["value"], s["name"]) for s in legend["stops"]] == [(0, "cold"), (1, "hot"),
+                                                                  (2, "cloud")]  # fmt: skip
+    # a tile through the item's xyz link shows each class in its colour (rio-tiler's read of
+    # the same COG gives the classes), no-data transparent
+    import morecantile
+    from PIL import Image
+    from rasterio.io import MemoryFile
+    from rio_tiler.io import Reader
+
+    (link,) = [ln for ln in item["links"] if ln["rel"] == "xyz" and f"assets={key}" in ln["href"]]
+    w, s, e, n = item["bbox"]
+    t = morecantile.tms.get("WebMercatorQuad").tile((w + e) / 2, (s + n) / 2, 14)
+    r = c.get(link["href"].replace("{z}", "14").replace("{x}", str(t.x)).replace("{y}", str(t.y)))
+    assert r.status_code == 200, r.text
+    png = np.asarray(Image.open(io.BytesIO(r.content)).convert("RGBA"))
+    with MemoryFile(fetch_result(c, asset["href"])) as mem, Reader(mem.name) as cog:
+        values = cog.tile(t.x, t.y, 14, resampling_method="nearest").array.data[0]
+    seen = 0
+    for cl in MASK_RENDER.classes:
+        where = values == cl.value
+        if where.any():
+            seen += 1
+            assert (png[where] == cl.rgba).all(axis=1).mean() > 0.98, cl.name
+    assert seen >= 2  # the tile shows classes side by side
+    assert (png[values == 255][:, 3] == 0).all()

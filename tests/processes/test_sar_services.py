@@ -54,7 +54,7 @@ def _execute(c: TestClient, process: str, inputs: dict[str, Any]) -> Any:
 
 
 def test_dinsar_publishes_products_that_match_the_truth(
-    world: tuple[TestClient, dict[str, Any]],
+    world: tuple[TestClient, dict[str, Any]], tmp_path: Path
 ) -> None:
     c, items = world
     r = c.post(
@@ -69,8 +69,8 @@ def test_dinsar_publishes_products_that_match_the_truth(
     out = c.get(f"/jobs/{job}/results").json()
     assert out["perpendicular_baseline"] == pytest.approx(-100.0, abs=1.0)  # ISCE2 sign
     assert out["temporal_baseline"] == pytest.approx(12.0, abs=0.01)
-    assert abs(out["coregistration"]["azimuth_refinement_px"] - 0.31) <= 0.05
-    assert abs(out["coregistration"]["range_refinement_px"] + 0.23) <= 0.05
+    assert abs(out["coregistration"]["value"]["azimuth_refinement_px"] - 0.31) <= 0.05
+    assert abs(out["coregistration"]["value"]["range_refinement_px"] + 0.23) <= 0.05
     # progress per step is in the job's log
     logs = " ".join(line["message"] for line in c.get(f"/jobs/{job}/logs").json()["logs"])
     for step in ("geometry", "coregistration", "Goldstein", "unwrapping", "geocoding"):
@@ -94,9 +94,68 @@ def test_dinsar_publishes_products_that_match_the_truth(
     for key in ("wrapped_phase", "coherence", "amplitude", "unwrapped_phase", "kmz"):
         assert fetch_result(c, out[key])
     # the job's results are a catalogued item with the PNG quicklooks beside the COGs
-    found = c.get("/stac/search", params={"collections": "results", "limit": 50}).json()["features"]
+    found = c.get("/stac/search", params={"collections": "dinsar", "limit": 50}).json()["features"]
     mine = [f for f in found if job in f["id"]]
     assert mine and {"los_displacement_png", "coherence_png", "kmz"} <= set(mine[0]["assets"])
+    _check_result_item(c, job, items, tmp_path)
+
+
+def _check_result_item(
+    c: TestClient, job: str, items: dict[str, Any], tmp_path: Path
+) -> None:
+    """The dinsar result as STAC clients find it: in the ``dinsar`` collection, dated by the
+    pair, carrying its platform and track, searchable by them, linked to its three inputs
+    (the DEM once); the collection describes its assets; users cannot write into it."""
+    ref, sec = items[REF.split("/")[1]]["properties"], items[SEC.split("/")[1]]["properties"]
+    item = c.get(f"/stac/collections/dinsar/items/{job}").json()
+    props = item["properties"]
+    assert props["start_datetime"] == ref["datetime"] < sec["datetime"]
+    assert props["end_datetime"] == props["datetime"] == sec["datetime"]
+    assert props["created"] > "2026" and props["created"] != props["datetime"]
+    for key in ("platform", "constellation", "sat:relative_orbit", "sat:orbit_state"):
+        assert props[key] == ref[key] == sec[key], key
+    assert props["gep:inputs"] == [REF, SEC, DEM]  # the DEM once, though staged twice
+    assert props["processing:lineage"].count(DEM) == 1
+    derived = [ln["href"] for ln in item["links"] if ln["rel"] == "derived_from"]
+    assert derived == [f"http://gep.test/stac/collections/{r.replace('/', '/items/')}"
+                       for r in (REF, SEC, DEM)]  # fmt: skip
+    for href in derived:  # absolute GEP URLs of items that exist
+        assert c.get(href).status_code == 200, href
+    # searchable by track, platform and input, by CQL2 (text and JSON)
+    track = (
+        f"\"sat:relative_orbit\" = {ref['sat:relative_orbit']} "
+        f"AND platform = '{ref['platform']}'"
+    )
+    r = c.get("/stac/search", params={"collections": "dinsar", "filter": track})
+    assert job in [f["id"] for f in r.json()["features"]], r.text
+    assert r.json()["numberMatched"] >= 1  # counted by default
+    body = {"collections": ["dinsar"], "filter-lang": "cql2-json", "filter": {
+        "op": "a_contains", "args": [{"property": "gep:inputs"}, [SEC]]}}  # fmt: skip
+    assert job in [f["id"] for f in c.post("/stac/search", json=body).json()["features"]]
+    other = f"\"sat:relative_orbit\" = {ref['sat:relative_orbit'] + 1}"
+    r = c.get("/stac/search", params={"collections": "dinsar", "filter": other})
+    assert r.json()["features"] == [] and r.json()["numberMatched"] == 0
+    # the service's collection: item_assets and summaries
+    coll = c.get("/stac/collections/dinsar").json()
+    assert coll["item_assets"]["los_displacement"]["type"].startswith("image/tiff")
+    assert {"coherence", "wrapped_phase", "kmz"} <= set(coll["item_assets"])
+    assert coll["summaries"]["gep:process"] == ["dinsar"]
+    assert coll["summaries"]["platform"] == [ref["platform"]]
+    # the platform's: a user can neither take the id nor write into it
+    r = c.post("/accounts/users", json={"name": "writer", "token": True})
+    user = {"Authorization": f"Bearer {r.json()['token']}"}
+    r = c.post("/stac/collections", json={"id": "coin", "description": "mine"}, headers=user)
+    assert r.status_code == 403 and r.json()["field"] == "id", r.text
+    # stac-validator (local schemas) accepts it with the sat and processing extensions
+    from tests.support.stac_validation import assert_valid_stac
+
+    checked = assert_valid_stac([item], tmp_path)
+    assert {"https://stac-extensions.github.io/sat/v1.0.0/schema.json",
+            "https://stac-extensions.github.io/processing/v1.2.0/schema.json"} <= set(checked)
+    planted = {**item, "id": "planted", "links": []}
+    r = c.post("/stac/collections/dinsar/items", json=planted, headers=user)
+    assert r.status_code in (403, 404), r.text
+    assert c.get("/stac/collections/dinsar/items/planted").status_code == 404
 
 
 def test_coin_publishes_coherence_intensity_and_rgb(

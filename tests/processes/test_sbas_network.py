@@ -110,7 +110,7 @@ def test_sbas_forms_a_network_and_recovers_the_velocity(
     assert out["dates"] == ["2022-01-04", "2022-02-09", "2022-03-17"]
     assert (out["interferograms"], out["acquisitions"], out["connected"]) == (3, 3, True)
     # each pair's interferogram was formed, kept and published
-    formed = out["network_interferograms"]
+    formed = out["network_interferograms"]["value"]
     assert set(formed) == {
         "2022-01-04_2022-02-09",
         "2022-02-09_2022-03-17",
@@ -134,7 +134,7 @@ def test_sbas_forms_a_network_and_recovers_the_velocity(
         (truth["longitude"].ravel(), truth["latitude"].ravel()), truth["velocity"].ravel(),
         (lon, lat), method="linear",
     ) * 1000  # fmt: skip
-    ref = out["reference"]
+    ref = out["reference"]["value"]
     true_ref = griddata(
         (truth["longitude"].ravel(), truth["latitude"].ravel()), truth["velocity"].ravel(),
         (ref["longitude"], ref["latitude"]), method="linear",

@@ -111,7 +111,7 @@ def _path(href: str) -> Path:
     return Path(urlparse(href).path)
 
 
-def _read(c: TestClient, href: str) -> tuple[np.ndarray, Any]:
+def _read(c: TestClient, href: Any) -> tuple[np.ndarray, Any]:
     with open_result(c, href) as src:
         assert src.crs.to_epsg() == 4326
         return src.read(1), src.transform
@@ -142,15 +142,16 @@ def test_mexico_city_subsidence_through_the_api(world: tuple[TestClient, Any]) -
     # Mexico City sinks by tens of centimetres a year: large negative LOS velocities
     assert np.percentile(finite, 2) < -200 and np.percentile(finite, 50) < -50
     assert out["velocity_range_mm_yr"][0] < -200
-    ref = out["reference"]
+    ref = out["reference"]["value"]
     assert vel[ref["row"], ref["col"]] == pytest.approx(0.0, abs=1e-3)
     lon, lat = transform @ (ref["col"] + 0.5, ref["row"] + 0.5)
     assert abs(lon - REFERENCE[0]) < 0.0014 and abs(lat - REFERENCE[1]) < 0.0014
     tcoh, _ = _read(c, out["temporal_coherence"])
     assert np.nanmedian(tcoh) > 0.8
-    assert len(out["displacement"]) == 13
-    last, _ = _read(c, out["displacement"]["2018-07-17"])
-    first, _ = _read(c, out["displacement"]["2018-01-06"])
+    displacement = out["displacement"]["value"]  # an object output: a qualified value
+    assert len(displacement) == 13
+    last, _ = _read(c, displacement["2018-07-17"])
+    first, _ = _read(c, displacement["2018-01-06"])
     assert np.nanmax(np.abs(first)) == 0.0 and np.nanpercentile(last, 2) < -100  # mm
     # the CSV: one row per point and date, the reference and the two points
     with io.StringIO(fetch_result(c, out["timeseries_csv"]).decode()) as fh:
@@ -161,11 +162,65 @@ def test_mexico_city_subsidence_through_the_api(world: tuple[TestClient, Any]) -
     assert east[0] == 0.0 and east[-1] < -100  # Nezahualcóyotl sinks
     assert float(rows[13]["velocity_mm_yr"]) < -200
     # published as an item with the quicklook and the KMZ
-    item = c.get(f"/stac/collections/results/items/{job}").json()
+    item = c.get(f"/stac/collections/sbas/items/{job}").json()
     assert {"velocity", "velocity_png", "kmz", "timeseries_csv", "displacement_2018-07-17"} <= set(
         item["assets"]
     )
     assert len(item["properties"]["gep:inputs"]) == 30
+    # drawn as the service declared (docs/rendering.md): the velocity diverging about zero,
+    # and each per-date item's displacement too, with its statistics
+    vel_render = item["properties"]["renders"]["velocity"]
+    assert vel_render["colormap_name"] == "rdbu_r"
+    assert -vel_render["rescale"][0][0] == vel_render["rescale"][0][1] > 100  # mm/yr
+    (late,) = c.get("/stac/search", params={"ids": f"{job}-20180717"}).json()["features"]
+    assert late["properties"]["renders"]["displacement"]["assets"] == ["displacement"]
+    late_stats = late["assets"]["displacement"]["raster:bands"][0]["statistics"]
+    assert late_stats["minimum"] == pytest.approx(float(np.nanmin(last)), rel=1e-6)
+    _check_time_dimension(c, job, out)
+
+
+def _check_time_dimension(c: TestClient, job: str, out: dict[str, Any]) -> None:
+    """One item per acquisition, `<job>-<YYYYMMDD>`, dated by it, on one grid, its COG the
+    asset `displacement` with the proj fields odc-stac/stackstac read; and the time series at
+    a point through `/timeseries?job=` equals the COGs read at that pixel."""
+    dates = sorted(out["displacement"]["value"])
+    ids = [f"{job}-{d.replace('-', '')}" for d in dates]
+    r = c.get("/stac/search", params={"ids": ",".join(ids), "limit": 100})
+    feats = sorted(r.json()["features"], key=lambda f: f["properties"]["datetime"])
+    assert [f["id"] for f in feats] == ids
+    assert [f["properties"]["datetime"] for f in feats] == [f"{d}T00:00:00Z" for d in dates]
+    grids = {
+        (a["proj:code"], tuple(a["proj:shape"]), tuple(a["proj:transform"]))
+        for a in (f["assets"]["displacement"] for f in feats)
+    }
+    assert len(grids) == 1 and next(iter(grids))[0] == "EPSG:4326"
+    last = feats[-1]["assets"]["displacement"]
+    assert last["raster:bands"][0]["unit"] == "mm"
+    with open_result(c, last["href"]) as src:
+        assert [src.height, src.width] == last["proj:shape"]
+        assert list(src.transform)[:6] == last["proj:transform"]
+    # the Nezahualcóyotl point's series, read through the collection's time series
+    lon, lat = -99.06, 19.405
+    coll = feats[0]["collection"]
+    r = c.get(f"/stac/collections/{coll}/timeseries",
+              params={"lon": lon, "lat": lat, "assets": "displacement", "job": job})  # fmt: skip
+    assert r.status_code == 200, r.text
+    series = r.json()
+    assert series["unit"] == "mm" and [v["item"] for v in series["values"]] == ids
+    expected = []
+    for d in dates:
+        with open_result(c, out["displacement"]["value"][d]) as src:
+            row, col = src.index(lon, lat)
+            v = float(src.read(1)[row, col])
+            expected.append(v if np.isfinite(v) else None)
+    assert [v["value"] for v in series["values"]] == expected
+    assert expected[0] == 0.0 and expected[-1] is not None and expected[-1] < -100
+    # the summary item's displacement_<date> assets give the same series
+    r = c.get(f"/stac/collections/{coll}/items/{job}/timeseries",
+              params={"lon": lon, "lat": lat, "assets": "displacement", "f": "csv"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert [float(x["value"]) if x["value"] else None for x in rows] == expected
 
 
 def test_simulated_stack_through_the_api_matches_the_truth(world: tuple[TestClient, Any]) -> None:
@@ -234,7 +289,7 @@ def test_the_mexico_stack_with_the_dem_error_term(world: tuple[TestClient, Any])
     assert r.status_code == 200, r.text
     vel, _ = _read(c, r.json()["velocity"])
     assert np.nanpercentile(vel, 2) < -200
-    item = c.get("/stac/search", params={"collections": "results", "limit": 100}).json()
+    item = c.get("/stac/search", params={"collections": "sbas", "limit": 100}).json()
     assert any("dem_error" in f["assets"] for f in item["features"])
 
 

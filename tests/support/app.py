@@ -131,12 +131,34 @@ def run_job(client: Any, process: str, inputs: dict[str, Any], timeout_s: float 
     return job
 
 
+def post_catalogue(
+    client: Any, collections: list[dict[str, Any]], items: list[dict[str, Any]]
+) -> None:
+    """Create ``collections`` (or keep them) and add ``items`` through the API, as a client
+    (``client`` is the administrator's: a TestClient or an httpx.Client of a live server)."""
+    for coll in collections:
+        r = client.post("/stac/collections", json=coll)
+        assert r.status_code in (200, 201), r.text
+    for item in items:
+        r = client.post(f"/stac/collections/{item['collection']}/items", json=item)
+        assert r.status_code == 201, r.text
+
+
+def result_href(output: Any) -> str:
+    """The GEP URL of a file output: the results document gives each file as a link
+    ``{"href", "type"}`` (OGC API - Processes 1.0)."""
+    assert isinstance(output, dict) and "href" in output, f"a file output is a link: {output!r}"
+    return str(output["href"])
+
+
 @contextmanager
-def open_result(client: Any, href: str) -> Iterator[Any]:
+def open_result(client: Any, href: str | dict[str, Any]) -> Iterator[Any]:
     """A result raster read the way any client reads it: over HTTP, from the GEP URL the
     API gave (through the asset route, with the client's credentials)."""
     from rasterio.io import MemoryFile
 
+    if isinstance(href, dict):
+        href = result_href(href)
     assert href.startswith("http"), f"a result href must be a GEP URL, not {href!r}"
     r = client.get(href)
     assert r.status_code == 200, r.text
@@ -144,8 +166,10 @@ def open_result(client: Any, href: str) -> Iterator[Any]:
         yield src
 
 
-def fetch_result(client: Any, href: str) -> bytes:
-    """A result file's bytes, read over HTTP from its GEP URL."""
+def fetch_result(client: Any, href: str | dict[str, Any]) -> bytes:
+    """A result file's bytes, read over HTTP from its GEP URL (or its link)."""
+    if isinstance(href, dict):
+        href = result_href(href)
     assert href.startswith("http"), f"a result href must be a GEP URL, not {href!r}"
     r = client.get(href)
     assert r.status_code == 200, r.text

@@ -235,18 +235,56 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "title": "STAC item search",
             },
             {"rel": "child", "type": JSON, "href": f"{base}/stac", "title": "STAC API"},
+            # OGC API - Processes: where the services and the caller's jobs are
+            {
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/processes",
+                "type": JSON,
+                "href": f"{base}/processes",
+                "title": "Processing services",
+            },
+            {
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/job-list",
+                "type": JSON,
+                "href": f"{base}/jobs",
+                "title": "Jobs",
+            },
+            # a STAC client opening the root (pystac-client, GDAL's OAPIF) finds a catalogue
+            {"rel": "root", "type": JSON, "href": f"{base}/"},
+            {
+                "rel": "search",
+                "type": "application/geo+json",
+                "href": f"{base}/stac/search",
+                "method": "POST",
+                "title": "STAC item search",
+            },
         ]
         return Response(
             orjson.dumps(
                 {
+                    # the OGC landing page is also a STAC Catalog (the one at /stac, with the
+                    # processes beside it), so clients that open the root need no path
+                    "type": "Catalog",
+                    "stac_version": stac.STAC_VERSION,
+                    "id": "gep-root",
                     "title": "GEP — open Geohazards Exploitation Platform",
                     "description": "Find Earth-observation products, run geohazard processing "
                     "services on them and share the results.",
+                    "conformsTo": COMMON_CONFORMANCE + stac.CONFORMANCE + processes.CONFORMANCE,
                     "links": links,
                 }
             ),
             media_type=JSON,
         )
+
+    @app.get("/collections", include_in_schema=False)
+    @app.get("/collections/{rest:path}", include_in_schema=False)
+    def root_collections(request: Request, rest: str = "") -> Response:
+        # OGC API - Features clients that take the root for the Features API and append
+        # /collections (GDAL's OAPIF driver) are sent to the STAC API's, which it is
+        target = f"{base_url(request)}/stac/collections" + (f"/{rest}" if rest else "")
+        if request.url.query:
+            target += f"?{request.url.query}"
+        return Response(status_code=308, headers={"Location": target})
 
     @app.get("/conformance", tags=["OGC API Common"], summary="Conformance classes")
     def conformance() -> Response:
@@ -277,4 +315,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from gep.api import retention  # (beside its include, as quicklooks)
 
     app.include_router(retention.router)
+    from gep.api import tiles  # (beside its include, as quicklooks)
+
+    tiles.install(app)
+    from gep.api import timeseries as timeseries_routes  # (beside its include, as quicklooks)
+
+    app.include_router(timeseries_routes.router)
+    from gep.api import vectors as vector_routes  # (beside its include, as quicklooks)
+
+    app.include_router(vector_routes.router)
+    from gep.api import legends  # (beside its include, as quicklooks)
+
+    app.include_router(legends.router)
     return app

@@ -29,6 +29,7 @@ from gep.core.errors import (
     UpstreamUnavailable,
 )
 from gep.jobs.store import JobFailed
+from gep.tiles.errors import TILER_ERRORS, as_gep_error
 
 PROBLEM = "application/problem+json"
 OGC_EXCEPTIONS = "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/"
@@ -101,6 +102,13 @@ def install(app: FastAPI) -> None:
             field=exc.field,
             **exc.extra,
         )
+
+    async def _tiler(request: Request, exc: Exception) -> Response:
+        # rio-tiler / rasterio / morecantile errors, named by parameter (gep.tiles.errors)
+        return await _gep(request, as_gep_error(exc))
+
+    for tiler_error in TILER_ERRORS:
+        app.add_exception_handler(tiler_error, _tiler)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

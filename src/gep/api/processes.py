@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
@@ -24,7 +24,7 @@ from gep.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gep.core.ids import check_id
 from gep.core.timeutil import format_rfc3339, from_micros, parse_datetime_interval
 from gep.jobs.deployed import DeployedStore
-from gep.jobs.publish import RESULTS_COLLECTION
+from gep.jobs.publish import main_result, result_items
 from gep.jobs.service import JobService
 from gep.jobs.store import Job
 from gep.processes.base import Process
@@ -483,8 +483,22 @@ def list_jobs(request: Request) -> Response:
     responses={**answer(JSON, "The job's status", schema=_STATUS_INFO), **problems(401, 404)},
 )
 def job_status(job_id: str, request: Request) -> Response:
+    """The job's status; a successful one links its result as a STAC item too."""
     job = jobs(request).get(caller(request), job_id)
-    info = _status_info(job, base_url(request))
+    base = base_url(request)
+    info = _status_info(job, base)
+    if job.status == JobStatus.SUCCESSFUL:
+        collection = main_result(services(request).store, job.id)
+        if collection is not None:
+            info["links"].append(
+                {
+                    "rel": "http://www.opengis.net/def/rel/ogc/1.0/results",
+                    "type": "application/geo+json",
+                    "href": f"{base}/stac/collections/{quote(collection, safe='')}"
+                    f"/items/{quote(job.id, safe='')}",
+                    "title": "The results as a STAC item",
+                }
+            )
     info["gep:visibility"] = job.visibility
     if job.charge:
         info["gep:quote"] = job.charge.get("credits")
@@ -524,21 +538,45 @@ def job_results(job_id: str, request: Request) -> Response:
 
 
 def _public_outputs(request: Request, viewer: Viewer, job_id: str, outputs: Any) -> Any:
-    """A job's outputs with each stored file named by the GEP URL of its asset in the job's
-    published item (the outputs record keeps the storage hrefs, as the item does)."""
+    """A job's outputs as an OGC API - Processes 1.0 results document: each file a link
+    ``{"href", "type"}`` to the GEP URL of its asset in the job's published items (the outputs
+    record keeps the storage hrefs, as the items do), an object output a qualified value
+    ``{"value": …}``, other values as they are."""
     urls = asset_urls(request)
-    try:
-        item = orjson.loads(services(request).store.get_item(RESULTS_COLLECTION, job_id, viewer))
-    except NotFound:  # a job without result files
+    store = services(request).store
+    links: dict[str, dict[str, str]] = {}
+    for collection, item_id in result_items(store, job_id):  # in whichever result collection
+        try:
+            item = orjson.loads(store.get_item(collection, item_id, viewer))
+        except NotFound:  # removed meanwhile, or not the caller's to see
+            continue
+        for key, asset in (item.get("assets") or {}).items():
+            href = asset.get("href") if isinstance(asset, dict) else None
+            if isinstance(href, str) and urls.served(href) and href not in links:
+                link = {"href": asset_url(urls.base, collection, item_id, str(key))}
+                if isinstance(asset.get("type"), str):
+                    link["type"] = asset["type"]
+                links[href] = link
+    if not isinstance(outputs, dict):
         return outputs or {}
-    mapping = {
-        asset["href"]: asset_url(urls.base, RESULTS_COLLECTION, job_id, key)
-        for key, asset in (item.get("assets") or {}).items()
-        if isinstance(asset, dict)
-        and isinstance(asset.get("href"), str)
-        and urls.served(asset["href"])
-    }
-    return urls.replace_in(outputs or {}, mapping)
+    out: dict[str, Any] = {}
+    for name, value in outputs.items():
+        if value is None:  # an optional output the job did not make: absent, not null
+            continue
+        linked = _as_links(value, links)
+        out[name] = {"value": linked} if isinstance(value, dict) else linked
+    return out
+
+
+def _as_links(value: Any, links: dict[str, dict[str, str]]) -> Any:
+    """``value`` with each stored file's href replaced by its link."""
+    if isinstance(value, str):
+        return links.get(value, value)
+    if isinstance(value, list):
+        return [_as_links(v, links) for v in value]
+    if isinstance(value, dict):
+        return {k: _as_links(v, links) for k, v in value.items()}
+    return value
 
 
 @router.delete(

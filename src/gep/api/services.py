@@ -29,6 +29,7 @@ from gep.jobs.service import JobService
 from gep.jobs.store import JobStore
 from gep.processes.registry import ProcessRegistry
 from gep.settings import Settings
+from gep.tiles.sources import Sources
 
 if TYPE_CHECKING:  # gep.api.oidc reads the services itself: a run-time import would be a cycle
     from gep.api.oidc import PendingLogins
@@ -65,6 +66,8 @@ class Services:
     #: names of the harvest sources running now (a manual run refuses a second one)
     harvests_running: set[str] = field(default_factory=set)
     harvests_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: map tiles' item resolver and its short cache (``gep.tiles.sources``), made on first use
+    tile_sources: Sources | None = None
 
 
 def services(request: Request) -> Services:

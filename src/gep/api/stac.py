@@ -25,6 +25,7 @@ from gep.api.stac_render import (
 )
 from gep.catalog.search import (
     MAX_PARAM_CHARS,
+    NUMBER_MATCHED_CAP,
     SearchRequest,
     build_search,
     parse_limit,
@@ -348,6 +349,8 @@ def _page_response(
     base = base_url(request)
     urls = asset_urls(request)
     req.viewer = caller(request)  # only what the caller may see is matched and counted
+    if req.count_cap is None:  # numberMatched by default, counted up to the cap
+        req.count_cap = NUMBER_MATCHED_CAP
     page = store.search(req)
     if req.fields_given:
         feats = [

@@ -10,7 +10,7 @@ at ``.../quicklook``).
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode, urljoin
 
 import orjson
 
@@ -21,6 +21,23 @@ GEOJSON = "application/geo+json"
 JSON = "application/json"
 
 _EMPTY_LINKS_TAIL = b'"links":[]}'
+#: an item with renders gets web-map links, so it is parsed (results name stored files anyway)
+_RENDERS_HINT = b'"renders"'
+#: the tile matrix set the web-map links name (the one web maps use)
+WEB_MAP_TMS = "WebMercatorQuad"
+
+
+def stored_links(item: dict[str, Any], self_href: str) -> list[dict[str, Any]]:
+    """An item's own links, those stored relative to the item (a result's ``derived_from``,
+    ``gep.jobs.publish``) made absolute against its URL: stored items name no base URL, so a
+    changed one breaks none."""
+    out = []
+    for link in item.get("links") or []:
+        href = link.get("href") if isinstance(link, dict) else None
+        if isinstance(href, str) and href.startswith("../"):
+            link = {**link, "href": urljoin(self_href, href)}
+        out.append(link)
+    return out
 
 
 def item_links(base: str, collection: str, item_id: str) -> list[dict[str, str]]:
@@ -48,25 +65,91 @@ def _add_quicklook(item: dict[str, Any], self_href: str) -> None:
     item["assets"] = assets
 
 
+def render_query(render: dict[str, Any]) -> str:
+    """The tile query of a STAC render (render extension → TiTiler parameters):
+    ``assets=A&rescale=a,b&colormap_name=c…``, in a fixed order."""
+    params: list[tuple[str, str]] = [("assets", str(a)) for a in render.get("assets") or []]
+    for pair in render.get("rescale") or []:
+        if isinstance(pair, list | tuple) and len(pair) == 2:
+            params.append(("rescale", f"{_num(pair[0])},{_num(pair[1])}"))
+    if render.get("colormap_name"):
+        params.append(("colormap_name", str(render["colormap_name"])))
+    if isinstance(render.get("colormap"), dict):
+        params.append(("colormap", orjson.dumps(render["colormap"]).decode()))
+    for key in ("nodata", "resampling", "expression", "color_formula"):
+        if render.get(key) is not None:
+            params.append((key, str(render[key])))
+    if isinstance(render.get("bidx"), list):
+        params += [("bidx", str(b)) for b in render["bidx"]]
+    return urlencode(params, quote_via=quote, safe=",")
+
+
+def _num(value: Any) -> str:
+    return format(float(value), ".10g")
+
+
+def render_links(base: str, collection: str, item_id: str, item: dict[str, Any]) -> list[dict]:
+    """Web-map links (STAC web-map-links v1.2.0) of each of an item's renders: an ``xyz``
+    template, a ``tilejson`` and a ``wmts`` capabilities document, absolute (built at serving
+    time, so a changed base URL breaks no stored item) and served by ``gep.api.tiles``."""
+    renders = (item.get("properties") or {}).get("renders")
+    if not isinstance(renders, dict):
+        return []
+    root = f"{base}/stac/collections/{quote(collection, safe='')}/items/{quote(item_id, safe='')}"
+    links: list[dict[str, Any]] = []
+    for name, render in renders.items():
+        if not isinstance(render, dict) or not render.get("assets"):
+            continue
+        query = render_query(render)
+        title = str(render.get("title") or name)
+        links += [
+            {
+                "rel": "xyz",
+                "type": "image/png",
+                "title": title,
+                "href": f"{root}/tiles/{WEB_MAP_TMS}/{{z}}/{{x}}/{{y}}.png?{query}",
+                "render": name,
+            },
+            {
+                "rel": "tilejson",
+                "type": "application/json",
+                "title": title,
+                "href": f"{root}/{WEB_MAP_TMS}/tilejson.json?{query}",
+                "render": name,
+            },
+            {
+                "rel": "wmts",
+                "type": "image/png",
+                "title": title,
+                "href": f"{root}/{WEB_MAP_TMS}/WMTSCapabilities.xml?{query}",
+                # the layer of these assets in gep.api.tiles' capabilities
+                "wmts:layer": "+".join(str(a) for a in render["assets"]),
+                "render": name,
+            },
+        ]
+    return links
+
+
 def render_item(content: bytes, base: str, collection: str, item_id: str, urls: AssetUrls) -> bytes:
     """Add the standard links to a stored item and give its stored files their GEP URLs.
 
     Parsed only when it names a local or stored file (then its hrefs are rewritten, and it may
-    get a generated quicklook) or carries links of its own: a page of remote products is
-    spliced as bytes."""
+    get a generated quicklook), declares ``renders`` (then it gets their web-map links) or
+    carries links of its own: a page of remote products is spliced as bytes."""
     links = item_links(base, collection, item_id)
-    if urls.wanted(content):
+    if urls.wanted(content) or _RENDERS_HINT in content:
         item = orjson.loads(content)
         if isinstance(item, dict):
             if may_want_quicklook(content):
                 _add_quicklook(item, links[0]["href"])
             urls.rewrite(item, collection, item_id)
-            item["links"] = links + list(item.get("links") or [])
+            maps = render_links(base, collection, item_id, item)
+            item["links"] = links + stored_links(item, links[0]["href"]) + maps
             return orjson.dumps(item)
     if content.endswith(_EMPTY_LINKS_TAIL):
         return content[: -len(_EMPTY_LINKS_TAIL)] + b'"links":' + orjson.dumps(links) + b"}"
     item = orjson.loads(content)
-    item["links"] = links + list(item.get("links") or [])
+    item["links"] = links + stored_links(item, links[0]["href"])
     return orjson.dumps(item)
 
 

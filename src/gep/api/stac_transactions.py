@@ -138,7 +138,8 @@ async def create_collection(request: Request, store: CatalogStore = Depends(get_
     ``"gep:visibility"`` (administrators' collections are public by default: they curate the
     platform's catalogue).
 
-    The reserved ids (``results``, ``results-…``) are the platform's: an administrator may
+    The reserved ids (``results``, ``results-…``, and each service's id, which names its
+    result collection) are the platform's: an administrator may
     create them (the platform then owns them), nobody else. An id a collection the caller may
     not see already has is "not available" (403), as if it meant nothing.
     """
@@ -150,7 +151,10 @@ async def create_collection(request: Request, store: CatalogStore = Depends(get_
         visibility = check_sharing(request, viewer, body.pop("gep:visibility"))
     coll_id = body.get("id") if isinstance(body, dict) else None
     owner = viewer.user_id
-    if isinstance(coll_id, str) and is_reserved_collection(coll_id):
+    # a service's id names its result collection (gep.jobs.publish): reserved as ``results``
+    if isinstance(coll_id, str) and (
+        is_reserved_collection(coll_id) or services(request).processes.has(coll_id)
+    ):
         if not viewer.is_admin:
             raise Forbidden(
                 f"collection id '{coll_id}' is reserved for the platform's results; choose another",

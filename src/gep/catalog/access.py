@@ -1,8 +1,9 @@
 """Who may see and change what in the catalogue: owners and visibility of collections and items.
 
 A collection has an owner and a visibility (columns of ``collections``). An item inherits its
-collection's, unless it has its own (a row of ``item_acl``): the results of a job sit in the
-shared ``results`` collection, each visible to its job's owner and whoever they shared it with.
+collection's, unless it has its own (a row of ``item_acl``): the results of a job sit in its
+service's result collection (``dinsar``…, or the former shared ``results``), each visible to its
+job's owner and whoever they shared it with.
 An item is visible when its collection is, and its own visibility (if any) allows it too.
 
 Searches apply this inside the SQL (:func:`scope` narrows the collections, :func:`item_clause`
@@ -12,7 +13,9 @@ The item test is added only when a searched collection has item-level visibility
 
 A collection without an owner is the platform's (ingested, harvested, the results): only
 administrators change it or its items, and the ids of result collections are reserved
-(:func:`is_reserved_collection`) so that no user can own where everyone's results go.
+(:func:`is_reserved_collection`; services' ids, which name their result collections, are
+reserved by the API, which knows the services) so that no user can own where everyone's
+results go.
 """
 
 from __future__ import annotations

@@ -63,6 +63,12 @@ MAX_TOKEN_CHARS = 65_536
 _JSON_DEPTH = 2 * MAX_FILTER_DEPTH + 16
 
 
+#: the STAC API counts the matches of a search up to this many by default and says
+#: ``numberMatched`` when there are no more, on a search's first page; past it the number is
+#: left out (``count=true`` asks for the exact number on every page, ``count=false`` for none)
+NUMBER_MATCHED_CAP = 10_000
+
+
 @dataclass(frozen=True, slots=True)
 class SortKey:
     field: str
@@ -85,6 +91,11 @@ class SearchRequest:
     #: offset paging, for OpenSearch ``startIndex`` (STAC paging uses keyset tokens)
     offset: int = 0
     count: bool = False
+    #: with ``count`` not asked for either way (None: no count), count up to this many matches and
+    #: give ``numberMatched`` when there are no more (the STAC API's default: cheap, bounded)
+    count_cap: int | None = None
+    #: the client said ``count=false``: no count at all
+    count_refused: bool = False
     #: fields extension, applied when rendering: ``fields_given`` says the parameter was sent at
     #: all; ``fields_include`` is None when ``include`` is missing (all fields are the base) and a
     #: list, possibly empty, when it was given (the default fields are the base)
@@ -608,6 +619,7 @@ def build_search(
     count = params.get("count", params.get("numberMatched"))
     if count is not None:
         req.count = str(count).lower() in ("1", "true", "yes")
+        req.count_refused = not req.count
     if "fields" in params:
         req.fields_given = True
         req.fields_include, req.fields_exclude = parse_fields(params["fields"])

@@ -116,7 +116,7 @@ class StoreSearch(StoreQueryables):
             if viewer is not None and not viewer.is_admin:
                 sc = access.scope(conn, viewer, req.collections)
                 if sc.collections == []:  # nothing the caller may see
-                    return SearchPage([], None, 0 if req.count else None)
+                    return SearchPage([], None, 0 if req.count or _capped(req) else None)
                 collections = sc.collections
                 if sc.item_acl:
                     where.append(access.item_clause(viewer, params))
@@ -163,6 +163,16 @@ class StoreSearch(StoreQueryables):
                 if where:
                     sql += " WHERE " + " AND ".join(where)
                 count = int(conn.execute(text(sql), params.values).scalar() or 0)
+            elif _capped(req):
+                # the default: count at most count_cap + 1 rows; past the cap, no number (a
+                # client asks count=true for the exact one)
+                cap = int(req.count_cap or 0)
+                sql = "SELECT 1 FROM items i"
+                if where:
+                    sql += " WHERE " + " AND ".join(where)
+                sql = f"SELECT count(*) FROM ({sql} LIMIT {cap + 1}) capped"
+                found = int(conn.execute(text(sql), params.values).scalar() or 0)
+                count = found if found <= cap else None
             if req.token:
                 _, values = decode_token(req.token)
                 if len(values) != len(sort):
@@ -330,3 +340,12 @@ def _culprit(req: SearchRequest) -> str:
     if req.q:
         return "q"
     return "token" if req.token else "search"
+
+
+def _capped(req: SearchRequest) -> bool:
+    """Whether ``req`` gets the default, capped count (``SearchRequest.count_cap``): on the
+    first page only (the following pages of a search match the same items; a client paging
+    through a big result does not pay for the count again)."""
+    return (
+        req.count_cap is not None and not req.count and not req.count_refused and not req.token
+    )

@@ -52,20 +52,26 @@ def seed(
 def seed_sbas() -> None:
     """Catalogue the Mexico City interferogram stack and publish its SBAS velocity map (the
     inversion runs once, in a second or two; later seeds reuse it)."""
-    from gep.demo.sbas import COLLECTION, build_result, collection, interferogram_items
+    from gep.demo.sbas import COLLECTION, build_results, collection, interferogram_items
+    from gep.jobs.publish import ensure_result_collection
+    from gep.processes.sbas import Sbas
 
     folder, store_files = _demo_place("mexico-city")
     items = interferogram_items(folder / "interferograms")
-    result = build_result(folder / "sbas", items, log=lambda m: console.print(m))
-    store_files([*items, result])
+    results = build_results(folder / "sbas", items, log=lambda m: console.print(m))
+    result = results[0]
+    store_files([*items, *results])
     with store_from_settings() as store:
         store.create_collection(collection(), upsert=True)
         store.write_items(items, mode="upsert", atomic=True)
-        store.write_items([result], mode="upsert", atomic=True, create_collections=True)
+        # the sbas service's result collection, as its first job would make it
+        ensure_result_collection(store, result["collection"], Sbas, results)
+        store.write_items(results, mode="upsert", atomic=True)
     lo, hi = result["properties"]["gep:velocity_range_mm_yr"]
     console.print(
         f"SBAS demo: {len(items)} interferograms in {COLLECTION}; velocity map "
-        f"results/{result['id']} ({lo:.0f} to {hi:.0f} mm/yr)"
+        f"{result['collection']}/{result['id']} ({lo:.0f} to {hi:.0f} mm/yr) and "
+        f"{len(results) - 1} dated displacements"
     )
 
 

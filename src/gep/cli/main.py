@@ -15,6 +15,7 @@ from gep.cli import (
     harvest_cmds,
     insar_cmds,
     job_cmds,
+    map_cmds,
     process_cmds,
     retention_cmds,
     serve_cmds,
@@ -36,6 +37,7 @@ app.add_typer(insar_cmds.app, name="insar")
 app.add_typer(harvest_cmds.app, name="harvest")
 app.add_typer(gazetteer_cmds.app, name="gazetteer")
 app.add_typer(asset_cmds.app, name="assets")
+app.add_typer(map_cmds.app, name="map")
 serve_cmds.register(app)
 account_cmds.register(app)
 worker_cmds.register(app)

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -177,6 +177,66 @@ class GepClient:
                 for chunk in r.iter_bytes(1 << 20):
                     f.write(chunk)
         return dest
+
+    # ------------------------------------------------------------------ map layers
+    def _item_path(self, collection: str, item: str | None = None) -> str:
+        path = f"/stac/collections/{quote(collection, safe='')}"
+        return path + (f"/items/{quote(item, safe='')}" if item is not None else "")
+
+    def layer_urls(
+        self,
+        collection: str,
+        item: str | None,
+        asset: str,
+        *,
+        tms: str = "WebMercatorQuad",
+        **render: Any,
+    ) -> dict[str, str]:
+        """The XYZ template, TileJSON and WMTS capabilities URLs of an item's asset (or, with
+        ``item=None``, of the collection's mosaic), for a web map, QGIS or GDAL. ``render``
+        adds TiTiler parameters (``rescale="-0.05,0.05"``, ``colormap_name="rdbu"``); without
+        them the item's declared rendering applies."""
+        base = f"{self.http.base_url}".rstrip("/") + self._item_path(collection, item)
+        query = urlencode({"assets": asset, **{k: v for k, v in render.items() if v is not None}})
+        t = quote(tms, safe="")
+        return {
+            "xyz": f"{base}/tiles/{t}/{{z}}/{{x}}/{{y}}.png?{query}",
+            "tilejson": f"{base}/{t}/tilejson.json?{query}",
+            "wmts": f"{base}/{t}/WMTSCapabilities.xml?{query}",
+        }
+
+    def point(self, collection: str, item: str, asset: str, lon: float, lat: float) -> Any:
+        """The asset's value(s) at a point, as the tile service reads them."""
+        url = self._item_path(collection, item) + f"/point/{lon},{lat}"
+        return self._json(self.http.get(url, params={"assets": asset}))
+
+    def legend(
+        self, collection: str, item: str, asset: str, *, png: bool = False, **render: Any
+    ) -> Any:
+        """The legend of an item's asset as drawn on the map: JSON (colour stops, title,
+        unit), or the PNG's bytes with ``png=True``."""
+        params = {"assets": asset, "f": "png" if png else "json", **render}
+        r = self.http.get(self._item_path(collection, item) + "/legend", params=params)
+        if png and r.status_code < 400:
+            return r.content
+        return self._json(r)
+
+    def timeseries(
+        self,
+        collection: str,
+        lon: float,
+        lat: float,
+        asset: str,
+        *,
+        item: str | None = None,
+        **filters: Any,
+    ) -> dict[str, Any]:
+        """Values over time at a point: an item's dated layers, or (``item=None``) the
+        collection's dated items that contain the point (``filters`` narrow them: ``datetime``,
+        ``filter``...)."""
+        params = {"lon": lon, "lat": lat, "assets": asset, "f": "json", **filters}
+        url = self._item_path(collection, item) + "/timeseries"
+        return dict(self._json(self.http.get(url, params=params)))
 
     def dismiss(self, job_id: str) -> dict[str, Any]:
         return dict(self._json(self.http.delete(f"/jobs/{job_id}")))

@@ -5,8 +5,11 @@ geocoded unwrapped interferograms and their coherence between 13 acquisitions of
 2018 over Mexico City, whose basin subsides by tens of centimetres a year as its aquifer is
 pumped. ``data/mexico-city/manifest.json`` adds GAMMA's perpendicular baselines
 (``tools/build_mexico_sample.py``). The interferograms are catalogued as a sample collection,
-and the ``sbas`` velocity map computed from them is published in ``results`` — the same
-products a user gets by running the service on that collection.
+and the ``sbas`` products computed from them are published in the service's collection
+(``sbas``) — the same items a user gets by running the service on that collection: the
+summary item (velocity map, time-series CSV, ...) and one item per acquisition with its
+displacement (the time dimension a map, a time-series chart or odc-stac reads), described as
+the worker describes results (``proj:*``, ``raster:bands``, the declared ``renders``).
 """
 
 from __future__ import annotations
@@ -20,15 +23,17 @@ from typing import Any
 from gep.io.hrefs import local_path
 from gep.io.ifg_stack import read_interferogram
 from gep.io.writers import bounds_footprint
+from gep.jobs.asset_meta import describe_items, describe_results
 from gep.processes.sbas import Sbas
 from gep.processes.sbas.inputs import SbasInputs
-from gep.processes.sbas.products import produce, publish_products
+from gep.processes.sbas.products import date_items, produce, publish_products
 from gep.processes.sbas.stack import check_stack, geogrid, interferogram_of
 
 DATA = Path(__file__).parent / "data" / "mexico-city"
 COLLECTION = "sample-ifgs-mexico-city"
 RESULT_ID = "sbas-mexico-city-2018"
-RESULTS_COLLECTION = "results"
+#: the sbas service's result collection (``gep.jobs.publish``: one per service)
+RESULTS_COLLECTION = "sbas"
 #: a coherent pixel near the old city centre on the firm ground west of the lake bed (Tacubaya)
 REFERENCE = [-99.1889, 19.4075]
 
@@ -130,14 +135,14 @@ def demo_inputs(items: list[dict[str, Any]]) -> SbasInputs:
     )
 
 
-def build_result(
+def build_results(
     folder: Path, items: list[dict[str, Any]], log: Callable[[str], None] = print
-) -> dict[str, Any]:
-    """Run ``sbas`` on the sample (once; the item is reused afterwards) and return the
-    published results item."""
-    cached = folder / "item.json"
+) -> list[dict[str, Any]]:
+    """Run ``sbas`` on the sample (once; the items are reused afterwards) and return the
+    published items: the summary first, then one per acquisition."""
+    cached = folder / "items.json"
     if cached.exists():
-        return dict(json.loads(cached.read_text()))
+        return list(json.loads(cached.read_text()))
     inputs = demo_inputs(items)
     ifgs = []
     for k, item in enumerate(items):
@@ -180,12 +185,27 @@ def build_result(
         "assets": assets,
         "links": [],
     }
-    cached.write_text(json.dumps(item, indent=1))
+    footprint = item["geometry"]
+    dates = date_items(products, footprint, lambda path: path.resolve().as_uri())
+    for dated in dates:
+        dated["id"] = f"{RESULT_ID}-{dated['id']}"
+        dated["collection"] = RESULTS_COLLECTION
+        dated["properties"].update(
+            {"processing:software": {Sbas.id: Sbas.version}, "gep:process": Sbas.id}
+        )
+    # what the worker adds to a job's results: proj:*, raster:bands, file:size, renders
+    described = describe_results(assets, {k: _own_file(a["href"]) for k, a in assets.items()},
+                                 Sbas.render_for)  # fmt: skip
+    item["properties"].update(described.properties)
+    item["stac_extensions"] += described.extensions
+    describe_items(dates, local_path, Sbas.render_for)
+    results = [item, *dates]
+    cached.write_text(json.dumps(results, indent=1))
     log(
         f"sbas on the Mexico City stack: {stack.network.n_ifgs} interferograms, velocity "
         f"{lo:.0f} to {hi:.0f} mm/yr"
     )
-    return item
+    return results
 
 
 def _own_file(href: str) -> Path:

@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 from rasterio.windows import Window
 
 from gep.core.errors import InvalidInput
+from gep.io.writers import COG_BLOCK, overview_resampling
 
 F32 = NDArray[np.float32]
 
@@ -229,12 +230,22 @@ class BlockWriter:
         for k, name in enumerate(names, start=1):
             self._dst.set_band_description(k, name)
 
+    def describe(self, description: str, unit: str) -> None:
+        """Every band's description and unit (kept by the COG copy: QGIS and gdalinfo show
+        them)."""
+        self.set_descriptions([description] * self._dst.count)
+        if unit:
+            self._dst.units = (unit,) * self._dst.count
+
     def finish(self, target: Path) -> Path:
         """Close and copy to ``target`` as a COG (deflate, overviews)."""
         self._dst.close()
         from rasterio.shutil import copy as rio_copy
 
-        rio_copy(self.path, target, driver="COG", compress="DEFLATE", PREDICTOR="YES")
+        rio_copy(
+            self.path, target, driver="COG", compress="DEFLATE", PREDICTOR="YES",
+            BLOCKSIZE=COG_BLOCK, OVERVIEW_RESAMPLING=overview_resampling("float32"),
+        )  # fmt: skip
         self.path.unlink(missing_ok=True)
         return target
 

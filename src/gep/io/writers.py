@@ -16,17 +16,41 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 import numpy as np
 import orjson
 from numpy.typing import NDArray
 from shapely.geometry import box, mapping
 
+from gep.core.render import RenderClass, RenderHint, RenderKind
+
 #: the CRS of geocoded SAR products (longitude/latitude on WGS84)
 GEOGRAPHIC = "EPSG:4326"
 
+#: result COGs' block (and overview tile) size, not GDAL's default 512: a point read (a time
+#: series of 100 dates reads one block per date) inflates a quarter of the bytes, and a 256-px
+#: web tile at the data's resolution touches 256² blocks (bench/timeseries_point.py)
+COG_BLOCK = 256
+
 Transform = tuple[float, float, float, float, float, float]
 Bounds = tuple[float, float, float, float]
+
+
+def overview_resampling(
+    dtype: Any, render: RenderHint | None = None, classes: Sequence[RenderClass] | None = None
+) -> str:
+    """How a COG's overviews (what maps draw at low zoom) are made from its pixels.
+
+    AVERAGE for continuous floating-point fields: GDAL's average skips no-data, whereas the COG
+    driver's default (cubic) turns every output pixel whose kernel touches a NaN into NaN, so a
+    result with scattered holes (incoherent pixels) would vanish from its overviews. NEAREST
+    for classes (an average of class values is no class), for cyclic quantities (the mean of
+    −π and π is not 0) and for integer rasters."""
+    cyclic = render is not None and render.kind is RenderKind.CYCLIC
+    if classes or cyclic or not np.issubdtype(np.dtype(dtype), np.floating):
+        return "NEAREST"
+    return "AVERAGE"
 
 
 def write_cog(
@@ -38,13 +62,28 @@ def write_cog(
     nodata: float | None = float("nan"),
     tags: dict[str, str] | None = None,
     descriptions: Sequence[str] | None = None,
+    units: Sequence[str] | str | None = None,
+    classes: Sequence[RenderClass] | None = None,
+    render: RenderHint | None = None,
 ) -> None:
     """One band (rows, cols) or several (bands, rows, cols) as a deflate COG; ``tags`` are
-    GeoTIFF metadata (e.g. an interferogram's dates), ``descriptions`` name the bands."""
+    GeoTIFF metadata (e.g. an interferogram's dates), ``descriptions`` name the bands and
+    ``units`` give their unit (one for all, or one each).
+
+    Floating-point data get the floating-point predictor (PREDICTOR=3: deflate then finds the
+    repeats in smooth fields, and readers undo it transparently). ``classes`` (a uint8 class
+    mask) are written as the band's colour table, so QGIS and GDAL draw the mask in its
+    classes' colours with no style. ``render`` — the output's declared hint — gives the
+    description (its title), unit and classes when they are not given."""
     import rasterio
     from rasterio.transform import Affine
 
     arr = data if data.ndim == 3 else data[None]
+    if render is not None:
+        descriptions = descriptions or [render.title] * arr.shape[0]
+        units = units if units is not None else (render.unit or None)
+        classes = classes if classes is not None else (render.classes or None)
+    floating = np.issubdtype(arr.dtype, np.floating)
     profile = {
         "driver": "COG",
         "width": arr.shape[2],
@@ -54,6 +93,9 @@ def write_cog(
         "crs": crs,
         "transform": Affine(*transform),
         "compress": "deflate",
+        "blocksize": COG_BLOCK,
+        "overview_resampling": overview_resampling(arr.dtype, render, classes),
+        **({"predictor": "FLOATING_POINT"} if floating else {}),
         **({"nodata": nodata} if nodata is not None else {}),
     }
     with rasterio.open(path, "w", **profile) as dst:
@@ -62,6 +104,13 @@ def write_cog(
             dst.update_tags(**tags)
         for k, text in enumerate(descriptions or []):
             dst.set_band_description(k + 1, text)
+        if units:
+            per_band = [units] * arr.shape[0] if isinstance(units, str) else list(units)
+            dst.units = tuple(per_band)
+        if classes:
+            if arr.dtype != np.uint8 or arr.shape[0] != 1:
+                raise ValueError("a colour table is for a one-band uint8 class mask")
+            dst.write_colormap(1, {c.value: c.rgba for c in classes})
 
 
 def bounds_of(transform: Transform, shape: tuple[int, int]) -> Bounds:
@@ -119,35 +168,59 @@ def write_png_map(
 
 
 def write_kmz(
-    path: Path, data: NDArray[Any], bounds: Bounds, *, name: str, cmap: str, vmin: float,
+    path: Path,
+    data: NDArray[Any],
+    bounds: Bounds,
+    *,
+    name: str,
+    cmap: str,
+    vmin: float,
     vmax: float,
-) -> None:  # fmt: skip
+    title: str | None = None,
+    unit: str = "",
+) -> None:
     """A Google Earth overlay of a lon/lat grid over ``bounds``: a PNG with a transparent
-    no-data in a GroundOverlay, zipped."""
-    import matplotlib
+    no-data in a GroundOverlay, and its legend (``legend.png``, title ``title`` or ``name``)
+    in a ScreenOverlay at the lower left, zipped.
 
-    matplotlib.use("Agg")
-    from matplotlib import colormaps
+    ``cmap`` is a colour map name as rio-tiler spells it (matplotlib's in any case: ``RdBu_r``
+    reads as ``rdbu_r``); overlay and legend take their colours from rio-tiler
+    (:mod:`gep.io.legend`), so Google Earth shows what the map tiles show."""
     from PIL import Image
 
-    norm = np.clip((np.asarray(data, "float64") - vmin) / (vmax - vmin), 0, 1)
-    rgba = (colormaps[cmap](np.nan_to_num(norm)) * 255).astype(np.uint8)
-    rgba[..., 3] = np.where(np.isfinite(data), 255, 0)
+    from gep.io.legend import LegendSpec, colours, legend_png
+
+    name_l = cmap.lower()
+    values = np.asarray(data, "float64")
+    rgba = colours(values.ravel(), name_l, (vmin, vmax)).reshape(*values.shape, 4)
+    rgba[..., 3] = np.where(np.isfinite(values), 255, 0)
     buf = io.BytesIO()
     Image.fromarray(rgba, "RGBA").save(buf, format="PNG")
+    legend = legend_png(LegendSpec(title or name, unit, name_l, (vmin, vmax)))
     w, s, e, n = bounds
     kml = f"""<?xml version="1.0" encoding="UTF-8"?>
 <kml xmlns="http://www.opengis.net/kml/2.2">
-  <GroundOverlay>
-    <name>{name}</name>
-    <Icon><href>overlay.png</href></Icon>
-    <LatLonBox><north>{n}</north><south>{s}</south><east>{e}</east><west>{w}</west></LatLonBox>
-  </GroundOverlay>
+  <Document>
+    <name>{escape(name)}</name>
+    <GroundOverlay>
+      <name>{escape(name)}</name>
+      <Icon><href>overlay.png</href></Icon>
+      <LatLonBox><north>{n}</north><south>{s}</south><east>{e}</east><west>{w}</west></LatLonBox>
+    </GroundOverlay>
+    <ScreenOverlay>
+      <name>Legend</name>
+      <Icon><href>legend.png</href></Icon>
+      <overlayXY x="0" y="0" xunits="fraction" yunits="fraction"/>
+      <screenXY x="0.02" y="0.06" xunits="fraction" yunits="fraction"/>
+      <size x="0" y="0" xunits="fraction" yunits="fraction"/>
+    </ScreenOverlay>
+  </Document>
 </kml>
 """
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("doc.kml", kml)
         z.writestr("overlay.png", buf.getvalue())
+        z.writestr("legend.png", legend)
 
 
 def write_geojson(path: Path, features: Iterable[dict[str, Any]]) -> int:

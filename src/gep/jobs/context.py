@@ -21,7 +21,7 @@ from gep.core.errors import InvalidInput
 from gep.gateway.resolver import Gateway, job_folder
 from gep.gateway.retrieve import AssetRequest, is_remote
 from gep.io.hrefs import local_path
-from gep.jobs.publish import RESULTS_COLLECTION
+from gep.jobs.publish import InputItem, result_collection_id
 from gep.jobs.staging import stage_remote
 from gep.jobs.store import JobStore
 from gep.processes.base import parse_item_ref
@@ -56,12 +56,21 @@ class JobContext:
         #: bytes of the input files the job staged (usage accounting)
         self.bytes_read = 0
         self.assets: dict[str, dict[str, Any]] = {}
+        #: each asset's local file under ``output_dir`` (described before it is stored:
+        #: ``gep.jobs.asset_meta``)
+        self.asset_files: dict[str, Path] = {}
+        #: the local file of each stored href handed out (items the service publishes itself
+        #: name their files by these)
+        self.stored_files: dict[str, Path] = {}
         self.footprint: dict[str, Any] | None = None
         self.extra_items: list[dict[str, Any]] = []
         #: what the job read, per source and collection (data accounting)
         self.data_events: list[DataEvent] = []
         #: the catalogue items the job read, for processing:lineage
         self.lineage: list[str] = []
+        #: what the published results say of their inputs (time, platform, track: see
+        #: ``gep.jobs.publish``), one per item in ``lineage``
+        self.inputs: list[InputItem] = []
         self.logger = logging.getLogger(f"gep.job.{job_id}")
         self.logger.propagate = False
         self.logger.handlers = [_DbLogHandler(store, job_id)]
@@ -76,8 +85,9 @@ class JobContext:
             raise InvalidInput("this job has no catalogue to read items from", field="inputs")
         collection, item_id = parse_item_ref(item)
         record = orjson.loads(self.catalog.get_item(collection, item_id, self.viewer))
-        if f"{collection}/{item_id}" not in self.lineage:
+        if f"{collection}/{item_id}" not in self.lineage:  # a DEM staged twice is one input
             self.lineage.append(f"{collection}/{item_id}")
+            self.inputs.append(input_item(f"{collection}/{item_id}", record))
         if asset is None:
             return record, None
         assets = record.get("assets") or {}
@@ -127,6 +137,7 @@ class JobContext:
         self, key: str, path: Path, media_type: str, roles: list[str], title: str = ""
     ) -> str:
         href = self.stored_href(path)
+        self.asset_files[key] = self._local_output(path)
         self.assets[key] = {
             "href": href,
             "type": media_type,
@@ -140,6 +151,26 @@ class JobContext:
         (``jobs/<id>/outputs/<path under output_dir>``). The files are written locally and
         stored when the service returns (:func:`gep.jobs.worker.run_job`); a file declared
         from elsewhere is first copied in under its name."""
+        real = self._local_output(path)
+        href = self.gateway.storage.href(
+            output_key(self.job_id, real.relative_to(self.output_dir.resolve()))
+        )
+        self.stored_files[href] = real
+        return href
+
+    def local_file(self, href: str) -> Path | None:
+        """The local file an href of the job's outputs names, before they are stored: one
+        :meth:`stored_href` handed out, or a local path under the output folder."""
+        if href in self.stored_files:
+            return self.stored_files[href]
+        path = local_path(href)
+        if path is None or not path.is_file():
+            return None
+        real = path.resolve()
+        return real if real.is_relative_to(self.output_dir.resolve()) else None
+
+    def _local_output(self, path: Path) -> Path:
+        """``path`` under the output folder (a file from elsewhere copied in first)."""
         out = self.output_dir.resolve()
         real = path.resolve()
         if not real.is_relative_to(out):
@@ -149,7 +180,7 @@ class JobContext:
             elif not target.exists():
                 shutil.copyfile(real, target)
             real = target
-        return self.gateway.storage.href(output_key(self.job_id, real.relative_to(out)))
+        return real
 
     def set_footprint(self, geometry: dict[str, Any]) -> None:
         self.footprint = geometry
@@ -158,17 +189,25 @@ class JobContext:
         """Queue an item of the job's own (e.g. from a STAC catalogue output) for publication
         with the job: its id is prefixed with the job's, so jobs never overwrite each other."""
         source_id = str(item.get("id", "item"))
+        collection = self._result_collection()
         published = {
             **item,
             "id": f"{self.job_id}-{source_id}",
-            "collection": RESULTS_COLLECTION,
+            "collection": collection,
             "links": [],
         }
         props = dict(published.get("properties") or {})
         props["gep:source_id"] = source_id
         published["properties"] = props
         self.extra_items.append(published)
-        return f"{RESULTS_COLLECTION}/{published['id']}"
+        return f"{collection}/{published['id']}"
+
+    def _result_collection(self) -> str:
+        """The collection the job's results will be published in (its service's)."""
+        process_id = self.store.get(self.job_id).process_id
+        if self.catalog is None:
+            return process_id
+        return result_collection_id(self.catalog, process_id)
 
     def search(self, params: dict[str, Any], limit: int = 500) -> list[dict[str, Any]]:
         if self.catalog is None:
@@ -179,6 +218,18 @@ class JobContext:
         req.viewer = self.viewer
         page = self.catalog.search(req)
         return [orjson.loads(raw) for _, _, raw in page.items]
+
+
+def input_item(ref: str, record: dict[str, Any]) -> InputItem:
+    """What a result keeps of an input item: its properties, and whether it is a DEM (an asset
+    keyed or with the role ``dem``/``elevation``: a height model is no acquisition)."""
+    assets = record.get("assets") or {}
+    dem = "dem" in assets or any(
+        {"dem", "elevation"} & set(a.get("roles") or [])
+        for a in assets.values()
+        if isinstance(a, dict)
+    )
+    return InputItem(ref, dict(record.get("properties") or {}), dem)
 
 
 def outputs_prefix(job_id: str) -> str:

@@ -6,10 +6,13 @@ A collection says how long its items are kept with ``"gep:retention": {"days": N
 ``gep serve`` every ``GEP_RETENTION_POLL_S``, by ``gep retention run`` and by
 ``POST /retention/run``) applies the policies:
 
-* **Job results** (the ``results`` collection) expire by job, since a job's items share its
-  storage folder (``jobs/<id>/``): a successful job whose results were published more than N days
-  ago (its ``finished`` time, which is also its result item's ``datetime``) and that its owner did
-  not pin (``jobs.pinned``, :func:`pin_job`). The job is first *claimed* (``jobs.expired`` set by
+* **Job results** (a service's result collection, ``gep.jobs.publish``) expire by job, since a
+  job's items share its storage folder (``jobs/<id>/``): a successful job whose results were
+  published more than N days ago (its ``finished`` time, which is also its result item's
+  ``created``) and that its owner did not pin (``jobs.pinned``, :func:`pin_job`). The policy is
+  that of the service's collection (``dinsar``…); the former shared ``results`` collection's
+  policy, when it has one, applies to the jobs of every service whose collection has none.
+  The job is first *claimed* (``jobs.expired`` set by
   one conditional UPDATE, which a pin cannot pass and which two servers cannot both win), then its
   items are deleted, then its files, then it becomes ``dismissed`` with the reason in its message
   and its log. Items before files: a sweep that dies midway never leaves an item naming a file
@@ -48,7 +51,12 @@ from gep.core.timeutil import format_rfc3339, from_micros, parse_instant, to_mic
 from gep.gateway.resolver import job_folder
 from gep.gateway.storage import Storage
 from gep.gateway.uploads import remove_folders, upload_folders
-from gep.jobs.publish import RESULTS_COLLECTION, remove_results, result_item_ids
+from gep.jobs.publish import (
+    RESULTS_COLLECTION,
+    RESULTS_MARK,
+    remove_results,
+    result_item_ids,
+)
 from gep.jobs.store import JobStore
 
 log = logging.getLogger("gep.retention")
@@ -159,48 +167,85 @@ class Retention:
         a long sweep early (server shutdown), leaving the rest to the next one."""
         now_us = to_micros(now or datetime.now(UTC))
         report = SweepReport(now_us, dry_run, self.policies())
-        policy = report.policies.get(RESULTS_COLLECTION)
+        services = self._result_policies(report.policies)
+        default = report.policies.get(RESULTS_COLLECTION)
         if not dry_run:
             # results a sweep claimed but did not finish removing (it died): finished first,
             # whatever the policy says now, since their removal had begun
-            for job_id, finished in self._claimed_unfinished():
-                report.expired.append(self._expire_job(job_id, finished, policy, now_us))
-        if policy is not None:
-            self._sweep_results(report, policy, stop)
+            for job_id, process_id, finished in self._claimed_unfinished():
+                cid, policy = services.get(process_id, (RESULTS_COLLECTION, default))
+                report.expired.append(self._expire_job(job_id, finished, policy, now_us, cid))
+        for process_id, (cid, policy) in sorted(services.items()):
+            if not _stopped(stop):
+                self._sweep_results(report, policy, stop, cid, only=process_id)
+        if default is not None and not _stopped(stop):
+            self._sweep_results(
+                report, default, stop, RESULTS_COLLECTION, others=sorted(services)
+            )
+        results = {cid for cid, _ in services.values()} | {RESULTS_COLLECTION}
         for cid, other in sorted(report.policies.items()):
-            if cid != RESULTS_COLLECTION and not _stopped(stop):
+            if cid not in results and not _stopped(stop):
                 self._sweep_items(report, cid, other, stop)
         return report
 
+    def _result_policies(
+        self, policies: dict[str, RetentionPolicy]
+    ) -> dict[str, tuple[str, RetentionPolicy]]:
+        """process id → (its result collection, that collection's policy), for the result
+        collections that have one."""
+        found: dict[str, tuple[str, RetentionPolicy]] = {}
+        for cid, policy in policies.items():
+            if cid == RESULTS_COLLECTION:
+                continue
+            with contextlib.suppress(NotFound):
+                coll = self.catalog.get_collection(cid)
+                if coll.get(RESULTS_MARK) and isinstance(coll.get("gep:process"), str):
+                    found[coll["gep:process"]] = (cid, policy)
+        return found
+
     # ------------------------------------------------------------------ job results
     def _sweep_results(
-        self, report: SweepReport, policy: RetentionPolicy, stop: threading.Event | None
+        self,
+        report: SweepReport,
+        policy: RetentionPolicy,
+        stop: threading.Event | None,
+        collection: str,
+        *,
+        only: str | None = None,
+        others: list[str] | None = None,
     ) -> None:
+        """Expire the jobs of process ``only``, or (``others``) of every process but those,
+        under ``collection``'s policy."""
         cutoff = report.now_us - policy.max_age_us
-        for job_id, finished in self._old_results(cutoff):
+        which, params = _process_clause(only, others)
+        for job_id, finished in self._old_results(cutoff, which, params):
             if _stopped(stop):
                 return
             if report.dry_run:
                 files = sum(1 for _ in self.storage.walk(job_folder(job_id)))
                 items = tuple(result_item_ids(self.catalog, job_id))
                 report.expired.append(
-                    Expiry(RESULTS_COLLECTION, items, files, finished, policy.days, job_id)
+                    Expiry(collection, items, files, finished, policy.days, job_id)
                 )
             elif self._claim(job_id, cutoff, report.now_us):
-                report.expired.append(self._expire_job(job_id, finished, policy, report.now_us))
+                report.expired.append(
+                    self._expire_job(job_id, finished, policy, report.now_us, collection)
+                )
         with self.jobs.engine.connect() as conn:
             report.kept_pinned += int(
                 conn.execute(
                     text(
                         "SELECT count(*) FROM jobs WHERE status = :ok AND pinned = 1 "
-                        "AND finished < :cutoff"
+                        f"AND finished < :cutoff{which}"
                     ),
-                    {"ok": JobStatus.SUCCESSFUL, "cutoff": cutoff},
+                    {"ok": JobStatus.SUCCESSFUL, "cutoff": cutoff, **params},
                 ).scalar()
                 or 0
             )
 
-    def _old_results(self, cutoff: int) -> Iterator[tuple[str, int]]:
+    def _old_results(
+        self, cutoff: int, which: str = "", which_params: dict[str, Any] | None = None
+    ) -> Iterator[tuple[str, int]]:
         """Successful, unpinned, unclaimed jobs that finished before ``cutoff``, oldest first,
         read in batches by keyset (what is claimed meanwhile drops out by itself)."""
         after: tuple[int, str] = (-1, "")
@@ -210,10 +255,16 @@ class Retention:
                     text(
                         "SELECT id, finished FROM jobs WHERE status = :ok AND pinned = 0 "
                         "AND expired IS NULL AND finished < :cutoff AND (finished > :f OR "
-                        "(finished = :f AND id > :id)) ORDER BY finished, id "
+                        f"(finished = :f AND id > :id)){which} ORDER BY finished, id "
                         f"LIMIT {_BATCH}"
                     ),
-                    {"ok": JobStatus.SUCCESSFUL, "cutoff": cutoff, "f": after[0], "id": after[1]},
+                    {
+                        "ok": JobStatus.SUCCESSFUL,
+                        "cutoff": cutoff,
+                        "f": after[0],
+                        "id": after[1],
+                        **(which_params or {}),
+                    },
                 ).all()
             for row in rows:
                 yield str(row[0]), int(row[1])
@@ -221,16 +272,16 @@ class Retention:
                 return
             after = (int(rows[-1][1]), str(rows[-1][0]))
 
-    def _claimed_unfinished(self) -> list[tuple[str, int]]:
+    def _claimed_unfinished(self) -> list[tuple[str, str, int]]:
         with self.jobs.engine.connect() as conn:
             rows = conn.execute(
                 text(
-                    "SELECT id, finished FROM jobs WHERE expired IS NOT NULL AND status = :ok "
-                    "ORDER BY expired, id"
+                    "SELECT id, process_id, finished FROM jobs WHERE expired IS NOT NULL "
+                    "AND status = :ok ORDER BY expired, id"
                 ),
                 {"ok": JobStatus.SUCCESSFUL},
             ).all()
-        return [(str(r[0]), int(r[1] or 0)) for r in rows]
+        return [(str(r[0]), str(r[1]), int(r[2] or 0)) for r in rows]
 
     def _claim(self, job_id: str, cutoff: int, now_us: int) -> bool:
         """Take a job's results for expiry, if nobody pinned, dismissed or claimed them since
@@ -246,14 +297,19 @@ class Retention:
         return bool(res.rowcount)
 
     def _expire_job(
-        self, job_id: str, finished: int, policy: RetentionPolicy | None, now_us: int
+        self,
+        job_id: str,
+        finished: int,
+        policy: RetentionPolicy | None,
+        now_us: int,
+        collection: str = RESULTS_COLLECTION,
     ) -> Expiry:
         """Remove a claimed job's items, then its files, then dismiss it, saying why."""
         removed = remove_results(self.catalog, self.storage, job_id)
         why = (
-            f"older than {policy.days} days, the retention of collection '{RESULTS_COLLECTION}'"
+            f"older than {policy.days} days, the retention of collection '{collection}'"
             if policy is not None
-            else f"the retention of collection '{RESULTS_COLLECTION}'"
+            else f"the retention of collection '{collection}'"
         )
         message = f"results expired: {why}"
         with self.jobs.engine.begin() as conn:
@@ -278,7 +334,7 @@ class Retention:
         self.jobs.log(job_id, LogLevel.INFO, detail)
         log.info("job %s: %s", job_id, detail)
         return Expiry(
-            RESULTS_COLLECTION,
+            collection,
             removed.items,
             removed.files,
             finished,
@@ -368,6 +424,16 @@ def published_us(item: dict[str, Any]) -> int | None:
             with contextlib.suppress(GepError, ValueError):
                 return to_micros(parse_instant(value, key))
     return None
+
+
+def _process_clause(only: str | None, others: list[str] | None) -> tuple[str, dict[str, Any]]:
+    """The SQL that narrows a job query to one process, or to all but some."""
+    if only is not None:
+        return " AND process_id = :only", {"only": only}
+    if others:
+        names = {f"p{n}": p for n, p in enumerate(others)}
+        return " AND process_id NOT IN (" + ", ".join(f":{k}" for k in names) + ")", names
+    return "", {}
 
 
 def _stopped(stop: threading.Event | None) -> bool:

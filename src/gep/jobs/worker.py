@@ -31,10 +31,11 @@ from gep.core.errors import NotFound
 from gep.gateway.config import GatewayConfig
 from gep.gateway.resolver import Gateway
 from gep.gateway.storage import TMP_AREA, Storage
+from gep.jobs.asset_meta import describe_items, describe_results
 from gep.jobs.context import JobContext, JobDismissed, outputs_prefix
 from gep.jobs.deployed import DeployedStore
 from gep.jobs.pricing import actual_cost
-from gep.jobs.publish import RESULTS_COLLECTION, publish, publish_items
+from gep.jobs.publish import publish, publish_items
 from gep.jobs.store import JobStore, job_visible, now_us
 from gep.processes.registry import ProcessRegistry
 
@@ -135,6 +136,9 @@ def run_job(
         inputs = process.Inputs.model_validate(job.inputs)
         ctx.logger.info("running %s %s", process.id, process.version)
         outputs = process.execute(ctx, inputs)
+        # proj:*, raster:bands, file:size and the declared renders, read while local
+        described = describe_results(ctx.assets, ctx.asset_files, process.render_for, ctx.logger)
+        describe_items(ctx.extra_items, ctx.local_file, process.render_for, ctx.logger)
         # every file the service wrote is stored before any item names it; items it
         # published from its own files get their stored hrefs
         written = gateway.storage.store_folder(
@@ -142,6 +146,7 @@ def run_job(
         )
         if written:
             ctx.logger.info("%d bytes of results stored", written)
+        processed = now_us()  # the results' ``created``; their ``datetime`` is the inputs'
         if ctx.assets:
             ref = publish(
                 catalog,
@@ -149,12 +154,14 @@ def run_job(
                 process,
                 assets=ctx.assets,
                 footprint=ctx.footprint,
-                lineage=ctx.lineage,
-                finished_us=now_us(),
+                inputs=ctx.inputs,
+                finished_us=processed,
+                properties=described.properties,
+                extensions=described.extensions,
             )
             ctx.logger.info("results published as %s", ref)
         if ctx.extra_items:
-            n = publish_items(catalog, job, process, ctx.extra_items, ctx.lineage)
+            n = publish_items(catalog, job, process, ctx.extra_items, ctx.inputs, processed)
             ctx.logger.info("%d catalogue items published", n)
         # the data the job read and wrote, at the administrator's data prices, is charged
         # with the job (within its hold, like the CPU part)
@@ -212,8 +219,8 @@ def run_job(
 def _data_of(ctx: JobContext, job: Any, written: int) -> list[DataEvent]:
     """What a job read (its staged inputs) and wrote (its results), for data accounting."""
     results = DataEvent(
-        job.owner, DataDirection.WRITE, "storage", RESULTS_COLLECTION, written, job.id
-    )
+        job.owner, DataDirection.WRITE, "storage", job.process_id, written, job.id
+    )  # written into the service's result collection (``gep.jobs.publish``)
     return [*ctx.data_events, results]
 
 

@@ -8,8 +8,9 @@ cannot drift apart.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol
 from urllib.parse import unquote, urlparse
@@ -18,6 +19,7 @@ from pydantic import BaseModel
 
 from gep.core.access import Viewer
 from gep.core.errors import InvalidInput
+from gep.core.render import RenderHint
 
 #: JSON Schema ``format`` of an input that names a catalogue item: the job service checks that
 #: the item (and an asset input marked ``x-gep-asset-of``) exists before the job is queued
@@ -149,6 +151,25 @@ class Process:
     Outputs: ClassVar[type[BaseModel]]
     #: OGC job control options this service supports
     job_control: ClassVar[list[str]] = ["sync-execute", "async-execute"]
+    #: the outputs that are files, by output name, with their media type: declared in the
+    #: process description (``contentMediaType``, ``format``) and returned as links
+    #: ``{"href", "type"}`` in the job's results (``gep.processes.registry.describe``)
+    output_formats: ClassVar[Mapping[str, str]] = {}
+    #: how each raster output is drawn, by asset key; a key may be a glob (``mask_*``) for
+    #: outputs named per date or scene. Publication turns these into the item's STAC
+    #: ``renders``, ``raster:bands`` and ``classification:classes`` (``gep.jobs.asset_meta``).
+    renders: ClassVar[Mapping[str, RenderHint]] = {}
+
+    @classmethod
+    def render_for(cls, key: str) -> RenderHint | None:
+        """The declared hint of an asset: its exact key first, then the first glob that
+        matches, in declaration order."""
+        if key in cls.renders:
+            return cls.renders[key]
+        for pattern, hint in cls.renders.items():
+            if any(c in pattern for c in "*?[") and fnmatchcase(key, pattern):
+                return hint
+        return None
 
     def preflight(self, inputs: Any, items: dict[str, dict[str, Any]]) -> None:
         """Checks that need the catalogue, run by the job service before a job is queued.

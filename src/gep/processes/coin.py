@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from gep.algorithms.sar.coin import coin
 from gep.algorithms.sar.geocode import geocode, scene_grid
 from gep.core.media import COG, PNG
+from gep.core.render import COHERENCE, RenderHint, RenderKind
 from gep.io.writers import GEOGRAPHIC, bounds_footprint, write_cog, write_png_map
 from gep.processes.base import Process, ProcessContext
 from gep.processes.sar_common import PairInputs, check_items, load_pair
@@ -43,6 +44,27 @@ class Coin(Process):
     keywords = ["InSAR", "coherence", "change detection", "damage", "Sentinel-1"]
     Inputs = PairInputs
     Outputs = CoinOutputs
+    output_formats = {
+        "coherence": COG,
+        "intensity_pre": COG,
+        "intensity_post": COG,
+        "intensity_ratio": COG,
+        "rgb": COG,
+        "rgb_png": PNG,
+    }
+    renders = {
+        "coherence": COHERENCE,
+        "intensity_pre": RenderHint(RenderKind.SEQUENTIAL, "Pre-event intensity", "dB", "greys_r"),
+        "intensity_post": RenderHint(
+            RenderKind.SEQUENTIAL, "Post-event intensity", "dB", "greys_r"
+        ),
+        "intensity_ratio": RenderHint(
+            RenderKind.DIVERGING, "Intensity ratio post/pre", "dB", "rdbu_r", rescale=(-6.0, 6.0)
+        ),
+        "rgb": RenderHint(
+            RenderKind.COMPOSITE, "RGB: coherence, mean intensity, |change|", nodata=None
+        ),
+    }
 
     def preflight(self, inputs: Any, items: dict[str, dict[str, Any]]) -> None:
         check_items(inputs, items)
@@ -103,7 +125,7 @@ class Coin(Process):
                     else (0.0, 1.0)
                 )
             cog = ctx.output_dir / f"{key}.tif"
-            write_cog(cog, g, GEOGRAPHIC, grid.transform)
+            write_cog(cog, g, GEOGRAPHIC, grid.transform, render=self.render_for(key))
             hrefs[key] = ctx.add_asset(key, cog, COG, ["data"], f"{title} ({unit})")
             png = ctx.output_dir / f"{key}.png"
             write_png_map(
@@ -117,7 +139,10 @@ class Coin(Process):
         )
         rgb8 = np.where(np.isfinite(rgb), rgb, 0).astype(np.uint8)
         cog = ctx.output_dir / "rgb.tif"
-        write_cog(cog, rgb8, GEOGRAPHIC, grid.transform, nodata=None)
+        write_cog(
+            cog, rgb8, GEOGRAPHIC, grid.transform, nodata=None,
+            descriptions=["coherence", "mean intensity", "|intensity change|"],
+        )  # fmt: skip
         rgb_href = ctx.add_asset(
             "rgb", cog, COG, ["data", "visual"], "RGB: coherence, mean intensity, |change|"
         )

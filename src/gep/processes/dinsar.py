@@ -20,6 +20,13 @@ from gep.algorithms.sar.dinsar import DinsarResult, dinsar
 from gep.algorithms.sar.geocode import GeoGrid
 from gep.algorithms.sar.pair import PairBaseline
 from gep.core.media import COG, KMZ, PNG
+from gep.core.render import (
+    AMPLITUDE_DB,
+    COHERENCE,
+    LOS_DISPLACEMENT_M,
+    UNWRAPPED_PHASE,
+    WRAPPED_PHASE,
+)
 from gep.io.writers import GEOGRAPHIC, bounds_footprint, write_cog, write_kmz, write_png_map
 from gep.processes.base import Process, ProcessContext
 from gep.processes.sar_common import PairInputs, check_items, load_pair
@@ -66,6 +73,21 @@ class Dinsar(Process):
     keywords = ["InSAR", "DInSAR", "interferogram", "deformation", "Sentinel-1"]
     Inputs = DinsarInputs
     Outputs = DinsarOutputs
+    output_formats = {
+        "wrapped_phase": COG,
+        "coherence": COG,
+        "amplitude": COG,
+        "unwrapped_phase": COG,
+        "los_displacement": COG,
+        "kmz": KMZ,
+    }
+    renders = {
+        "wrapped_phase": WRAPPED_PHASE,
+        "coherence": COHERENCE,
+        "amplitude": AMPLITUDE_DB,
+        "unwrapped_phase": UNWRAPPED_PHASE,
+        "los_displacement": LOS_DISPLACEMENT_M,
+    }
 
     def preflight(self, inputs: Any, items: dict[str, dict[str, Any]]) -> None:
         check_items(inputs, items)
@@ -89,7 +111,7 @@ class Dinsar(Process):
                 f"{title} quicklook",
             )  # fmt: skip
         geo = result.geocoded
-        kmz_key, kmz_data, *_, kmz_cmap, kmz_min, kmz_max = (
+        kmz_key, kmz_data, kmz_title, kmz_unit, kmz_cmap, kmz_min, kmz_max = (
             layers[-1] if "los_displacement" in geo else layers[0]
         )
         kmz = ctx.output_dir / "dinsar.kmz"
@@ -101,6 +123,8 @@ class Dinsar(Process):
             cmap=kmz_cmap,
             vmin=kmz_min,
             vmax=kmz_max,
+            title=kmz_title,
+            unit=kmz_unit,
         )
         kmz_href = ctx.add_asset("kmz", kmz, KMZ, ["visual"], "KMZ overlay")
         ctx.set_footprint(bounds_footprint(grid.bounds))
@@ -227,7 +251,8 @@ def form_interferogram(
     for key, data, title, unit, cmap, vmin, vmax in layers_out:
         files[key] = out / f"{key}.tif"
         write_cog(files[key], np.asarray(data, "float32"), GEOGRAPHIC, out_grid.transform,
-                  tags={**tags, "DATA_UNITS": units.get(key, unit.upper())})  # fmt: skip
+                  tags={**tags, "DATA_UNITS": units.get(key, unit.upper())},
+                  render=Dinsar.render_for(key))  # fmt: skip
         if quicklooks:
             files[f"{key}_png"] = out / f"{key}.png"
             write_png_map(

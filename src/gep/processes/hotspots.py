@@ -27,6 +27,7 @@ from gep.algorithms.thermal import cloud_mask, hotspot_mask, hotspot_stats, nhi
 from gep.core.errors import InvalidInput
 from gep.core.geometry import parse_area
 from gep.core.media import COG, CSV, GEOJSON
+from gep.core.render import RenderClass, RenderHint, RenderKind
 from gep.core.timeutil import parse_datetime_interval
 from gep.io.optical import (
     OpticalMetadata,
@@ -56,6 +57,17 @@ CSV_COLUMNS = [
     "max_nhi_swnir",
 ]  # fmt: skip
 COLD, HOT, CLOUD, NODATA = 0, 1, 2, 255
+#: how a hotspot mask is drawn (and the colour table written into its COG)
+MASK_RENDER = RenderHint(
+    RenderKind.CLASSES,
+    "Thermal hotspots",
+    nodata=NODATA,
+    classes=(
+        RenderClass(COLD, "cold", "#2c7bb6", "valid pixel, not hot"),
+        RenderClass(HOT, "hot", "#d7191c", "hot pixel (NHI)"),
+        RenderClass(CLOUD, "cloud", "#bdbdbd", "cloud (not searched for hot pixels)"),
+    ),
+)
 
 
 class HotspotsInputs(BaseModel):
@@ -126,6 +138,12 @@ class Hotspots(Process):
     keywords = ["optical", "thermal", "hotspot", "volcano", "NHI", "Sentinel-2", "Landsat"]
     Inputs = HotspotsInputs
     Outputs = HotspotsOutputs
+    output_formats = {
+        "timeseries": CSV,
+        "polygons": GEOJSON,
+        "masks": COG,
+    }
+    renders = {"mask_*": MASK_RENDER}
 
     def preflight(self, inputs: Any, items: dict[str, dict[str, Any]]) -> None:
         if inputs.products is None:
@@ -201,7 +219,9 @@ class Hotspots(Process):
             )  # fmt: skip
             key = f"mask_{n:03d}_{day}"
             path = ctx.output_dir / f"{key}.tif"
-            write_cog(path, scene.mask, scene.crs, scene.transform, nodata=NODATA)
+            write_cog(
+                path, scene.mask, scene.crs, scene.transform, nodata=NODATA, render=MASK_RENDER
+            )
             masks.append(
                 ctx.add_asset(key, path, COG, ["data"], f"Hotspot mask {day} {item['id']}")
             )

@@ -22,6 +22,7 @@ from gep.algorithms.optical.correlation import OffsetField, offset_tracking, to_
 from gep.algorithms.optical.mpic import default_pairs, invert_offsets
 from gep.core.errors import InvalidInput
 from gep.core.media import COG, CSV, GEOJSON, PNG
+from gep.core.render import RenderHint, RenderKind, Resampling
 from gep.io.optical import Raster, read_aligned
 from gep.io.writers import (
     bounds_of,
@@ -126,6 +127,29 @@ class OffsetTracking(Process):
     keywords = ["optical", "image correlation", "offset tracking", "landslide", "MPIC"]
     Inputs = OffsetTrackingInputs
     Outputs = OffsetTrackingOutputs
+    output_formats = {
+        "east": COG,
+        "north": COG,
+        "magnitude": COG,
+        "snr": COG,
+        "arrows": GEOJSON,
+        "timeseries": CSV,
+    }
+    renders = {
+        "east": RenderHint(
+            RenderKind.DIVERGING, "East displacement", "m", "rdbu_r", half_range=1.0,
+            resampling=Resampling.BILINEAR,
+        ),
+        "north": RenderHint(
+            RenderKind.DIVERGING, "North displacement", "m", "rdbu_r", half_range=1.0,
+            resampling=Resampling.BILINEAR,
+        ),
+        "magnitude": RenderHint(
+            RenderKind.SEQUENTIAL, "Horizontal displacement", "m", "viridis", floor=0.0,
+            resampling=Resampling.BILINEAR,
+        ),
+        "snr": RenderHint(RenderKind.SEQUENTIAL, "Correlation SNR", "", "magma"),
+    }  # fmt: skip
 
     def preflight(self, inputs: Any, items: dict[str, dict[str, Any]]) -> None:
         listed = listed_items(items, "products", len(inputs.products))
@@ -286,7 +310,9 @@ def _publish(
     scale = 0.8 * step * res / max(typical, 0.05 * res)
     for key, data, title, cmap, vmin, vmax in layers:
         path = ctx.output_dir / f"{key}.tif"
-        write_cog(path, data.astype("float32"), grid.crs, out_t)
+        write_cog(
+            path, data.astype("float32"), grid.crs, out_t, render=OffsetTracking.render_for(key)
+        )
         hrefs[key] = ctx.add_asset(key, path, COG, ["data"], f"{title}, {span} (m)")
         png = ctx.output_dir / f"{key}.png"
         arrows = (
@@ -298,7 +324,7 @@ def _publish(
         )  # fmt: skip
         ctx.add_asset(f"{key}_png", png, PNG, ["overview", "visual"], f"{title} map")
     path = ctx.output_dir / "snr.tif"
-    write_cog(path, snr, grid.crs, out_t)
+    write_cog(path, snr, grid.crs, out_t, render=OffsetTracking.render_for("snr"))
     hrefs["snr"] = ctx.add_asset("snr", path, COG, ["data"], "Correlation SNR")
     # arrows: from each valid node to node + displacement × scale (lon/lat, RFC 7946)
     lon0, lat0 = to_lonlat(grid.crs, xx[ok], yy[ok])

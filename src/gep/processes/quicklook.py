@@ -13,6 +13,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from gep.core.media import COG, PNG
+from gep.core.render import RenderHint, RenderKind
 from gep.processes.base import ITEM_REF, Process, ProcessContext
 
 
@@ -67,6 +68,14 @@ class Quicklook(Process):
     keywords = ["preview", "raster"]
     Inputs = QuicklookInputs
     Outputs = QuicklookOutputs
+    output_formats = {
+        "png": PNG,
+        "cog": COG,
+    }
+    #: the COG holds stretched bytes (1-255, 0 no-data): grey or RGB as they are
+    renders = {
+        "cog": RenderHint(RenderKind.COMPOSITE, "Quicklook", nodata=0),
+    }
 
     def execute(self, ctx: ProcessContext, inputs: QuicklookInputs) -> QuicklookOutputs:
         import rasterio

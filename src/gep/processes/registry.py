@@ -1,7 +1,9 @@
 """The service registry: built-ins and plug-ins come through the ``gep.processes`` entry points.
 
 Descriptions follow OGC API - Processes - Part 1 (1.0): each input and output carries the JSON
-Schema pydantic derives from its field, so a client can build a valid request from it alone.
+Schema pydantic derives from its field, rewritten into the 1.0 schema dialect
+(:mod:`gep.processes.ogc_schema`), so a client can build a valid request from it alone; file
+outputs declare their media type.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from gep.core.errors import InvalidInput, NotFound
 from gep.processes.base import Process
+from gep.processes.ogc_schema import file_output_schema, gep_marks, ogc_schema
 
 GROUP = "gep.processes"
 
@@ -127,7 +130,7 @@ def describe(process: Process, base: str, *, full: bool = True) -> dict[str, Any
         "version": process.version,
         "keywords": list(process.keywords),
         "jobControlOptions": list(process.job_control),
-        "outputTransmission": ["value"],
+        "outputTransmission": ["value", "reference"],
         "links": [
             {"rel": "self", "type": "application/json", "href": f"{base}/processes/{process.id}"},
             {
@@ -146,21 +149,23 @@ def describe(process: Process, base: str, *, full: bool = True) -> dict[str, Any
             "description": s.get("description", ""),
             "minOccurs": 1 if name in required else 0,
             "maxOccurs": 1,
-            "schema": _with_defs(s, defs),
+            "schema": ogc_schema(s, defs),
+            **gep_marks(s),
         }
         for name, s in props.items()
     }
     oprops, _, odefs = _field_schemas(process.Outputs)
-    out["outputs"] = {
-        name: {
+    formats = process.output_formats
+    out["outputs"] = {}
+    for name, s in oprops.items():
+        schema = ogc_schema(s, odefs)
+        desc: dict[str, Any] = {
             "title": s.get("title", name),
             "description": s.get("description", ""),
-            "schema": _with_defs(s, odefs),
+            "schema": schema,
         }
-        for name, s in oprops.items()
-    }
+        if name in formats:  # a file: a link {"href", "type"} in the results
+            desc["schema"] = file_output_schema(schema, formats[name])
+            desc["format"] = {"mediaType": formats[name]}
+        out["outputs"][name] = desc
     return out
-
-
-def _with_defs(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
-    return {**schema, "$defs": defs} if defs and "$ref" in str(schema) else dict(schema)

@@ -34,17 +34,16 @@ from gep.gateway.uploads.model import (
     safe_name,
     timestamp_properties,
 )
+from gep.io.raster_meta import band_fields, projection
 
 #: what GDAL raises through rasterio (its CPLE_* errors are not RasterioErrors)
 GDAL_ERRORS: tuple[type[Exception], ...] = (RasterioError, CPLE_BaseError)
 #: what transforming coordinates raises (PROJ through GDAL, or a bad value)
 TRANSFORM_ERRORS: tuple[type[Exception], ...] = (*GDAL_ERRORS, ValueError)
-PROJECTION = "https://stac-extensions.github.io/projection/v2.0.0/schema.json"
+PROJECTION = "https://stac-extensions.github.io/projection/v1.2.0/schema.json"
 RASTER = "https://stac-extensions.github.io/raster/v1.1.0/schema.json"
 #: points per footprint edge: a UTM square is curved in lon/lat, four corners are not enough
 DENSIFY = 21
-#: rasterio's data types as the raster extension names them
-_DATA_TYPES = {"complex64": "cfloat32", "complex128": "cfloat64", "complex_int16": "cint16"}
 #: what GDAL's COG driver is asked for
 COG_OPTIONS = {"COMPRESS": "DEFLATE", "BIGTIFF": "IF_SAFER", "OVERVIEWS": "AUTO"}
 
@@ -61,9 +60,9 @@ def catalogue_raster(path: Path, filename: str, workdir: Path, now: datetime) ->
                 raise refuse(filename, f"not a GeoTIFF (GDAL reads it as {src.driver})")
             crs = _crs(src, filename)
             geometry = _footprint(src, crs, filename)
-            props = _projection(src, crs)
+            props = projection(src)
             stamp = parse_time(src.tags().get("TIFFTAG_DATETIME", ""))
-            bands = [_band(src, i) for i in range(1, src.count + 1)]
+            bands = [band_fields(src, i) for i in range(1, src.count + 1)]
             is_cog = src.tags(ns="IMAGE_STRUCTURE").get("LAYOUT", "").upper() == "COG"
             if is_cog:
                 _read_every_block(src, filename, path)
@@ -156,46 +155,6 @@ def _footprint(src: Any, crs: CRS, filename: str) -> Any:
 def _short(exc: Exception) -> str:
     text = str(exc)
     return text if len(text) <= 200 else text[:200] + "…"
-
-
-def _projection(src: Any, crs: CRS) -> dict[str, Any]:
-    epsg = crs.to_epsg()
-    t = src.transform
-    props: dict[str, Any] = {
-        "proj:code": f"EPSG:{epsg}" if epsg else None,
-        "proj:shape": [src.height, src.width],
-        "proj:transform": [t.a, t.b, t.c, t.d, t.e, t.f],
-        "proj:bbox": list(src.bounds),
-    }
-    if not epsg:
-        props["proj:wkt2"] = crs.to_wkt()
-    return props
-
-
-def _band(src: Any, index: int) -> dict[str, Any]:
-    dtype = str(src.dtypes[index - 1])
-    band: dict[str, Any] = {"data_type": _DATA_TYPES.get(dtype, dtype)}
-    nodata = src.nodatavals[index - 1]
-    if nodata is not None:
-        band["nodata"] = _number(nodata)
-    unit = src.units[index - 1]
-    if unit:
-        band["unit"] = unit
-    scale, offset = src.scales[index - 1], src.offsets[index - 1]
-    if scale not in (None, 1.0):
-        band["scale"] = scale
-    if offset not in (None, 0.0):
-        band["offset"] = offset
-    return band
-
-
-def _number(value: float) -> float | int | str:
-    """The raster extension writes NaN and infinities as strings (JSON has no such numbers)."""
-    if math.isnan(value):
-        return "nan"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return int(value) if float(value).is_integer() else value
 
 
 def _read_every_block(src: Any, filename: str, path: Path) -> None:

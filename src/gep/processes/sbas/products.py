@@ -137,6 +137,10 @@ def produce(
         raise
     progress(88, "writing COGs, quicklooks, the KMZ and the CSV")
     out.mkdir(parents=True, exist_ok=True)
+    for name, wr in writers.items():  # band descriptions and units, for QGIS and gdalinfo
+        wr.describe(_ASSETS[name][2], _UNITS[name])
+    for wr in disp_writers:
+        wr.describe("LOS displacement (+ towards the satellite)", "mm")
     files = {name: wr.finish(out / f"{name}.tif") for name, wr in writers.items()}
     displacement = {
         str(net.dates[k]): wr.finish(out / f"displacement_{d}.tif")
@@ -184,7 +188,8 @@ def _quicklooks(
     )  # fmt: skip
     files["velocity_png"] = out / "velocity.png"
     write_kmz(out / "velocity.kmz", vel, grid.bounds, name="GEP sbas velocity (mm/yr)",
-              cmap="RdBu_r", vmin=-lim, vmax=lim)  # fmt: skip
+              cmap="RdBu_r", vmin=-lim, vmax=lim, title="Mean LOS velocity",
+              unit="mm/yr")  # fmt: skip
     files["kmz"] = out / "velocity.kmz"
     tc = _read_band(files["temporal_coherence"])
     write_png_map(
@@ -216,6 +221,11 @@ def _num(v: float, digits: int = 3) -> str:
     return f"{v:.{digits}f}" if np.isfinite(v) else ""
 
 
+#: the unit of each product COG's band
+_UNITS = {
+    "velocity": "mm/yr", "velocity_std": "mm/yr", "temporal_coherence": "",
+    "seasonal_amplitude": "mm", "dem_error": "m",
+}  # fmt: skip
 #: (media type, roles, title) of each product
 _ASSETS: dict[str, tuple[str, list[str], str]] = {
     "velocity": (COG, ["data"], "Mean LOS velocity (mm/yr, + towards the satellite)"),
@@ -228,6 +238,53 @@ _ASSETS: dict[str, tuple[str, list[str], str]] = {
     "kmz": (KMZ, ["visual"], "KMZ overlay of the velocity"),
     "timeseries_csv": (CSV, ["data"], "Time series at the points (long format)"),
 }
+
+
+#: the asset key of the displacement COG on each per-date item
+DISPLACEMENT_ASSET = "displacement"
+
+
+def date_items(
+    products: Products, footprint: dict[str, Any], stored_href: Callable[[Path], str]
+) -> list[dict[str, Any]]:
+    """One STAC item per acquisition, its displacement COG as the asset ``displacement``.
+
+    Why items and not one multi-band COG: odc-stac and stackstac build their time axis from
+    items' ``datetime`` and their grid from the assets' ``proj:*``; one item per date on one
+    grid is what both load as ``(time, y, x)`` with no hints (a multi-band asset is refused by
+    stackstac and read as bands, not time, by odc-stac). The item ids are the dates
+    (``YYYYMMDD``); :meth:`ProcessContext.publish_item` prefixes them with the job's id, which
+    is how ``gep.jobs.publish`` finds a job's items. The assets' ``proj:*``, ``raster:bands``
+    and ``file:size`` are added on the worker from the files, as for every result asset
+    (``gep.jobs.asset_meta.describe_items``)."""
+    from shapely.geometry import shape
+
+    bbox = [round(v, 9) for v in shape(footprint).bounds]
+    first = min(products.displacement) if products.displacement else ""
+    items = []
+    for date, path in sorted(products.displacement.items()):
+        asset = {
+            "href": stored_href(path),
+            "type": COG,
+            "roles": ["data"],
+            "title": f"LOS displacement on {date} relative to {first} (mm)",
+        }
+        items.append({
+            "type": "Feature",
+            "stac_version": "1.1.0",
+            "stac_extensions": [],
+            "id": date.replace("-", ""),
+            "geometry": footprint,
+            "bbox": bbox,
+            "properties": {
+                "datetime": f"{date}T00:00:00Z",
+                "title": f"SBAS LOS displacement on {date} (mm, relative to {first})",
+                "gep:reference_date": first,
+            },
+            "assets": {DISPLACEMENT_ASSET: asset},
+            "links": [],
+        })  # fmt: skip
+    return items
 
 
 def publish_products(add_asset: Callable[..., str], products: Products) -> dict[str, str]:

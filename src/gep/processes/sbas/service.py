@@ -6,14 +6,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gep.core.media import COG
+from gep.core.media import COG, CSV, KMZ
+from gep.core.render import (
+    COHERENCE,
+    LOS_DISPLACEMENT_MM,
+    LOS_VELOCITY_MM_YR,
+    UNWRAPPED_PHASE,
+    RenderHint,
+    RenderKind,
+)
 from gep.io.hrefs import local_path
 from gep.io.ifg_stack import Interferogram
 from gep.io.writers import bounds_footprint
 from gep.processes.base import Process, ProcessContext
 from gep.processes.sbas.inputs import COHERENCE_ASSETS, PHASE_ASSETS, SbasInputs, SbasOutputs
 from gep.processes.sbas.network import check_network, form_network
-from gep.processes.sbas.products import produce, publish_products
+from gep.processes.sbas.products import date_items, produce, publish_products
 from gep.processes.sbas.stack import asset_key, check_stack, geogrid, interferogram_of
 
 
@@ -33,6 +41,33 @@ class Sbas(Process):
     keywords = ["InSAR", "SBAS", "time series", "velocity", "subsidence", "deformation"]
     Inputs = SbasInputs
     Outputs = SbasOutputs
+    output_formats = {
+        "velocity": COG,
+        "velocity_std": COG,
+        "temporal_coherence": COG,
+        "displacement": COG,
+        "timeseries_csv": CSV,
+        "kmz": KMZ,
+        "network_interferograms": COG,
+    }
+    renders = {
+        "velocity": LOS_VELOCITY_MM_YR,
+        "velocity_std": RenderHint(
+            RenderKind.SEQUENTIAL, "Standard error of the velocity", "mm/yr", "viridis", floor=0.0
+        ),
+        "temporal_coherence": RenderHint(
+            RenderKind.SEQUENTIAL, "Temporal coherence", "", "greys_r", rescale=(0.0, 1.0)
+        ),
+        "seasonal_amplitude": RenderHint(
+            RenderKind.SEQUENTIAL, "Annual amplitude", "mm", "viridis", floor=0.0
+        ),
+        "dem_error": RenderHint(RenderKind.DIVERGING, "DEM error", "m", "brbg", half_range=10.0),
+        "displacement_*": LOS_DISPLACEMENT_MM,
+        # the per-date items' one asset (the time dimension: products.date_items)
+        "displacement": LOS_DISPLACEMENT_MM,
+        "interferogram_*": UNWRAPPED_PHASE,
+        "coherence_*": COHERENCE,
+    }
 
     def preflight(self, inputs: Any, items: dict[str, dict[str, Any]]) -> None:
         if inputs.network is not None:
@@ -104,7 +139,10 @@ class Sbas(Process):
             stack, inputs, options, ctx.output_dir, ctx.scratch, progress, ctx.logger.info
         )
         hrefs = publish_products(ctx.add_asset, products)
-        ctx.set_footprint(bounds_footprint(geogrid(stack.grid).bounds))
+        footprint = bounds_footprint(geogrid(stack.grid).bounds)
+        ctx.set_footprint(footprint)
+        for item in date_items(products, footprint, ctx.stored_href):  # the time dimension
+            ctx.publish_item(item)
         ctx.progress(100, "done")
         return SbasOutputs(
             velocity=hrefs["velocity"],
