@@ -87,7 +87,7 @@ importlinter: install
 	$(BIN)/lint-imports
 
 pytest: install postgis sandbox nginx validator mintpy
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=25
 
 test: lint importlinter typecheck pytest
 

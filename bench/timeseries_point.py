@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/timeseries_point.py [--dates 100] [--size 512] [--repeats 20]
 
-Builds ``dates`` dated float32 COGs of ``size``² pixels (256-px blocks, deflate, predictor 3,
+Builds ``dates`` dated float32 COGs of ``size``² pixels (128-px blocks, deflate, predictor 3,
 as GEP writes results; ``--block`` for others) as items of one collection in a SQLite
 catalogue, serves GEP with uvicorn on a free port (a real server: the request goes through
 HTTP, auth, the catalogue search with ``intersects=point``, the gateway and 100 one-pixel
