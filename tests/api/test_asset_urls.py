@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from gep.gateway.signing import UrlSigner
 from gep.gateway.storage import Storage, StorageConfig
-from tests.support.app import ADMIN_HEADERS, api_client
+from tests.support.app import ADMIN_HEADERS, api_client, user_headers
 from tests.support.rasters import write_test_raster
 
 BASE = "http://gep.test"
@@ -57,9 +57,7 @@ def world(tmp_path: Path, storage_config: StorageConfig) -> Iterator[World]:
         "s3_endpoint_url": storage_config.s3_endpoint_url,
     }
     with api_client(tmp_path / "home", admin=False, base_url=BASE, **settings) as c:
-        r = c.post("/accounts/users", headers=ADMIN_HEADERS,
-                   json={"name": "U", "role": "user", "token": True})  # fmt: skip
-        user = {"Authorization": f"Bearer {r.json()['token']}"}
+        user = user_headers(c, "U")
         for coll, visibility in (("pub", "public"), ("vault", "private")):
             body = {"id": coll, "description": coll, "gep:visibility": visibility}
             assert c.post("/stac/collections", json=body, headers=ADMIN_HEADERS).status_code == 201

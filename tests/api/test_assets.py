@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from rasterio.errors import RasterioIOError
 from rasterio.windows import Window
 
-from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN, api_client
+from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN, api_client, user_headers
 from tests.support.rasters import write_test_raster
 from tests.support.serving import free_port, start_gep_serve, stop
 from tests.support.stores import BACKENDS, scratch_postgis_database
@@ -68,10 +68,7 @@ def world(
         )
         h: dict[str, dict[str, str]] = {"anonymous": {}, "admin": ADMIN_HEADERS}
         for name in ("U", "V"):
-            r = c.post("/accounts/users", headers=ADMIN_HEADERS,
-                       json={"name": name, "role": "user", "token": True})  # fmt: skip
-            assert r.status_code == 201, r.text
-            h[name] = {"Authorization": f"Bearer {r.json()['token']}"}
+            h[name] = user_headers(c, name)
         pub = {"id": "pub", "description": "public", "gep:visibility": "public"}
         assert c.post("/stac/collections", json=pub, headers=ADMIN_HEADERS).status_code == 201
         assets = {

@@ -35,6 +35,7 @@ from gep.catalog.search import (
 from gep.catalog.store import CatalogStore
 from gep.core.errors import InvalidInput
 from tests.support.app import api_client
+from tests.support.problems import assert_problem
 from tests.support.serving import free_port, start_gep_serve, stop
 from tests.support.stores import BACKENDS, scratch_postgis_database
 
@@ -58,16 +59,6 @@ def _item(iid: str, **props: Any) -> dict[str, Any]:
         "links": [],
         "assets": {},
     }
-
-
-def _problem(r: Any, status: int, field: str) -> dict[str, Any]:
-    """The answer is the problem+json of ``status`` that names ``field``."""
-    assert r.status_code == status, r.text[:500]
-    assert r.headers["content-type"].startswith(PROBLEM)
-    body = r.json()
-    assert body["status"] == status and body["title"] and body["type"].startswith("https://")
-    assert body.get("field") == field, body
-    return dict(body)
 
 
 @pytest.fixture(scope="module")
@@ -105,10 +96,10 @@ def _or_terms(n: int) -> str:
 
 def test_a_thousand_filter_terms_are_refused_naming_the_limit(api: TestClient) -> None:
     r = api.get("/stac/search", params={"filter": _or_terms(1000)})  # was 500 on SQLite
-    body = _problem(r, 400, "filter")
+    body = assert_problem(r, 400, "filter")
     assert body["limit"] == MAX_FILTER_TERMS and str(MAX_FILTER_TERMS) in body["detail"]
     r = api.post("/stac/search", json={"filter": _or_terms(1000), "filter-lang": "cql2-text"})
-    _problem(r, 400, "filter")
+    assert_problem(r, 400, "filter")
 
 
 def test_a_long_filter_under_the_cap_still_runs(api: TestClient) -> None:
@@ -139,26 +130,26 @@ def test_a_long_filter_under_the_cap_still_runs(api: TestClient) -> None:
 def test_a_nul_character_is_a_400(api: TestClient, path: str, key: str) -> None:
     value = "id = 'a\x00b'" if key == "filter" else "etna\x00"
     r = api.get(path, params={key: value})
-    body = _problem(r, 400, key)
+    body = assert_problem(r, 400, key)
     assert "NUL" in body["detail"]
 
 
 def test_a_nul_character_in_a_post_search_is_a_400(api: TestClient) -> None:
-    _problem(api.post("/stac/search", json={"q": ["etna\x00"]}), 400, "q")
+    assert_problem(api.post("/stac/search", json={"q": ["etna\x00"]}), 400, "q")
     r = api.post("/stac/search", json={"query": {"title": {"eq": "a\x00"}}})
-    _problem(r, 400, "query")
+    assert_problem(r, 400, "query")
 
 
 def test_a_million_ids_are_refused_at_once(api: TestClient) -> None:
     ids = [f"S1A_{n:07d}" for n in range(1_000_000)]
     r = api.post("/stac/search", json={"ids": ids})  # 13 MB: under the body cap
-    body = _problem(r, 400, "ids")
+    body = assert_problem(r, 400, "ids")
     assert body["limit"] == MAX_IDS
     # a GET query as long as a URL may be (64 kB for httpx) with one id too many
     many = ",".join(str(n) for n in range(MAX_IDS + 1))
-    assert _problem(api.get(f"/stac/search?ids={many}"), 400, "ids")["limit"] == MAX_IDS
+    assert assert_problem(api.get(f"/stac/search?ids={many}"), 400, "ids")["limit"] == MAX_IDS
     r = api.get(f"/opensearch/{COLL}/search?uid={many}")
-    assert _problem(r, 400, "uid")["limit"] == MAX_IDS
+    assert assert_problem(r, 400, "uid")["limit"] == MAX_IDS
     # longer parameters (servers without a URL limit) are refused before they are split
     with pytest.raises(InvalidInput) as info:
         build_search({"ids": ",".join(ids)}, from_get=True)
@@ -174,14 +165,14 @@ def test_the_most_ids_allowed_run_on_the_database(api: TestClient) -> None:
 
 def test_opensearch_offsets_past_64_bits_are_400(api: TestClient) -> None:
     path = f"/opensearch/{COLL}/search"
-    body = _problem(api.get(path, params={"startIndex": str(2**70)}), 400, "startIndex")
+    body = assert_problem(api.get(path, params={"startIndex": str(2**70)}), 400, "startIndex")
     assert body["limit"] == MAX_OFFSET + 1
     r = api.get(path, params={"startPage": str(2**62), "count": "100"})
-    _problem(r, 400, "startPage")
+    assert_problem(r, 400, "startPage")
     r = api.get(path, params={"startPage": str(MAX_OFFSET), "count": "100"})
-    _problem(r, 400, "startPage")
+    assert_problem(r, 400, "startPage")
     r = api.get(path, params={"startIndex": "9" * 5000})
-    _problem(r, 400, "startIndex")
+    assert_problem(r, 400, "startIndex")
     # the largest start there is answers, with nothing on the page
     r = api.get(path, params={"startIndex": str(MAX_OFFSET + 1), "format": "json"})
     assert r.status_code == 200 and r.json()["features"] == []
@@ -202,16 +193,18 @@ def _token(values: list[Any]) -> str:
     ],
 )
 def test_tampered_tokens_are_400(api: TestClient, values: list[Any]) -> None:
-    _problem(api.get("/stac/search", params={"token": _token(values)}), 400, "token")
+    assert_problem(api.get("/stac/search", params={"token": _token(values)}), 400, "token")
     r = api.get(f"/stac/collections/{COLL}/items", params={"token": _token(values)})
-    _problem(r, 400, "token")
+    assert_problem(r, 400, "token")
 
 
 def test_paging_numbers_out_of_range_are_400(api: TestClient) -> None:
-    _problem(api.post("/stac/search", content=b'{"limit": 1e400}'), 400, "body")
-    _problem(api.get("/stac/search", params={"limit": "9" * 5000}), 400, "limit")
-    _problem(api.get("/stac/collections", params={"token": str(2**70)}), 400, "token")
-    _problem(api.get(f"/opensearch/{COLL}/search", params={"count": str(2**70)}), 400, "count")
+    assert_problem(api.post("/stac/search", content=b'{"limit": 1e400}'), 400, "body")
+    assert_problem(api.get("/stac/search", params={"limit": "9" * 5000}), 400, "limit")
+    assert_problem(api.get("/stac/collections", params={"token": str(2**70)}), 400, "token")
+    assert_problem(
+        api.get(f"/opensearch/{COLL}/search", params={"count": str(2**70)}), 400, "count"
+    )
 
 
 def _ring(n: int) -> list[list[float]]:
@@ -221,18 +214,20 @@ def _ring(n: int) -> list[list[float]]:
 
 def test_intersects_vertices_are_capped(api: TestClient) -> None:
     big = {"type": "Polygon", "coordinates": [_ring(MAX_GEOMETRY_VERTICES + 10)]}
-    body = _problem(api.post("/stac/search", json={"intersects": big}), 400, "intersects")
+    body = assert_problem(api.post("/stac/search", json={"intersects": big}), 400, "intersects")
     assert body["limit"] == MAX_GEOMETRY_VERTICES
     r = api.post("/stac/search", json={"filter": {"op": "s_intersects", "args": [
         {"property": "geometry"}, big]}})  # fmt: skip
-    _problem(r, 400, "filter")
+    assert_problem(r, 400, "filter")
     # WKT that long does not fit in a URL httpx sends: translated directly
     wkt = "POLYGON((" + ",".join("15 37" for _ in range(MAX_GEOMETRY_VERTICES + 10)) + "))"
     with pytest.raises(InvalidInput) as info:
         parse_opensearch(COLL, {"geometry": wkt})
     assert info.value.field == "geometry" and info.value.extra["limit"] == MAX_GEOMETRY_VERTICES
     deep = "GEOMETRYCOLLECTION(" * 200 + "POINT(15 37)" + ")" * 200
-    _problem(api.get(f"/opensearch/{COLL}/search", params={"geometry": deep}), 400, "geometry")
+    assert_problem(
+        api.get(f"/opensearch/{COLL}/search", params={"geometry": deep}), 400, "geometry"
+    )
 
 
 @pytest.mark.parametrize(
@@ -245,13 +240,13 @@ def test_deep_filters_are_refused_before_the_parser(api: TestClient, path: str) 
         "signs": "- " * 5000 + "5 = id",
     }
     for text_ in deep.values():
-        body = _problem(api.get(path, params={"filter": text_}), 400, "filter")
+        body = assert_problem(api.get(path, params={"filter": text_}), 400, "filter")
         assert body["limit"] == MAX_FILTER_DEPTH
     tree: dict[str, Any] = {"op": "=", "args": [{"property": "id"}, "x"]}
     for _ in range(MAX_FILTER_DEPTH + 20):
         tree = {"op": "not", "args": [tree]}
     r = api.get(path, params={"filter": orjson.dumps(tree).decode(), "filter-lang": "cql2-json"})
-    _problem(r, 400, "filter")
+    assert_problem(r, 400, "filter")
     # just inside the limit is parsed and run
     ok = "(" * (MAX_FILTER_DEPTH - 1) + "id = 's1'" + ")" * (MAX_FILTER_DEPTH - 1)
     r = api.get(path, params={"filter": ok})
@@ -262,9 +257,9 @@ def test_deep_filters_are_refused_before_the_parser(api: TestClient, path: str) 
 def test_a_deep_json_filter_in_a_post_body_is_refused(api: TestClient) -> None:
     depth = 300  # 600 JSON levels: orjson reads it, the filter's cap refuses it
     raw = '{"filter": ' + '{"op": "not", "args": [' * depth + "true" + "]}" * depth + "}"
-    _problem(api.post("/stac/search", content=raw.encode()), 400, "filter")
+    assert_problem(api.post("/stac/search", content=raw.encode()), 400, "filter")
     raw = '{"filter": ' + "[" * 2000 + "]" * 2000 + "}"  # past orjson's own depth limit
-    _problem(api.post("/stac/search", content=raw.encode()), 400, "body")
+    assert_problem(api.post("/stac/search", content=raw.encode()), 400, "body")
 
 
 # ---------------------------------------------------------------------- the database's refusals
@@ -333,7 +328,7 @@ def test_store_ingest_with_a_repeated_id_writes_the_rest(store: CatalogStore) ->
 def test_a_body_over_the_cap_is_413_in_process(tmp_path: Path) -> None:
     with api_client(tmp_path, admin=False, raise_server_exceptions=False, max_body_bytes=4096) as c:
         r = c.post("/stac/search", content=b'{"q": "' + b"x" * 5000 + b'"}')
-        body = _problem(r, 413, "body")
+        body = assert_problem(r, 413, "body")
         assert body["limit"] == 4096 and "4096" in body["detail"]
         assert body["type"].endswith("/payload-too-large")
 
@@ -343,7 +338,7 @@ def test_a_body_over_the_cap_is_413_in_process(tmp_path: Path) -> None:
                 yield b"x" * 1000
             yield b'"}'
 
-        _problem(c.post("/stac/search", content=chunks()), 413, "body")
+        assert_problem(c.post("/stac/search", content=chunks()), 413, "body")
         ids = [f"i{n}" for n in range(300)]  # 3.5 kB
         assert c.post("/stac/search", json={"ids": ids}).status_code == 200
 
@@ -374,10 +369,10 @@ def test_deep_filters_do_not_kill_gep_serve(served: str) -> None:
         "- " * 5000 + "5 = id",
     ):
         r = httpx.get(f"{served}/stac/search", params={"filter": deep}, timeout=30)
-        _problem(r, 400, "filter")
+        assert_problem(r, 400, "filter")
         _alive(served)
     r = httpx.get(f"{served}/stac/search", params={"filter": _or_terms(1000)}, timeout=30)
-    _problem(r, 400, "filter")
+    assert_problem(r, 400, "filter")
     _alive(served)
 
 
@@ -398,7 +393,7 @@ def _raw_post(url: str, head: bytes, body: bytes) -> bytes:
 def test_bodies_over_the_cap_are_413_on_gep_serve(served: str) -> None:
     big = b'{"q": "' + b"x" * 100_000 + b'"}'
     r = httpx.post(f"{served}/stac/search", content=big, timeout=30)
-    body = _problem(r, 413, "body")
+    body = assert_problem(r, 413, "body")
     assert body["limit"] == 65536
 
     def chunks() -> Iterator[bytes]:
@@ -408,7 +403,7 @@ def test_bodies_over_the_cap_are_413_on_gep_serve(served: str) -> None:
         yield b'"}'
 
     r = httpx.post(f"{served}/stac/search", content=chunks(), timeout=30)
-    _problem(r, 413, "body")
+    assert_problem(r, 413, "body")
     _alive(served)
     # four anonymous "100 MB" searches: refused on their headers, the body never read
     head = (

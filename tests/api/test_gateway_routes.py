@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support.app import ADMIN_HEADERS, api_client
+from tests.support.app import ADMIN_HEADERS, api_client, user_headers
 from tests.support.replay_server import ReplayServer
 
 PRODUCT = b"II*\x00" + bytes(range(256)) * 40
@@ -40,13 +40,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     ):
         h: dict[str, dict[str, str]] = {"anonymous": {}, "admin": ADMIN_HEADERS}
         for name in ("U", "V"):
-            r = c.post(
-                "/accounts/users",
-                headers=ADMIN_HEADERS,
-                json={"name": name, "role": "user", "token": True},
-            )
-            assert r.status_code == 201, r.text
-            h[name] = {"Authorization": f"Bearer {r.json()['token']}"}
+            h[name] = user_headers(c, name)
         pub = {"id": "pub", "description": "public", "gep:visibility": "public"}
         assert c.post("/stac/collections", json=pub, headers=ADMIN_HEADERS).is_success
         assert c.post(

@@ -24,6 +24,7 @@ from gep.core.errors import Forbidden
 from gep.core.ids import ID_PATTERN, check_id, is_valid_id
 from gep.jobs.publish import RESULTS_COLLECTION
 from tests.support.app import ADMIN_HEADERS, api_client, wait_for_job
+from tests.support.problems import assert_problem
 from tests.support.rasters import write_test_raster
 from tests.support.stores import BACKENDS, scratch_postgis_database
 
@@ -55,16 +56,6 @@ def _item(item_id: str, props: dict[str, Any], href: str | None = None) -> dict[
     if href is not None:
         item["assets"] = {"data": {"href": href, "type": "image/tiff", "roles": ["data"]}}
     return item
-
-
-def _problem(r: Any, status: int, field: str, *words: str) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/problem+json"), r.headers
-    body = r.json()
-    assert body.get("field") == field, body
-    for w in words:
-        assert w in body["detail"], body
-    return dict(body)
 
 
 @dataclass
@@ -185,14 +176,14 @@ BAD_IDS = [".", "..", "a\x00b", "a/b"]
 @pytest.mark.parametrize("bad", BAD_IDS)
 def test_bad_ids_are_refused_on_collections_and_items(world: World, bad: str) -> None:
     r = world.call("B", "POST", "/stac/collections", json={"id": bad, "description": "x"})
-    _problem(r, 400, "id", "not a valid id")
+    assert_problem(r, 400, "id", "not a valid id")
     coll = f"b-ids-{BAD_IDS.index(bad)}"
     assert world.call("B", "POST", "/stac/collections", json={"id": coll}).status_code == 201
     r = world.call("B", "POST", f"/stac/collections/{coll}/items", json=_item(bad, {}))
-    _problem(r, 400, "items[0].id", "not a valid id")
+    assert_problem(r, 400, "items[0].id", "not a valid id")
     bulk = {"type": "FeatureCollection", "features": [_item("fine", {}), _item(bad, {})]}
     r = world.call("B", "POST", f"/stac/collections/{coll}/items", json=bulk)
-    _problem(r, 400, "items[1].id", "not a valid id")
+    assert_problem(r, 400, "items[1].id", "not a valid id")
     r = world.call("B", "POST", f"/stac/collections/{coll}/bulk_items",
                    json={"items": {bad: _item(bad, {})}})  # fmt: skip
     assert r.status_code == 400 and "not a valid id" in r.json()["detail"], r.text
@@ -205,7 +196,7 @@ def test_bad_ids_are_refused_on_collections_and_items(world: World, bad: str) ->
 def test_bad_process_ids_are_refused_on_deploy(world: World, bad: str) -> None:
     r = world.call("B", "POST", "/processes", content=TOOL.format(id=bad),
                    headers={"content-type": "application/cwl+yaml"})  # fmt: skip
-    _problem(r, 400, "id", "not a valid id")
+    assert_problem(r, 400, "id", "not a valid id")
 
 
 # ---------------------------------------------------------------------- hidden looks missing
@@ -213,12 +204,14 @@ def test_bad_process_ids_are_refused_on_deploy(world: World, bad: str) -> None:
 
 def test_a_hidden_collections_id_is_not_available_rather_than_taken(world: World) -> None:
     r = world.call("B", "POST", "/stac/collections", json={"id": SECRET_COLL})
-    body = _problem(r, 403, "id", "not available")
+    body = assert_problem(r, 403, "id", "not available")
     assert "exists" not in body["detail"] and "private" not in body["detail"]
     # an id the caller may see stays a conflict, and the owner's own too
-    _problem(world.call("B", "POST", "/stac/collections", json={"id": "a-open"}), 409, "id",
-             "already exists")  # fmt: skip
-    _problem(world.call("A", "POST", "/stac/collections", json={"id": SECRET_COLL}), 409, "id")
+    assert_problem(world.call("B", "POST", "/stac/collections", json={"id": "a-open"}), 409, "id",
+                   "already exists")  # fmt: skip
+    assert_problem(
+        world.call("A", "POST", "/stac/collections", json={"id": SECRET_COLL}), 409, "id"
+    )
     # and nothing changed for A
     r = world.call("A", "GET", f"/stac/collections/{SECRET_COLL}")
     assert r.status_code == 200 and r.json()["description"] == "A's"
@@ -227,11 +220,11 @@ def test_a_hidden_collections_id_is_not_available_rather_than_taken(world: World
 def test_a_hidden_services_id_is_not_available_rather_than_taken(world: World) -> None:
     r = world.call("B", "POST", "/processes", content=TOOL.format(id="svc-hidden"),
                    headers={"content-type": "application/cwl+yaml"})  # fmt: skip
-    body = _problem(r, 403, "id", "not available")
+    body = assert_problem(r, 403, "id", "not available")
     assert "exists" not in body["detail"]
     r = world.call("B", "POST", "/processes", content=TOOL.format(id="svc-open"),
                    headers={"content-type": "application/cwl+yaml"})  # fmt: skip
-    _problem(r, 409, "id", "already exists")
+    assert_problem(r, 409, "id", "already exists")
     assert world.call("A", "GET", "/processes/svc-hidden").status_code == 200
 
 
@@ -313,7 +306,7 @@ def test_sharing_with_a_group_says_the_same_whether_it_exists(world: World) -> N
         r = world.call(
             "B", "PATCH", "/stac/collections/b-share", json={"visibility": f"group:{group}"}
         )
-        body = _problem(r, 403, "visibility", "you are not in")
+        body = assert_problem(r, 403, "visibility", "you are not in")
         answers.append(body["detail"].replace(group, "<g>"))
     assert answers[0] == answers[1]
 
@@ -330,7 +323,7 @@ def test_results_cannot_be_squatted_and_still_publish(world: World) -> None:
     # ``results``, ``results-…`` and every service's id (where its results are published)
     for cid in (RESULTS_COLLECTION, f"{RESULTS_COLLECTION}-sbas", "quicklook", "sbas"):
         r = world.call("P", "POST", "/stac/collections", json={"id": cid, "description": "mine"})
-        _problem(r, 403, "id", "reserved", cid)
+        assert_problem(r, 403, "id", "reserved", cid)
     # echo answers and publishes nothing; the quicklook service publishes its PNG
     r = world.call("P", "POST", "/processes/echo/execution", json={"inputs": {"message": "hi"}})
     assert r.status_code == 200 and r.json() == {"message": "hi"}, r.text
@@ -362,7 +355,7 @@ def test_results_cannot_be_squatted_and_still_publish(world: World) -> None:
         ("DELETE", item_url, None),
     ):
         r = world.call("P", method, path, json=body)
-        _problem(r, 403, "collectionId", "belongs to the platform", results_id)
+        assert_problem(r, 403, "collectionId", "belongs to the platform", results_id)
     assert world.call("P", "GET", item_url).status_code == 200
 
     # who sees a result follows the job: shared public, everyone does

@@ -131,6 +131,19 @@ def run_job(client: Any, process: str, inputs: dict[str, Any], timeout_s: float 
     return job
 
 
+def user_headers(client: Any, name: str, admin: dict[str, str] | None = None) -> dict[str, str]:
+    """A new user ``name`` (role user, with an API token) created by the administrator; its
+    ``Authorization`` header. ``admin``: the administrator's headers when ``client`` does not
+    send them itself."""
+    r = client.post(
+        "/accounts/users",
+        headers=admin if admin is not None else ADMIN_HEADERS,
+        json={"name": name, "role": "user", "token": True},
+    )
+    assert r.status_code == 201, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
 def post_catalogue(
     client: Any, collections: list[dict[str, Any]], items: list[dict[str, Any]]
 ) -> None:

@@ -25,7 +25,7 @@ from rio_tiler.io import Reader
 from rio_tiler.utils import linear_rescale
 
 from gep.gateway.storage import Storage, StorageConfig
-from tests.support.app import ADMIN_HEADERS, api_client
+from tests.support.app import ADMIN_HEADERS, api_client, user_headers
 from tests.support.http_files import FileServer
 
 COG = "image/tiff; application=geotiff; profile=cloud-optimized"
@@ -105,10 +105,7 @@ def world(
     with api_client(tmp / "home", admin=False, **settings) as c:
         h: dict[str, dict[str, str]] = {"anonymous": {}, "admin": ADMIN_HEADERS}
         for name in ("U", "V"):
-            r = c.post("/accounts/users", headers=ADMIN_HEADERS,
-                       json={"name": name, "role": "user", "token": True})  # fmt: skip
-            assert r.status_code == 201, r.text
-            h[name] = {"Authorization": f"Bearer {r.json()['token']}"}
+            h[name] = user_headers(c, name)
         pub = {"id": "pub", "description": "public", "gep:visibility": "public"}
         assert c.post("/stac/collections", json=pub, headers=ADMIN_HEADERS).status_code == 201
         for item_id, west, when in (("old", 12.5, "2022-01-01T00:00:00Z"),

@@ -22,7 +22,7 @@ from rio_tiler.io import Reader
 
 from gep.demo.sar import build_demo, collections
 from tests.processes.test_sar_services import DEM, REF, SEC, SMALL
-from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN, post_catalogue, run_job
+from tests.support.app import ADMIN_HEADERS, ADMIN_TOKEN, post_catalogue, run_job, user_headers
 from tests.support.serving import free_port, start_gep_serve, stop
 
 ASSET = "los_displacement"
@@ -47,9 +47,7 @@ def dinsar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
             result = found[0]
             cog = tmp / "los.tif"  # the result COG, read as any client reads it (GEP URL)
             cog.write_bytes(admin.get(result["assets"][ASSET]["href"]).content)
-            r = admin.post("/accounts/users", json={"name": "other", "role": "user", "token": True})
-            assert r.status_code == 201, r.text
-            other = {"Authorization": f"Bearer {r.json()['token']}"}
+            other = user_headers(admin, "other")
         item_url = f"{base}/stac/collections/{result['collection']}/items/{result['id']}"
         yield {"base": base, "item_url": item_url, "cog": cog, "other": other, "tmp": tmp}
     finally:

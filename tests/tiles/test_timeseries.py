@@ -18,6 +18,7 @@ from rasterio.transform import from_origin
 from gep.api.app import create_app
 from gep.settings import Settings
 from tests.support.items import make_item, square
+from tests.support.problems import assert_problem
 
 BASE = "http://gep.test"
 UTM = "EPSG:32614"
@@ -108,14 +109,6 @@ def _truth(path: Path, band: int = 1, lon: float = LON, lat: float = LAT) -> flo
     if not np.isfinite(v) or (nodata is not None and v == nodata):
         return None
     return v
-
-
-def _problem(r: Any, status: int, field: str) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"] == "application/problem+json"
-    body: dict[str, Any] = r.json()
-    assert body.get("field") == field, body
-    return body
 
 
 def test_a_multiband_item_series_equals_rasterio(env: tuple[TestClient, Path]) -> None:
@@ -218,7 +211,7 @@ def test_bad_inputs_are_problems_naming_the_parameter(
 ) -> None:
     client, _ = env
     q = {"assets": "stack", **params}
-    body = _problem(client.get(f"/stac/collections/layer/{path}", params=q), status, field)
+    body = assert_problem(client.get(f"/stac/collections/layer/{path}", params=q), status, field)
     assert words in body["detail"], body
 
 

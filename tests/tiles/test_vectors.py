@@ -21,6 +21,7 @@ from pyproj import Transformer
 from gep.api.app import create_app
 from gep.settings import Settings
 from tests.support.items import make_item, square
+from tests.support.problems import assert_problem
 
 BASE = "http://gep.test"
 N_POINTS = 250
@@ -229,14 +230,6 @@ def test_a_dense_tile_is_thinned_to_the_cap(env: tuple[TestClient, dict[str, Any
     assert 0 < len(feats) <= 50
 
 
-def _problem(r: Any, status: int, field: str) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"] == "application/problem+json"
-    body: dict[str, Any] = r.json()
-    assert body.get("field") == field, body
-    return body
-
-
 @pytest.mark.parametrize(
     ("path", "params", "status", "field"),
     [
@@ -259,7 +252,7 @@ def test_bad_inputs_are_problems(
     field: str,
 ) -> None:  # fmt: skip
     client, _ = env
-    _problem(client.get(f"{URL}/{path}", params=params), status, field)
+    assert_problem(client.get(f"{URL}/{path}", params=params), status, field)
 
 
 def test_hidden_items_are_404_like_missing_ones(env: tuple[TestClient, dict[str, Any]]) -> None:
