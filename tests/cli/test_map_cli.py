@@ -94,8 +94,11 @@ def test_urls_are_served_by_the_tile_service(gep: tuple[GepClient, list[Path]]) 
     assert tile.status_code == 200 and tile.content[:4] == b"\x89PNG"
     assert b"<Capabilities" in http.get(urls["wmts"]).content
     mosaic = runner.invoke(cli, ["map", "urls", "layer", "--asset", "los", "--rescale", "0,1"])
-    assert "/stac/collections/layer/tiles/WebMercatorQuad/" in mosaic.output
-    assert "rescale=0%2C1" in mosaic.output
+    layer = dict(line.split(None, 1) for line in mosaic.output.splitlines() if line.strip())
+    assert "/stac/collections/layer/tiles/WebMercatorQuad/" in layer["xyz"]
+    mosaic_tilejson = http.get(layer["tilejson"])  # the mosaic's URLs are served too
+    assert mosaic_tilejson.status_code == 200, mosaic_tilejson.text
+    assert "rescale=0%2C1" in mosaic_tilejson.json()["tiles"][0]
 
 
 def test_point_legend_and_timeseries(gep: tuple[GepClient, list[Path]], tmp_path: Path) -> None:

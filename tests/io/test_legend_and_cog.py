@@ -34,7 +34,7 @@ from gep.io.legend import (
     spec_of,
 )
 from gep.io.raster_meta import summarise
-from gep.io.writers import write_cog, write_kmz
+from gep.io.writers import COG_BLOCK, write_cog, write_kmz
 from gep.processes.hotspots import MASK_RENDER
 
 
@@ -182,3 +182,26 @@ def test_kmz_carries_its_legend(tmp_path: Path) -> None:
     assert overlay[0, 0, 3] == 0
     expected = _by_hand(data[1:3, 5].astype("float64"), "rdbu_r", (-0.05, 0.05))
     assert (overlay[1:3, 5] == expected).all()
+
+
+def test_overviews_keep_data_around_holes_and_integers_stay_integers(tmp_path: Path) -> None:
+    """A map at low zoom draws the overviews: a field with scattered NaN must not vanish
+    from them (GDAL's cubic default would blank every pixel near a hole), an overview of an
+    integer raster (a class mask) holds only its values, and blocks are COG_BLOCK wide."""
+    rng = np.random.default_rng(3)
+    field = rng.normal(0.0, 0.01, (1024, 1024)).astype("float32")
+    field[rng.random(field.shape) < 0.1] = np.nan
+    write_cog(tmp_path / "f.tif", field, "EPSG:4326", (1e-3, 0, 10, 0, -1e-3, 45),
+              render=LOS_DISPLACEMENT_M)  # fmt: skip
+    mask = rng.choice(np.array([0, 2], dtype="uint8"), (1024, 1024))  # an average makes 1s
+    write_cog(tmp_path / "m.tif", mask, "EPSG:4326", (1e-3, 0, 10, 0, -1e-3, 45),
+              nodata=255)  # fmt: skip  (no colour table: GDAL would then pick palette entries)
+    with rasterio.open(tmp_path / "f.tif") as src:
+        assert src.block_shapes[0] == (COG_BLOCK, COG_BLOCK) and src.overviews(1)
+        low = src.read(1, out_shape=(256, 256))  # from the overviews
+        assert np.isfinite(low).mean() > 0.99
+        # an average of the valid pixels: the field's mean within sampling error
+        assert abs(float(np.nanmean(low)) - float(np.nanmean(field))) < 1e-3
+    with rasterio.open(tmp_path / "m.tif") as src:
+        assert src.overviews(1)
+        assert set(np.unique(src.read(1, out_shape=(256, 256))).tolist()) == {0, 2}

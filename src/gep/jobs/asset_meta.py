@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gep.core.media import COG
+from gep.core.media import is_raster
 from gep.core.render import RenderHint, RenderKind
 from gep.io.raster_meta import BandSample, json_number, summarise
 
@@ -34,8 +34,6 @@ CLASSIFICATION_EXT = "https://stac-extensions.github.io/classification/v1.1.0/sc
 RENDER_EXT = "https://stac-extensions.github.io/render/v2.0.0/schema.json"
 WEB_MAP_LINKS_EXT = "https://stac-extensions.github.io/web-map-links/v1.2.0/schema.json"
 
-#: media types described as rasters (GeoTIFFs, cloud-optimised or not)
-RASTER_TYPES = (COG, "image/tiff; application=geotiff", "image/tiff")
 
 
 @dataclass
@@ -48,9 +46,6 @@ class Described:
     extensions: list[str] = field(default_factory=list)
 
 
-def is_raster(asset: Mapping[str, Any], path: Path) -> bool:
-    kind = str(asset.get("type") or "")
-    return kind in RASTER_TYPES or (not kind and path.suffix.lower() in (".tif", ".tiff"))
 
 
 def describe_results(
@@ -69,7 +64,7 @@ def describe_results(
     exts: set[str] = set()
     for key, asset in assets.items():
         path = files.get(key)
-        if path is None or not path.is_file() or not is_raster(asset, path):
+        if path is None or not path.is_file() or not is_raster(asset.get("type"), path.name):
             continue
         try:
             summary = summarise(path)

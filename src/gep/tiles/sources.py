@@ -42,6 +42,7 @@ from rasterio.session import Session
 from gep.catalog.store import CatalogStore
 from gep.core.access import Viewer
 from gep.core.errors import GepError, NotFound
+from gep.core.media import is_raster
 from gep.gateway.config import HrefRefused
 from gep.gateway.http_fetch import check_url
 from gep.gateway.resolver import Gateway
@@ -53,29 +54,9 @@ ITEM_TTL_S = 5.0
 #: resolved items kept at most (least recently used dropped first)
 ITEM_CACHE_SIZE = 1024
 
-#: media types of assets GDAL reads as rasters (STAC best practice's and rio-tiler's list)
-RASTER_TYPES = frozenset(
-    {
-        "image/tiff; application=geotiff",
-        "image/tiff; application=geotiff; profile=cloud-optimized",
-        "image/tiff; profile=cloud-optimized; application=geotiff",
-        "image/vnd.stac.geotiff; cloud-optimized=true",
-        "image/tiff",
-        "image/x.geotiff",
-        "image/jp2",
-    }
-)
-_RASTER_SUFFIXES = (".tif", ".tiff", ".jp2")
-
-
 def is_raster_asset(asset: Mapping[str, Any]) -> bool:
-    """A GeoTIFF/COG or JPEG 2000 asset: by its media type, or by its file name when it
-    declares none."""
-    media = asset.get("type")
-    if isinstance(media, str) and media:
-        return media.replace(" ", "").lower() in {t.replace(" ", "") for t in RASTER_TYPES}
-    href = str(asset.get("href") or "")
-    return urlsplit(href).path.lower().endswith(_RASTER_SUFFIXES)
+    """A GeoTIFF/COG or JPEG 2000 asset (:func:`gep.core.media.is_raster`)."""
+    return is_raster(asset.get("type"), urlsplit(str(asset.get("href") or "")).path)
 
 
 class StorageSession(Session):
