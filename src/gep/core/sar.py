@@ -159,3 +159,57 @@ def swath_geometry_from_json(data: dict[str, object]) -> SwathGeometry:
         orbit=orbit,
         **kwargs,  # type: ignore[arg-type]
     )
+
+
+@dataclass(frozen=True)
+class RangePolynomial:
+    """One entry of an annotation list that is a polynomial in slant-range time.
+
+    Sentinel-1 annotations give the azimuth FM rate (``azimuthFmRateList``) and the Doppler
+    centroid (``dcEstimateList``, ``dataDcPolynomial``) as such entries, each valid around its
+    ``azimuth_time``: value(τ) = Σ cₖ (τ − t0)ᵏ with τ the two-way slant-range time (s).
+    """
+
+    azimuth_time: np.datetime64
+    t0: float
+    coefficients: tuple[float, ...]
+
+    def __call__(self, tau: NDArray[np.float64] | float) -> NDArray[np.float64]:
+        x = np.asarray(tau, dtype="float64") - self.t0
+        out = np.zeros_like(x)
+        for c in reversed(self.coefficients):
+            out = out * x + c
+        return out
+
+
+@dataclass(frozen=True)
+class TopsBurst:
+    """One burst of a TOPS (IW/EW) SLC swath: its own radar grid and its Doppler history.
+
+    ``geometry`` is the whole burst as a stripmap-like grid: ``first_line_time`` is the burst's
+    ``azimuthTime``, ``lines`` its ``linesPerBurst``, ``samples`` the swath's samples. The
+    deramping function is defined on that full grid (η is centred on the burst's middle line,
+    τ_mid on the swath's middle sample), so a processing window is a crop of it, never a
+    replacement. ``first_line`` places the burst in the measurement TIFF; the valid window
+    (inclusive, burst-relative lines) excludes the zero-filled edges every burst has.
+    """
+
+    geometry: SwathGeometry
+    index: int
+    burst_id: str  # "117_249402_IW1" (ESA burst id) or "" for products before IPF 3.40
+    first_line: int
+    first_valid_line: int
+    last_valid_line: int
+    first_valid_sample: int
+    last_valid_sample: int
+    azimuth_steering_rate: float  # rad/s (the annotation gives degrees/s)
+    radar_frequency: float  # Hz
+    azimuth_fm_rate: RangePolynomial  # Hz/s, the entry nearest the burst's middle
+    doppler_centroid: RangePolynomial  # Hz, the data DC estimate nearest the burst's middle
+    product: str = ""  # the product the burst was read from (for error messages and reads)
+
+    @property
+    def mid_time(self) -> np.datetime64:
+        g = self.geometry
+        half = np.timedelta64(round((g.lines - 1) / 2 * g.azimuth_time_interval * 1e9), "ns")
+        return g.first_line_time + half
