@@ -286,8 +286,15 @@ def _pooled(refinements: list[Refinement]) -> Refinement:
     return Refinement(az, rg, int(n.sum()), err_az, err_rg)
 
 
-def _resample(prep: _Prepared, az_extra: float, rg_extra: float, deramp: bool) -> C64:
-    """The secondary on the reference window, ramp restored where it now lies."""
+def _resample(
+    prep: _Prepared,
+    az_extra: float,
+    rg_extra: float,
+    deramp: bool,
+    rows: NDArray[np.bool_] | None = None,
+) -> C64:
+    """The secondary on the reference window, ramp restored where it now lies; only the
+    reference lines ``rows`` selects when given (the burst overlaps, for ESD), zero elsewhere."""
     az = prep.geo.azimuth_offset + np.float32(az_extra)
     rg = prep.geo.range_offset + np.float32(rg_extra)
     # the resampler's output has its input's shape: work on a canvas holding both windows
@@ -297,14 +304,15 @@ def _resample(prep: _Prepared, az_extra: float, rg_extra: float, deramp: bool) -
     canvas[:sh, :sw] = prep.sec_bb
     az_c = np.full(canvas.shape, np.nan, np.float32)
     rg_c = np.full(canvas.shape, np.nan, np.float32)
-    az_c[:nl, :ns], rg_c[:nl, :ns] = az, rg
+    keep = slice(None) if rows is None else rows
+    az_c[:nl, :ns][keep], rg_c[:nl, :ns][keep] = az[keep], rg[keep]
     out = resample(canvas, az_c, rg_c)[:nl, :ns]
     if deramp:
         sl0, ss0, _, _ = prep.pair.plan.secondary_window
-        nl, ns = out.shape
-        lines = sl0 + np.arange(nl, dtype="float64")[:, None] + az
-        samples = ss0 + np.arange(ns, dtype="float64")[None, :] + rg
-        out = reramp(out, prep.pair.plan.secondary, lines, samples)
+        line_idx = np.arange(nl, dtype="float64")[keep]
+        lines = sl0 + line_idx[:, None] + az[keep]
+        samples = ss0 + np.arange(ns, dtype="float64")[None, :] + rg[keep]
+        out[keep] = reramp(out[keep], prep.pair.plan.secondary, lines, samples)
     return out
 
 
@@ -492,9 +500,10 @@ def tops_dinsar(
 ) -> TopsDinsarResult:
     """Run the burst chain (see the module docstring); ``looks`` are (azimuth, range).
 
-    ``refine_azimuth=False`` keeps only the range part of the cross-correlation refinement (the
-    orbits alone place the secondary in azimuth, for ESD to correct), ``esd=False`` the spectral-diversity one, ``deramp=False`` the deramping: the
-    tests switch them off one at a time to show what each step contributes.
+    ``refine_azimuth=False`` keeps only the range part of the cross-correlation refinement
+    (the orbits alone place the secondary in azimuth, for ESD to correct), ``esd=False`` skips
+    the spectral-diversity correction and ``deramp=False`` the deramping: the tests switch
+    them off one at a time to show what each step contributes.
     """
     if not pairs:
         raise InvalidInput("no burst pair to process", field="inputs.aoi")
@@ -511,23 +520,31 @@ def tops_dinsar(
     )
     if not refine_azimuth:
         refinement = replace(refinement, azimuth=0.0, azimuth_std=0.0)
-    for p in preps:
-        p.resampled = _resample(p, refinement.azimuth, refinement.range, deramp)
     overlaps = _esd_pairs(preps)
     shift_s = 0.0
     per: list[tuple[int, float, float]] = [(0, float("nan"), float("nan"))] * len(overlaps)
     ati = first.azimuth_time_interval
     if esd and overlaps:
         progress(0.40, f"enhanced spectral diversity on {len(overlaps)} burst overlap(s)")
+        in_overlap = {id(p): np.zeros(p.ref_geom.lines, bool) for p in preps}
+        for a, b in overlaps:
+            rows = _overlap_rows(a, b)
+            assert rows is not None
+            in_overlap[id(a)][rows[0]] = True
+            in_overlap[id(b)][rows[1]] = True
         for step in range(2):  # the second pass measures what the first left
+            for p in preps:  # only the overlaps are needed to measure
+                p.resampled = _resample(
+                    p, refinement.azimuth + shift_s / ati, refinement.range, deramp,
+                    rows=in_overlap[id(p)],
+                )  # fmt: skip
             delta, per_pass = _esd_estimate(overlaps)
             if step == 0:
                 per = per_pass
             shift_s += delta
-            for p in preps:
-                p.resampled = _resample(
-                    p, refinement.azimuth + shift_s / ati, refinement.range, deramp
-                )
+    progress(0.50, "resampling the secondary bursts")
+    for p in preps:
+        p.resampled = _resample(p, refinement.azimuth + shift_s / ati, refinement.range, deramp)
     residual = _esd_estimate(overlaps)[1] if overlaps else []
     esd_report = [
         OverlapEsd(
