@@ -29,7 +29,8 @@ def seed(
     The optical demo (``gep-optical``: Landsat-8 scenes and a simulated landslide) is always
     added. With ``--sar`` (the default) two simulated Sentinel-1 pairs with a known truth
     (a volcano, an earthquake) and their DEMs are written to storage and catalogued, for the
-    ``dinsar`` and ``coin`` services.
+    ``dinsar`` and ``coin`` services, and a simulated Sentinel-1 IW SLC pair over the 2016
+    Amatrice earthquake as two SAFE zips (``sentinel-1-slc``), as ESA distributes them.
     """
     files = sample_files()
     if not files:
@@ -78,9 +79,12 @@ def seed_sbas() -> None:
 def seed_sar() -> None:
     """Simulate (once) and catalogue the SAR demo pairs and DEMs."""
     from gep.demo.sar import build_demo, collections
+    from gep.demo.sentinel1 import build_tops_demo
 
     folder, store_files = _demo_place("")
     items = build_demo(folder, log=lambda m: console.print(m))
+    # a Sentinel-1 IW pair as ESA distributes it (SAFE zips), over the 2016 Amatrice event
+    items += build_tops_demo(folder, log=lambda m: console.print(m))
     store_files(items)
     with store_from_settings() as store:
         for coll in collections():

@@ -61,12 +61,20 @@ SINC_HALF = 8
 
 
 def crop_bursts(
-    bursts: Sequence[TopsBurst], first: int, count: int, sample0: int, samples: int
+    bursts: Sequence[TopsBurst],
+    first: int,
+    count: int,
+    sample0: int,
+    samples: int,
+    *,
+    valid_samples: tuple[int, int] | None = None,
 ) -> list[TopsBurst]:
     """``count`` consecutive bursts from ``first``, cut to samples [sample0, sample0 + samples).
 
     A narrow product is what a real one would be if ESA had processed only that range: the
-    first sample's slant-range time moves, and the valid window is clipped to the cut.
+    first sample's slant-range time moves, and the valid window is clipped to the cut. A
+    window moved beyond the swath (as the demo does, to reach an area the annotation's swath
+    does not see) has no valid samples of its own: give them as ``valid_samples`` (inclusive).
     """
     out = []
     for b in list(bursts)[first : first + count]:
@@ -76,14 +84,16 @@ def crop_bursts(
             slant_range_time=g.slant_range_time + sample0 / g.range_sampling_rate,
             samples=samples,
         )
-        out.append(
-            replace(
-                b,
-                geometry=geom,
-                first_valid_sample=max(b.first_valid_sample - sample0, 0),
-                last_valid_sample=min(b.last_valid_sample - sample0, samples - 1),
-            )
+        lo, hi = valid_samples or (
+            max(b.first_valid_sample - sample0, 0),
+            min(b.last_valid_sample - sample0, samples - 1),
         )
+        if not 0 <= lo < hi < samples:
+            raise ValueError(
+                f"crop_bursts: samples {sample0}..{sample0 + samples - 1} leave no valid sample "
+                f"of burst {b.index} (valid {b.first_valid_sample}..{b.last_valid_sample})"
+            )
+        out.append(replace(b, geometry=geom, first_valid_sample=lo, last_valid_sample=hi))
     if len(out) != count:
         raise ValueError(f"crop_bursts: only {len(out)} bursts from {first}")
     return out
