@@ -14,11 +14,27 @@ from pydantic import BaseModel
 
 from gep.algorithms.sar.coin import coin
 from gep.algorithms.sar.geocode import geocode, scene_grid
+from gep.core.errors import InvalidInput
 from gep.core.media import COG, PNG
 from gep.core.render import COHERENCE, RenderHint, RenderKind
 from gep.io.writers import GEOGRAPHIC, bounds_footprint, write_cog, write_png_map
 from gep.processes.base import Process, ProcessContext
+from gep.processes.s1_inputs import pair_kind
 from gep.processes.sar_common import PairInputs, check_items, load_pair
+
+#: coin compares full-resolution coregistered SLCs; the burst chain (``tops_dinsar``) gives
+#: only geocoded multilooked layers, so Sentinel-1 SAFE pairs are refused rather than mapped
+#: with an intensity change the chain never computed
+SAFE_NOT_SUPPORTED = (
+    "coin on Sentinel-1 SAFE items is not supported yet (it needs the coregistered "
+    "full-resolution bursts, which the TOPS chain does not return); use GEP SLC products "
+    "('gep-slc'), or dinsar, whose coherence layer covers SAFE pairs"
+)
+
+
+def _refuse_safe(items: dict[str, dict[str, Any]]) -> None:
+    if pair_kind(items) == "safe":
+        raise InvalidInput(SAFE_NOT_SUPPORTED, field="inputs.reference")
 
 
 class CoinOutputs(BaseModel):
@@ -67,10 +83,13 @@ class Coin(Process):
     }
 
     def preflight(self, inputs: Any, items: dict[str, dict[str, Any]]) -> None:
+        _refuse_safe(items)
         check_items(inputs, items)
 
     def execute(self, ctx: ProcessContext, inputs: PairInputs) -> CoinOutputs:
         ctx.progress(2, "staging the pair")
+        _refuse_safe({"reference": ctx.stage(inputs.reference)[0],
+                      "secondary": ctx.stage(inputs.secondary)[0]})  # fmt: skip
         ref, sec, ref_geom, sec_geom, dem, baseline = load_pair(ctx, inputs)
         looks = (inputs.looks_azimuth, inputs.looks_range)
 

@@ -9,7 +9,7 @@ COG, a PNG with its legend, and a KMZ overlay for Google Earth.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from gep.algorithms.sar.dinsar import DinsarResult, dinsar
 from gep.algorithms.sar.geocode import GeoGrid
 from gep.algorithms.sar.pair import PairBaseline
+from gep.algorithms.sar.tops_chain import TopsDinsarResult, tops_dinsar
 from gep.core.media import COG, KMZ, PNG
 from gep.core.render import (
     AMPLITUDE_DB,
@@ -29,6 +30,7 @@ from gep.core.render import (
 )
 from gep.io.writers import GEOGRAPHIC, bounds_footprint, write_cog, write_kmz, write_png_map
 from gep.processes.base import Process, ProcessContext
+from gep.processes.s1_inputs import load_safe_pair, pair_kind
 from gep.processes.sar_common import PairInputs, check_items, load_pair
 
 
@@ -58,7 +60,16 @@ class DinsarOutputs(BaseModel):
     kmz: str
     perpendicular_baseline: float = Field(..., description="m")
     temporal_baseline: float = Field(..., description="days")
-    coregistration: dict[str, float]
+    coregistration: dict[str, float] = Field(
+        ...,
+        description="Refinements (px) the cross-correlation found, and for Sentinel-1 SAFE "
+        "pairs the azimuth shift enhanced spectral diversity added (esd_shift_px)",
+    )
+    input_bytes_read: dict[str, int] | None = Field(
+        None,
+        description="Sentinel-1 SAFE pairs: bytes read from each product's measurement files "
+        "(only the bursts' windows over the area) and their total",
+    )
 
 
 class Dinsar(Process):
@@ -101,7 +112,7 @@ class Dinsar(Process):
             ctx.progress(percent, message)
 
         pair = form_interferogram(ctx, inputs, ctx.output_dir, progress)
-        result, baseline, grid, layers = pair.result, pair.baseline, pair.grid, pair.layers
+        baseline, grid, layers = pair.baseline, pair.grid, pair.layers
         ctx.progress(88, "publishing the COGs, quicklooks and the KMZ")
         hrefs: dict[str, str] = {}
         for key, _, title, unit, *_ in layers:
@@ -110,7 +121,7 @@ class Dinsar(Process):
                 f"{key}_png", pair.files[f"{key}_png"], PNG, ["overview", "visual"],
                 f"{title} quicklook",
             )  # fmt: skip
-        geo = result.geocoded
+        geo = pair.result.geocoded
         kmz_key, kmz_data, kmz_title, kmz_unit, kmz_cmap, kmz_min, kmz_max = (
             layers[-1] if "los_displacement" in geo else layers[0]
         )
@@ -138,27 +149,29 @@ class Dinsar(Process):
             kmz=kmz_href,
             perpendicular_baseline=round(baseline.perpendicular, 2),
             temporal_baseline=round(baseline.temporal_days, 3),
-            coregistration={
-                "azimuth_refinement_px": result.refinement.azimuth,
-                "range_refinement_px": result.refinement.range,
-                "azimuth_error_px": result.refinement.azimuth_error,
-                "range_error_px": result.refinement.range_error,
-                "chips": float(result.refinement.chips),
-            },
+            coregistration=pair.coregistration,
+            input_bytes_read=pair.bytes_read,
         )
+
+
+Layer = tuple[str, Any, str, str, str, float, float]
 
 
 @dataclass
 class FormedPair:
     """One pair through the dinsar chain: the result, its COGs (and PNGs) on disk."""
 
-    result: DinsarResult
+    result: DinsarResult | TopsDinsarResult
     baseline: PairBaseline
     grid: GeoGrid
     #: (key, data, title, unit, colour map, vmin, vmax) of each geocoded layer
-    layers: list[tuple[str, Any, str, str, str, float, float]]
+    layers: list[Layer]
     #: the written files by key (``<layer>`` COG, ``<layer>_png`` quicklook)
     files: dict[str, Path]
+    #: what the coregistration found (px), as the ``coregistration`` output
+    coregistration: dict[str, float] = field(default_factory=dict)
+    #: Sentinel-1 SAFE pairs: bytes read per product and ``total``
+    bytes_read: dict[str, int] | None = None
 
 
 def form_interferogram(
@@ -174,9 +187,16 @@ def form_interferogram(
     """Stage a pair, run the dinsar chain and write its geocoded layers as COGs under ``out``
     (with PNG quicklooks unless ``quicklooks`` is False; only the layers ``keys`` names, if given).
 
-    ``grid`` geocodes onto that lat/lon grid (a stack's common grid, as ``sbas`` needs) instead
-    of the one covering the pair. ``progress`` gets the chain's fraction done (0-1).
+    GEP SLC pairs go through :func:`gep.algorithms.sar.dinsar.dinsar`, Sentinel-1 SAFE pairs
+    through the burst chain (:func:`gep.algorithms.sar.tops_chain.tops_dinsar`); both publish
+    the same layers. ``grid`` geocodes onto that lat/lon grid (a stack's common grid, as
+    ``sbas`` needs) instead of the one covering the pair. ``progress`` gets the chain's
+    fraction done (0-1).
     """
+    ref_item, _ = ctx.stage(inputs.reference)
+    sec_item, _ = ctx.stage(inputs.secondary)
+    if pair_kind({"reference": ref_item, "secondary": sec_item}) == "safe":
+        return _form_safe(ctx, inputs, out, progress, grid=grid, quicklooks=quicklooks, keys=keys)
     ref, sec, ref_geom, sec_geom, dem, baseline = load_pair(ctx, inputs)
     ctx.logger.info(
         "pair: Bperp %.1f m, Bt %.1f days, critical baseline %.0f m, window %d x %d",
@@ -200,11 +220,85 @@ def form_interferogram(
     del ref, sec
     out_grid = result.grid
     assert out_grid is not None
-    geo = result.geocoded
+    layers, files = write_layers(
+        result.geocoded, out_grid, ref_geom, sec_geom, baseline.perpendicular, out,
+        quicklooks=quicklooks, keys=keys,
+    )  # fmt: skip
+    return FormedPair(result, baseline, out_grid, layers, files, _coregistration(result))
+
+
+def _coregistration(result: DinsarResult | TopsDinsarResult) -> dict[str, float]:
+    r = result.refinement
+    out = {
+        "azimuth_refinement_px": r.azimuth,
+        "range_refinement_px": r.range,
+        "azimuth_error_px": r.azimuth_error,
+        "range_error_px": r.range_error,
+        "chips": float(r.chips),
+    }
+    if isinstance(result, TopsDinsarResult):
+        out["esd_shift_px"] = float(result.esd_shift)
+    return out
+
+
+def _form_safe(
+    ctx: ProcessContext,
+    inputs: DinsarInputs,
+    out: Path,
+    progress: Callable[[float, str], None],
+    *,
+    grid: GeoGrid | None,
+    quicklooks: bool,
+    keys: Collection[str] | None,
+) -> FormedPair:
+    """A Sentinel-1 SAFE pair: the bursts over the area through the TOPS chain."""
+    pairs, dem, info = load_safe_pair(ctx, inputs)
+    baseline = info.baseline
+    ctx.logger.info(
+        "pair: Bperp %.1f m, Bt %.1f days, critical baseline %.0f m, %d burst pair(s), %s",
+        baseline.perpendicular, baseline.temporal_days, baseline.critical, len(pairs),
+        info.polarisation,
+    )  # fmt: skip
+    point = inputs.reference_point
+    result = tops_dinsar(
+        pairs, dem,
+        looks=(inputs.looks_azimuth, inputs.looks_range),
+        alpha=inputs.filter_strength,
+        unwrap=inputs.unwrap,
+        unwrap_method=inputs.unwrap_method,
+        reference_lonlat=(point[0], point[1]) if point is not None else None,
+        grid=grid,
+        progress=progress,
+    )  # fmt: skip
+    del pairs
+    ctx.logger.info("ESD: azimuth shift %.4f px", result.esd_shift)
+    layers, files = write_layers(
+        result.geocoded, result.grid, result.reference_geometry, result.secondary_geometry,
+        baseline.perpendicular, out, quicklooks=quicklooks, keys=keys,
+    )  # fmt: skip
+    read = {**info.bytes_read, "total": info.total_bytes_read}
+    return FormedPair(result, baseline, result.grid, layers, files, _coregistration(result), read)
+
+
+def write_layers(
+    geo: dict[str, Any],
+    grid: GeoGrid,
+    ref_geom: Any,
+    sec_geom: Any,
+    bperp: float,
+    out: Path,
+    *,
+    quicklooks: bool = True,
+    keys: Collection[str] | None = None,
+) -> tuple[list[Layer], dict[str, Path]]:
+    """The geocoded layers of a pair (``geo``: wrapped_phase, coherence, amplitude and, when
+    unwrapped, unwrapped_phase and los_displacement on ``grid``) as COGs tagged with the pair's
+    dates and geometry (:func:`pair_tags`) and dinsar's render hints, with PNG quicklooks; the
+    one way both chains publish, so a SAFE pair's results read like a GEP SLC pair's."""
     amp_db = 20 * np.log10(np.where(geo["amplitude"] > 0, geo["amplitude"], np.nan))
     finite = amp_db[np.isfinite(amp_db)]
     lo, hi = np.percentile(finite, [2, 98]) if finite.size else (0.0, 1.0)
-    layers_out: list[tuple[str, Any, str, str, str, float, float]] = [
+    layers_out: list[Layer] = [
         (
             "wrapped_phase",
             geo["wrapped_phase"],
@@ -242,7 +336,7 @@ def form_interferogram(
                 lim / 1000,
             ),
         ]
-    tags = pair_tags(ref_geom, sec_geom, baseline.perpendicular)
+    tags = pair_tags(ref_geom, sec_geom, bperp)
     units = {"unwrapped_phase": "RADIANS", "los_displacement": "METRES"}
     if keys is not None:
         layers_out = [layer for layer in layers_out if layer[0] in keys]
@@ -250,16 +344,16 @@ def form_interferogram(
     out.mkdir(parents=True, exist_ok=True)
     for key, data, title, unit, cmap, vmin, vmax in layers_out:
         files[key] = out / f"{key}.tif"
-        write_cog(files[key], np.asarray(data, "float32"), GEOGRAPHIC, out_grid.transform,
+        write_cog(files[key], np.asarray(data, "float32"), GEOGRAPHIC, grid.transform,
                   tags={**tags, "DATA_UNITS": units.get(key, unit.upper())},
                   render=Dinsar.render_for(key))  # fmt: skip
         if quicklooks:
             files[f"{key}_png"] = out / f"{key}.png"
             write_png_map(
-                files[f"{key}_png"], data, out_grid.bounds, title=title, label=unit, cmap=cmap,
+                files[f"{key}_png"], data, grid.bounds, title=title, label=unit, cmap=cmap,
                 vmin=vmin, vmax=vmax, geographic=True,
             )  # fmt: skip
-    return FormedPair(result, baseline, out_grid, layers_out, files)
+    return layers_out, files
 
 
 def pair_tags(ref: Any, sec: Any, bperp: float) -> dict[str, str]:

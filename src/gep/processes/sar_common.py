@@ -7,7 +7,7 @@ the staged items, in case the catalogue changed in between.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -67,6 +67,18 @@ class PairInputs(SlcPair):
         description="[azimuth, range] odd sizes of a sliding boxcar coherence estimate at full "
         "resolution (then multilooked); default: the estimate over each looks window",
     )
+    polarisation: Literal["VV", "VH", "HH", "HV"] | None = Field(
+        None,
+        description="Sentinel-1 SAFE products: the polarisation to process (both must have "
+        "it); default VV when both have it, else the first they share. GEP SLC products have "
+        "one polarisation, which this must match when given",
+    )
+    orbit: Literal["annotation", "precise"] = Field(
+        "annotation",
+        description="Sentinel-1 SAFE products: the orbit of each product's annotation, or "
+        "'precise': the orbit files (EOF, POEORB preferred over RESORB) of the catalogue that "
+        "cover each acquisition; the job fails naming the product when none does",
+    )
 
     @field_validator("aoi")
     @classmethod
@@ -100,17 +112,60 @@ def dem_asset(item: dict[str, Any]) -> str:
 
 def check_items(
     inputs: PairInputs, items: dict[str, dict[str, Any]]
+) -> tuple[PairBaseline | None, BaseGeometry]:
+    """Every check a pair can fail before processing; returns the baselines and the area.
+
+    GEP SLC items carry their whole geometry, so their baselines are known here; Sentinel-1
+    SAFE items (:mod:`gep.processes.s1_inputs`) carry only the manifest's facts, and their
+    baselines come from the bursts when the job reads them (None here).
+    """
+    from gep.processes.s1_inputs import check_safe_pair, pair_kind
+
+    if pair_kind(items) == "safe":
+        return None, check_safe_pair(inputs, items).area
+    return check_slc_items(inputs, items)
+
+
+def check_slc_items(
+    inputs: PairInputs, items: dict[str, dict[str, Any]]
 ) -> tuple[PairBaseline, BaseGeometry]:
-    """Every check a pair can fail before processing; returns the baselines and the area."""
+    """The checks of a pair of GEP SLC products (``gep:swath_geometry`` items)."""
     ref_item, sec_item = items["reference"], items["secondary"]
     ref_geom, sec_geom = geometry_of(ref_item), geometry_of(sec_item)
+    if inputs.polarisation is not None and inputs.polarisation != ref_geom.polarisation:
+        raise InvalidInput(
+            f"inputs.polarisation {inputs.polarisation}: the GEP SLC products are "
+            f"{ref_geom.polarisation}; leave it out or give {ref_geom.polarisation}",
+            field="inputs.polarisation",
+        )
+    if inputs.orbit != "annotation":
+        raise InvalidInput(
+            "inputs.orbit 'precise' applies to Sentinel-1 SAFE products; GEP SLC products "
+            "carry their own orbit (give 'annotation' or leave it out)",
+            field="inputs.orbit",
+        )
     baseline = check_pair(ref_geom, sec_geom)
-    if baseline.temporal_days <= 0:
+    check_order(baseline.temporal_days)
+    return baseline, check_area(inputs, ref_item, sec_item, items.get("dem"))
+
+
+def check_order(temporal_days: float) -> None:
+    """The secondary must be the later acquisition (the sign of every product depends on it)."""
+    if temporal_days <= 0:
         raise InvalidInput(
             "the secondary must be acquired after the reference "
-            f"(it is {-baseline.temporal_days:.1f} days earlier); swap them",
+            f"(it is {-temporal_days:.1f} days earlier); swap them",
             field="inputs.secondary",
         )
+
+
+def check_area(
+    inputs: PairInputs,
+    ref_item: dict[str, Any],
+    sec_item: dict[str, Any],
+    dem_item: dict[str, Any] | None,
+) -> BaseGeometry:
+    """The area to process: the footprints' overlap met by the aoi, inside the DEM."""
     overlap = shape(ref_item["geometry"]).intersection(shape(sec_item["geometry"]))
     if overlap.is_empty or overlap.area <= 0:
         raise InvalidInput(
@@ -125,7 +180,6 @@ def check_items(
                 f"inputs.aoi lies outside the scene (the pair covers {_fmt_bounds(overlap)})",
                 field="inputs.aoi",
             )
-    dem_item = items.get("dem")
     if dem_item is not None:
         dem_asset(dem_item)
         w, s, e, n = dem_item.get("bbox") or shape(dem_item["geometry"]).bounds
@@ -135,7 +189,7 @@ def check_items(
                 f"({_fmt_bounds(area)}); give a DEM over it or a smaller aoi",
                 field="inputs.dem",
             )
-    return baseline, area
+    return area
 
 
 def _fmt_bounds(g: BaseGeometry) -> str:
@@ -171,6 +225,21 @@ def radar_window(
     return l0, s0, l1 - l0, s1 - s0
 
 
+def stage_dem(
+    ctx: ProcessContext, inputs: PairInputs, items: dict[str, dict[str, Any]]
+) -> Dem | float:
+    """The job's DEM (its item added to ``items`` as ``dem``), or the ellipsoid (0.0)."""
+    if inputs.dem is None:
+        ctx.logger.warning("no DEM given: the ellipsoid is used and topography stays in the phase")
+        return 0.0
+    dem_item, _ = ctx.stage(inputs.dem)
+    _, dem_path = ctx.stage(inputs.dem, dem_asset(dem_item))
+    items["dem"] = dem_item
+    assert dem_path is not None
+    raster = read_dem(dem_path)
+    return Dem(raster.heights, raster.lat0, raster.lon0, raster.dlat, raster.dlon)
+
+
 def load_pair(
     ctx: ProcessContext, inputs: PairInputs
 ) -> tuple[
@@ -185,17 +254,8 @@ def load_pair(
     ref_item, ref_path = ctx.stage(inputs.reference, "slc")
     sec_item, sec_path = ctx.stage(inputs.secondary, "slc")
     items = {"reference": ref_item, "secondary": sec_item}
-    dem: Dem | float = 0.0
-    if inputs.dem is not None:
-        dem_item, _ = ctx.stage(inputs.dem)
-        _, dem_path = ctx.stage(inputs.dem, dem_asset(dem_item))
-        items["dem"] = dem_item
-        assert dem_path is not None
-        raster = read_dem(dem_path)
-        dem = Dem(raster.heights, raster.lat0, raster.lon0, raster.dlat, raster.dlon)
-    else:
-        ctx.logger.warning("no DEM given: the ellipsoid is used and topography stays in the phase")
-    baseline, area = check_items(inputs, items)
+    dem = stage_dem(ctx, inputs, items)
+    baseline, area = check_slc_items(inputs, items)
     ref_geom, sec_geom = geometry_of(ref_item), geometry_of(sec_item)
     assert ref_path is not None and sec_path is not None
     l0, s0, lines, samples = radar_window(ref_geom, area, dem)

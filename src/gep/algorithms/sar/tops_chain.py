@@ -509,7 +509,11 @@ def tops_dinsar(
         raise InvalidInput("no burst pair to process", field="inputs.aoi")
     first = pairs[0].plan.reference.geometry
     wavelength = first.wavelength
-    progress(0.02, f"geometry of {len(pairs)} burst pair(s) from the orbits and the DEM")
+    progress(
+        0.02,
+        f"geometry of {len(pairs)} burst pair(s) from the orbits and the DEM; "
+        + ("deramping the bursts (TOPS)" if deramp else "no deramping"),
+    )
     preps = [_prepare(p, dem, wavelength, deramp) for p in pairs]
     progress(0.25, "coregistration: cross-correlation refinement")
     refinement = _pooled(

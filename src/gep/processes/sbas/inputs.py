@@ -25,6 +25,7 @@ MAX_NETWORK_PAIRS = 1000
 #: the dinsar inputs that a network's pairs may set (the rest are the pair's or sbas's own)
 DINSAR_OPTIONS = (
     "aoi", "looks_azimuth", "looks_range", "coherence_window", "filter_strength", "unwrap_method",
+    "polarisation", "orbit",
 )  # fmt: skip
 
 

@@ -19,6 +19,8 @@ from gep.io.ifg_stack import Interferogram, read_interferogram
 from gep.io.slc_product import geometry_of
 from gep.processes.base import ProcessContext
 from gep.processes.dinsar import DinsarInputs, form_interferogram
+from gep.processes.s1_inputs import acquisition_day as safe_acquisition_day
+from gep.processes.s1_inputs import is_safe_item
 from gep.processes.sar_common import check_items
 from gep.processes.sbas.inputs import NETWORK_FIELD, SbasInputs, pair_inputs
 
@@ -56,9 +58,9 @@ def check_network(inputs: SbasInputs, items: dict[str, dict[str, Any]]) -> Netwo
             check_items(pair, found)
         except InvalidInput as exc:
             sub = (exc.field or "").removeprefix("inputs.")
-            where = {"aoi": "inputs.dinsar.aoi", "dem": "inputs.dem"}.get(
-                sub, f"{field}.{sub}" if sub else field
-            )
+            dinsar = {k: f"inputs.dinsar.{k}" for k in ("aoi", "polarisation", "orbit",
+                                                         "coherence_window")}  # fmt: skip
+            where = {**dinsar, "dem": "inputs.dem"}.get(sub, f"{field}.{sub}" if sub else field)
             raise InvalidInput(
                 f"{field} ({_ref_label(pair.reference)} → {_ref_label(pair.secondary)}): "
                 f"{exc.message}",
@@ -70,6 +72,8 @@ def check_network(inputs: SbasInputs, items: dict[str, dict[str, Any]]) -> Netwo
 
 def acquisition_day(item: dict[str, Any]) -> str:
     """An SLC product's date, as dinsar tags its interferograms (FIRST/SECOND_DATE)."""
+    if is_safe_item(item):
+        return safe_acquisition_day(item)
     return str(geometry_of(item).first_line_time.astype("datetime64[D]"))
 
 
@@ -112,6 +116,6 @@ def form_network(ctx: ProcessContext, inputs: SbasInputs, start: int, end: int) 
             "pair %d/%d (%s, %s/%s): Bperp %.1f m, Bt %.0f days, mean coherence %.2f",
             k + 1, len(pairs), name, ifg.first_date, ifg.second_date,
             formed.baseline.perpendicular, formed.baseline.temporal_days,
-            float(np.nanmean(formed.result.coherence)),
+            float(np.nanmean(formed.result.geocoded["coherence"])),
         )  # fmt: skip
     return FormedNetwork(ifgs, files)
