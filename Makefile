@@ -14,7 +14,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export GEP_TEST_DATABASE_URL
 
-.PHONY: run test install postgis sandbox nginx validator mintpy lint typecheck importlinter pytest bench-catalog bench-gateway bench-tiles clean
+.PHONY: run test install postgis sandbox nginx geoid validator mintpy lint typecheck importlinter pytest bench-catalog bench-gateway bench-tiles clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 ## the platform on its embedded defaults (SQLite in ./.gep), with the sample catalogue
-run: install
+run: install geoid
 	@$(MAKE) -s sandbox || echo "no bubblewrap (needs root for apt-get): deployed packages will be refused unless Docker or Podman answer"
 	$(BIN)/gep db upgrade
 	$(BIN)/gep demo seed
@@ -44,6 +44,12 @@ nginx:
 	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { echo "installing nginx-light"; \
 	  (apt-get install -y -qq nginx-light >/dev/null 2>&1 || \
 	   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null)); }
+
+## EGM96 geoid grid (Debian proj-data): DEM geoid heights -> ellipsoidal heights (gep.io.dem)
+geoid:
+	@test -f /usr/share/proj/egm96_15.gtx || { echo "installing proj-data"; \
+	  (apt-get install -y -qq proj-data >/dev/null 2>&1 || \
+	   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq proj-data >/dev/null)); }
 
 ## PostgreSQL + PostGIS for the tests of the scale backend (Debian packages, installed when missing)
 postgis:
@@ -86,7 +92,7 @@ typecheck: install
 importlinter: install
 	$(BIN)/lint-imports
 
-pytest: install postgis sandbox nginx validator mintpy
+pytest: install postgis sandbox nginx geoid validator mintpy
 	$(BIN)/pytest -q --durations=25
 
 test: lint importlinter typecheck pytest

@@ -11,7 +11,8 @@ xarray-sentinel does most of the reading; this module adds what it lacks or gets
   xarray-sentinel, which opens them without the TIFF.
 * xarray-sentinel lists every file the manifest names, present or not; this module only
   offers swaths whose annotation file exists, and says which exist when asked for another.
-* Zips are read in place through fsspec's zip filesystem (no extraction).
+* Zips are read in place through fsspec's zip filesystem (no extraction); a zip at an
+  http(s) URL too, over range requests.
 * Restituted/precise orbit files replace the annotation orbit when given
   (:mod:`gep.io.orbit_files`).
 
@@ -104,7 +105,37 @@ class _Product:
         return ", ".join(f"{s}/{p}" for s, p in sorted(self.annotations)) or "none"
 
 
+def _is_url(product: PathLike) -> bool:
+    return isinstance(product, str) and product.startswith(("http://", "https://"))
+
+
+def _open_url(url: str) -> tuple[fsspec.AbstractFileSystem, str, str]:
+    """(zip filesystem, manifest path, name) of a SAFE zip at an http(s) URL: read in place
+    with range requests (1 MiB read-ahead), so listing and annotations move a few MB."""
+    try:
+        fs = fsspec.filesystem(
+            "zip",
+            fo=url,
+            target_protocol="http",
+            target_options={"block_size": 1 << 20, "cache_type": "readahead"},
+        )
+        names = fs.zip.namelist()
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise InvalidInput(f"cannot read the SAFE zip {url}: {exc}", field="product") from exc
+    inner = [n for n in names if n.rsplit("/", 1)[-1] == "manifest.safe" and n.count("/") <= 1]
+    stem = url.rsplit("/", 1)[-1].split("?", 1)[0]
+    if len(inner) != 1:
+        raise InvalidInput(
+            f"{stem} is not a SAFE zip: expected one manifest.safe at its top, found {len(inner)}",
+            field="product",
+        )
+    name = inner[0].rsplit("/", 1)[0] if "/" in inner[0] else stem.removesuffix(".zip")
+    return fs, inner[0], name
+
+
 def _open_product(product: PathLike) -> _Product:
+    if _is_url(product):  # no modification time: cached by URL
+        return _product(*_open_url(str(product)), str(product), 0)
     path = Path(os.fspath(product)).expanduser()
     if not path.exists():
         raise InvalidInput(f"Sentinel-1 product {path} does not exist", field="product")
@@ -136,7 +167,14 @@ def _open_product(product: PathLike) -> _Product:
             f"{path} is not a SAFE product (a .SAFE directory, its manifest.safe or a SAFE .zip)",
             field="product",
         )
+    mtime_ns = (path / "manifest.safe" if path.is_dir() else path).stat().st_mtime_ns
+    return _product(fs, manifest_path, name, str(path.resolve()), mtime_ns)
 
+
+def _product(
+    fs: fsspec.AbstractFileSystem, manifest_path: str, name: str, source: str, mtime_ns: int
+) -> _Product:
+    """Index the manifest of a product opened on ``fs`` (local, zip, or zip over http)."""
     try:
         with fs.open(manifest_path, "rb") as f:
             attrs, files = esa_safe.parse_manifest_sentinel1(f)
@@ -168,8 +206,8 @@ def _open_product(product: PathLike) -> _Product:
         footprint = Polygon([(lon, lat) for lat, lon in latlon])
     return _Product(
         name=name,
-        source=str(path.resolve()),
-        mtime_ns=(path / "manifest.safe" if path.is_dir() else path).stat().st_mtime_ns,
+        source=source,
+        mtime_ns=mtime_ns,
         fs=fs,
         manifest=manifest_path,
         attrs=dict(attrs),
