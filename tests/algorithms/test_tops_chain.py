@@ -171,3 +171,29 @@ def test_plan_selects_the_bursts_under_the_area(rome_pair: SimulatedTopsPair) ->
     )
     with pytest.raises(InvalidInput, match="no burst"):
         plan_burst_pairs(rome_pair.reference, rome_pair.secondary, box(0, 0, 0.1, 0.1), 0.0)
+
+
+@pytest.mark.parametrize("jit", [True, False])
+def test_fused_ramp_kernel_is_the_formula(jit: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one-pass kernel (numba, and its numpy fallback) against ``deramping_phase``."""
+    from gep.algorithms.sar.kernels import _common
+    from gep.algorithms.sar.tops import deramp, deramping_phase, reramp, reramp_at
+
+    monkeypatch.setattr(_common, "_HAVE_NUMBA", jit)
+    burst = tops_bursts(ROME, "IW1", "VV")[4]
+    rng = np.random.default_rng(0)
+    data = (rng.standard_normal((40, 50)) + 1j * rng.standard_normal((40, 50))).astype("complex64")
+    origin = (700, 9000)
+    lines = origin[0] + np.arange(40.0)[:, None]
+    samples = origin[1] + np.arange(50.0)[None, :]
+    expected = data * np.exp(1j * deramping_phase(burst, lines, samples))
+    assert np.allclose(deramp(data, burst, origin), expected, rtol=0, atol=2e-5 * 4)
+    az = rng.uniform(-3, 3, data.shape).astype("float32")
+    rg = rng.uniform(-3, 3, data.shape).astype("float32")
+    az[3, 4] = np.nan
+    rows = np.arange(40, dtype=np.int64) * 2
+    got = reramp_at(data, burst, origin, az, rg, rows)
+    want = reramp(data, burst, origin[0] + rows[:, None] + az, samples + rg)
+    finite = np.isfinite(az)
+    assert np.allclose(got[finite], want[finite], rtol=0, atol=2e-5 * 4)
+    assert got[3, 4] == 0

@@ -23,7 +23,15 @@ from gep.algorithms.simulate.scene import MogiSource
 from gep.algorithms.simulate.tops import SimulatedTopsPair, crop_bursts, simulate_tops_pair
 from gep.io.safe_writer import SafeSwath, write_safe
 from gep.io.sentinel1_bursts import tops_bursts
-from tests.support.app import ADMIN_HEADERS, api_client, open_result, user_headers, wait_for_job
+from gep.io.sentinel1_stac import safe_item
+from tests.support.app import (
+    ADMIN_HEADERS,
+    api_client,
+    open_result,
+    post_catalogue,
+    user_headers,
+    wait_for_job,
+)
 
 ROME = (
     Path(__file__).parents[1]
@@ -43,15 +51,24 @@ def products(tmp_path_factory: pytest.TempPathFactory) -> tuple[SimulatedTopsPai
     )
     source = MogiSource(lat=float(lat[0]), lon=float(lon[0]), depth=2500.0, dv=2e6)
     sim = simulate_tops_pair(ref, 0.0, source=source, geometry_step=4, seed=5)
+    acquisitions = (
+        (sim.reference, sim.reference_data, g.orbit, np.timedelta64(0, "s")),
+        (sim.secondary, sim.secondary_data, sim.secondary_orbit, TWELVE_DAYS),
+    )
     for folder, as_zip in (("zips", True), ("safe", False)):
         (root / folder).mkdir()
-        for bursts, data, orbit, shift in (
-            (sim.reference, sim.reference_data, g.orbit, np.timedelta64(0, "s")),
-            (sim.secondary, sim.secondary_data, sim.secondary_orbit, TWELVE_DAYS),
-        ):
+        for bursts, data, orbit, shift in acquisitions:
             write_safe(
                 ROME, root / folder, [SafeSwath("IW1", "VV", bursts, data)], orbit=orbit,
                 time_shift=shift, scale=200.0, as_zip=as_zip,
+            )  # fmt: skip
+    # each acquisition cut into two consecutive products of one pass, a burst each
+    (root / "slices").mkdir()
+    for bursts, data, orbit, shift in acquisitions:
+        for k in range(2):
+            write_safe(
+                ROME, root / "slices", [SafeSwath("IW1", "VV", bursts[k : k + 1], data[k : k + 1])],
+                orbit=orbit, time_shift=shift, scale=200.0, as_zip=True,
             )  # fmt: skip
     return sim, root
 
@@ -60,7 +77,7 @@ def products(tmp_path_factory: pytest.TempPathFactory) -> tuple[SimulatedTopsPai
 def client(products: tuple[SimulatedTopsPair, Path]) -> Iterator[TestClient]:
     _, root = products
     with api_client(
-        root / "home", base_url="http://gep.test", data_roots=str(root / "safe"), harvest_poll_s=0
+        root / "home", base_url="http://gep.test", data_roots=str(root), harvest_poll_s=0
     ) as c:
         yield c
 
@@ -158,3 +175,53 @@ def test_a_harvested_safe_folder_pair_reads_only_the_bursts_over_the_area(
     one_burst = 2 * 1501 * 400 * 4
     assert read["total"] <= 1.2 * one_burst, read  # of 2 bursts per product
     assert _rmse_mm(client, sim, out) <= 3.0
+
+
+def _area_across_bursts(sim: SimulatedTopsPair) -> list[float]:
+    """A box over the end of the first burst and the start of the second."""
+    first, second = sim.reference[0].geometry, sim.reference[1].geometry
+    lat, lon, _, _ = rdr2geo(
+        np.r_[radar_times(first, np.array([1200.0])), radar_times(second, np.array([300.0]))],
+        first.slant_range(np.array([120.0, 280.0])), first.orbit, 0.0,
+    )  # fmt: skip
+    return [float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max())]
+
+
+def test_an_area_across_a_slice_boundary_takes_bursts_from_both_slices(
+    client: TestClient, products: tuple[SimulatedTopsPair, Path]
+) -> None:
+    sim, root = products
+    items = []
+    for path in sorted((root / "slices").glob("*.zip")):
+        item = safe_item(path)
+        item["collection"] = "s1-slices"
+        items.append(item)
+    collection = {
+        "type": "Collection", "stac_version": "1.1.0", "id": "s1-slices", "license": "other",
+        "description": "slices", "links": [],
+        "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]},
+                   "temporal": {"interval": [[None, None]]}},
+    }  # fmt: skip
+    post_catalogue(client, [collection], items)
+    ids = [f"s1-slices/{i['id']}" for i in items]  # sorted by name: by start time
+    ref_a, ref_b, sec_a, sec_b = ids
+    inputs = {
+        "reference": ref_a, "reference_slices": [ref_b],
+        "secondary": sec_a, "secondary_slices": [sec_b],
+        "aoi": _area_across_bursts(sim),
+    }  # fmt: skip
+    # without the slices the area runs past the products: still a result, over one burst;
+    # with them, both bursts, their overlap's ESD, and each slice read for its own burst
+    out = _run(client, inputs, ADMIN_HEADERS)
+    read = out["input_bytes_read"]["value"]
+    assert len([k for k in read if k != "total"]) == 4 and all(v > 0 for v in read.values())
+    assert "enhanced spectral diversity on 1 burst overlap" in out["_log"]
+    assert _rmse_mm(client, sim, out) <= 3.0
+    # a "slice" of another pass is refused before any job
+    bad = client.post(
+        "/processes/dinsar/execution",
+        json={"inputs": {**inputs, "reference_slices": [sec_b]}},
+        headers=ADMIN_HEADERS,
+    )
+    assert bad.status_code == 400, bad.text
+    assert "reference_slices[0]" in bad.json()["detail"]

@@ -198,6 +198,8 @@ def check_safe_pair(inputs: PairInputs, items: dict[str, dict[str, Any]]) -> Saf
     ref, sec = items["reference"], items["secondary"]
     for role in ROLES:
         _check_iw_slc(role, items[role])
+    ref = _with_slices(ref, "reference", slice_items(items, "reference"))
+    sec = _with_slices(sec, "secondary", slice_items(items, "secondary"))
     ref_track = _props(ref).get("sat:relative_orbit")
     _same("track", "sat:relative_orbit", ref, sec, f"choose a secondary of track {ref_track}")
     _same("pass", "sat:orbit_state", ref, sec, "choose a secondary of the same pass")
@@ -213,6 +215,54 @@ def check_safe_pair(inputs: PairInputs, items: dict[str, dict[str, Any]]) -> Saf
     check_order(days)
     area = check_area(inputs, ref, sec, items.get("dem"))
     return SafePair(polarisation, area, swaths, days)
+
+
+def slice_items(items: dict[str, dict[str, Any]], role: str) -> list[tuple[str, dict[str, Any]]]:
+    """The items of ``<role>_slices`` (by their place in the inputs: ``<role>_slices[k]``)."""
+    prefix = f"{role}_slices["
+    return sorted(((k, v) for k, v in items.items() if k.startswith(prefix)), key=lambda kv: kv[0])
+
+
+#: how far apart two slices of one data take may start (a take lasts up to ~25 minutes)
+MAX_SLICE_GAP_S = 30 * 60
+
+
+def _with_slices(
+    item: dict[str, Any], role: str, slices: Sequence[tuple[str, dict[str, Any]]]
+) -> dict[str, Any]:
+    """``item`` with its slices' footprints added, once each slice is shown to be of the same
+    pass: a SAFE IW SLC of the same track, pass and data take, minutes apart."""
+    if not slices:
+        return item
+    from shapely.geometry import mapping, shape
+    from shapely.ops import unary_union
+
+    start = _start(item, role)
+    take = _props(item).get("s1:datatake_id")
+    for path, other in slices:
+        where = f"inputs.{path}"
+        if not is_safe_item(other):
+            raise InvalidInput(
+                f"{where}: not a Sentinel-1 SAFE product; use {ACCEPTED}", field=where
+            )
+        _check_iw_slc(path, other)
+        for key, what in (("sat:relative_orbit", "track"), ("sat:orbit_state", "pass")):
+            if _props(other).get(key) != _props(item).get(key):
+                raise InvalidInput(
+                    f"{where}: '{other.get('id')}' is on {what} {_props(other).get(key)}, the "
+                    f"{role} on {_props(item).get(key)}: slices continue one pass",
+                    field=where,
+                )
+        other_take = _props(other).get("s1:datatake_id")
+        gap = abs((_start(other, path) - start).total_seconds())
+        if (take and other_take and take != other_take) or gap > MAX_SLICE_GAP_S:
+            raise InvalidInput(
+                f"{where}: '{other.get('id')}' is not a slice of the {role}'s data take "
+                f"(data take {other_take} against {take}, {gap / 60:.0f} minutes apart)",
+                field=where,
+            )
+    footprint = unary_union([shape(item["geometry"])] + [shape(o["geometry"]) for _, o in slices])
+    return {**item, "geometry": mapping(footprint)}
 
 
 # -- job time: the products' bursts over the area -----------------------------------------------
@@ -361,23 +411,33 @@ def load_safe_pair(
         item, path = ctx.stage(getattr(inputs, role), PRODUCT_ASSET)
         assert path is not None
         items[role], paths[role] = item, path
+        for k, ref in enumerate(getattr(inputs, f"{role}_slices") or []):
+            item, path = ctx.stage(ref, PRODUCT_ASSET)
+            assert path is not None
+            items[f"{role}_slices[{k}]"], paths[f"{role}_slices[{k}]"] = item, path
     dem = stage_dem(ctx, inputs, items)
     checked = check_safe_pair(inputs, items)
-    names = {role: _name(items[role], paths[role]) for role in ROLES}
+    names = {key: _name(items[key], paths[key]) for key in items if key in paths}
     bursts: dict[str, list[TopsBurst]] = {}
+    #: which product (inputs key) each burst was read from
+    source: dict[int, str] = {}
     orbit = "annotation"
     for role in ROLES:
-        orbit_files: list[Path] = []
-        if inputs.orbit == "precise":
-            orbit_files = orbit_files_for(ctx, items[role], role)
-            orbit = "precise"
-        bursts[role] = product_bursts(
-            paths[role], names[role], role, checked.swaths, checked.polarisation, orbit_files
-        )
-        ctx.logger.info(
-            "%s %s: %d bursts (%s, %s)", role, names[role], len(bursts[role]),
-            "/".join(sorted({b.geometry.swath for b in bursts[role]})), checked.polarisation,
-        )  # fmt: skip
+        bursts[role] = []
+        for key in [role, *(k for k, _ in slice_items(items, role))]:
+            orbit_files: list[Path] = []
+            if inputs.orbit == "precise":
+                orbit_files = orbit_files_for(ctx, items[key], key)
+                orbit = "precise"
+            found = product_bursts(
+                paths[key], names[key], key, checked.swaths, checked.polarisation, orbit_files
+            )
+            source.update({id(b): key for b in found})
+            bursts[role] += found
+            ctx.logger.info(
+                "%s %s: %d bursts (%s, %s)", key, names[key], len(found),
+                "/".join(sorted({b.geometry.swath for b in found})), checked.polarisation,
+            )  # fmt: skip
     try:
         plans = plan_burst_pairs(bursts["reference"], bursts["secondary"], checked.area, dem)
     except InvalidInput as exc:
@@ -390,15 +450,18 @@ def load_safe_pair(
     except InvalidInput as exc:
         raise InvalidInput(f"inputs.secondary: {exc.message}", field="inputs.secondary") from exc
     check_order(baseline.temporal_days)
-    counters = {role: ByteCounter() for role in ROLES}
+    counters = {key: ByteCounter() for key in paths}
     pairs: list[BurstPair] = []
     for plan in plans:
-        ref = _read(paths["reference"], names["reference"], "reference", plan.reference,
-                    plan.reference_window, counters["reference"])  # fmt: skip
-        sec = _read(paths["secondary"], names["secondary"], "secondary", plan.secondary,
-                    plan.secondary_window, counters["secondary"])  # fmt: skip
-        pairs.append(BurstPair(plan, ref, sec))
-    read = {names[role]: counted_bytes(counters[role]) for role in ROLES}
+        data = []
+        for burst, window in (
+            (plan.reference, plan.reference_window),
+            (plan.secondary, plan.secondary_window),
+        ):
+            key = source[id(burst)]
+            data.append(_read(paths[key], names[key], key, burst, window, counters[key]))
+        pairs.append(BurstPair(plan, data[0], data[1]))
+    read = {names[key]: counted_bytes(counters[key]) for key in paths}
     info = SafePairInfo(checked.polarisation, checked.area, baseline, orbit, read, plans)
     for product, n in read.items():
         ctx.logger.info("read %d bytes (%.1f MiB) of %s", n, n / 2**20, product)

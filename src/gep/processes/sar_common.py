@@ -73,6 +73,24 @@ class PairInputs(SlcPair):
         "it); default VV when both have it, else the first they share. GEP SLC products have "
         "one polarisation, which this must match when given",
     )
+    reference_slices: list[str | dict[str, Any]] | None = Field(
+        None,
+        max_length=4,
+        description="Sentinel-1 SAFE products: further products of the reference's pass (the "
+        "consecutive slices of its data take) whose bursts continue it, for an area across a "
+        "slice boundary",
+        json_schema_extra={
+            "items": {"anyOf": [{"type": "string"}, {"type": "object"}], "format": ITEM_REF}
+        },
+    )
+    secondary_slices: list[str | dict[str, Any]] | None = Field(
+        None,
+        max_length=4,
+        description="Sentinel-1 SAFE products: the consecutive slices of the secondary's pass",
+        json_schema_extra={
+            "items": {"anyOf": [{"type": "string"}, {"type": "object"}], "format": ITEM_REF}
+        },
+    )
     orbit: Literal["annotation", "precise"] = Field(
         "annotation",
         description="Sentinel-1 SAFE products: the orbit of each product's annotation, or "

@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from gep.algorithms.sar.kernels.ramping import apply_ramp
 from gep.algorithms.sar.orbit import interpolate_orbit
 from gep.core.sar import SPEED_OF_LIGHT, TopsBurst
 
@@ -86,18 +87,31 @@ def doppler_centroid(burst: TopsBurst, lines: ArrayLike, samples: ArrayLike) -> 
     return np.asarray(fdc + kt * (azimuth_time_from_mid(burst, lines) - eta_ref))
 
 
-def _grid(burst: TopsBurst, shape: tuple[int, int], origin: tuple[int, int]) -> tuple[F64, F64]:
-    lines = origin[0] + np.arange(shape[0], dtype="float64")[:, None]
-    samples = origin[1] + np.arange(shape[1], dtype="float64")[None, :]
-    return lines, samples
+def ramp_parameters(burst: TopsBurst) -> tuple[F64, F64, F64]:
+    """The burst's ramp as the fused kernel takes it: (τ0, f_s, Δt, middle line, k_s,
+    η_c(τ0), FM-rate t0, Doppler t0) and the two polynomials' coefficients."""
+    g = burst.geometry
+    tau0 = np.float64(g.slant_range_time)
+    eta_c0 = float(-burst.doppler_centroid(tau0) / burst.azimuth_fm_rate(tau0))
+    params = np.array(
+        [
+            g.slant_range_time, g.range_sampling_rate, g.azimuth_time_interval,
+            float(g.lines // 2), steering_doppler_rate(burst), eta_c0,
+            burst.azimuth_fm_rate.t0, burst.doppler_centroid.t0,
+        ],
+        dtype=np.float64,
+    )  # fmt: skip
+    return (
+        params,
+        np.asarray(burst.azimuth_fm_rate.coefficients, np.float64),
+        np.asarray(burst.doppler_centroid.coefficients, np.float64),
+    )
 
 
 def deramp(slc: ArrayLike, burst: TopsBurst, origin: tuple[int, int] = (0, 0)) -> C64:
     """The burst (or its window starting at burst-relative ``origin``) moved to baseband."""
-    data = np.asarray(slc)
-    lines, samples = _grid(burst, data.shape, origin)  # type: ignore[arg-type]
-    phase = deramping_phase(burst, lines, samples)
-    return (data * np.exp(1j * phase)).astype(np.complex64)
+    params, fm, dc = ramp_parameters(burst)
+    return apply_ramp(np.asarray(slc), params, fm, dc, sign=1.0, origin=origin)
 
 
 def reramp(baseband: ArrayLike, burst: TopsBurst, lines: ArrayLike, samples: ArrayLike) -> C64:
@@ -108,3 +122,20 @@ def reramp(baseband: ArrayLike, burst: TopsBurst, lines: ArrayLike, samples: Arr
     """
     phase = deramping_phase(burst, lines, samples)
     return (np.asarray(baseband) * np.exp(-1j * phase)).astype(np.complex64)
+
+
+def reramp_at(
+    baseband: ArrayLike,
+    burst: TopsBurst,
+    origin: tuple[int, int],
+    azimuth_offset: NDArray[np.float32],
+    range_offset: NDArray[np.float32],
+    rows: NDArray[np.int64] | None = None,
+) -> C64:
+    """:func:`reramp` at ``(origin[0] + rows[i] + Δaz, origin[1] + j + Δrg)``, in one fused
+    pass (rows default to 0, 1, …); NaN offsets give 0, as the resampler does."""
+    params, fm, dc = ramp_parameters(burst)
+    return apply_ramp(
+        np.asarray(baseband), params, fm, dc, sign=-1.0, origin=origin, rows=rows,
+        az=azimuth_offset, rg=range_offset,
+    )  # fmt: skip

@@ -46,7 +46,7 @@ from gep.algorithms.sar.kernels.filtering import goldstein
 from gep.algorithms.sar.kernels.interferometry import interferogram_multilook, multilook
 from gep.algorithms.sar.kernels.resampling import resample
 from gep.algorithms.sar.tops import deramp as deramp_burst
-from gep.algorithms.sar.tops import doppler_centroid, reramp
+from gep.algorithms.sar.tops import doppler_centroid, reramp_at
 from gep.algorithms.sar.unwrap import default_reference
 from gep.algorithms.sar.unwrap import unwrap as unwrap_phase
 from gep.core.errors import InvalidInput
@@ -309,10 +309,8 @@ def _resample(
     out = resample(canvas, az_c, rg_c)[:nl, :ns]
     if deramp:
         sl0, ss0, _, _ = prep.pair.plan.secondary_window
-        line_idx = np.arange(nl, dtype="float64")[keep]
-        lines = sl0 + line_idx[:, None] + az[keep]
-        samples = ss0 + np.arange(ns, dtype="float64")[None, :] + rg[keep]
-        out[keep] = reramp(out[keep], prep.pair.plan.secondary, lines, samples)
+        idx = np.arange(nl, dtype=np.int64) if rows is None else np.flatnonzero(rows)
+        out[idx] = reramp_at(out[idx], prep.pair.plan.secondary, (sl0, ss0), az[idx], rg[idx], idx)
     return out
 
 
@@ -581,13 +579,13 @@ def tops_dinsar(
         re = geocode(ifg.real.astype("float32"), line, sample, looks)
         im = geocode(ifg.imag.astype("float32"), line, sample, looks)
         c = geocode(coh, line, sample, looks)
-        a = geocode(amp, line, sample, looks)
+        amp_g = geocode(amp, line, sample, looks)
         ok = np.isfinite(re) & np.isfinite(im) & np.isfinite(c) & (c > 0)
         z = np.where(ok, re + 1j * im, 0)
         layers[name] = (z, np.where(ok, c, 0.0))
         z_sum += z
         coh_sum += np.where(ok, c, 0)
-        amp_sum += np.where(ok, a, 0)
+        amp_sum += np.where(ok, amp_g, 0)
         count += ok
     boundaries = {}
     names = sorted(layers)
