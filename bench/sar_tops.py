@@ -30,7 +30,7 @@ import numpy as np
 from scipy import ndimage
 
 from gep.algorithms.sar.coregistration import radar_geometry
-from gep.algorithms.sar.geometry import crop_geometry, radar_times, rdr2geo
+from gep.algorithms.sar.geometry import crop_geometry, geolocation, radar_times, rdr2geo
 from gep.algorithms.sar.kernels.resampling import resample
 from gep.algorithms.sar.tops import deramping_phase
 from gep.algorithms.sar.tops_chain import BurstPair, plan_burst_pairs, tops_dinsar
@@ -120,12 +120,12 @@ def simulate_safes(samples: int, bursts: int, workdir: Path) -> tuple[Path, Path
     scale = 200.0  # digital numbers of a few hundred, as in real IW SLCs
     ref_zip = write_safe(
         SAFE, workdir, [SafeSwath("IW1", "VV", ref, [d[0] for d in data])],
-        orbit=mid.orbit, dem=DEM_HEIGHT, scale=scale, as_zip=True,
+        orbit=mid.orbit, geolocate=geolocation(DEM_HEIGHT), scale=scale, as_zip=True,
     )  # fmt: skip
     sec_zip = write_safe(
         SAFE, workdir, [SafeSwath("IW1", "VV", sec, [d[1] for d in data])],
-        orbit=orbit, time_shift=np.timedelta64(12 * 86400, "s"), dem=DEM_HEIGHT, scale=scale,
-        as_zip=True,
+        orbit=orbit, time_shift=np.timedelta64(12 * 86400, "s"),
+        geolocate=geolocation(DEM_HEIGHT), scale=scale, as_zip=True,
     )  # fmt: skip
     return ref_zip, sec_zip, simulate_s
 

@@ -194,8 +194,9 @@ def test_overviews_keep_data_around_holes_and_integers_stay_integers(tmp_path: P
     write_cog(tmp_path / "f.tif", field, "EPSG:4326", (1e-3, 0, 10, 0, -1e-3, 45),
               render=LOS_DISPLACEMENT_M)  # fmt: skip
     mask = rng.choice(np.array([0, 2], dtype="uint8"), (1024, 1024))  # an average makes 1s
-    write_cog(tmp_path / "m.tif", mask, "EPSG:4326", (1e-3, 0, 10, 0, -1e-3, 45),
-              nodata=255)  # fmt: skip  (no colour table: GDAL would then pick palette entries)
+    write_cog(
+        tmp_path / "m.tif", mask, "EPSG:4326", (1e-3, 0, 10, 0, -1e-3, 45), nodata=255
+    )  # fmt: skip  (no colour table: GDAL would then pick palette entries)
     with rasterio.open(tmp_path / "f.tif") as src:
         assert src.block_shapes[0] == (COG_BLOCK, COG_BLOCK) and src.overviews(1)
         low = src.read(1, out_shape=(256, 256))  # from the overviews

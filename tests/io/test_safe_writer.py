@@ -17,7 +17,7 @@ import rasterio
 import xarray_sentinel
 from shapely.geometry import shape
 
-from gep.algorithms.sar.geometry import rdr2geo
+from gep.algorithms.sar.geometry import geolocation, rdr2geo
 from gep.algorithms.sar.orbit import seconds_since
 from gep.core.errors import InvalidInput
 from gep.core.sar import SPEED_OF_LIGHT, StateVectors, TopsBurst
@@ -30,10 +30,11 @@ from gep.io.sentinel1 import (
     open_swath,
     product_summary,
 )
-from gep.io.sentinel1_bursts import tops_bursts
+from gep.io.sentinel1_bursts import ByteCounter, read_burst, tops_bursts
 from gep.io.sentinel1_stac import safe_item
 
 DATA = Path(__file__).parents[1] / "data" / "s1"
+ELLIPSOID = geolocation(0.0)
 TEMPLATE = DATA / "S1A_IW_SLC__1SDV_20220104T170557_20220104T170624_041314_04E951_F1F1.SAFE"
 S1B = DATA / "S1B_IW_SLC__1SDV_20210401T052622_20210401T052650_026269_032297_EFA4.SAFE"
 S0, WIDTH = 3000, 200
@@ -63,8 +64,13 @@ def _crop(b: TopsBurst, shift: np.timedelta64) -> TopsBurst:
 
 
 @pytest.fixture(scope="module")
-def source() -> list[TopsBurst]:
-    return tops_bursts(TEMPLATE, "IW1", "VV")[3:5]
+def every_burst() -> list[TopsBurst]:
+    return tops_bursts(TEMPLATE, "IW1", "VV")
+
+
+@pytest.fixture(scope="module")
+def source(every_burst: list[TopsBurst]) -> list[TopsBurst]:
+    return every_burst[3:5]
 
 
 def _orbit(src: TopsBurst, shift: np.timedelta64, offset: float) -> StateVectors:
@@ -91,6 +97,7 @@ def _case(
         time_shift=shift,
         scale=2.5,
         as_zip=as_zip,
+        geolocate=ELLIPSOID,
     )
     return out, bs, data, orbit
 
@@ -205,8 +212,9 @@ def test_rejects_mismatched_data(tmp_path: Path, source: list[TopsBurst]) -> Non
     bad = [np.zeros((10, WIDTH), np.complex64)] * 2
     with pytest.raises(InvalidInput) as exc:
         write_safe(
-            TEMPLATE, tmp_path, [SafeSwath("IW1", "VV", bs, bad)], orbit=source[0].geometry.orbit
-        )
+            TEMPLATE, tmp_path, [SafeSwath("IW1", "VV", bs, bad)],
+            orbit=source[0].geometry.orbit, geolocate=ELLIPSOID,
+        )  # fmt: skip
     assert exc.value.field == "swaths"
 
 
@@ -219,7 +227,7 @@ def test_dual_pol_multi_swath(tmp_path: Path) -> None:
         data = np.full((b.geometry.lines, 64), 3 + 4j, np.complex64)
         swaths.append(SafeSwath(sw, pol, [b], [data]))
     orbit = swaths[0].bursts[0].geometry.orbit
-    out = write_safe(S1B, tmp_path, swaths, orbit=orbit)
+    out = write_safe(S1B, tmp_path, swaths, orbit=orbit, geolocate=ELLIPSOID)
     assert "_1SDV_" in out.name and out.name.startswith("S1B_IW_SLC__")
     assert list_swaths(out) == [("IW1", "VH"), ("IW1", "VV"), ("IW2", "VV")]
     summary = product_summary(out)
@@ -233,3 +241,64 @@ def test_dual_pol_multi_swath(tmp_path: Path) -> None:
     assert iw2.first_line_time == swaths[2].bursts[0].geometry.first_line_time
     with pytest.raises(InvalidInput):  # calibration files are not written
         calibration(out, "IW1", "VV")
+
+
+def test_sparse_full_size_product_reads_one_burst(
+    tmp_path: Path, every_burst: list[TopsBurst]
+) -> None:
+    """A full-size IW1 swath (9 bursts, 1.2 GB of CInt16) with only burst 4 written: reading a
+    window of burst 4 moves about that window's bytes, not the product's."""
+    bs = every_burst
+    lines, samples = bs[0].geometry.lines, bs[0].geometry.samples
+    assert (len(bs), lines, samples) == (9, 1501, 22694)
+    rng = np.random.default_rng(3)
+    dn = rng.integers(-300, 301, size=(500, samples, 2), dtype=np.int16)
+    burst4 = np.zeros((lines, samples), np.complex64)  # random where read back, zeros below
+    burst4.real[:500], burst4.imag[:500] = dn[..., 0], dn[..., 1]
+    data: list[np.ndarray | None] = [None] * 9
+    data[4] = burst4
+    swath = SafeSwath("IW1", "VV", bs, data)
+    out = write_safe(TEMPLATE, tmp_path, [swath], orbit=bs[0].geometry.orbit, geolocate=ELLIPSOID)
+    tiff = next((out / "measurement").glob("*.tiff"))
+    burst_bytes = lines * samples * 4
+    with rasterio.open(tiff) as ds:
+        assert (ds.height, ds.width, ds.dtypes[0]) == (9 * lines, samples, "complex_int16")
+        logical = ds.height * ds.width * 4
+    assert logical > 1_200_000_000
+    on_disk = tiff.stat().st_blocks * 512
+    assert on_disk < 1.2 * burst_bytes  # burst 4 and the header only, not 9 bursts
+
+    back = tops_bursts(out, "IW1", "VV")
+    counter = ByteCounter()
+    window = (200, 1000, 300, 20000)
+    got = read_burst(out, back[4], window, counter)
+    np.testing.assert_array_equal(got, burst4[200:500, 1000:21000])
+    window_bytes = 300 * 20000 * 4
+    assert window_bytes < counter.bytes < 2 * window_bytes
+    assert counter.bytes / logical < 0.05  # about 2 % of the full-size product
+    zeros = read_burst(out, back[3], (0, 0, 10, samples), ByteCounter())
+    assert not np.any(zeros)  # unwritten strips read as zeros
+
+    # byteOffset: the written burst's is true; the others follow ESA's dense arithmetic
+    ann = ElementTree.parse(next((out / "annotation").glob("*.xml"))).getroot()
+    offsets = [int(b.findtext("byteOffset") or -1) for b in ann.iter("burst")]
+    with tiff.open("rb") as f:
+        f.seek(offsets[4])
+        pairs = np.frombuffer(f.read(2 * samples * 2), "<i2")
+    np.testing.assert_array_equal(pairs, dn[0].ravel())
+    assert [offsets[i] - offsets[4] for i in range(9) if i != 4] == [
+        i * burst_bytes for i in range(9) if i != 4
+    ]
+
+
+def test_sparse_refuses_zip(tmp_path: Path, source: list[TopsBurst]) -> None:
+    bs = [_crop(b, np.timedelta64(0, "ns")) for b in source]
+    swath = SafeSwath(
+        "IW1", "VV", bs, [None, np.zeros((bs[1].geometry.lines, WIDTH), np.complex64)]
+    )
+    with pytest.raises(InvalidInput) as exc:
+        write_safe(
+            TEMPLATE, tmp_path, [swath], orbit=source[0].geometry.orbit, as_zip=True,
+            geolocate=ELLIPSOID,
+        )  # fmt: skip
+    assert exc.value.field == "as_zip" and "sparse" in str(exc.value)

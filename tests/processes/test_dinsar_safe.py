@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from gep.algorithms.sar.geometry import radar_times, rdr2geo
+from gep.algorithms.sar.geometry import geolocation, radar_times, rdr2geo
 from gep.algorithms.simulate.scene import MogiSource
 from gep.algorithms.simulate.tops import SimulatedTopsPair, crop_bursts, simulate_tops_pair
 from gep.io.safe_writer import SafeSwath, write_safe
@@ -38,6 +38,7 @@ ROME = (
     / "data/s1/S1A_IW_SLC__1SDV_20220104T170557_20220104T170624_041314_04E951_F1F1.SAFE"
 )
 TWELVE_DAYS = np.timedelta64(12 * 86400, "s")
+ELLIPSOID = geolocation(0.0)
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +61,7 @@ def products(tmp_path_factory: pytest.TempPathFactory) -> tuple[SimulatedTopsPai
         for bursts, data, orbit, shift in acquisitions:
             write_safe(
                 ROME, root / folder, [SafeSwath("IW1", "VV", bursts, data)], orbit=orbit,
-                time_shift=shift, scale=200.0, as_zip=as_zip,
+                time_shift=shift, scale=200.0, as_zip=as_zip, geolocate=ELLIPSOID,
             )  # fmt: skip
     # each acquisition cut into two consecutive products of one pass, a burst each
     (root / "slices").mkdir()
@@ -68,7 +69,7 @@ def products(tmp_path_factory: pytest.TempPathFactory) -> tuple[SimulatedTopsPai
         for k in range(2):
             write_safe(
                 ROME, root / "slices", [SafeSwath("IW1", "VV", bursts[k : k + 1], data[k : k + 1])],
-                orbit=orbit, time_shift=shift, scale=200.0, as_zip=True,
+                orbit=orbit, time_shift=shift, scale=200.0, as_zip=True, geolocate=ELLIPSOID,
             )  # fmt: skip
     return sim, root
 

@@ -100,9 +100,7 @@ def test_dinsar_publishes_products_that_match_the_truth(
     _check_result_item(c, job, items, tmp_path)
 
 
-def _check_result_item(
-    c: TestClient, job: str, items: dict[str, Any], tmp_path: Path
-) -> None:
+def _check_result_item(c: TestClient, job: str, items: dict[str, Any], tmp_path: Path) -> None:
     """The dinsar result as STAC clients find it: in the ``dinsar`` collection, dated by the
     pair, carrying its platform and track, searchable by them, linked to its three inputs
     (the DEM once); the collection describes its assets; users cannot write into it."""
@@ -123,8 +121,7 @@ def _check_result_item(
         assert c.get(href).status_code == 200, href
     # searchable by track, platform and input, by CQL2 (text and JSON)
     track = (
-        f"\"sat:relative_orbit\" = {ref['sat:relative_orbit']} "
-        f"AND platform = '{ref['platform']}'"
+        f"\"sat:relative_orbit\" = {ref['sat:relative_orbit']} AND platform = '{ref['platform']}'"
     )
     r = c.get("/stac/search", params={"collections": "dinsar", "filter": track})
     assert job in [f["id"] for f in r.json()["features"]], r.text
@@ -132,7 +129,7 @@ def _check_result_item(
     body = {"collections": ["dinsar"], "filter-lang": "cql2-json", "filter": {
         "op": "a_contains", "args": [{"property": "gep:inputs"}, [SEC]]}}  # fmt: skip
     assert job in [f["id"] for f in c.post("/stac/search", json=body).json()["features"]]
-    other = f"\"sat:relative_orbit\" = {ref['sat:relative_orbit'] + 1}"
+    other = f'"sat:relative_orbit" = {ref["sat:relative_orbit"] + 1}'
     r = c.get("/stac/search", params={"collections": "dinsar", "filter": other})
     assert r.json()["features"] == [] and r.json()["numberMatched"] == 0
     # the service's collection: item_assets and summaries
@@ -150,8 +147,10 @@ def _check_result_item(
     from tests.support.stac_validation import assert_valid_stac
 
     checked = assert_valid_stac([item], tmp_path)
-    assert {"https://stac-extensions.github.io/sat/v1.0.0/schema.json",
-            "https://stac-extensions.github.io/processing/v1.2.0/schema.json"} <= set(checked)
+    assert {
+        "https://stac-extensions.github.io/sat/v1.0.0/schema.json",
+        "https://stac-extensions.github.io/processing/v1.2.0/schema.json",
+    } <= set(checked)
     planted = {**item, "id": "planted", "links": []}
     r = c.post("/stac/collections/dinsar/items", json=planted, headers=user)
     assert r.status_code in (403, 404), r.text

@@ -346,6 +346,4 @@ def _capped(req: SearchRequest) -> bool:
     """Whether ``req`` gets the default, capped count (``SearchRequest.count_cap``): on the
     first page only (the following pages of a search match the same items; a client paging
     through a big result does not pay for the count again)."""
-    return (
-        req.count_cap is not None and not req.count and not req.count_refused and not req.token
-    )
+    return req.count_cap is not None and not req.count and not req.count_refused and not req.token

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from gep.algorithms.sar.geometry import Dem, lonlat_to_radar
+from gep.algorithms.sar.geometry import Dem, geolocation, lonlat_to_radar
 from gep.algorithms.simulate.scene import REPEAT_DAYS, OkadaSource
 from gep.algorithms.simulate.tops import crop_bursts, secondary_bursts, simulate_tops_pair
 from gep.io.safe_writer import SafeSwath, write_safe
@@ -89,9 +89,9 @@ def _bursts_over(demo: TopsDemo) -> list[Any]:
             b.geometry, np.array([demo.lat]), np.array([demo.lon]), demo.height
         )
         lines.append((abs(float(line[0]) - b.geometry.lines / 2), b.index, float(sample[0])))
-    _, centre, sample = min(lines)
+    _, centre, at_sample = min(lines)
     first = max(0, min(centre - demo.bursts // 2, len(bursts) - demo.bursts))
-    sample0 = round(sample - demo.samples / 2)
+    sample0 = round(at_sample - demo.samples / 2)
     edge = 32  # samples zero-filled at each side, as ESA's bursts have
     cropped = crop_bursts(
         bursts, first, demo.bursts, sample0, demo.samples,
@@ -167,12 +167,12 @@ def build_tops_demo(
         write_safe(
             TEMPLATE, folder, [SafeSwath("IW1", "VV", sim.reference, sim.reference_data)],
             orbit=ref[0].geometry.orbit, time_shift=_days(REPEAT_DAYS * demo.cycles),
-            dem=demo.height, scale=SCALE, as_zip=True,
+            geolocate=geolocation(demo.height), scale=SCALE, as_zip=True,
         ),
         write_safe(
             TEMPLATE, folder, [SafeSwath("IW1", "VV", sim.secondary, sim.secondary_data)],
             orbit=sim.secondary_orbit, time_shift=_days(REPEAT_DAYS * (demo.cycles + 1)),
-            dem=demo.height, scale=SCALE, as_zip=True,
+            geolocate=geolocation(demo.height), scale=SCALE, as_zip=True,
         ),
     ]  # fmt: skip
     cache.write_text(json.dumps([z.name for z in zips]))

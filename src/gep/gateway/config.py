@@ -69,5 +69,3 @@ class GatewayConfig:
             denied |= {real, real.with_name(real.name + "-wal"), real.with_name(real.name + "-shm")}
             denied.add(real.with_name(real.name + "-journal"))
         object.__setattr__(self, "_denied", frozenset(denied))
-
-

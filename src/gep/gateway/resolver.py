@@ -37,6 +37,7 @@ PRIVATE_AREAS = frozenset({"quicklooks", "tmp", "cache"})
 #: the storage folder of job ``<id>``: ``jobs/<id>/…``, readable as the job is
 JOBS_AREA = "jobs"
 
+
 def job_folder(job_id: str) -> str:
     """The storage key prefix of a job's files (readable as the job is visible)."""
     return f"{JOBS_AREA}/{job_id}"

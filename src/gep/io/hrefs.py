@@ -125,8 +125,10 @@ def host_allowed(host: str, port: int | None, patterns: tuple[str, ...]) -> bool
             phost, pport = p.split(":")
         else:
             phost, pport = p, "*"
-        if phost and fnmatch.fnmatchcase(host, phost) and fnmatch.fnmatchcase(
-            str(port or ""), pport
+        if (
+            phost
+            and fnmatch.fnmatchcase(host, phost)
+            and fnmatch.fnmatchcase(str(port or ""), pport)
         ):
             return True
     return False

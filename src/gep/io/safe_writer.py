@@ -23,7 +23,7 @@ import re
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
@@ -36,14 +36,25 @@ from rasterio.crs import CRS
 from shapely.geometry import Polygon
 from shapely.ops import unary_union
 
-from gep.algorithms.sar.geometry import Dem, incidence_and_heading, rdr2geo
-from gep.algorithms.sar.orbit import interpolate_orbit_s, seconds_since
 from gep.core.errors import InvalidInput
 from gep.core.sar import SPEED_OF_LIGHT, StateVectors, TopsBurst
 from gep.io.orbit_files import DEFAULT_MARGIN_S
 from gep.io.sentinel1 import _open_product, _Product
 
 PathLike = str | os.PathLike[str]
+F64 = NDArray[np.float64]
+#: (orbit, seconds after its first vector, slant ranges in m) -> latitude, longitude, height,
+#: incidence and elevation angles (degrees): the geolocation grid's values. The caller gives
+#: it (``gep.algorithms.sar.geometry.geolocation(dem)``): radar geometry is science, a layer
+#: this reader/writer may not import.
+Geolocate = Callable[[StateVectors, F64, F64], tuple[F64, F64, F64, F64, F64]]
+
+
+def seconds_since(times: NDArray[np.datetime64], epoch: np.datetime64) -> F64:
+    """Float seconds since ``epoch``, from integer nanoseconds (no precision lost)."""
+    delta = np.asarray(times, dtype="datetime64[ns]") - np.asarray(epoch, dtype="datetime64[ns]")
+    return delta.astype("int64").astype("float64") * 1e-9
+
 
 #: bursts in one 12-day repeat cycle: the step of ESA's absolute burst id per cycle
 BURSTS_PER_CYCLE = 375_887
@@ -69,7 +80,9 @@ class SafeSwath:
     swath: str  # "IW1"
     polarisation: str  # "VV"
     bursts: list[TopsBurst]  # consecutive bursts in time order
-    data: list[NDArray[np.complex64]]  # one (lines_per_burst, samples) array per burst
+    # one (lines_per_burst, samples) array per burst; None: the burst's strips are not written
+    # (a sparse TIFF that reads as zeros there; see write_safe)
+    data: Sequence[NDArray[np.complex64] | None]
 
 
 @dataclass(frozen=True)
@@ -133,7 +146,7 @@ def _check(sw: SafeSwath) -> None:
                 "a swath share lines, samples and slant_range_time",
                 field="swaths",
             )
-        if np.shape(d) != (g.lines, g.samples):
+        if d is not None and np.shape(d) != (g.lines, g.samples):
             raise InvalidInput(
                 f"{where}: burst {i} data has shape {np.shape(d)}, expected "
                 f"(lines_per_burst, samples) = ({g.lines}, {g.samples})",
@@ -197,7 +210,7 @@ def _file_stem(prod: _Product, sw: SafeSwath, names: _Names, number: int) -> str
     )
 
 
-def _grid(sw: SafeSwath, orbit: StateVectors, dem: Dem | float) -> _Grid:
+def _grid(sw: SafeSwath, orbit: StateVectors, geolocate: Geolocate) -> _Grid:
     """Geolocation grid on the written geometry, so readers geolocate what was simulated."""
     bursts = sw.bursts
     g = bursts[0].geometry
@@ -209,14 +222,7 @@ def _grid(sw: SafeSwath, orbit: StateVectors, dem: Dem | float) -> _Grid:
     tau = g.slant_range_time + pixels / g.range_sampling_rate
     t = seconds_since(times, orbit.time[0])
     tt, rr = np.meshgrid(t, tau * SPEED_OF_LIGHT / 2, indexing="ij")
-    lat, lon, h, xyz = rdr2geo(tt, rr, orbit, dem)
-    incidence, _ = incidence_and_heading(xyz, orbit, tt)
-    p_sat, _ = interpolate_orbit_s(orbit, tt)
-    los = xyz - p_sat
-    cos_el = -np.einsum("...i,...i->...", los, p_sat) / (
-        np.linalg.norm(los, axis=-1) * np.linalg.norm(p_sat, axis=-1)
-    )
-    elevation = np.degrees(np.arccos(np.clip(cos_el, -1.0, 1.0)))
+    lat, lon, h, incidence, elevation = geolocate(orbit, tt, rr)
     return _Grid(lines, pixels, times, tau, lat, lon, h, incidence, elevation)
 
 
@@ -235,7 +241,8 @@ def _write_tiff(
         for j in range(len(grid.pixels))
     ]  # fmt: skip
     lim = float(np.iinfo(np.int16).max)
-    profile = {
+    sparse = any(d is None for d in sw.data)
+    profile: dict[str, object] = {
         "driver": "GTiff",
         "width": g.samples,
         "height": n * lpb,
@@ -247,14 +254,37 @@ def _write_tiff(
         "gcps": gcps,
         "crs": CRS.from_epsg(4326),
     }
+    if sparse:  # unwritten strips keep offset 0 and byte count 0; GDAL reads them as zeros
+        profile["sparse_ok"] = True
     with rasterio.open(path, "w", **profile) as ds:
         for i, d in enumerate(sw.data):
-            a = np.asarray(d) * scale
-            dn = np.clip(np.rint(a.real), -lim, lim) + 1j * np.clip(np.rint(a.imag), -lim, lim)
+            if d is None:
+                continue
+            a = np.asarray(d, dtype=np.complex64) * np.float32(scale)
+            dn = np.empty(a.shape, np.complex64)  # float32 parts: no complex128 copy of a burst
+            dn.real = np.clip(np.rint(a.real), -lim, lim)
+            dn.imag = np.clip(np.rint(a.imag), -lim, lim)
             window = rasterio.windows.Window(0, i * lpb, g.samples, lpb)
-            ds.write(dn.astype(np.complex64), 1, window=window)
+            ds.write(dn, 1, window=window)
     with rasterio.open(path) as ds:
-        return [int(ds.get_tag_item(f"BLOCK_OFFSET_0_{i * lpb}", "TIFF", bidx=1)) for i in range(n)]
+        found = [
+            int(ds.get_tag_item(f"BLOCK_OFFSET_0_{i * lpb}", "TIFF", bidx=1) or 0) for i in range(n)
+        ]
+    return _dense_offsets(found, [d is not None for d in sw.data], path, lpb * g.samples * 4)
+
+
+def _dense_offsets(
+    found: list[int], written: list[bool], path: Path, burst_bytes: int
+) -> list[int]:
+    """Written bursts: their real offsets. Unwritten ones have no bytes (TIFF offset 0); they get
+    the offset they would have in a dense file whose first burst starts where the first written
+    strip does — ESA's layout arithmetic, so the annotation reads like a full product's."""
+    real = [o for o, w in zip(found, written, strict=True) if w]
+    base = min(real) if real else path.stat().st_size
+    return [
+        o if w else base + i * burst_bytes
+        for i, (o, w) in enumerate(zip(found, written, strict=True))
+    ]
 
 
 def _template_annotation(prod: _Product, sw: SafeSwath) -> ElementTree.Element:
@@ -583,7 +613,7 @@ def write_safe(
     orbit: StateVectors,
     time_shift: np.timedelta64 = np.timedelta64(0, "ns"),
     absolute_orbit: int | None = None,
-    dem: Dem | float = 0.0,
+    geolocate: Geolocate,
     scale: float = 1.0,
     as_zip: bool = False,
 ) -> Path:
@@ -592,13 +622,29 @@ def write_safe(
     ``template`` is a real SAFE whose annotations give everything the simulation does not
     decide; ``time_shift`` moves its times that the bursts do not fix (FM-rate and Doppler
     lists, ANX time...), e.g. 12 days for a secondary made from a reference's template.
-    Digital numbers are ``round(data * scale)``, clipped to int16.
+    Digital numbers are ``round(data * scale)``, clipped to int16. ``geolocate`` fills the
+    geolocation grids (``gep.algorithms.sar.geometry.geolocation(dem)``).
+
+    A burst whose data is ``None`` is not written: the measurement TIFF is then sparse (GDAL's
+    ``SPARSE_OK``; its strips have offset and byte count 0 and read as zeros), so a full-size
+    swath with one burst of pixels costs that burst on disk — for tests that show processing
+    reads only the bursts it needs. Its annotation ``byteOffset`` is the one it would have in a
+    dense file (first written burst's offset + index x burst bytes): readers (xarray-sentinel,
+    :func:`gep.io.sentinel1_bursts.read_burst`) locate bursts by ``linesPerBurst``, not by
+    ``byteOffset``, and written bursts keep their true offsets. Such products cannot be zipped
+    (``as_zip``): the zip would have to hold every byte of the full-size TIFF.
     """
     if not swaths:
         raise InvalidInput("give at least one swath to write", field="swaths")
     keys = [(s.swath.upper(), s.polarisation.upper()) for s in swaths]
     if len(set(keys)) != len(keys):
         raise InvalidInput(f"each (swath, polarisation) once; got {keys}", field="swaths")
+    if as_zip and any(d is None for s in swaths for d in s.data):
+        raise InvalidInput(
+            "a swath with unwritten (None) bursts is a sparse TIFF; a zip would store its full "
+            "size (GB of zeros): write it as a .SAFE folder (as_zip=False) or give every burst",
+            field="as_zip",
+        )
     swaths = [
         SafeSwath(s.swath.upper(), s.polarisation.upper(), list(s.bursts), list(s.data))
         for s in swaths
@@ -629,7 +675,7 @@ def write_safe(
         grids: list[_Grid] = []
         for sw, key in zip(swaths, keys, strict=True):
             stem = _file_stem(prod, sw, names, numbers[key])
-            grid = _grid(sw, orbit, dem)
+            grid = _grid(sw, orbit, geolocate)
             tiff = safe / "measurement" / f"{stem}.tiff"
             offsets = _write_tiff(tiff, sw, grid, scale)
             xml = safe / "annotation" / f"{stem}.xml"

@@ -35,7 +35,6 @@ RENDER_EXT = "https://stac-extensions.github.io/render/v2.0.0/schema.json"
 WEB_MAP_LINKS_EXT = "https://stac-extensions.github.io/web-map-links/v1.2.0/schema.json"
 
 
-
 @dataclass
 class Described:
     """What publication adds to the item beside its assets (changed in place)."""
@@ -44,8 +43,6 @@ class Described:
     properties: dict[str, Any] = field(default_factory=dict)
     #: the ``stac_extensions`` the added fields use
     extensions: list[str] = field(default_factory=list)
-
-
 
 
 def describe_results(

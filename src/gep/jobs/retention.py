@@ -179,9 +179,7 @@ class Retention:
             if not _stopped(stop):
                 self._sweep_results(report, policy, stop, cid, only=process_id)
         if default is not None and not _stopped(stop):
-            self._sweep_results(
-                report, default, stop, RESULTS_COLLECTION, others=sorted(services)
-            )
+            self._sweep_results(report, default, stop, RESULTS_COLLECTION, others=sorted(services))
         results = {cid for cid, _ in services.values()} | {RESULTS_COLLECTION}
         for cid, other in sorted(report.policies.items()):
             if cid not in results and not _stopped(stop):

@@ -38,6 +38,7 @@ MEDIA_TYPES = (
     "application/cwl",
 )
 
+
 class AssetRef(BaseModel):
     """A ``File``/``Directory`` input: a catalogue item and which of its assets."""
 
@@ -435,9 +436,7 @@ def container_runtime(setting: str) -> str:
     if setting in {r.value for r in Runtime} - {Runtime.UNAVAILABLE.value}:
         return setting
     if setting != "auto":
-        raise ValueError(
-            f"GEP_CWL_RUNTIME={setting!r}: use auto, docker, podman, bwrap or none"
-        )
+        raise ValueError(f"GEP_CWL_RUNTIME={setting!r}: use auto, docker, podman, bwrap or none")
     for engine in ("docker", "podman"):
         if shutil.which(engine):
             try:
@@ -450,7 +449,7 @@ def container_runtime(setting: str) -> str:
 
 
 def _cwl_class(spec: Any) -> str:
-    """"File" or "Directory" when an input takes one (or a list of them); "" otherwise."""
+    """ "File" or "Directory" when an input takes one (or a list of them); "" otherwise."""
     cwl_type = spec.get("type") if isinstance(spec, dict) else spec
     if isinstance(cwl_type, list):
         cwl_type = next((t for t in cwl_type if t != "null"), "")

@@ -54,6 +54,7 @@ ITEM_TTL_S = 5.0
 #: resolved items kept at most (least recently used dropped first)
 ITEM_CACHE_SIZE = 1024
 
+
 def is_raster_asset(asset: Mapping[str, Any]) -> bool:
     """A GeoTIFF/COG or JPEG 2000 asset (:func:`gep.core.media.is_raster`)."""
     return is_raster(asset.get("type"), urlsplit(str(asset.get("href") or "")).path)

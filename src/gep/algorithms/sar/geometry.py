@@ -9,6 +9,7 @@ same way the simulator put it in; the test of the chain is then a test of everyt
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -316,3 +317,27 @@ def lonlat_to_radar(
     line = (t - t0) / geom.azimuth_time_interval
     sample = (rng - geom.near_range) / geom.range_pixel_spacing
     return np.asarray(line), np.asarray(sample)
+
+
+#: (orbit, seconds after its first vector, slant ranges in m) -> latitude, longitude, height,
+#: incidence and elevation angles (degrees), shaped like the inputs: what a SAFE annotation's
+#: geolocation grid holds (``gep.io.safe_writer`` takes one, being unable to import this layer)
+Geolocate = Callable[[StateVectors, F64, F64], tuple[F64, F64, F64, F64, F64]]
+
+
+def geolocation(dem: Dem | float) -> Geolocate:
+    """A :data:`Geolocate` on ``dem``: rdr2geo, the ellipsoid incidence, and the elevation
+    angle (between the line of sight and the satellite's nadir)."""
+
+    def geolocate(orbit: StateVectors, t: F64, rng: F64) -> tuple[F64, F64, F64, F64, F64]:
+        lat, lon, h, xyz = rdr2geo(t, rng, orbit, dem)
+        incidence, _ = incidence_and_heading(xyz, orbit, t)
+        p_sat, _ = interpolate_orbit_s(orbit, np.asarray(t, "float64"))
+        los = xyz - p_sat
+        cos_el = -np.einsum("...i,...i->...", los, p_sat) / (
+            np.linalg.norm(los, axis=-1) * np.linalg.norm(p_sat, axis=-1)
+        )
+        elevation = np.degrees(np.arccos(np.clip(cos_el, -1.0, 1.0)))
+        return lat, lon, h, incidence, elevation
+
+    return geolocate
