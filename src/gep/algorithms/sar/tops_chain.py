@@ -286,6 +286,12 @@ def _pooled(refinements: list[Refinement]) -> Refinement:
     return Refinement(az, rg, int(n.sum()), err_az, err_rg)
 
 
+def _runs(rows: NDArray[np.bool_]) -> list[tuple[int, int]]:
+    """[start, stop) of each run of True."""
+    edges = np.flatnonzero(np.diff(np.r_[0, rows.astype(np.int8), 0]))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+
 def _resample(
     prep: _Prepared,
     az_extra: float,
@@ -294,23 +300,37 @@ def _resample(
     rows: NDArray[np.bool_] | None = None,
 ) -> C64:
     """The secondary on the reference window, ramp restored where it now lies; only the
-    reference lines ``rows`` selects when given (the burst overlaps, for ESD), zero elsewhere."""
-    az = prep.geo.azimuth_offset + np.float32(az_extra)
-    rg = prep.geo.range_offset + np.float32(rg_extra)
-    # the resampler's output has its input's shape: work on a canvas holding both windows
-    nl, ns = az.shape
+    reference lines ``rows`` selects when given (the burst overlaps, for ESD), zero elsewhere:
+    each run of them is resampled from just the secondary lines it needs."""
+    nl, ns = prep.geo.azimuth_offset.shape
+    out = np.zeros((nl, ns), np.complex64)
+    for r0, r1 in [(0, nl)] if rows is None else _runs(rows):
+        out[r0:r1] = _resample_rows(prep, az_extra, rg_extra, deramp, r0, r1)
+    return out
+
+
+def _resample_rows(
+    prep: _Prepared, az_extra: float, rg_extra: float, deramp: bool, r0: int, r1: int
+) -> C64:
+    az = prep.geo.azimuth_offset[r0:r1] + np.float32(az_extra)
+    rg = prep.geo.range_offset[r0:r1] + np.float32(rg_extra)
     sh, sw = prep.sec_bb.shape
-    canvas = np.zeros((max(nl, sh), max(ns, sw)), np.complex64)
-    canvas[:sh, :sw] = prep.sec_bb
+    # the secondary lines these rows map to, with the interpolator's reach
+    lo = max(int(np.floor(np.nanmin(az))) + r0 - 8, 0)
+    hi = min(int(np.ceil(np.nanmax(az))) + r1 + 8, sh)
+    # the resampler's output has its input's shape: work on a canvas holding both
+    n, ns = az.shape
+    canvas = np.zeros((max(n, hi - lo), max(ns, sw)), np.complex64)
+    canvas[: hi - lo, :sw] = prep.sec_bb[lo:hi]
     az_c = np.full(canvas.shape, np.nan, np.float32)
     rg_c = np.full(canvas.shape, np.nan, np.float32)
-    keep = slice(None) if rows is None else rows
-    az_c[:nl, :ns][keep], rg_c[:nl, :ns][keep] = az[keep], rg[keep]
-    out = resample(canvas, az_c, rg_c)[:nl, :ns]
+    az_c[:n, :ns] = az + np.float32(r0 - lo)  # relative to the canvas's first line
+    rg_c[:n, :ns] = rg
+    out = resample(canvas, az_c, rg_c)[:n, :ns]
     if deramp:
         sl0, ss0, _, _ = prep.pair.plan.secondary_window
-        idx = np.arange(nl, dtype=np.int64) if rows is None else np.flatnonzero(rows)
-        out[idx] = reramp_at(out[idx], prep.pair.plan.secondary, (sl0, ss0), az[idx], rg[idx], idx)
+        idx = np.arange(r0, r1, dtype=np.int64)
+        out = reramp_at(out, prep.pair.plan.secondary, (sl0, ss0), az, rg, idx)
     return out
 
 
