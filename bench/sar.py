@@ -11,7 +11,10 @@ Sections (each also runs alone; see its module):
    time and share of pixels off by 2πk (target: ≤ 15 s, ≤ 0.2 %);
 3. ``sar_okada``: Okada evaluations/s by GEP and cutde (target: ≥ 10 M points/s);
 4. ``sar_dinsar``: the dinsar chain end to end on a burst-sized pair (target: everything but
-   unwrapping and geocoding ≤ 5 s).
+   unwrapping and geocoding ≤ 5 s);
+5. ``sar_tops``: a real-layout IW pair — SAFE zips, 3 bursts × 1 sub-swath — end to end
+   (read, deramp, coregister, ESD, interferogram, unwrap, geocode; target ≤ 30 s), beside the
+   debursted chain of section 4.
 
 ``--small`` runs every section on small inputs (a smoke test of the script, not figures).
 """
@@ -32,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import sar_dinsar
 import sar_kernels
 import sar_okada
+import sar_tops
 import sar_unwrap
 
 
@@ -87,6 +91,11 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  {'everything but unwrapping and geocoding':<40} {din['chain_s']:6.2f} s")
     print(f"  {'whole chain':<40} {din['with_unwrap_and_geocode_s']:6.2f} s")
 
+    print("\n== 5. real-layout IW pair (TOPS bursts from SAFE zips) ==")
+    tops = sar_tops.run(samples=shape[1], bursts=3)
+    figures["tops"] = tops
+    sar_tops.print_report(tops)
+
     print("\n== targets ==")
     rows = [
         *[
@@ -97,6 +106,7 @@ def main(argv: list[str] | None = None) -> None:
         ("unwrapping 2048², GEP wrong pixels", unw["gep"]["wrong_pct"], 0.2, "%"),
         ("Okada", oka["gep_points_per_s"] / 1e6, 10.0, "M points/s (at least)"),
         ("burst pair, all but unwrapping and geocoding", din["chain_s"], 5.0, "s"),
+        ("IW pair, 3 bursts x 1 sub-swath, end to end", tops["total_s"], 30.0, "s"),
     ]
     for name, value, target, unit in rows:
         ok = value >= target if "at least" in unit else value <= target

@@ -9,6 +9,7 @@ burst selection and TOPS processing as any product.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,10 +18,14 @@ from typing import Any
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from gep.algorithms.sar.geometry import geolocation, radar_times, rdr2geo
 from gep.algorithms.simulate.scene import MogiSource
 from gep.algorithms.simulate.tops import SimulatedTopsPair, crop_bursts, simulate_tops_pair
+from gep.cli import job_cmds
+from gep.cli.main import app as cli
+from gep.client import GepClient
 from gep.io.safe_writer import SafeSwath, write_safe
 from gep.io.sentinel1_bursts import tops_bursts
 from gep.io.sentinel1_stac import safe_item
@@ -171,7 +176,19 @@ def test_a_harvested_safe_folder_pair_reads_only_the_bursts_over_the_area(
         g.orbit, 0.0,
     )  # fmt: skip
     aoi = [float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max())]
-    out = _run(client, {"reference": ids[0], "secondary": ids[1], "aoi": aoi}, ADMIN_HEADERS)
+    # submitted from the command line, as a scientist would
+    job_cmds.CLIENT_FACTORY[:] = [lambda: GepClient(http=client)]
+    try:
+        r = CliRunner().invoke(
+            cli,
+            ["jobs", "submit", "dinsar", "--input", f"reference={ids[0]}",
+             "--input", f"secondary={ids[1]}", "--input", f"aoi={json.dumps(aoi)}", "--watch"],
+        )  # fmt: skip
+    finally:
+        job_cmds.CLIENT_FACTORY.clear()
+    assert r.exit_code == 0, r.output
+    job = r.output.splitlines()[0].strip()
+    out = client.get(f"/jobs/{job}/results", headers=ADMIN_HEADERS).json()
     read = out["input_bytes_read"]["value"]
     one_burst = 2 * 1501 * 400 * 4
     assert read["total"] <= 1.2 * one_burst, read  # of 2 bursts per product
