@@ -268,6 +268,7 @@ def _form_safe(
         unwrap_method=inputs.unwrap_method,
         reference_lonlat=(point[0], point[1]) if point is not None else None,
         grid=grid,
+        bounds=info.area.bounds,
         progress=progress,
     )  # fmt: skip
     del pairs

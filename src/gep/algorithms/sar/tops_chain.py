@@ -500,6 +500,36 @@ def _grid_for(
     return GeoGrid.covering(np.concatenate(lats), np.concatenate(lons), step)
 
 
+#: the smallest output grid (nodes a side) an area is widened to: unwrapping needs room
+MIN_GRID = 48
+
+
+def crop_grid(grid: GeoGrid, bounds: tuple[float, float, float, float]) -> GeoGrid:
+    """The nodes of ``grid`` inside ``bounds`` (widened to :data:`MIN_GRID` nodes a side)."""
+    w, s, e, n = bounds
+    step_lat = abs(grid.dlat)
+    i0, i1 = int(np.ceil((grid.lat0 - n) / step_lat)), int(np.floor((grid.lat0 - s) / step_lat))
+    j0, j1 = int(np.ceil((w - grid.lon0) / grid.dlon)), int(np.floor((e - grid.lon0) / grid.dlon))
+    i0, i1 = max(i0, 0), min(i1, grid.rows - 1)
+    j0, j1 = max(j0, 0), min(j1, grid.cols - 1)
+    if i1 < i0 or j1 < j0:
+        raise InvalidInput("the area to process lies outside the bursts", field="inputs.aoi")
+
+    def widen(a: int, b: int, size: int) -> tuple[int, int]:
+        if b - a + 1 >= min(MIN_GRID, size):
+            return a, b
+        mid = (a + b) // 2
+        a = max(0, min(mid - MIN_GRID // 2, size - MIN_GRID))
+        return a, min(size - 1, a + MIN_GRID - 1)
+
+    i0, i1 = widen(i0, i1, grid.rows)
+    j0, j1 = widen(j0, j1, grid.cols)
+    return GeoGrid(
+        grid.lat0 + i0 * grid.dlat, grid.lon0 + j0 * grid.dlon, grid.dlat, grid.dlon,
+        i1 - i0 + 1, j1 - j0 + 1,
+    )  # fmt: skip
+
+
 def tops_dinsar(
     pairs: Sequence[BurstPair],
     dem: Dem | float,
@@ -511,12 +541,17 @@ def tops_dinsar(
     reference_lonlat: tuple[float, float] | None = None,
     spacing: float | None = None,
     grid: GeoGrid | None = None,
+    bounds: tuple[float, float, float, float] | None = None,
     refine_azimuth: bool = True,
     esd: bool = True,
     deramp: bool = True,
     progress: Progress = _noop,
 ) -> TopsDinsarResult:
     """Run the burst chain (see the module docstring); ``looks`` are (azimuth, range).
+
+    The output grid is ``grid``, else the one covering the bursts, cut to ``bounds``
+    (west, south, east, north: the area asked for, which the DEM covers) when given: the
+    bursts' lines beyond the area are read for ESD, not published.
 
     ``refine_azimuth=False`` keeps only the range part of the cross-correlation refinement
     (the orbits alone place the secondary in azimuth, for ESD to correct), ``esd=False`` skips
@@ -588,6 +623,8 @@ def tops_dinsar(
     progress(0.65, "geocoding and merging the sub-swaths")
     geoms = [s[0] for s in stitched.values()]
     out_grid = grid or _grid_for(geoms, dem, looks, spacing)
+    if grid is None and bounds is not None:
+        out_grid = crop_grid(out_grid, bounds)
     shape = (out_grid.rows, out_grid.cols)
     z_sum = np.zeros(shape, np.complex128)
     coh_sum = np.zeros(shape)
