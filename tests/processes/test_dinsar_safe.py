@@ -133,7 +133,12 @@ def test_uploaded_safe_zips_make_an_interferogram(
         item = r.json()
         assert item["properties"]["sar:product_type"] == "SLC"
         refs.append(f"{item['collection']}/{item['id']}")
-    out = _run(client, {"reference": refs[0], "secondary": refs[1]}, alice)
+    # the pair search finds the secondary for the reference, and what it suggests runs
+    found = client.get("/insar/pairs", params={"reference": refs[0]}, headers=alice)
+    assert found.status_code == 200, found.text
+    (pair,) = found.json()["pairs"]
+    assert pair["dinsar_inputs"] == {"reference": refs[0], "secondary": refs[1]}
+    out = _run(client, pair["dinsar_inputs"], alice)
     assert _rmse_mm(client, sim, out) <= 3.0
     coreg = out["coregistration"]["value"]
     assert abs(coreg["azimuth_refinement_px"] + coreg["esd_shift_px"] - 0.0123) <= 0.002
@@ -249,3 +254,33 @@ def test_an_area_across_a_slice_boundary_takes_bursts_from_both_slices(
     )
     assert bad.status_code == 400, bad.text
     assert "reference_slices[0]" in bad.json()["detail"]
+
+
+def test_the_demo_pair_is_two_safe_zips_either_side_of_amatrice(tmp_path: Path) -> None:
+    """``gep demo seed``'s Sentinel-1 pair (cut to 400 samples here): ordinary SAFE zips of
+    one track, 12 days apart around 24 August 2016, over the fault, written once."""
+    from dataclasses import replace
+
+    from shapely.geometry import Point, shape
+
+    from gep.demo.sentinel1 import AMATRICE, build_tops_demo
+
+    small = replace(AMATRICE, samples=400, name="amatrice-small")
+    items = build_tops_demo(tmp_path, demo=small, log=lambda m: None)
+    ref, sec, dem = items
+    assert (ref["collection"], sec["collection"], dem["collection"]) == (
+        "sentinel-1-slc", "sentinel-1-slc", "gep-dem",
+    )  # fmt: skip
+    assert ref["properties"]["datetime"].startswith("2016-08-15")
+    assert sec["properties"]["datetime"].startswith("2016-08-27")
+    for item in (ref, sec):
+        p = item["properties"]
+        assert p["sat:relative_orbit"] == 117 and p["sar:product_type"] == "SLC"
+        assert item["assets"]["product"]["type"] == "application/zip"
+        assert shape(item["geometry"]).distance(Point(small.source.lon, small.source.lat)) < 0.1
+    zips = sorted((tmp_path / "s1").glob("*.zip"))
+    assert len(zips) == 2
+    stamps = [z.stat().st_mtime_ns for z in zips]
+    again = build_tops_demo(tmp_path, demo=small, log=lambda m: pytest.fail(m))
+    assert [i["id"] for i in again] == [i["id"] for i in items]
+    assert [z.stat().st_mtime_ns for z in zips] == stamps
