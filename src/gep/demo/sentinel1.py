@@ -43,7 +43,6 @@ TEMPLATE = (
     / "S1A_IW_SLC__1SDV_20220104T170557_20220104T170624_041314_04E951_F1F1.SAFE"
 )
 S1_COLLECTION = "sentinel-1-slc"
-DEM_COLLECTION = "gep-dem"
 #: digital numbers = simulated amplitude × SCALE (real IW SLCs hold a few hundred)
 SCALE = 200.0
 
@@ -110,6 +109,7 @@ def _days(days: float) -> np.timedelta64:
 
 def _dem_item(demo: TopsDemo, folder: Path) -> dict[str, Any]:
     """A flat DEM at the simulated terrain height, so dinsar flattens what was simulated."""
+    from gep.demo.sar import _dem_item as dem_item
     from gep.demo.sar import _write_dem_tiff
 
     step = 1 / 1200
@@ -119,29 +119,11 @@ def _dem_item(demo: TopsDemo, folder: Path) -> dict[str, Any]:
     path = folder / f"{demo.name}-flat-dem.tif"
     if not path.exists():
         _write_dem_tiff(path, dem)
-    w, s, e, n = dem.bounds
-    return {
-        "type": "Feature",
-        "stac_version": "1.1.0",
-        "id": f"{demo.name}-flat-dem",
-        "collection": DEM_COLLECTION,
-        "geometry": {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]},
-        "bbox": [w, s, e, n],
-        "properties": {
-            "datetime": "2016-08-01T00:00:00Z",
-            "title": f"{demo.title}: flat {demo.height:.0f} m terrain (ellipsoidal heights)",
-            "gep:simulated": True,
-        },
-        "links": [],
-        "assets": {
-            "dem": {
-                "href": path.resolve().as_uri(),
-                "type": "image/tiff; application=geotiff",
-                "roles": ["data"],
-                "title": "Heights (m above the ellipsoid)",
-            }
-        },
-    }
+    title = f"{demo.title}: flat {demo.height:.0f} m terrain (ellipsoidal heights)"
+    item = dem_item(f"{demo.name}-flat-dem", title, path, dem.bounds, True)
+    item["properties"]["datetime"] = "2016-08-01T00:00:00Z"
+    item["assets"]["dem"]["title"] = "Heights (m above the ellipsoid)"
+    return item
 
 
 def build_tops_demo(
