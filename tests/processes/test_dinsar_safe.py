@@ -206,6 +206,15 @@ def test_a_harvested_safe_folder_pair_reads_only_the_bursts_over_the_area(
     assert _rmse_mm(client, sim, out) <= 3.0
 
 
+def _collection(cid: str) -> dict[str, Any]:
+    return {
+        "type": "Collection", "stac_version": "1.1.0", "id": cid, "license": "other",
+        "description": cid, "links": [],
+        "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]},
+                   "temporal": {"interval": [[None, None]]}},
+    }  # fmt: skip
+
+
 def _area_across_bursts(sim: SimulatedTopsPair) -> list[float]:
     """A box over the end of the first burst and the start of the second."""
     first, second = sim.reference[0].geometry, sim.reference[1].geometry
@@ -225,13 +234,7 @@ def test_an_area_across_a_slice_boundary_takes_bursts_from_both_slices(
         item = safe_item(path)
         item["collection"] = "s1-slices"
         items.append(item)
-    collection = {
-        "type": "Collection", "stac_version": "1.1.0", "id": "s1-slices", "license": "other",
-        "description": "slices", "links": [],
-        "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]},
-                   "temporal": {"interval": [[None, None]]}},
-    }  # fmt: skip
-    post_catalogue(client, [collection], items)
+    post_catalogue(client, [_collection("s1-slices")], items)
     ids = [f"s1-slices/{i['id']}" for i in items]  # sorted by name: by start time
     ref_a, ref_b, sec_a, sec_b = ids
     inputs = {
@@ -284,3 +287,39 @@ def test_the_demo_pair_is_two_safe_zips_either_side_of_amatrice(tmp_path: Path) 
     again = build_tops_demo(tmp_path, demo=small, log=lambda m: pytest.fail(m))
     assert [i["id"] for i in again] == [i["id"] for i in items]
     assert [z.stat().st_mtime_ns for z in zips] == stamps
+
+
+def test_coin_on_safe_zips_maps_coherence_and_no_intensity_change(
+    client: TestClient, products: tuple[SimulatedTopsPair, Path]
+) -> None:
+    """The simulated pair changes no backscatter: the ratio is ~0 dB, and the coherence is
+    the simulated one."""
+    sim, root = products
+    items = []
+    for path in sorted((root / "safe").glob("*.SAFE")):
+        item = safe_item(path)
+        item["collection"] = "s1-coin"
+        items.append(item)
+    post_catalogue(client, [_collection("s1-coin")], items)
+    ids = [f"s1-coin/{i['id']}" for i in items]
+    r = client.post(
+        "/processes/coin/execution",
+        json={"inputs": {"reference": ids[0], "secondary": ids[1]}},
+        headers={"Prefer": "respond-async"},
+    )
+    assert r.status_code == 201, r.text
+    job = r.json()["jobID"]
+    status = wait_for_job(client, job, timeout_s=240)
+    assert status["status"] == "successful", client.get(f"/jobs/{job}/logs").json()
+    out = client.get(f"/jobs/{job}/results").json()
+    with open_result(client, out["intensity_ratio"]) as src:
+        ratio = src.read(1)
+    with open_result(client, out["coherence"]) as src:
+        coh = src.read(1)
+        rows, cols = np.indices(coh.shape)
+        xs, ys = src.transform @ (cols + 0.5, rows + 0.5)
+    ok = np.isfinite(coh) & np.isfinite(ratio)
+    assert ok.sum() > 2000
+    assert abs(float(np.median(ratio[ok]))) < 0.3
+    truth = sim.fields.coherence_at(np.asarray(ys), np.asarray(xs))
+    assert float(np.median(np.abs(coh - truth)[ok])) < 0.1

@@ -197,12 +197,14 @@ def test_mixed_and_foreign_items_are_refused(safes: dict[str, dict[str, Any]]) -
     _refused(_inputs(), foreign, "inputs.reference", "not a GEP SLC product", "SAFE")
 
 
-def test_coin_refuses_safe_pairs_and_sbas_networks_take_them(
+def test_coin_and_sbas_networks_take_safe_pairs(
     safes: dict[str, dict[str, Any]],
 ) -> None:
     items = {"reference": safes["ref"], "secondary": safes["sec"]}
-    with pytest.raises(InvalidInput, match="not supported yet"):
-        Coin().preflight(_inputs(), items)
+    Coin().preflight(_inputs(), items)  # the same checks as dinsar's
+    bad = {"reference": safes["ref"], "secondary": safes["track"]}
+    with pytest.raises(InvalidInput, match="track"):
+        Coin().preflight(_inputs(), bad)
     third = copy.deepcopy(safes["sec"])
     third["id"] += "-28"
     for key in ("datetime", "start_datetime", "end_datetime"):

@@ -7,34 +7,25 @@ COG and a PNG.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from pydantic import BaseModel
 
-from gep.algorithms.sar.coin import coin
-from gep.algorithms.sar.geocode import geocode, scene_grid
-from gep.core.errors import InvalidInput
+from gep.algorithms.sar.coin import CoinResult, coin, power_db
+from gep.algorithms.sar.geocode import GeoGrid, geocode, scene_grid
+from gep.algorithms.sar.pair import PairBaseline
+from gep.algorithms.sar.tops_chain import tops_dinsar
 from gep.core.media import COG, PNG
 from gep.core.render import COHERENCE, RenderHint, RenderKind
 from gep.io.writers import GEOGRAPHIC, bounds_footprint, write_cog, write_png_map
 from gep.processes.base import Process, ProcessContext
-from gep.processes.s1_inputs import pair_kind
+from gep.processes.s1_inputs import load_safe_pair, pair_kind
 from gep.processes.sar_common import PairInputs, check_items, load_pair
 
-#: coin compares full-resolution coregistered SLCs; the burst chain (``tops_dinsar``) gives
-#: only geocoded multilooked layers, so Sentinel-1 SAFE pairs are refused rather than mapped
-#: with an intensity change the chain never computed
-SAFE_NOT_SUPPORTED = (
-    "coin on Sentinel-1 SAFE items is not supported yet (it needs the coregistered "
-    "full-resolution bursts, which the TOPS chain does not return); use GEP SLC products "
-    "('gep-slc'), or dinsar, whose coherence layer covers SAFE pairs"
-)
-
-
-def _refuse_safe(items: dict[str, dict[str, Any]]) -> None:
-    if pair_kind(items) == "safe":
-        raise InvalidInput(SAFE_NOT_SUPPORTED, field="inputs.reference")
+Progress = Callable[[float, str], None]
 
 
 class CoinOutputs(BaseModel):
@@ -83,14 +74,10 @@ class Coin(Process):
     }
 
     def preflight(self, inputs: Any, items: dict[str, dict[str, Any]]) -> None:
-        _refuse_safe(items)
         check_items(inputs, items)
 
     def execute(self, ctx: ProcessContext, inputs: PairInputs) -> CoinOutputs:
         ctx.progress(2, "staging the pair")
-        _refuse_safe({"reference": ctx.stage(inputs.reference)[0],
-                      "secondary": ctx.stage(inputs.secondary)[0]})  # fmt: skip
-        ref, sec, ref_geom, sec_geom, dem, baseline = load_pair(ctx, inputs)
         looks = (inputs.looks_azimuth, inputs.looks_range)
 
         def progress(fraction: float, message: str) -> None:
@@ -98,44 +85,20 @@ class Coin(Process):
             ctx.logger.info("%d%% %s", percent, message)  # each step also stays in the log
             ctx.progress(percent, message)
 
-        result = coin(
-            ref, sec, ref_geom, sec_geom, dem, looks=looks,
-            coherence_window=tuple(inputs.coherence_window) if inputs.coherence_window else None,  # type: ignore[arg-type]
-            progress=progress,
-        )  # fmt: skip
-        del ref, sec
-        ctx.progress(82, "geocoding")
-        grid, line, sample = scene_grid(ref_geom, dem, looks)
+        items = {role: ctx.stage(getattr(inputs, role))[0] for role in ("reference", "secondary")}
+        if pair_kind(items) == "safe":
+            grid, geo, rgb8, baseline = _coin_safe(ctx, inputs, looks, progress)
+        else:
+            grid, geo, rgb8, baseline = _coin_slc(ctx, inputs, looks, progress)
         layers = {
-            "coherence": ("Coherence", "coherence", "gray", result.coherence, 0.0, 1.0),
-            "intensity_pre": (
-                "Pre-event intensity",
-                "dB",
-                "gray",
-                result.intensity_pre,
-                None,
-                None,
-            ),
-            "intensity_post": (
-                "Post-event intensity",
-                "dB",
-                "gray",
-                result.intensity_post,
-                None,
-                None,
-            ),
-            "intensity_ratio": (
-                "Intensity ratio post/pre",
-                "dB",
-                "RdBu_r",
-                result.intensity_ratio,
-                -6.0,
-                6.0,
-            ),
+            "coherence": ("Coherence", "coherence", "gray", 0.0, 1.0),
+            "intensity_pre": ("Pre-event intensity", "dB", "gray", None, None),
+            "intensity_post": ("Post-event intensity", "dB", "gray", None, None),
+            "intensity_ratio": ("Intensity ratio post/pre", "dB", "RdBu_r", -6.0, 6.0),
         }
         hrefs: dict[str, str] = {}
-        for key, (title, unit, cmap, data, vmin, vmax) in layers.items():
-            g = geocode(data, line, sample, looks)
+        for key, (title, unit, cmap, vmin, vmax) in layers.items():
+            g = geo[key]
             if vmin is None or vmax is None:
                 finite = g[np.isfinite(g)]
                 vmin, vmax = (
@@ -152,11 +115,6 @@ class Coin(Process):
                 geographic=True,
             )  # fmt: skip
             ctx.add_asset(f"{key}_png", png, PNG, ["overview", "visual"], f"{title} quicklook")
-        rgb_radar = result.rgb()
-        rgb = np.stack(
-            [geocode(b.astype("float32"), line, sample, looks, order=0) for b in rgb_radar]
-        )
-        rgb8 = np.where(np.isfinite(rgb), rgb, 0).astype(np.uint8)
         cog = ctx.output_dir / "rgb.tif"
         write_cog(
             cog, rgb8, GEOGRAPHIC, grid.transform, nodata=None,
@@ -182,3 +140,55 @@ class Coin(Process):
             perpendicular_baseline=round(baseline.perpendicular, 2),
             temporal_baseline=round(baseline.temporal_days, 3),
         )
+
+
+Layers = dict[str, NDArray[np.float32]]
+
+
+def _coin_slc(
+    ctx: ProcessContext, inputs: PairInputs, looks: tuple[int, int], progress: Progress
+) -> tuple[GeoGrid, Layers, NDArray[np.uint8], PairBaseline]:
+    """A GEP SLC pair: coin in radar geometry, then every layer geocoded."""
+    ref, sec, ref_geom, sec_geom, dem, baseline = load_pair(ctx, inputs)
+    result = coin(
+        ref, sec, ref_geom, sec_geom, dem, looks=looks,
+        coherence_window=tuple(inputs.coherence_window) if inputs.coherence_window else None,  # type: ignore[arg-type]
+        progress=progress,
+    )  # fmt: skip
+    del ref, sec
+    ctx.progress(82, "geocoding")
+    grid, line, sample = scene_grid(ref_geom, dem, looks)
+    geo = {
+        key: geocode(getattr(result, key), line, sample, looks)
+        for key in ("coherence", "intensity_pre", "intensity_post", "intensity_ratio")
+    }
+    rgb = np.stack(
+        [geocode(b.astype("float32"), line, sample, looks, order=0) for b in result.rgb()]
+    )
+    return grid, geo, np.where(np.isfinite(rgb), rgb, 0).astype(np.uint8), baseline
+
+
+def _coin_safe(
+    ctx: ProcessContext, inputs: PairInputs, looks: tuple[int, int], progress: Progress
+) -> tuple[GeoGrid, Layers, NDArray[np.uint8], PairBaseline]:
+    """A Sentinel-1 SAFE pair: the burst chain's coregistered, stitched and geocoded
+    coherence and powers (no filter, no unwrapping), compared on the map grid."""
+    pairs, dem, info = load_safe_pair(ctx, inputs)
+    result = tops_dinsar(
+        pairs, dem, looks=looks, alpha=0.0, unwrap=False, bounds=info.area.bounds,
+        progress=progress,
+    )  # fmt: skip
+    del pairs
+    ctx.logger.info("ESD: azimuth shift %.4f px", result.esd_shift)
+    g = result.geocoded
+    pre, post = power_db(g["intensity_pre"]), power_db(g["intensity_post"])
+    compared = CoinResult(
+        looks, g["coherence"], pre, post, (post - pre).astype("float32"), result.refinement
+    )
+    geo = {
+        "coherence": compared.coherence,
+        "intensity_pre": pre,
+        "intensity_post": post,
+        "intensity_ratio": compared.intensity_ratio,
+    }
+    return result.grid, geo, compared.rgb(), info.baseline

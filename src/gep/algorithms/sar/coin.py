@@ -56,7 +56,7 @@ class CoinResult:
         )
 
 
-def _db(power: F32) -> F32:
+def power_db(power: F32) -> F32:
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(power > 0, 10 * np.log10(power), np.nan).astype("float32")
 
@@ -84,7 +84,7 @@ def coin(
     if coherence_window is not None:
         coh = multilook(boxcar_coherence(reference, sec, coherence_window, phase), looks)
     post = multilook((sec.real**2 + sec.imag**2).astype("float32"), looks)
-    pre_db = _db(amp.astype("float32") ** 2)
-    post_db = _db(post)
+    pre_db = power_db(amp.astype("float32") ** 2)
+    post_db = power_db(post)
     progress(1.0, "done")
     return CoinResult(looks, coh, pre_db, post_db, (post_db - pre_db).astype("float32"), ref_off)

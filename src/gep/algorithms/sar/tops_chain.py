@@ -465,8 +465,11 @@ def _swath_grid(preps: list[_Prepared]) -> tuple[SwathGeometry, dict[int, tuple[
     return geom, {k: (v[0], v[1], v[2]) for k, v in spans.items()} | {-1: (s_lo, 0, 0)}
 
 
-def _deburst(preps: list[_Prepared], looks: tuple[int, int]) -> tuple[SwathGeometry, C64, F32, F32]:
-    """One sub-swath's multilooked interferogram, coherence and amplitude on its own grid."""
+def _deburst(
+    preps: list[_Prepared], looks: tuple[int, int]
+) -> tuple[SwathGeometry, C64, F32, F32, F32]:
+    """One sub-swath's multilooked interferogram, coherence, reference amplitude and
+    secondary power (coregistered) on its own grid."""
     geom, spans = _swath_grid(preps)
     s_lo = spans.pop(-1)[0]
     ref = np.zeros((geom.lines, geom.samples), np.complex64)
@@ -482,7 +485,8 @@ def _deburst(preps: list[_Prepared], looks: tuple[int, int]) -> tuple[SwathGeome
         sec[rows, cols] = p.resampled[begin:end]
         phase[rows, cols] = p.geo.phase[begin:end]
     ifg, coh, amp = interferogram_multilook(ref, sec, looks, phase)
-    return geom, ifg, coh, amp
+    post = multilook((sec.real**2 + sec.imag**2).astype(np.float32), looks)
+    return geom, ifg, coh, amp, post
 
 
 def _grid_for(
@@ -629,20 +633,23 @@ def tops_dinsar(
     z_sum = np.zeros(shape, np.complex128)
     coh_sum = np.zeros(shape)
     amp_sum = np.zeros(shape)
+    post_sum = np.zeros(shape)
     count = np.zeros(shape)
     layers: dict[str, tuple[NDArray[np.complex128], F64]] = {}
-    for name, (geom, ifg, coh, amp) in stitched.items():
+    for name, (geom, ifg, coh, amp, post) in stitched.items():
         line, sample = radar_coordinates(out_grid, geom, dem)
         re = geocode(ifg.real.astype("float32"), line, sample, looks)
         im = geocode(ifg.imag.astype("float32"), line, sample, looks)
         c = geocode(coh, line, sample, looks)
         amp_g = geocode(amp, line, sample, looks)
+        post_g = geocode(post, line, sample, looks)
         ok = np.isfinite(re) & np.isfinite(im) & np.isfinite(c) & (c > 0)
         z = np.where(ok, re + 1j * im, 0)
         layers[name] = (z, np.where(ok, c, 0.0))
         z_sum += z
         coh_sum += np.where(ok, c, 0)
         amp_sum += np.where(ok, amp_g, 0)
+        post_sum += np.where(ok, post_g, 0)
         count += ok
     boundaries = {}
     names = sorted(layers)
@@ -658,6 +665,7 @@ def tops_dinsar(
     ifg_geo = np.where(valid, z_sum / n, 0).astype(np.complex64)
     coh_geo = np.where(valid, coh_sum / n, 0).astype(np.float32)
     amp_geo = np.where(valid, amp_sum / n, np.nan).astype(np.float32)
+    post_geo = np.where(valid, post_sum / n, np.nan).astype(np.float32)
     if alpha > 0:
         progress(0.70, f"Goldstein filter (alpha {alpha})")
         ifg_geo = np.where(valid, goldstein(ifg_geo, alpha=alpha), 0).astype(np.complex64)
@@ -666,6 +674,10 @@ def tops_dinsar(
         "wrapped_phase": np.where(valid, np.angle(ifg_geo), nan).astype(np.float32),
         "coherence": np.where(valid, coh_geo, nan).astype(np.float32),
         "amplitude": amp_geo,
+        # multilooked powers (linear) of the reference and the coregistered secondary: what
+        # the coin service compares
+        "intensity_pre": (amp_geo * amp_geo).astype(np.float32),
+        "intensity_post": post_geo,
     }
     if unwrap:
         progress(0.75, f"unwrapping ({unwrap_method})")
