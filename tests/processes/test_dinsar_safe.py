@@ -38,6 +38,7 @@ from tests.support.app import (
     user_headers,
     wait_for_job,
 )
+from tests.support.s3 import S3Server
 
 ROME = (
     Path(__file__).parents[1]
@@ -398,3 +399,45 @@ def test_sbas_network_of_safe_products_recovers_the_velocity(
     print(f"sbas on SAFE: signal {np.ptp(true[ok]):.0f} mm/yr, error rms {rms:.2f} mm/yr")
     assert float(np.ptp(true[ok])) > 50.0  # the inflation is seen
     assert rms < 10.0, rms  # measured: 5.8 mm/yr of ~1 000 mm/yr of signal
+
+
+def test_zips_uploaded_to_object_storage_are_read_by_ranges(
+    products: tuple[SimulatedTopsPair, Path], s3_server: S3Server
+) -> None:
+    """On an S3 storage (the real SeaweedFS server) an uploaded product is not copied into
+    the job: its manifest and annotations, then the bursts over the area, are read by ranged
+    GETs; the bytes read are what the job's outputs and the owner's data usage report."""
+    sim, root = products
+    storage = f"s3://{s3_server.new_place()}/gep"
+    with api_client(
+        root / "home-s3", base_url="http://gep.test", storage_url=storage,
+        s3_endpoint_url=s3_server.endpoint_url,
+    ) as c:  # fmt: skip
+        alice = user_headers(c, "alice")
+        refs, sizes = [], []
+        for path in sorted((root / "zips").glob("*.zip")):
+            with open(path, "rb") as f:
+                r = c.post(
+                    "/uploads", files={"file": (path.name, f, "application/zip")}, headers=alice
+                )
+            assert r.status_code == 201, r.text
+            assert r.json()["assets"]["product"]["href"].startswith("http://gep.test/")
+            refs.append(f"{r.json()['collection']}/{r.json()['id']}")
+            sizes.append(path.stat().st_size)
+        g = sim.reference[1].geometry
+        lat, lon, _, _ = rdr2geo(
+            radar_times(g, np.array([700.0, 1000.0])), g.slant_range(np.array([120.0, 280.0])),
+            g.orbit, 0.0,
+        )  # fmt: skip
+        aoi = [float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max())]
+        out = _run(c, {"reference": refs[0], "secondary": refs[1], "aoi": aoi}, alice)
+        read = out["input_bytes_read"]["value"]
+        one_burst = 1501 * 400 * 4
+        # per product: one burst and the metadata; the other burst never moved
+        for name, size in zip(sorted(k for k in read if k != "total"), sizes, strict=True):
+            assert one_burst <= read[name] <= size - 0.8 * one_burst, (read, sizes)
+        assert "opened" in out["_log"] and "in place" in out["_log"]
+        usage = c.get("/accounts/usage", headers=alice).json()["data"]
+        reads = sum(d["bytes"] for d in usage if d["direction"] == "read")
+        assert reads == read["total"], usage
+        assert _rmse_mm(c, sim, out) <= 3.0

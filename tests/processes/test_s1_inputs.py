@@ -293,6 +293,7 @@ class _Ctx:
     def __init__(self, items: dict[str, dict[str, Any]], paths: dict[str, Path]) -> None:
         self.items, self.paths = items, paths
         self.messages: list[str] = []
+        self.counted: dict[str, int] = {}
         self.logger = logging.getLogger("test.s1_inputs")
         self.logger.handlers = [_ListHandler(self.messages)]
         self.logger.setLevel(logging.INFO)
@@ -301,6 +302,12 @@ class _Ctx:
     def stage(self, ref: Any, asset: str | None = None) -> tuple[dict[str, Any], Path | None]:
         item_id = str(ref).split("/", 1)[1]
         return self.items[item_id], (self.paths[item_id] if asset else None)
+
+    def open_ranged(self, ref: Any, asset: str) -> tuple[dict[str, Any], Path | None]:
+        return self.stage(ref, asset)
+
+    def count_read(self, ref: Any, asset: str, n: int) -> None:
+        self.counted[str(ref)] = self.counted.get(str(ref), 0) + n
 
     def search(self, params: dict[str, Any], limit: int = 500) -> list[dict[str, Any]]:
         return []

@@ -29,6 +29,7 @@ from gep.gateway.config import GatewayConfig, HrefRefused
 from gep.gateway.http_fetch import check_url, download
 from gep.gateway.storage import Storage, StorageConfig
 from gep.io.hrefs import HrefKind, has_parent_step, is_within, parse_href
+from gep.io.ranged import RangedFile
 
 #: storage folders that are the server's own: no href reads them (the quicklook cache is
 #: served by its own route, with the item's visibility; the cache of remote inputs only to
@@ -153,6 +154,35 @@ class Gateway:
         if self.is_stored(href):  # a result or an upload in the bucket: a local copy
             key = self.stored_key(href, viewer, field)
             return self.storage.get_file(key, folder / key.rsplit("/", 1)[-1])
+        raise _refused(field, href)
+
+    def ranged(self, href: str, viewer: Viewer, field: str = "href") -> Path | RangedFile | None:
+        """Where a job may read a large file by ranges, without copying it first: a confined
+        local path, or an object of GEP's storage opened for ranged reads (the same
+        confinement as :meth:`stage`); None for an HTTP(S) href, which only :meth:`stage` may
+        fetch (its hosts, redirects and size bounds are checked there)."""
+        parsed = parse_href(href)
+        if parsed.kind is HrefKind.LOCAL:
+            return self.local_file(href, viewer, field)
+        if parsed.kind is HrefKind.HTTP:
+            return None
+        if self.is_stored(href):
+            key = self.stored_key(href, viewer, field)
+            storage = self.storage
+            try:
+                size = storage.info(key).size
+            except FileNotFoundError:
+                raise _refused(field, href) from None
+            return RangedFile(
+                name=key.rsplit("/", 1)[-1],
+                size=size,
+                # ranged GETs of 1 MiB read ahead: a burst's strips are contiguous, and
+                # s3fs's default 5 MiB blocks would fetch most of a small product for a header
+                open=lambda: storage.fs.open(  # type: ignore[no-any-return]
+                    storage.path(key), "rb", block_size=1 << 20, cache_type="readahead"
+                ),
+                location=f"{storage.url.rstrip('/')}/{key}",
+            )
         raise _refused(field, href)
 
     def check_item_reads(self, item: Mapping[str, Any], viewer: Viewer, field: str) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
 import struct
 import warnings
 import zipfile
@@ -34,6 +35,7 @@ from xarray_sentinel import esa_safe
 
 from gep.core.errors import InvalidInput
 from gep.core.sar import RangePolynomial, TopsBurst
+from gep.io.ranged import RangedFile
 from gep.io.sentinel1 import (
     _annotation,
     _is_url,
@@ -225,9 +227,18 @@ def _missing(name: str, key: tuple[str, str], why: str) -> InvalidInput:
 
 @contextlib.contextmanager
 def _open_measurement(
-    product: PathLike, key: tuple[str, str], counter: ByteCounter
+    product: PathLike | RangedFile, key: tuple[str, str], counter: ByteCounter
 ) -> Iterator[tuple[str, _CountingFile]]:
-    """(product name, counting file over the measurement TIFF), for a folder, zip or URL."""
+    """(product name, counting file over the measurement TIFF), for a folder, zip, URL or a
+    zip of GEP's storage opened for ranged reads."""
+    if isinstance(product, RangedFile):
+        try:
+            raw_stored: BinaryIO = product.open()
+        except OSError as exc:
+            raise InvalidInput(f"cannot open {product.name}: {exc}", field="product") from exc
+        with contextlib.closing(raw_stored):
+            yield from _zip_member(product.name, raw_stored, product.size, key, counter)
+        return
     if _is_url(product):
         url = str(product)
         name = url.rsplit("/", 1)[-1]
@@ -350,7 +361,7 @@ def _check_window(
 
 
 def read_burst(
-    product: PathLike,
+    product: PathLike | RangedFile,
     burst: TopsBurst,
     window: tuple[int, int, int, int] | None = None,
     counter: ByteCounter | None = None,
@@ -358,7 +369,8 @@ def read_burst(
     """Pixels of one burst (or of its burst-relative ``window`` = (first line, first sample,
     lines, samples)) from the swath's measurement TIFF.
 
-    ``product`` is a SAFE folder, its manifest.safe, a SAFE zip or an http(s) URL of one.
+    ``product`` is a SAFE folder, its manifest.safe, a SAFE zip, an http(s) URL of one, or a
+    zip in GEP's storage opened for ranged reads (:class:`gep.io.ranged.RangedFile`).
     Zips are read in place: ESA stores measurement TIFFs uncompressed with one line per
     strip, so GDAL reads only the strips of the window through a file object over the
     member's bytes — a burst of a ~4 GB product moves tens of MB, not the product.
@@ -426,3 +438,62 @@ def _check_tiff(name: str, key: tuple[str, str], burst: TopsBurst, ds: Any) -> N
             f"{name}: the {key[0]}/{key[1]} measurement TIFF holds {ds.dtypes[0]}, not CInt16",
             field="product",
         )
+
+
+#: the members of a SAFE zip that describe it (everything but the measurement TIFFs)
+_METADATA_DIRS = ("annotation/",)
+
+
+def extract_metadata(product: RangedFile, folder: Path, counter: ByteCounter | None = None) -> Path:
+    """A ``.SAFE`` folder under ``folder`` holding a stored zip's manifest and annotations
+    (calibration and noise included), read by ranges: what :func:`tops_bursts` needs, a few
+    MB of a multi-GB product. Pixels are then read from ``product`` with :func:`read_burst`.
+    """
+    counter = counter if counter is not None else ByteCounter()
+    try:
+        raw = product.open()
+    except OSError as exc:
+        raise InvalidInput(f"cannot open {product.name}: {exc}", field="product") from exc
+    with contextlib.closing(raw):
+        whole = _CountingFile(raw, 0, product.size, counter)
+        try:
+            with zipfile.ZipFile(io.BufferedReader(whole, 65536)) as zf:
+                names = zf.namelist()
+                manifests = [n for n in names if n.endswith("manifest.safe") and n.count("/") <= 1]
+                if len(manifests) != 1:
+                    raise InvalidInput(
+                        f"{product.name} is not a SAFE zip: {len(manifests)} manifest.safe at "
+                        "its top",
+                        field="product",
+                    )
+                base = os.path.dirname(manifests[0])
+                stem = base or product.name.removesuffix(".zip") + ".SAFE"
+                safe = folder / Path(stem).name
+                wanted = [manifests[0]] + [
+                    n for n in names
+                    if n.startswith(tuple(f"{base}/{d}" if base else d for d in _METADATA_DIRS))
+                    and not n.endswith("/")
+                ]  # fmt: skip
+                for member in wanted:
+                    rel = member[len(base) + 1 :] if base else member
+                    if has_unsafe_parts(rel):
+                        raise InvalidInput(
+                            f"{product.name}: member {member!r} leaves the product",
+                            field="product",
+                        )
+                    target = safe / rel
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    with zf.open(member) as src, target.open("wb") as dst:
+                        shutil.copyfileobj(src, dst)
+        except (zipfile.BadZipFile, EOFError, OSError) as exc:
+            raise InvalidInput(
+                f"{product.name} is not a readable zip (truncated or damaged?): {exc}",
+                field="product",
+            ) from exc
+    return safe
+
+
+def has_unsafe_parts(rel: str) -> bool:
+    """A zip member path that would leave the folder it is extracted into."""
+    parts = Path(rel).parts
+    return rel.startswith("/") or ".." in parts or not parts

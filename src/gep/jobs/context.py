@@ -21,6 +21,7 @@ from gep.core.errors import InvalidInput
 from gep.gateway.resolver import Gateway, job_folder
 from gep.gateway.retrieve import AssetRequest, is_remote
 from gep.io.hrefs import local_path
+from gep.io.ranged import RangedFile
 from gep.jobs.publish import InputItem, result_collection_id
 from gep.jobs.staging import stage_remote
 from gep.jobs.store import JobStore
@@ -66,6 +67,8 @@ class JobContext:
         self.extra_items: list[dict[str, Any]] = []
         #: what the job read, per source and collection (data accounting)
         self.data_events: list[DataEvent] = []
+        #: where each asset opened with open_ranged lies ("storage" or "data-root")
+        self._ranged: dict[tuple[str, str, str], str] = {}
         #: the catalogue items the job read, for processing:lineage
         self.lineage: list[str] = []
         #: what the published results say of their inputs (time, platform, track: see
@@ -118,6 +121,39 @@ class JobContext:
         )  # fmt: skip
         self.logger.info("staged %s/%s asset %s", collection, item_id, asset)
         return record, local
+
+    def open_ranged(self, item: Any, asset: str) -> tuple[dict[str, Any], Path | RangedFile | None]:
+        """An asset to read by ranges where it lies (a confined local path, or an object of
+        GEP's storage opened for ranged reads) instead of staged whole; None for an HTTP(S)
+        asset, which :meth:`stage` must fetch. What is read is counted by the caller
+        (:meth:`count_read`), not the file's size."""
+        collection, item_id = parse_item_ref(item)
+        record, _ = self.stage(item)
+        assets = record.get("assets") or {}
+        if asset not in assets:
+            raise InvalidInput(
+                f"item '{collection}/{item_id}' has no asset '{asset}'; it has: "
+                + ", ".join(sorted(assets)),
+                field="inputs.asset",
+            )
+        href = str(assets[asset].get("href", ""))
+        if is_remote(self.gateway, href):
+            return record, None
+        where = self.gateway.ranged(
+            href, self.viewer, field=f"{collection}/{item_id}: asset {asset}"
+        )
+        self._ranged[(collection, item_id, asset)] = self._source_of(href)
+        self.logger.info("opened %s/%s asset %s in place", collection, item_id, asset)
+        return record, where
+
+    def count_read(self, item: Any, asset: str, n: int) -> None:
+        """Account ``n`` bytes read from an asset opened with :meth:`open_ranged`."""
+        collection, item_id = parse_item_ref(item)
+        source = self._ranged[(collection, item_id, asset)]
+        self.bytes_read += n
+        self.data_events.append(
+            DataEvent(self.viewer.user_id, DataDirection.READ, source, collection, n, self.job_id)
+        )
 
     def _source_of(self, href: str) -> str:
         """Where a local or stored input came from, for data accounting: GEP's storage or a

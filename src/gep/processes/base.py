@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from gep.core.access import Viewer
 from gep.core.errors import InvalidInput
 from gep.core.render import RenderHint
+from gep.io.ranged import RangedFile
 
 #: JSON Schema ``format`` of an input that names a catalogue item: the job service checks that
 #: the item (and an asset input marked ``x-gep-asset-of``) exists before the job is queued
@@ -116,6 +117,13 @@ class ProcessContext(Protocol):
     def stage(self, item: Any, asset: str | None = None) -> tuple[dict[str, Any], Path | None]:
         """Fetch a catalogue item (reference or id) and, if named, one of its assets into the
         scratch folder; returns the item and the asset's local path."""
+
+    def open_ranged(self, item: Any, asset: str) -> tuple[dict[str, Any], Path | RangedFile | None]:
+        """An asset to read by ranges where it lies, not staged whole (a local path, or an
+        object of GEP's storage); None for an HTTP(S) asset, which ``stage`` must fetch."""
+
+    def count_read(self, item: Any, asset: str, n: int) -> None:
+        """Account ``n`` bytes read from an asset opened with ``open_ranged``."""
 
     def add_asset(
         self, key: str, path: Path, media_type: str, roles: list[str], title: str = ""

@@ -9,6 +9,7 @@ from the products when the job runs (:func:`load_safe_pair`), only the windows o
 
 from __future__ import annotations
 
+import tempfile
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from gep.algorithms.sar.pair import PairBaseline, check_pair
 from gep.algorithms.sar.tops_chain import BurstPair, BurstPlan, plan_burst_pairs
 from gep.core.errors import InvalidInput
 from gep.core.sar import TopsBurst
+from gep.io.ranged import RangedFile
 from gep.io.sentinel1_stac import SAFE_FOLDER, ZIP
 from gep.io.slc_product import COLLECTION as SLC_COLLECTION
 from gep.processes.sar_common import check_area, check_order, stage_dem
@@ -377,9 +379,13 @@ def product_bursts(
 
 
 def _read(
-    product: Path, name: str, role: str, burst: TopsBurst, window: tuple[int, int, int, int],
+    product: Path | RangedFile,
+    name: str,
+    role: str,
+    burst: TopsBurst,
+    window: tuple[int, int, int, int],
     counter: Any,
-) -> Any:  # fmt: skip
+) -> Any:
     from gep.io.sentinel1_bursts import read_burst
 
     try:
@@ -403,18 +409,57 @@ def load_safe_pair(
     Every failure (a truncated zip, a missing measurement, no burst over the area) is an
     :class:`InvalidInput` naming the product, which fails the job with that message.
     """
+    with tempfile.TemporaryDirectory(prefix="gep-safe-") as scratch:
+        return _load_safe_pair(ctx, inputs, Path(scratch))
+
+
+def _open_product_asset(
+    ctx: ProcessContext, ref: Any, key: str, scratch: Path, counter: Any
+) -> tuple[dict[str, Any], Path, Path | RangedFile, bool]:
+    """(item, what the annotations are read from, what the pixels are read from, whether the
+    bytes read are to be counted by the caller): a product read where it lies — a local path,
+    or a zip of GEP's storage whose manifest and annotations are fetched by ranges — or, for
+    an HTTP(S) asset, staged whole by the gateway (which counts it)."""
+    from gep.io.sentinel1_bursts import extract_metadata
+
+    item, where = ctx.open_ranged(ref, PRODUCT_ASSET)
+    if where is None:
+        item, staged = ctx.stage(ref, PRODUCT_ASSET)
+        assert staged is not None
+        return item, staged, staged, False
+    if isinstance(where, RangedFile):
+        try:
+            meta = extract_metadata(
+                where, scratch / key.replace("[", "_").replace("]", ""), counter
+            )
+        except _READ_ERRORS as exc:
+            raise _failure(key, where.name, "not a readable SAFE zip", exc) from exc
+        return item, meta, where, True
+    return item, where, where, True
+
+
+def _load_safe_pair(
+    ctx: ProcessContext, inputs: PairInputs, scratch: Path
+) -> tuple[list[BurstPair], Dem | float, SafePairInfo]:
     from gep.io.sentinel1_bursts import ByteCounter
 
     items: dict[str, dict[str, Any]] = {}
     paths: dict[str, Path] = {}
+    pixels: dict[str, Path | RangedFile] = {}
+    refs: dict[str, Any] = {}
+    counted: dict[str, bool] = {}
+    counters: dict[str, Any] = {}
     for role in ROLES:
-        item, path = ctx.stage(getattr(inputs, role), PRODUCT_ASSET)
-        assert path is not None
-        items[role], paths[role] = item, path
-        for k, ref in enumerate(getattr(inputs, f"{role}_slices") or []):
-            item, path = ctx.stage(ref, PRODUCT_ASSET)
-            assert path is not None
-            items[f"{role}_slices[{k}]"], paths[f"{role}_slices[{k}]"] = item, path
+        keyed = [(role, getattr(inputs, role))] + [
+            (f"{role}_slices[{k}]", ref)
+            for k, ref in enumerate(getattr(inputs, f"{role}_slices") or [])
+        ]
+        for key, ref in keyed:
+            counters[key] = ByteCounter()
+            items[key], paths[key], pixels[key], counted[key] = _open_product_asset(
+                ctx, ref, key, scratch, counters[key]
+            )
+            refs[key] = ref
     dem = stage_dem(ctx, inputs, items)
     checked = check_safe_pair(inputs, items)
     names = {key: _name(items[key], paths[key]) for key in items if key in paths}
@@ -450,7 +495,6 @@ def load_safe_pair(
     except InvalidInput as exc:
         raise InvalidInput(f"inputs.secondary: {exc.message}", field="inputs.secondary") from exc
     check_order(baseline.temporal_days)
-    counters = {key: ByteCounter() for key in paths}
     pairs: list[BurstPair] = []
     for plan in plans:
         data = []
@@ -459,9 +503,12 @@ def load_safe_pair(
             (plan.secondary, plan.secondary_window),
         ):
             key = source[id(burst)]
-            data.append(_read(paths[key], names[key], key, burst, window, counters[key]))
+            data.append(_read(pixels[key], names[key], key, burst, window, counters[key]))
         pairs.append(BurstPair(plan, data[0], data[1]))
     read = {names[key]: counted_bytes(counters[key]) for key in paths}
+    for key, ref in refs.items():  # what was read where it lies (a staged copy counted itself)
+        if counted[key]:
+            ctx.count_read(ref, PRODUCT_ASSET, counted_bytes(counters[key]))
     info = SafePairInfo(checked.polarisation, checked.area, baseline, orbit, read, plans)
     for product, n in read.items():
         ctx.logger.info("read %d bytes (%.1f MiB) of %s", n, n / 2**20, product)
