@@ -268,3 +268,22 @@ def test_a_truncated_measurement_tiff(
     read_burst(other, bs[0], (0, 0, 5, 5))  # the first half is still there
     with pytest.raises(InvalidInput, match="truncated or damaged"):
         read_burst(other, bs[8])
+
+
+def test_metadata_of_a_stored_zip_never_leaves_its_folder(tmp_path: Path) -> None:
+    """A zip member that climbs out of the product (``..``) is refused, not extracted."""
+    import io
+    import zipfile
+
+    from gep.io.ranged import RangedFile
+    from gep.io.sentinel1_bursts import extract_metadata
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("P.SAFE/manifest.safe", "<xml/>")
+        zf.writestr("P.SAFE/annotation/../../../evil.xml", "x")
+    data = buf.getvalue()
+    source = RangedFile("P.zip", len(data), lambda: io.BytesIO(data), "memory://P.zip")
+    with pytest.raises(InvalidInput, match="leaves the product"):
+        extract_metadata(source, tmp_path / "out")
+    assert not (tmp_path / "evil.xml").exists() and not (tmp_path.parent / "evil.xml").exists()
