@@ -264,13 +264,13 @@ def test_an_area_across_a_slice_boundary_takes_bursts_from_both_slices(
 
 
 def test_the_demo_pair_is_two_safe_zips_either_side_of_amatrice(tmp_path: Path) -> None:
-    """``gep demo seed``'s Sentinel-1 pair (cut to 400 samples here): ordinary SAFE zips of
+    """``gep demo seed``'s Sentinel-1 pair (cut to 1 burst x 400 samples here): SAFE zips of
     one track, 12 days apart around 24 August 2016, over the fault, written once."""
     from shapely.geometry import Point, shape
 
     from gep.demo.sentinel1 import AMATRICE, build_tops_demo
 
-    small = replace(AMATRICE, samples=400, name="amatrice-small")
+    small = replace(AMATRICE, samples=400, bursts=1, name="amatrice-small")
     items = build_tops_demo(tmp_path, demo=small, log=lambda m: None)
     ref, sec, dem = items
     assert (ref["collection"], sec["collection"], dem["collection"]) == (
