@@ -156,3 +156,31 @@ def test_scheduled_runs_are_claimed_once(store: CatalogStore, harvests: HarvestS
         assert harvests.runs("manual") == []
         with pytest.raises(Conflict):
             harvests.add(SourceConfig("tick", "stac", server.url, "c", {}))
+
+
+def test_orbit_files_folder_is_harvested_for_precise_orbits(
+    store: CatalogStore, harvests: HarvestStore, tmp_path: Path
+) -> None:
+    """A data root of EOF files becomes the ``sentinel-1-orbits`` collection that
+    ``orbit: precise`` searches: each file an item over its validity."""
+    from gep.catalog.search import SearchRequest
+    from gep.core.timeutil import parse_datetime_interval
+
+    folder = tmp_path / "orbits"
+    shutil.copytree(S1 / "orbits", folder)
+    (folder / "readme.EOF").write_text("not an orbit")
+    harvests.add(SourceConfig("eof", "eof", str(folder), "sentinel-1-orbits"))
+    run = run_harvest(store, harvests, "eof")
+    assert run.status == SUCCEEDED, run.errors
+    assert run.new == 2 and any("readme.EOF" in e for e in run.errors)
+    items = _items(store, "sentinel-1-orbits")
+    first = items["S1A_OPER_AUX_RESORB_OPOD_20230823T162050_V20230823T123139_20230823T154909"]
+    props = first["properties"]
+    assert isinstance(props, dict)
+    assert props["s1:orbit_type"] == "RESORB" and props["platform"] == "sentinel-1a"
+    assert props["start_datetime"].startswith("2023-08-23T12:3")
+    assert props["end_datetime"].startswith("2023-08-23T15:4")
+    # a search over an acquisition's time finds the files that cover it, as the job's does
+    when = parse_datetime_interval("2023-08-23T15:00:00Z/2023-08-23T15:00:30Z")
+    page = store.search(SearchRequest(collections=["sentinel-1-orbits"], datetime=when, limit=10))
+    assert len(page.items) == 2

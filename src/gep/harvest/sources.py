@@ -17,6 +17,7 @@ SOURCE_KINDS: dict[str, str] = {
     "odata": "gep.harvest.odata:ODataSource",
     "asf": "gep.harvest.asf:ASFSource",
     "safe": "gep.harvest.safe_folder:SafeFolderSource",
+    "eof": "gep.harvest.safe_folder:OrbitFolderSource",
 }
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -43,7 +44,7 @@ def check_config(config: SourceConfig) -> None:
             field="name",
         )
     source_class(config.kind)
-    if config.kind == "safe":
+    if config.kind in ("safe", "eof"):
         from gep.harvest.safe_folder import folder_of
 
         try:
