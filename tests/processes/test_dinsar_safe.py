@@ -334,7 +334,7 @@ def test_sbas_network_of_safe_products_recovers_the_velocity(
     seed: the same speckle), a Mogi source inflating at a constant rate, no troposphere: the
     sbas network path forms the three interferograms with the burst chain and inverts them."""
     sim0, root = products
-    ref = sim0.reference
+    ref = sim0.reference[:1]  # one burst: the network path, not the bursts, is on test
     g = ref[0].geometry
     source = sim0.source
     assert isinstance(source, MogiSource)
