@@ -178,13 +178,7 @@ def test_a_harvested_safe_folder_pair_reads_only_the_bursts_over_the_area(
     ids = [f"s1/{f['id']}" for f in found["features"]]
     assert len(ids) == 2
     # an area inside the second burst only: the first burst's lines are never read
-    b = sim.reference[1]
-    g = b.geometry
-    lat, lon, _, _ = rdr2geo(
-        radar_times(g, np.array([700.0, 1000.0])), g.slant_range(np.array([120.0, 280.0])),
-        g.orbit, 0.0,
-    )  # fmt: skip
-    aoi = [float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max())]
+    aoi = _area_in_second_burst(sim)
     # submitted from the command line, as a scientist would
     job_cmds.CLIENT_FACTORY[:] = [lambda: GepClient(http=client)]
     try:
@@ -208,6 +202,16 @@ def test_a_harvested_safe_folder_pair_reads_only_the_bursts_over_the_area(
     one_burst = 2 * 1501 * 400 * 4
     assert read["total"] <= 1.2 * one_burst, read  # of 2 bursts per product
     assert _rmse_mm(client, sim, out) <= 3.0
+
+
+def _area_in_second_burst(sim: SimulatedTopsPair) -> list[float]:
+    """A box inside the second burst only (lines 700-1000, samples 120-280)."""
+    g = sim.reference[1].geometry
+    lat, lon, _, _ = rdr2geo(
+        radar_times(g, np.array([700.0, 1000.0])), g.slant_range(np.array([120.0, 280.0])),
+        g.orbit, 0.0,
+    )  # fmt: skip
+    return [float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max())]
 
 
 def _collection(cid: str) -> dict[str, Any]:
@@ -424,12 +428,7 @@ def test_zips_uploaded_to_object_storage_are_read_by_ranges(
             assert r.json()["assets"]["product"]["href"].startswith("http://gep.test/")
             refs.append(f"{r.json()['collection']}/{r.json()['id']}")
             sizes.append(path.stat().st_size)
-        g = sim.reference[1].geometry
-        lat, lon, _, _ = rdr2geo(
-            radar_times(g, np.array([700.0, 1000.0])), g.slant_range(np.array([120.0, 280.0])),
-            g.orbit, 0.0,
-        )  # fmt: skip
-        aoi = [float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max())]
+        aoi = _area_in_second_burst(sim)
         out = _run(c, {"reference": refs[0], "secondary": refs[1], "aoi": aoi}, alice)
         read = out["input_bytes_read"]["value"]
         one_burst = 1501 * 400 * 4

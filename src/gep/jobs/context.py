@@ -94,13 +94,7 @@ class JobContext:
         if asset is None:
             return record, None
         assets = record.get("assets") or {}
-        if asset not in assets:
-            raise InvalidInput(
-                f"item '{collection}/{item_id}' has no asset '{asset}'; it has: "
-                + ", ".join(sorted(assets)),
-                field="inputs.asset",
-            )
-        href = str(assets[asset].get("href", ""))
+        href = _asset_href(record, collection, item_id, asset)
         if is_remote(self.gateway, href):  # mirrors, checksums, the cache (gep.jobs.staging)
             req = AssetRequest(collection, item_id, asset, assets[asset])
             local, source = stage_remote(
@@ -129,14 +123,7 @@ class JobContext:
         (:meth:`count_read`), not the file's size."""
         collection, item_id = parse_item_ref(item)
         record, _ = self.stage(item)
-        assets = record.get("assets") or {}
-        if asset not in assets:
-            raise InvalidInput(
-                f"item '{collection}/{item_id}' has no asset '{asset}'; it has: "
-                + ", ".join(sorted(assets)),
-                field="inputs.asset",
-            )
-        href = str(assets[asset].get("href", ""))
+        href = _asset_href(record, collection, item_id, asset)
         if is_remote(self.gateway, href):
             return record, None
         where = self.gateway.ranged(
@@ -254,6 +241,18 @@ class JobContext:
         req.viewer = self.viewer
         page = self.catalog.search(req)
         return [orjson.loads(raw) for _, _, raw in page.items]
+
+
+def _asset_href(record: dict[str, Any], collection: str, item_id: str, asset: str) -> str:
+    """The href of an item's asset; a 400 naming the assets it has when it lacks that one."""
+    assets = record.get("assets") or {}
+    if asset not in assets:
+        raise InvalidInput(
+            f"item '{collection}/{item_id}' has no asset '{asset}'; it has: "
+            + ", ".join(sorted(assets)),
+            field="inputs.asset",
+        )
+    return str(assets[asset].get("href", ""))
 
 
 def input_item(ref: str, record: dict[str, Any]) -> InputItem:

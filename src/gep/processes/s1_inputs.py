@@ -395,11 +395,6 @@ def _read(
         raise _failure(role, name, what, exc) from exc
 
 
-def counted_bytes(counter: Any) -> int:
-    """The bytes a :class:`gep.io.sentinel1_bursts.ByteCounter` counted."""
-    return int(counter.bytes)
-
-
 def load_safe_pair(
     ctx: ProcessContext, inputs: PairInputs
 ) -> tuple[list[BurstPair], Dem | float, SafePairInfo]:
@@ -505,10 +500,10 @@ def _load_safe_pair(
             key = source[id(burst)]
             data.append(_read(pixels[key], names[key], key, burst, window, counters[key]))
         pairs.append(BurstPair(plan, data[0], data[1]))
-    read = {names[key]: counted_bytes(counters[key]) for key in paths}
+    read = {names[key]: counters[key].bytes for key in paths}
     for key, ref in refs.items():  # what was read where it lies (a staged copy counted itself)
         if counted[key]:
-            ctx.count_read(ref, PRODUCT_ASSET, counted_bytes(counters[key]))
+            ctx.count_read(ref, PRODUCT_ASSET, counters[key].bytes)
     info = SafePairInfo(checked.polarisation, checked.area, baseline, orbit, read, plans)
     for product, n in read.items():
         ctx.logger.info("read %d bytes (%.1f MiB) of %s", n, n / 2**20, product)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from gep.algorithms.sar.kernels import _common
 from gep.algorithms.sar.kernels.ramping import apply_ramp
 from gep.algorithms.sar.orbit import interpolate_orbit
 from gep.core.sar import SPEED_OF_LIGHT, TopsBurst
@@ -110,8 +111,13 @@ def ramp_parameters(burst: TopsBurst) -> tuple[F64, F64, F64]:
 
 def deramp(slc: ArrayLike, burst: TopsBurst, origin: tuple[int, int] = (0, 0)) -> C64:
     """The burst (or its window starting at burst-relative ``origin``) moved to baseband."""
+    data = np.asarray(slc)
+    if not _common._HAVE_NUMBA:
+        lines = origin[0] + np.arange(data.shape[0], dtype="float64")[:, None]
+        samples = origin[1] + np.arange(data.shape[1], dtype="float64")[None, :]
+        return (data * np.exp(1j * deramping_phase(burst, lines, samples))).astype(np.complex64)
     params, fm, dc = ramp_parameters(burst)
-    return apply_ramp(np.asarray(slc), params, fm, dc, sign=1.0, origin=origin)
+    return apply_ramp(data, params, fm, dc, sign=1.0, origin=origin)
 
 
 def reramp(baseband: ArrayLike, burst: TopsBurst, lines: ArrayLike, samples: ArrayLike) -> C64:
@@ -134,8 +140,17 @@ def reramp_at(
 ) -> C64:
     """:func:`reramp` at ``(origin[0] + rows[i] + Δaz, origin[1] + j + Δrg)``, in one fused
     pass (rows default to 0, 1, …); NaN offsets give 0, as the resampler does."""
+    data = np.asarray(baseband)
+    if not _common._HAVE_NUMBA:
+        row = np.arange(data.shape[0]) if rows is None else np.asarray(rows)
+        az, rg = np.asarray(azimuth_offset), np.asarray(range_offset)
+        lines = origin[0] + row[:, None] + az
+        samples = origin[1] + np.arange(data.shape[1])[None, :] + rg
+        out = reramp(data, burst, np.nan_to_num(lines), np.nan_to_num(samples))
+        out[~(np.isfinite(az) & np.isfinite(rg))] = 0
+        return out
     params, fm, dc = ramp_parameters(burst)
     return apply_ramp(
-        np.asarray(baseband), params, fm, dc, sign=-1.0, origin=origin, rows=rows,
-        az=azimuth_offset, rg=range_offset,
+        data, params, fm, dc, sign=-1.0, origin=origin, rows=rows, az=azimuth_offset,
+        rg=range_offset,
     )  # fmt: skip

@@ -432,10 +432,12 @@ def _esd_estimate(
     return float(np.average(shifts, weights=weights)), per
 
 
-def _swath_grid(preps: list[_Prepared]) -> tuple[SwathGeometry, dict[int, tuple[int, int, int]]]:
-    """A sub-swath's continuous grid, and for each burst (index in ``preps``) the swath line
-    of its row 0, the first row it contributes and the row it stops at (overlaps cut in the
-    middle)."""
+def _swath_grid(
+    preps: list[_Prepared],
+) -> tuple[SwathGeometry, int, dict[int, tuple[int, int, int]]]:
+    """A sub-swath's continuous grid, its first sample (burst coordinates), and for each burst
+    (index in ``preps``) the swath line of its row 0, the first row it contributes and the
+    row it stops at (overlaps cut in the middle)."""
     preps_sorted = sorted(range(len(preps)), key=lambda k: preps[k].start_time)
     first = preps[preps_sorted[0]]
     ati = first.ref_geom.azimuth_time_interval
@@ -462,7 +464,7 @@ def _swath_grid(preps: list[_Prepared]) -> tuple[SwathGeometry, dict[int, tuple[
     total = max(starts[k] + preps[k].ref_geom.lines for k in preps_sorted)
     base = first.pair.plan.reference.geometry
     geom = crop_geometry(base, first.pair.plan.reference_window[0], s_lo, total, s_hi - s_lo)
-    return geom, {k: (v[0], v[1], v[2]) for k, v in spans.items()} | {-1: (s_lo, 0, 0)}
+    return geom, s_lo, spans
 
 
 def _deburst(
@@ -470,8 +472,7 @@ def _deburst(
 ) -> tuple[SwathGeometry, C64, F32, F32, F32]:
     """One sub-swath's multilooked interferogram, coherence, reference amplitude and
     secondary power (coregistered) on its own grid."""
-    geom, spans = _swath_grid(preps)
-    s_lo = spans.pop(-1)[0]
+    geom, s_lo, spans = _swath_grid(preps)
     ref = np.zeros((geom.lines, geom.samples), np.complex64)
     sec = np.zeros_like(ref)
     phase = np.zeros(ref.shape, np.float32)

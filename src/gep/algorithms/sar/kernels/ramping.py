@@ -79,7 +79,9 @@ def apply_ramp(
     """``data · exp(sign·j·φ)`` at ``(origin[0] + rows[i] + az, origin[1] + j + rg)``.
 
     ``params`` = (τ0, f_s, Δt, middle line, k_s, η_c(τ0), FM-rate t0, Doppler t0) and the two
-    coefficient arrays come from :func:`gep.algorithms.sar.tops.ramp_parameters`.
+    coefficient arrays come from :func:`gep.algorithms.sar.tops.ramp_parameters`. Without
+    numba the callers in :mod:`gep.algorithms.sar.tops` evaluate the same φ with numpy
+    (``deramping_phase``): one formula besides this kernel, not two.
     """
     z = np.ascontiguousarray(data, dtype=np.complex64)
     h, w = z.shape
@@ -92,38 +94,11 @@ def apply_ramp(
     if len(row_index) != h:
         raise ValueError(f"{len(row_index)} row indices for {h} rows")
     if not _common._HAVE_NUMBA:
-        return _ramp_np(z, row_index, origin, a, r, has, sign, params, fm_rate, doppler)
+        raise RuntimeError("apply_ramp needs numba; gep.algorithms.sar.tops falls back itself")
     out = np.empty_like(z)
     _ramp_nb(
         z, row_index, float(origin[0]), float(origin[1]), a, r, has, float(sign),
         np.asarray(params, np.float64), np.asarray(fm_rate, np.float64),
         np.asarray(doppler, np.float64), out,
     )  # fmt: skip
-    return out
-
-
-def _ramp_np(
-    z: C64,
-    rows: NDArray[np.int64],
-    origin: tuple[float, float],
-    az: F32,
-    rg: F32,
-    has: bool,
-    sign: float,
-    p: F64,
-    fm: F64,
-    dc: F64,
-) -> C64:
-    tau0, fs, ati, mid, ks, eta_c0, fm_t0, dc_t0 = (float(v) for v in p)
-    line = origin[0] + rows.astype("float64")[:, None] + (az if has else 0.0)
-    sample = origin[1] + np.arange(z.shape[1], dtype="float64")[None, :] + (rg if has else 0.0)
-    tau = tau0 + sample / fs
-    ka = np.polynomial.polynomial.polyval(tau - fm_t0, fm)
-    fdc = np.polynomial.polynomial.polyval(tau - dc_t0, dc)
-    kt = ka * ks / (ka - ks)
-    d = (line - mid) * ati + fdc / ka + eta_c0
-    phi = -np.pi * kt * d * d - 2.0 * np.pi * fdc * d
-    out = (z * np.exp(1j * sign * phi)).astype(np.complex64)
-    if has:
-        out[~(np.isfinite(az) & np.isfinite(rg))] = 0
     return out
