@@ -123,6 +123,12 @@ class Settings(BaseSettings):
         default=30.0,
         description="How often gep serve looks for scheduled harvests that are due; 0 = never",
     )
+    subscriptions_poll_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="How often gep serve reads the ingestion log and the schedules for "
+        "subscriptions (systematic production) and sends due webhooks; 0 = never",
+    )
     retention_poll_s: float = Field(
         default=3600.0,
         ge=0,

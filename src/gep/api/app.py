@@ -31,6 +31,7 @@ from gep.api import (
     processes,
     stac,
     stac_transactions,
+    subscriptions,
 )
 from gep.api.body_limit import BodyLimit
 from gep.api.cors import install_cors
@@ -51,6 +52,11 @@ from gep.jobs.service import JobService
 from gep.jobs.store import JobStore, job_visible
 from gep.processes.cwl import container_runtime
 from gep.processes.registry import ProcessRegistry
+from gep.production.dispatcher import Dispatcher
+from gep.production.scheduler import ProductionScheduler
+from gep.production.service import SubscriptionService
+from gep.production.store import SubscriptionStore
+from gep.production.webhooks import WebhookSender
 from gep.settings import Settings
 
 JSON = "application/json"
@@ -91,6 +97,29 @@ def local_storage_root(settings: Settings) -> Path:
     return (settings.home / "storage").resolve()
 
 
+def production(
+    settings: Settings,
+    store: Any,
+    harvests: HarvestStore,
+    gateway: Gateway,
+    jobs: JobService,
+    key: bytes,
+) -> dict[str, Any]:
+    """The subscription service and the thread that runs their triggers (``Services`` members):
+    both submit through the job service, as the API does."""
+    subs = SubscriptionStore(store.engine)
+    dispatcher = Dispatcher(store, subs, jobs)
+    secret = key.hex()
+    return {
+        "subscriptions": SubscriptionService(store, subs, jobs, harvests, dispatcher, secret),
+        "production_scheduler": ProductionScheduler(
+            dispatcher,
+            WebhookSender(store.engine, secret, gateway.config),
+            settings.subscriptions_poll_s or 2.0,
+        ),
+    }
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     store = open_store(settings.resolved_database_url())
@@ -111,7 +140,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             Retention(store, jobs_store, svc.gateway.storage), settings.retention_poll_s
         )
         sweeper.start()  # (0: never)
+        if settings.subscriptions_poll_s > 0:
+            svc.production_scheduler.start()
         yield
+        svc.production_scheduler.stop()
         sweeper.stop()
         svc.harvest_scheduler.stop()
         svc.data_meter.close()  # the downloads counted since the last batch
@@ -157,6 +189,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         provider=settings.provider,
         gateway_config=gateway.config,
     )
+    job_service = JobService(
+        catalog=store,
+        processes=registry,
+        deployed=deployed,
+        credits=credits,
+        store=job_store,
+        engine=job_engine,
+        gateway=gateway,
+        limits=settings,  # read at each call: a changed setting applies at once
+    )
+    url_key = load_key(settings.secret_key, settings.home)
     # the one place routers find what they use (gep.api.services); nothing else on app.state
     svc = app.state.services = Services(
         settings=settings,
@@ -174,19 +217,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         harvests=harvests,
         harvest_scheduler=harvest_scheduler,
         gateway=gateway,
-        url_signer=UrlSigner(load_key(settings.secret_key, settings.home)),
+        url_signer=UrlSigner(url_key),
         job_engine=job_engine,
-        jobs=JobService(
-            catalog=store,
-            processes=registry,
-            deployed=deployed,
-            credits=credits,
-            store=job_store,
-            engine=job_engine,
-            gateway=gateway,
-            limits=settings,  # read at each call: a changed setting applies at once
-        ),
+        jobs=job_service,
         oidc_pending=oidc.PendingLogins(),
+        **production(settings, store, harvests, gateway, job_service, url_key),
     )
     errors.install(app)
     from gep.api import uploads  # (beside its first use: one-hunk edits, hoist freely)
@@ -302,6 +337,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(insar.router)
     app.include_router(gazetteer.router)
     app.include_router(harvest.router)
+    app.include_router(subscriptions.router)
     app.include_router(accounts.router)
     app.include_router(oidc.router)
     from gep.api import quicklooks  # (kept beside its include: one-hunk edit, hoist freely)

@@ -28,6 +28,8 @@ from gep.jobs.engine import JobEngine
 from gep.jobs.service import JobService
 from gep.jobs.store import JobStore
 from gep.processes.registry import ProcessRegistry
+from gep.production.scheduler import ProductionScheduler
+from gep.production.service import SubscriptionService
 from gep.settings import Settings
 from gep.tiles.sources import Sources
 
@@ -63,6 +65,9 @@ class Services:
     jobs: JobService
     #: OpenID Connect logins sent to the provider and not back yet
     oidc_pending: PendingLogins
+    #: subscriptions (systematic production) and the thread that runs their triggers
+    subscriptions: SubscriptionService
+    production_scheduler: ProductionScheduler
     #: names of the harvest sources running now (a manual run refuses a second one)
     harvests_running: set[str] = field(default_factory=set)
     harvests_lock: threading.Lock = field(default_factory=threading.Lock)

@@ -29,6 +29,7 @@ from gep.catalog.overlap import overlap_fraction, overlap_fractions
 from gep.core.access import Viewer
 from gep.core.errors import InvalidInput
 from gep.core.sar import StateVectors, SwathGeometry, state_vectors_from_json
+from gep.core.timeutil import TimeRange
 from gep.io.sentinel1 import bursts, list_swaths, open_swath
 
 
@@ -208,10 +209,13 @@ def find_pairs(
     sortby: str = "btemp",
     limit: int = 100,
     viewer: Viewer | None = None,
+    datetime: TimeRange | None = None,
 ) -> dict[str, Any]:
     """Secondaries compatible with ``reference`` and their baselines, best first.
 
-    Only items ``viewer`` may see are candidates (None: every item, for trusted callers).
+    Only items ``viewer`` may see are candidates (None: every item, for trusted callers);
+    ``datetime`` bounds their acquisition time (a subscription's pairing rule asks only for the
+    earlier acquisitions within its horizon).
 
     Compatible: same collection, relative orbit, pass, platform family, beam mode, swath or
     burst, a common polarisation, and a footprint overlap of at least ``min_overlap`` of the
@@ -254,6 +258,7 @@ def find_pairs(
         filter={"op": "=", "args": [{"property": "sat:relative_orbit"}, orbit]},
         limit=1000,
         viewer=viewer,
+        datetime=datetime,
     )
     with _cyclic_gc_paused():  # the candidates are freed before it ends
         pairs, skipped, n_skipped = _assess(
@@ -408,7 +413,7 @@ def _dinsar_inputs(
 # -- stacks and small-baseline networks ----------------------------------------------------------
 
 
-def _track_key(props: Mapping[str, Any]) -> tuple[Any, ...]:
+def track_key(props: Mapping[str, Any]) -> tuple[Any, ...]:
     burst = (props.get("gep:burst") or {}).get("id")
     return (
         _family(props),
@@ -469,7 +474,7 @@ def stack_search(
             if cover < min_coverage:
                 continue
             day = str(props.get("datetime", ""))[:10]
-            by_day = tracks.setdefault(_track_key(props), {})
+            by_day = tracks.setdefault(track_key(props), {})
             if day not in by_day or cover > by_day[day][0]:
                 by_day[day] = (cover, item)
         if not page.next_token:

@@ -52,4 +52,50 @@ class LogLevel(StrEnum):
         return (list(LogLevel).index(self) + 1) * 10
 
 
-__all__ = ["ACTIVE_STATUSES", "FINAL_STATUSES", "JobStatus", "LogLevel"]
+class TriggerKind(StrEnum):
+    """What makes a subscription submit jobs (``gep.production``)."""
+
+    #: new items of a collection over an area (optionally paired with earlier acquisitions)
+    DATA = "data"
+    #: a cron schedule, over a rolling window
+    TIME = "time"
+    #: an external event feed (earthquakes) turned into pre/post-event pairs
+    EVENT = "event"
+
+
+class CatchUp(StrEnum):
+    """What a time-driven subscription does with the runs it missed while the server was down."""
+
+    #: one run, for the latest missed time
+    ONCE = "once"
+    #: every missed run, in order
+    EACH = "each"
+    #: none: the next run is the next future time
+    SKIP = "skip"
+
+
+class SubscriptionState(StrEnum):
+    """Whether a subscription's triggers submit jobs."""
+
+    ACTIVE = "active"
+    PAUSED = "paused"
+
+
+class BudgetPeriod(StrEnum):
+    """The period a subscription's credit budget is counted over (UTC calendar periods)."""
+
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "FINAL_STATUSES",
+    "BudgetPeriod",
+    "CatchUp",
+    "JobStatus",
+    "LogLevel",
+    "SubscriptionState",
+    "TriggerKind",
+]

@@ -3,7 +3,7 @@
 One history for the one database: each package's tables are added by revisions of their own
 (``migrations/versions``: 0001-0003 and 0009 the catalogue, 0004-0005 jobs, 0006 harvest, 0007
 named areas, 0008, 0010 and 0012 (data usage) accounts, 0011 the gateway's mirrors and
-cache, 0013 result retention), chained in one line
+cache, 0013 result retention, 0014 systematic production), chained in one line
 so any database upgrades in order.
 The revision files are scripts Alembic loads, not modules of this package: the catalogue's read
 its dialects' index expressions so that the indexes match the queries that use them.

@@ -21,6 +21,17 @@ from gep.harvest.http import Fetcher
 class HarvestError(Exception):
     """A source failed in a way a retry will not fix (bad URL, unreadable answer)."""
 
+    #: the configuration field to blame when this refuses a source being added (the
+    #: ``InvalidInput`` field :func:`gep.harvest.sources.check_config` raises)
+    field: ClassVar[str] = "params"
+
+
+class WrongAnswerError(HarvestError):
+    """The endpoint answered, but not with what the source reads (an HTML page, JSON of
+    another shape, a 404): the URL is what is wrong, not the query parameters."""
+
+    field = "url"
+
 
 @dataclass
 class SourceConfig:
@@ -28,11 +39,12 @@ class SourceConfig:
 
     #: name of the source (unique); used in logs, checkpoints and the items' provenance
     name: str
-    #: ``stac``, ``opensearch``, ``odata``, ``asf`` or ``safe``
+    #: ``stac``, ``opensearch``, ``odata``, ``asf``, ``usgs``, ``safe`` or ``eof``
     kind: str
     #: the endpoint: STAC API root, OpenSearch search URL, OData ``…/Products`` URL, ASF search
-    #: URL (or CMR's ``granules.umm_json`` with ``params.api = "cmr"``), or the folder (path or
-    #: fsspec URL) of SAFE products
+    #: URL (or CMR's ``granules.umm_json`` with ``params.api = "cmr"``), USGS ComCat's FDSN
+    #: event query URL (``…/fdsnws/event/1/query``) or one of its GeoJSON summary feeds
+    #: (``…/summary/all_day.geojson``), or the folder (path or fsspec URL) of SAFE products
     url: str
     #: the GEP collection the items go into
     collection: str

@@ -16,6 +16,7 @@ SOURCE_KINDS: dict[str, str] = {
     "opensearch": "gep.harvest.opensearch:OpenSearchSource",
     "odata": "gep.harvest.odata:ODataSource",
     "asf": "gep.harvest.asf:ASFSource",
+    "usgs": "gep.harvest.usgs:UsgsEventSource",
     "safe": "gep.harvest.safe_folder:SafeFolderSource",
     "eof": "gep.harvest.safe_folder:OrbitFolderSource",
 }
@@ -69,7 +70,9 @@ def check_config(config: SourceConfig) -> None:
             raise InvalidInput(f"params.{key} must be a non-negative number", field="params")
     try:
         make_source(config).check()
-    except (HarvestError, ValueError, TypeError, AttributeError) as exc:
+    except HarvestError as exc:  # a source that checks its answer may blame the URL
+        raise InvalidInput(str(exc), field=exc.field) from exc
+    except (ValueError, TypeError, AttributeError) as exc:
         raise InvalidInput(str(exc), field="params") from exc
 
 

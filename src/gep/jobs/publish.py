@@ -47,6 +47,8 @@ from gep.gateway.storage import Storage
 RESULTS_COLLECTION = "results"
 #: the mark a result collection carries (so that publication never writes into another one)
 RESULTS_MARK = "gep:results"
+#: the mark of a subscription's information layer (its value: the subscription's id)
+LAYER_MARK = "gep:subscription"
 #: the prefix of the fallback id, when a process id is taken by another collection
 RESULTS_PREFIX = "results-"
 
@@ -188,7 +190,7 @@ def publish(
     """The job's results as one STAC item in its service's collection (upsert: a job
     published twice is still one item); returns ``collection/id``. ``properties`` and
     ``extensions``: what the assets' description adds (``renders``: ``gep.jobs.asset_meta``)."""
-    collection = result_collection_id(catalog, process.id)
+    collection = job_collection(catalog, job, process.id)
     props, links, ext = _stamp(job, process, inputs, finished_us)
     item = {
         "type": "Feature",
@@ -220,7 +222,7 @@ def publish_items(
     """The items a service published itself (``ProcessContext.publish_item``), with the job's
     lineage, inputs and shared properties; an item's own time (an SBAS date) is kept. Returns
     how many."""
-    collection = result_collection_id(catalog, process.id)
+    collection = job_collection(catalog, job, process.id)
     props, links, extensions = _stamp(job, process, inputs, finished_us)
     stamped = []
     for it in items:
@@ -246,6 +248,15 @@ def publish_items(
         )
     write_results(catalog, job, process, stamped, collection)
     return len(items)
+
+
+def job_collection(catalog: CatalogStore, job: Any, process_id: str) -> str:
+    """Where a job's results go: its subscription's layer when it has one (created with the
+    subscription, so it exists, and owned by the job's owner), else its service's collection."""
+    origin = getattr(job, "origin", None)
+    if origin is not None and origin.layer and catalog.collection_exists(origin.layer):
+        return str(origin.layer)
+    return result_collection_id(catalog, process_id)
 
 
 def result_collection_id(catalog: CatalogStore, process_id: str) -> str:
@@ -279,7 +290,15 @@ def write_results(
     ensure_result_collection(catalog, collection, process, items)
     ids = [it["id"] for it in items]
     catalog.set_item_access(collection, ids, Access(job.owner, job.visibility))
-    catalog.write_items(items, mode="upsert", atomic=True)
+    origin = getattr(job, "origin", None)
+    # a subscription's results are logged as ingestion events (the layer's Atom feed, its
+    # webhooks and subscriptions chained on the layer read them); others are not
+    catalog.write_items(
+        items,
+        mode="upsert",
+        atomic=True,
+        origin=None if origin is None else f"subscription:{origin.subscription}",
+    )
 
 
 def ensure_result_collection(
@@ -310,10 +329,15 @@ def ensure_result_collection(
                     seen = summaries.setdefault(key, [])
                     if v not in seen and len(seen) < _MAX_SUMMARY:
                         seen.append(v)
+    if coll.get(LAYER_MARK):
+        # a subscription's layer is its owner's, visible as they chose: its extent says where
+        # and when it has results (the coverage summary), so it grows with each publication
+        coll["extent"] = grown_extent(coll.get("extent") or {}, items)
     if (
         current is not None
         and item_assets == (current.get("item_assets") or {})
         and summaries == (current.get("summaries") or {})
+        and coll.get("extent") == current.get("extent")
     ):
         return
     coll["item_assets"] = item_assets
@@ -322,6 +346,48 @@ def ensure_result_collection(
         catalog.create_collection(coll, upsert=True)
     else:
         catalog.replace_collection(collection_id, coll)
+
+
+def grown_extent(extent: Mapping[str, Any], items: list[dict[str, Any]]) -> dict[str, Any]:
+    """``extent`` grown to hold ``items`` (their bboxes and times); an empty extent (a new
+    layer: ``[[None, None]]`` and no bbox) is replaced by theirs."""
+    boxes = (extent.get("spatial") or {}).get("bbox") or []
+    box = (
+        list(boxes[0])
+        if boxes and len(boxes[0]) == 4 and boxes[0] != [-180, -90, 180, 90]
+        else None
+    )
+    interval = ((extent.get("temporal") or {}).get("interval") or [[None, None]])[0]
+    start, end = interval[0], interval[1]
+    for it in items:
+        b = it.get("bbox")
+        if b is None and it.get("geometry") is not None:
+            from shapely.geometry import shape
+
+            b = list(shape(it["geometry"]).bounds)
+        if b is not None and len(b) >= 4:
+            b4 = [b[0], b[1], b[-2], b[-1]] if len(b) == 6 else list(b[:4])
+            box = (
+                b4
+                if box is None
+                else [
+                    min(box[0], b4[0]),
+                    min(box[1], b4[1]),
+                    max(box[2], b4[2]),
+                    max(box[3], b4[3]),
+                ]
+            )
+        props = it.get("properties") or {}
+        first = props.get("start_datetime") or props.get("datetime")
+        last = props.get("end_datetime") or props.get("datetime")
+        if isinstance(first, str) and (start is None or first < start):
+            start = first
+        if isinstance(last, str) and (end is None or last > end):
+            end = last
+    return {
+        "spatial": {"bbox": [box if box is not None else [-180, -90, 180, 90]]},
+        "temporal": {"interval": [[start, end]]},
+    }
 
 
 def new_result_collection(collection_id: str, process: Any) -> dict[str, Any]:

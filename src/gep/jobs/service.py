@@ -28,7 +28,7 @@ from pydantic import BaseModel
 
 from gep.accounts.credits import CreditStore, Quote
 from gep.catalog.store import CatalogStore
-from gep.core.access import Viewer
+from gep.core.access import PRIVATE, Viewer
 from gep.core.enums import JobStatus
 from gep.core.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
 from gep.gateway.resolver import Gateway
@@ -38,7 +38,7 @@ from gep.jobs.pricing import job_quote
 from gep.jobs.publish import remove_results, share_results
 from gep.jobs.retention import pin_job
 from gep.jobs.staging import JobPrefetch
-from gep.jobs.store import Job, JobFailed, JobStore, ResultNotReady
+from gep.jobs.store import Job, JobFailed, JobOrigin, JobStore, ResultNotReady
 from gep.processes.base import Process, item_refs, parse_item_ref
 from gep.processes.registry import NoSuchProcess, ProcessRegistry, input_names, required_inputs
 
@@ -186,11 +186,22 @@ class JobService:
         """What the execution would cost; nothing runs and nothing is held."""
         return (await _in_thread(self.check, viewer, process_id, request)).quote
 
-    def enqueue(self, viewer: Viewer, checked: CheckedRequest) -> Job:
+    def enqueue(
+        self,
+        viewer: Viewer,
+        checked: CheckedRequest,
+        *,
+        origin: JobOrigin | None = None,
+        visibility: str = PRIVATE,
+    ) -> Job:
         """Create the job (its price held from ``viewer``'s credits, 402 when it is not
         there; 429 when they have ``jobs_max_queued_per_user`` jobs accepted or running) and
         queue it on the engine. A job that cannot be queued fails at once, its hold refunded,
-        and the error is raised."""
+        and the error is raised.
+
+        ``origin``: a subscription's job (``gep.production``), refused with DuplicateTrigger
+        when its trigger key has a job already; ``visibility``: the job's (a subscription's
+        jobs are visible as its layer is)."""
         limits = self.limits
         job = self.store.create(
             checked.process.id,
@@ -199,7 +210,11 @@ class JobService:
             timeout_s=limits.jobs_timeout_s or None,
             owner=viewer.user_id,
             quote=checked.quote,
-            max_active=limits.jobs_max_queued_per_user,
+            # a subscription's jobs are bounded by its own cap and budget, not by the owner's
+            # queue of interactive jobs (a full queue must not drop systematic triggers)
+            max_active=None if origin is not None else limits.jobs_max_queued_per_user,
+            origin=origin,
+            visibility=visibility,
         )
         self.prefetch.job_queued(job.id, viewer, checked.process, checked.inputs)
         try:

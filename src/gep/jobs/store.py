@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import IntegrityError
 
 from gep.accounts.credits import CreditStore, Quote
 from gep.core.access import PRIVATE, Viewer
@@ -81,12 +82,35 @@ class Job:
     pinned: bool = False
     #: when the retention sweep claimed its results for expiry (None: kept)
     expired: int | None = None
+    #: the subscription that submitted it (``gep.production``), its trigger's key, and the
+    #: collection (the subscription's layer) its results are published into
+    origin: JobOrigin | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobOrigin:
+    """Where a systematic job came from. ``trigger_key`` is unique among all jobs (a unique
+    index): the same trigger submitted twice, by a replay or a second server, is refused by
+    the database rather than by a check in memory."""
+
+    subscription: str
+    trigger_key: str
+    #: the collection the results go to (None: the service's own result collection)
+    layer: str | None = None
+
+
+class DuplicateTrigger(Exception):
+    """A job with this trigger key exists already (the submission is a repeat)."""
+
+    def __init__(self, trigger_key: str) -> None:
+        super().__init__(trigger_key)
+        self.trigger_key = trigger_key
 
 
 _COLUMNS = (
     "id, process_id, status, progress, message, inputs, outputs, error, created, "
     "started, finished, updated, attempts, max_attempts, timeout_s, dismiss_requested, worker, "
-    "owner, visibility, hold, charge, pinned, expired"
+    "owner, visibility, hold, charge, pinned, expired, subscription, trigger_key, layer"
 )
 
 
@@ -115,6 +139,7 @@ def _job(row: Any) -> Job:
         charge=None if row[20] is None else orjson.loads(row[20]),
         pinned=bool(row[21]),
         expired=row[22],
+        origin=None if row[23] is None else JobOrigin(row[23], row[24], row[25]),
     )
 
 
@@ -135,6 +160,7 @@ class JobStore:
         visibility: str = PRIVATE,
         quote: Quote | None = None,
         max_active: int | None = None,
+        origin: JobOrigin | None = None,
     ) -> Job:
         """A new ``accepted`` job. With a ``quote`` of a non-zero price, the owner's credits
         are held in the same transaction: when they are not there, PaymentRequired is raised
@@ -144,36 +170,61 @@ class JobStore:
         The count and the insert must be one step for concurrent submissions: SQLite's
         ``BEGIN IMMEDIATE`` already serialises writers; PostgreSQL (READ COMMITTED) would let
         two transactions count the same jobs, so there one owner's submissions queue on a
-        transaction-scoped advisory lock (other owners' do not wait)."""
+        transaction-scoped advisory lock (other owners' do not wait).
+
+        With an ``origin`` whose trigger key a job has already, DuplicateTrigger is raised and
+        nothing is written (no job, no hold): the unique index decides, in the same
+        transaction."""
         t = now_us()
         job_id = str(uuid.uuid4())
         hold = quote.total if quote is not None and owner is not None else 0
-        with self.engine.begin() as conn:
-            if max_active is not None and owner is not None:
-                self._check_active(conn, owner, max_active)
-            conn.execute(
-                text(
-                    "INSERT INTO jobs (id, process_id, status, inputs, created, updated, "
-                    "max_attempts, timeout_s, owner, visibility, hold, charge) VALUES "
-                    "(:id, :p, :s, :i, :t, :t, :m, :to, :o, :v, :h, :c)"
-                ),
-                {
-                    "id": job_id,
-                    "p": process_id,
-                    "s": JobStatus.ACCEPTED,
-                    "i": orjson.dumps(inputs).decode(),
-                    "t": t,
-                    "m": max_attempts,
-                    "to": timeout_s,
-                    "o": owner,
-                    "v": visibility,
-                    "h": hold,
-                    "c": None if quote is None else orjson.dumps(quote.as_dict()).decode(),
-                },
-            )
-            if hold and owner is not None:
-                self.credits.hold_in(conn, owner, job_id, process_id, hold)
+        try:
+            with self.engine.begin() as conn:
+                if max_active is not None and owner is not None:
+                    self._check_active(conn, owner, max_active)
+                if origin is not None and self.trigger_exists(origin.trigger_key, conn):
+                    raise DuplicateTrigger(origin.trigger_key)
+                conn.execute(
+                    text(
+                        "INSERT INTO jobs (id, process_id, status, inputs, created, updated, "
+                        "max_attempts, timeout_s, owner, visibility, hold, charge, subscription, "
+                        "trigger_key, layer) VALUES "
+                        "(:id, :p, :s, :i, :t, :t, :m, :to, :o, :v, :h, :c, :sub, :key, :layer)"
+                    ),
+                    {
+                        "id": job_id,
+                        "p": process_id,
+                        "s": JobStatus.ACCEPTED,
+                        "i": orjson.dumps(inputs).decode(),
+                        "t": t,
+                        "m": max_attempts,
+                        "to": timeout_s,
+                        "o": owner,
+                        "v": visibility,
+                        "h": hold,
+                        "c": None if quote is None else orjson.dumps(quote.as_dict()).decode(),
+                        "sub": None if origin is None else origin.subscription,
+                        "key": None if origin is None else origin.trigger_key,
+                        "layer": None if origin is None else origin.layer,
+                    },
+                )
+                if hold and owner is not None:
+                    self.credits.hold_in(conn, owner, job_id, process_id, hold)
+        except IntegrityError:
+            # two servers passed the test at once: the unique index let one insert through
+            if origin is not None and self.trigger_exists(origin.trigger_key):
+                raise DuplicateTrigger(origin.trigger_key) from None
+            raise
         return self.get(job_id)
+
+    def trigger_exists(self, trigger_key: str, conn: Connection | None = None) -> bool:
+        """Whether a job carries ``trigger_key`` (a cheap test before the checks of a
+        submission; the unique index is what guarantees it)."""
+        sql = text("SELECT 1 FROM jobs WHERE trigger_key = :k")
+        if conn is not None:
+            return conn.execute(sql, {"k": trigger_key}).first() is not None
+        with self.engine.connect() as c:
+            return c.execute(sql, {"k": trigger_key}).first() is not None
 
     def _check_active(self, conn: Connection, owner: str, max_active: int) -> None:
         if conn.dialect.name == "postgresql":

@@ -1,0 +1,674 @@
+"""Turning triggers into jobs: the ingestion log, the schedules, backfills and catch-ups.
+
+Exactly once, without a check in memory: every job a subscription submits carries a trigger key
+(the subscription and the identity of what triggered it: an item, a pair of items, a scheduled
+instant, an event and its pair), and ``jobs.trigger_key`` is unique in the database. The
+dispatcher may therefore see a trigger any number of times (a replay of the log after a crash
+between submitting and moving the cursor, two servers reading the same batch, a backfill over
+items the live path already handled): the first insert wins, the others are told
+:class:`~gep.jobs.store.DuplicateTrigger` and do nothing. Its cursor in the ingestion log moves
+only after a batch is submitted, so a crash repeats work and never skips it.
+
+Submissions go through :class:`~gep.jobs.service.JobService` like the API's, as the
+subscription's owner (their permissions, credits and the service's own checks), with the
+subscription's layer as the job's collection. What cannot become a job is recorded as a
+failure with its reason, under the same key (so it is neither retried nor repeated on replay);
+what would overrun the subscription's budget, the owner's credits or the per-trigger cap pauses
+the subscription with that reason instead, at the event that did it: a resume starts there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from shapely.geometry import mapping
+
+from gep.accounts.store import AccountStore
+from gep.catalog.search import SearchRequest, SortKey
+from gep.catalog.store import CatalogStore
+from gep.core.access import Viewer
+from gep.core.enums import BudgetPeriod, TriggerKind
+from gep.core.errors import GepError, InvalidInput, NotFound, PaymentRequired
+from gep.core.timeutil import TimeRange, format_rfc3339, from_micros, to_micros
+from gep.jobs.service import JobService
+from gep.jobs.store import DuplicateTrigger, JobOrigin
+from gep.production import webhooks
+from gep.production.matching import Entry, Role, SubscriptionIndex
+from gep.production.pairing import (
+    event_area,
+    event_conditions,
+    event_pairs,
+    events_before,
+    late_pairs,
+    ref_of,
+    rule_pairs,
+    window_values,
+)
+from gep.production.schedule import due_times, next_time
+from gep.production.spec import DataTrigger, EventTrigger, TimeTrigger, Trigger, trigger_from_stored
+from gep.production.store import Subscription, SubscriptionStore, now_us
+from gep.production.template import fill
+
+log = logging.getLogger("gep.production")
+
+#: ingestion events read per round
+BATCH = 1000
+#: a hole in the log (a transaction that took a seq and has not committed) is waited for this
+#: long before it is taken to be rolled back (PostgreSQL hands out seqs before commit)
+GAP_GRACE_S = 30.0
+#: a trigger key longer than this is stored as its hash
+MAX_KEY = 400
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One job a trigger asks for."""
+
+    key: str
+    inputs: dict[str, Any]
+    #: what triggered it, for reports (``pair a > b``, ``item c/i``, ``run 2026-…``)
+    label: str
+
+
+@dataclass
+class Outcome:
+    submitted: list[str] = field(default_factory=list)
+    duplicates: int = 0
+    failed: int = 0
+    paused: str | None = None
+
+    def add(self, other: Outcome) -> None:
+        self.submitted.extend(other.submitted)
+        self.duplicates += other.duplicates
+        self.failed += other.failed
+        self.paused = self.paused or other.paused
+
+
+def trigger_key(sub_id: str, identity: str) -> str:
+    key = f"{sub_id}|{identity}"
+    if len(key) > MAX_KEY:
+        key = f"{sub_id}|sha256:{hashlib.sha256(identity.encode()).hexdigest()}"
+    return key
+
+
+def period_start(period: BudgetPeriod, now: datetime) -> datetime:
+    """The start of the UTC calendar period ``now`` is in (weeks start on Monday)."""
+    day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == BudgetPeriod.DAY:
+        return day
+    if period == BudgetPeriod.WEEK:
+        return day - timedelta(days=day.weekday())
+    return day.replace(day=1)
+
+
+class Dispatcher:
+    """Runs every subscription's triggers; one per server, any number per database."""
+
+    def __init__(
+        self,
+        catalog: CatalogStore,
+        subs: SubscriptionStore,
+        jobs: JobService,
+        *,
+        batch: int = BATCH,
+        gap_grace_s: float = GAP_GRACE_S,
+    ) -> None:
+        self.catalog = catalog
+        self.subs = subs
+        self.jobs = jobs
+        self.accounts = AccountStore(catalog.engine)
+        self.batch = batch
+        self.gap_grace_s = gap_grace_s
+        self._index: SubscriptionIndex | None = None
+        self._layers: dict[str, Subscription] = {}
+        self._version: tuple[int, int] | None = None
+        #: one round at a time in this process (the API's catch-ups and the thread's rounds)
+        self.lock = threading.RLock()
+
+    # ------------------------------------------------------------------ helpers
+
+    def trigger(self, sub: Subscription) -> Trigger:
+        return trigger_from_stored(sub.trigger, sub.trigger.get("feed_collection"))
+
+    def viewer(self, sub: Subscription) -> Viewer | None:
+        """The owner's permissions (None: the account is gone; the subscription pauses)."""
+        if sub.owner is None:
+            return Viewer(user_id=None)
+        try:
+            return self.accounts.user(sub.owner).viewer()
+        except NotFound:
+            return None
+
+    def index(self) -> SubscriptionIndex:
+        version = self.subs.version()
+        if self._index is None or version != self._version:
+            entries: list[tuple[Subscription, Trigger]] = []
+            layers: dict[str, Subscription] = {}
+            for sub in self.subs.all():
+                layers[sub.layer] = sub
+                if not sub.active or sub.kind == TriggerKind.TIME:
+                    continue
+                try:
+                    entries.append((sub, self.trigger(sub)))
+                except GepError as exc:  # stored before a rule tightened: said, not fatal
+                    log.warning("subscription %s cannot be indexed: %s", sub.id, exc)
+            self._index = SubscriptionIndex(entries)
+            self._layers = layers
+            self._version = version
+        return self._index
+
+    def pause(self, sub: Subscription, reason: str, seq: int | None) -> None:
+        if self.subs.pause(sub.id, reason, seq):
+            log.warning("subscription %s paused: %s", sub.id, reason)
+            self._notify(
+                sub,
+                f"paused:{now_us()}",
+                {"type": "subscription.paused", "subscription": sub.id, "reason": reason},
+            )
+        self._version = None  # the index drops it at the next round
+
+    def _notify(self, sub: Subscription, event: str, payload: dict[str, Any]) -> None:
+        if not sub.webhook_url:
+            return
+        with self.catalog.engine.begin() as conn:
+            webhooks.enqueue(conn, sub.id, event, payload)
+
+    # ------------------------------------------------------------------ planning
+
+    def plan(
+        self, sub: Subscription, trigger: Trigger, role: Role, item: dict[str, Any], viewer: Viewer
+    ) -> list[Planned]:
+        """The jobs one new item asks of one subscription."""
+        area = None if trigger.area is None else mapping(trigger.area)
+        if isinstance(trigger, DataTrigger):
+            ref = ref_of(item)
+            when = (item.get("properties") or {}).get("datetime")
+            if trigger.pairing is None:
+                values = {
+                    "item": ref,
+                    "collection": item.get("collection"),
+                    "datetime": when,
+                    "area": area if area is not None else item.get("geometry"),
+                }
+                return [
+                    Planned(
+                        trigger_key(sub.id, f"item:{ref}"), fill(sub.inputs, values), f"item {ref}"
+                    )
+                ]
+            pairs = rule_pairs(self.catalog, item, trigger.pairing, viewer)
+            pairs += late_pairs(self.catalog, item, trigger.pairing, viewer)
+            return [
+                Planned(
+                    trigger_key(sub.id, f"pair:{p.reference}>{p.secondary}"),
+                    fill(
+                        sub.inputs,
+                        {
+                            "reference": p.reference,
+                            "secondary": p.secondary,
+                            "datetime": p.datetime,
+                            "btemp": p.btemp,
+                            "bperp": p.bperp,
+                            "area": area if area is not None else item.get("geometry"),
+                        },
+                    ),
+                    f"pair {p.reference} > {p.secondary}",
+                )
+                for p in pairs
+            ]
+        if isinstance(trigger, EventTrigger):
+            if role == Role.EVENT:
+                events = [item] if event_conditions(item, trigger) is None else []
+            else:  # a new acquisition: the known events it may be the post-event image of
+                events = [
+                    e
+                    for e in events_before(self.catalog, item, trigger, viewer)
+                    if event_conditions(e, trigger) is None
+                ]
+            planned = []
+            for event in events:
+                eref = ref_of(event)
+                props = event.get("properties") or {}
+                for p in event_pairs(self.catalog, event, trigger, viewer):
+                    planned.append(
+                        Planned(
+                            trigger_key(sub.id, f"event:{eref}:{p.reference}>{p.secondary}"),
+                            fill(
+                                sub.inputs,
+                                {
+                                    "reference": p.reference,
+                                    "secondary": p.secondary,
+                                    "event": eref,
+                                    "magnitude": props.get("earthquake:magnitude"),
+                                    "epicentre": event.get("geometry"),
+                                    "event_time": props.get("datetime"),
+                                    "datetime": p.datetime,
+                                    "area": event_area(event, trigger.event_area_km),
+                                },
+                            ),
+                            f"event {eref}: {p.reference} > {p.secondary}",
+                        )
+                    )
+            return planned
+        return []
+
+    # ------------------------------------------------------------------ submitting
+
+    def submit(
+        self, sub: Subscription, viewer: Viewer, planned: list[Planned], *, resume_seq: int | None
+    ) -> Outcome:
+        """Submit what is not submitted yet, as the owner; pause instead of flooding or
+        overspending (``resume_seq``: where a resume catches up from)."""
+        out = Outcome()
+        planned = list({p.key: p for p in planned}.values())
+        if not planned:
+            return out
+        keys = [p.key for p in planned]
+        done = self.subs.submitted_keys(keys) | self.subs.failed_keys(sub.id, keys)
+        new = [p for p in planned if p.key not in done]
+        out.duplicates = len(planned) - len(new)
+        if not new:
+            return out
+        if len(new) > sub.max_jobs_per_trigger:
+            out.paused = (
+                f"one trigger asked for {len(new)} jobs, more than max_jobs_per_trigger "
+                f"({sub.max_jobs_per_trigger}): narrow the rule or raise the cap, then resume"
+            )
+            self.pause(sub, out.paused, resume_seq)
+            return out
+        spent = None
+        for p in new:
+            try:
+                checked = self.jobs.check(viewer, sub.process_id, {"inputs": p.inputs})
+            except GepError as exc:
+                if self.subs.fail(sub.id, p.key, f"{p.label}: {exc.message}", p.inputs):
+                    out.failed += 1
+                continue
+            if sub.budget_cents is not None and sub.budget_period is not None:
+                if spent is None:
+                    start = period_start(sub.budget_period, datetime.now(UTC))
+                    spent = self.subs.spent_cents(sub.id, to_micros(start))
+                if spent + checked.quote.total > sub.budget_cents:
+                    out.paused = (
+                        f"budget reached: {spent / 100:.2f} of {sub.budget_cents / 100:.2f} "
+                        f"credits this {sub.budget_period} spent, and the next job costs "
+                        f"{checked.quote.total / 100:.2f}; resume next {sub.budget_period} or "
+                        "raise the budget"
+                    )
+                    self.pause(sub, out.paused, resume_seq)
+                    return out
+            try:
+                job = self.jobs.enqueue(
+                    viewer,
+                    checked,
+                    origin=JobOrigin(sub.id, p.key, sub.layer),
+                    visibility=sub.visibility,
+                )
+            except DuplicateTrigger:
+                out.duplicates += 1
+                continue
+            except PaymentRequired as exc:
+                out.paused = f"the owner's credits ran out: {exc.message}"
+                self.pause(sub, out.paused, resume_seq)
+                return out
+            except GepError as exc:
+                if self.subs.fail(sub.id, p.key, f"{p.label}: {exc.message}", p.inputs):
+                    out.failed += 1
+                continue
+            except Exception as exc:  # the job exists, failed at once ("could not be queued")
+                log.warning("subscription %s: %s could not be queued: %s", sub.id, p.label, exc)
+                continue
+            if spent is not None:
+                spent += checked.quote.total
+            out.submitted.append(job.id)
+        self.subs.touch_trigger(sub.id)
+        return out
+
+    # ------------------------------------------------------------------ the ingestion log
+
+    def poll_ingestion(self) -> Outcome:
+        """One batch of the ingestion log: matched, planned, submitted; then the cursor moves.
+
+        Events are read as the system (every collection) and each match is planned as the
+        subscription's owner, who must be able to see the item: a subscription never learns
+        of an item its owner may not read."""
+        with self.lock:
+            cursor = self.subs.cursor()
+            events = self.catalog.ingestion_events(after=cursor, limit=self.batch)
+            out = Outcome()
+            if not events:
+                return out
+            upto = self._safe_end(cursor, events)
+            index = self.index()
+            by_coll: dict[str, list[Any]] = {}
+            for e in events:
+                by_coll.setdefault(e.collection, []).append(e)
+            paused: set[str] = set()
+            for collection, evs in by_coll.items():
+                layer_sub = self._layers.get(collection)
+                if layer_sub is not None and layer_sub.webhook_url:
+                    for e in evs:
+                        self._notify(
+                            layer_sub,
+                            f"item:{collection}/{e.item_id}",
+                            {
+                                "type": "layer.item",
+                                "subscription": layer_sub.id,
+                                "collection": collection,
+                                "item": e.item_id,
+                            },
+                        )
+                if collection not in index.collections:
+                    continue
+                items = self._items(collection, [e.item_id for e in evs])
+                seqs = {e.item_id: e.seq for e in evs}
+                out.add(self._dispatch(index, collection, items, seqs, paused))
+            if upto > cursor:
+                self.subs.advance(cursor, upto)
+            return out
+
+    def _safe_end(self, cursor: int, events: list[Any]) -> int:
+        """How far the cursor may move: to the last event before a young hole in the seqs."""
+        expected = cursor + 1
+        now = now_us()
+        for e in events:
+            if e.seq != expected and now - e.created < self.gap_grace_s * 1e6:
+                return expected - 1
+            expected = e.seq + 1
+        return events[-1].seq  # type: ignore[no-any-return]
+
+    def _items(self, collection: str, ids: list[str]) -> list[dict[str, Any]]:
+        page = self.catalog.search(
+            SearchRequest(collections=[collection], ids=list(dict.fromkeys(ids)), limit=len(ids))
+        )
+        return [orjson.loads(raw) for _, _, raw in page.items]
+
+    def _dispatch(
+        self,
+        index: SubscriptionIndex,
+        collection: str,
+        items: list[dict[str, Any]],
+        seqs: dict[str, int],
+        paused: set[str],
+    ) -> Outcome:
+        out = Outcome()
+        matches = index.match(collection, items)
+        # what each owner may see of these items, asked once per owner
+        visible: dict[str | None, set[str]] = {}
+        viewers: dict[str, Viewer | None] = {}
+        for k, entry in matches:
+            sub = entry.sub
+            if sub.id in paused:
+                continue
+            if sub.id not in viewers:
+                viewers[sub.id] = self.viewer(sub)
+            viewer = viewers[sub.id]
+            item = items[k]
+            seq = seqs.get(str(item.get("id")))
+            if viewer is None:
+                self.pause(sub, "the owner's account no longer exists", None)
+                paused.add(sub.id)
+                continue
+            if sub.owner not in visible:
+                visible[sub.owner] = self._visible_ids(collection, items, viewer)
+            if item.get("id") not in visible[sub.owner]:
+                continue
+            out.add(self._one(sub, entry, item, viewer, None if seq is None else seq - 1))
+            if out.paused and sub.id not in paused and not self.subs.get(sub.id).active:
+                paused.add(sub.id)
+        return out
+
+    def _one(
+        self,
+        sub: Subscription,
+        entry: Entry,
+        item: dict[str, Any],
+        viewer: Viewer,
+        resume: int | None,
+    ) -> Outcome:
+        try:
+            planned = self.plan(sub, entry.trigger, entry.role, item, viewer)
+        except GepError as exc:
+            key = trigger_key(sub.id, f"plan:{ref_of(item)}")
+            out = Outcome()
+            if self.subs.fail(sub.id, key, f"{ref_of(item)}: {exc.message}", None):
+                out.failed = 1
+            return out
+        return self.submit(sub, viewer, planned, resume_seq=resume)
+
+    def _visible_ids(
+        self, collection: str, items: list[dict[str, Any]], viewer: Viewer
+    ) -> set[str]:
+        if viewer.is_admin:
+            return {str(it.get("id")) for it in items}
+        ids = [str(it.get("id")) for it in items]
+        page = self.catalog.search(
+            SearchRequest(collections=[collection], ids=ids, limit=len(ids), viewer=viewer)
+        )
+        return {item_id for _, item_id, _ in page.items}
+
+    # ------------------------------------------------------------------ catch-up and backfill
+
+    def catch_up(self, sub_id: str, after_seq: int) -> Outcome:
+        """What a resumed subscription missed while paused: the ingestion log from where it
+        paused to where the dispatcher is, for this subscription only."""
+        with self.lock:
+            sub = self.subs.get(sub_id)
+            out = Outcome()
+            if sub.kind == TriggerKind.TIME or not sub.active:
+                return out
+            single = SubscriptionIndex([(sub, self.trigger(sub))])
+            stop = self.subs.cursor()
+            seq = after_seq
+            while seq < stop and not out.paused:
+                events = [
+                    e
+                    for e in self.catalog.ingestion_events(after=seq, limit=self.batch)
+                    if e.seq <= stop
+                ]
+                if not events:
+                    break
+                seq = events[-1].seq
+                by_coll: dict[str, list[Any]] = {}
+                for e in events:
+                    if e.collection in single.collections:
+                        by_coll.setdefault(e.collection, []).append(e)
+                for collection, evs in by_coll.items():
+                    items = self._items(collection, [e.item_id for e in evs])
+                    seqs = {e.item_id: e.seq for e in evs}
+                    out.add(self._dispatch(single, collection, items, seqs, set()))
+                    if out.paused:
+                        break
+            return out
+
+    def backfill(
+        self, sub_id: str, *, dry_run: bool = False, limit: int | None = None
+    ) -> dict[str, Any]:
+        """The subscription's rule over the archive already catalogued: every matching item
+        (or event) in time order, planned as if it had just arrived. ``dry_run``: the jobs it
+        would submit (keys and inputs), none submitted. Submitted jobs are exactly-once like
+        any other trigger's, so a backfill may be run again, or over what the live path did."""
+        sub = self.subs.get(sub_id)
+        trigger = self.trigger(sub)
+        if isinstance(trigger, TimeTrigger):
+            raise InvalidInput(
+                "a time-driven subscription has no archive to backfill; its catch_up policy "
+                "decides what missed runs do",
+                field="backfill",
+            )
+        viewer = self.viewer(sub)
+        if viewer is None:
+            raise InvalidInput("the subscription's owner no longer exists", field="backfill")
+        if isinstance(trigger, DataTrigger):
+            collection, role = trigger.collection, Role.ITEM
+            req = SearchRequest(
+                collections=[collection],
+                intersects=trigger.area,
+                datetime=None
+                if trigger.start_us is None and trigger.end_us is None
+                else TimeRange(
+                    None if trigger.start_us is None else from_micros(trigger.start_us),
+                    None if trigger.end_us is None else from_micros(trigger.end_us),
+                ),
+                filter=trigger.filter,
+                sortby=[SortKey("datetime", False)],
+                limit=500,
+                viewer=viewer,
+            )
+        else:
+            collection, role = trigger.feed_collection, Role.EVENT
+            req = SearchRequest(
+                collections=[collection],
+                intersects=trigger.area,
+                sortby=[SortKey("datetime", False)],
+                limit=500,
+                viewer=viewer,
+            )
+        entry = Entry(sub, trigger, role)
+        planned_all: list[Planned] = []
+        out = Outcome()
+        items_seen = 0
+        with self.lock:
+            while True:
+                page = self.catalog.search(req)
+                for _, _, raw in page.items:
+                    item = orjson.loads(raw)
+                    items_seen += 1
+                    try:
+                        planned = self._plan_backfill(sub, entry, item, viewer)
+                    except GepError as exc:
+                        if not dry_run:
+                            self.subs.fail(
+                                sub.id,
+                                trigger_key(sub.id, f"plan:{ref_of(item)}"),
+                                f"{ref_of(item)}: {exc.message}",
+                                None,
+                            )
+                        out.failed += 1
+                        continue
+                    if dry_run:
+                        planned_all.extend(planned)
+                    else:
+                        out.add(self.submit(sub, viewer, planned, resume_seq=None))
+                        if out.paused:
+                            break
+                    if limit is not None and items_seen >= limit:
+                        break
+                if out.paused or not page.next_token or (limit is not None and items_seen >= limit):
+                    break
+                req.token = page.next_token
+        report: dict[str, Any] = {"subscription": sub.id, "items": items_seen, "dry_run": dry_run}
+        if dry_run:
+            unique = list({p.key: p for p in planned_all}.values())
+            done = self.subs.submitted_keys([p.key for p in unique])
+            report["planned"] = [
+                {"trigger": p.label, "inputs": p.inputs, "submitted": p.key in done} for p in unique
+            ]
+            report["jobs"] = len(unique)
+        else:
+            report.update(
+                submitted=len(out.submitted),
+                duplicates=out.duplicates,
+                failed=out.failed,
+                paused=out.paused,
+                jobs=out.submitted,
+            )
+        return report
+
+    def _plan_backfill(
+        self, sub: Subscription, entry: Entry, item: dict[str, Any], viewer: Viewer
+    ) -> list[Planned]:
+        trigger = entry.trigger
+        if isinstance(trigger, DataTrigger) and trigger.pairing is not None:
+            # the archive is walked in time order: each pair is formed from its later member
+            pairs = rule_pairs(self.catalog, item, trigger.pairing, viewer)
+            area = None if trigger.area is None else mapping(trigger.area)
+            return [
+                Planned(
+                    trigger_key(sub.id, f"pair:{p.reference}>{p.secondary}"),
+                    fill(
+                        sub.inputs,
+                        {
+                            "reference": p.reference,
+                            "secondary": p.secondary,
+                            "datetime": p.datetime,
+                            "btemp": p.btemp,
+                            "bperp": p.bperp,
+                            "area": area if area is not None else item.get("geometry"),
+                        },
+                    ),
+                    f"pair {p.reference} > {p.secondary}",
+                )
+                for p in pairs
+            ]
+        return self.plan(sub, trigger, entry.role, item, viewer)
+
+    # ------------------------------------------------------------------ schedules
+
+    def tick_schedules(self, now: datetime | None = None) -> Outcome:
+        """Submit the due runs of time-driven subscriptions, then move their next run on (in
+        that order: a crash in between repeats the runs, whose keys make them no-ops)."""
+        now = now or datetime.now(UTC)
+        out = Outcome()
+        with self.lock:
+            for sub in self.subs.active((TriggerKind.TIME,)):
+                trigger = self.trigger(sub)
+                assert isinstance(trigger, TimeTrigger)
+                if sub.next_run is None:
+                    first = next_time(trigger.cron, trigger.timezone, now)
+                    self.subs.update(sub.id, next_run=to_micros(first))
+                    continue
+                scheduled = from_micros(sub.next_run)
+                runs, nxt, skipped = due_times(
+                    trigger.cron, trigger.timezone, scheduled, now, trigger.catch_up
+                )
+                if not runs and not skipped:
+                    continue
+                viewer = self.viewer(sub)
+                if viewer is None:
+                    self.pause(sub, "the owner's account no longer exists", None)
+                    continue
+                area = None if trigger.area is None else mapping(trigger.area)
+                planned = [
+                    Planned(
+                        trigger_key(sub.id, f"time:{format_rfc3339(t)}"),
+                        fill(
+                            sub.inputs,
+                            {**window_values(to_micros(t), trigger.window), "area": area},
+                        ),
+                        f"run {format_rfc3339(t)}",
+                    )
+                    for t in runs
+                ]
+                result = self.submit(sub, viewer, planned, resume_seq=None)
+                out.add(result)
+                if result.paused:
+                    continue
+                if skipped:
+                    self.subs.fail(
+                        sub.id,
+                        trigger_key(sub.id, f"skipped:{format_rfc3339(scheduled)}"),
+                        f"{skipped} run(s) missed from {format_rfc3339(scheduled)} while the "
+                        f"server was down were not submitted (catch_up = {trigger.catch_up})",
+                        None,
+                    )
+                self.subs.claim_run(sub.id, sub.next_run, to_micros(nxt))
+        return out
+
+    def run_once(self) -> Outcome:
+        """One round: the ingestion log (until it is drained, or a bounded number of batches)
+        and the schedules."""
+        out = Outcome()
+        for _ in range(20):
+            before = self.subs.cursor()
+            out.add(self.poll_ingestion())
+            after = self.subs.cursor()
+            if after == before or after >= self.subs.log_top():
+                break
+        out.add(self.tick_schedules())
+        return out
