@@ -462,3 +462,153 @@ def test_bad_input_is_refused_at_creation(client: TestClient) -> None:
             problem,
         )
     assert len(client.get("/subscriptions").json()["subscriptions"]) == before
+
+
+def test_layer_feed_webhook_budget_cap_and_visibility(client: TestClient) -> None:
+    """A plain user's subscription: its layer is theirs (others see neither), a published
+    result lands in it with the coverage grown, is in its Atom feed and queues a webhook; the
+    cap pauses a flooding trigger with its reason and a resume catches up; the budget pauses
+    before overspending."""
+    from types import SimpleNamespace
+
+    from gep.accounts.credits import Price
+    from gep.jobs.publish import publish
+    from gep.jobs.store import JobOrigin
+
+    svc = _services(client)
+    alice = svc.accounts.create_user("alice-subs")
+    _, token = svc.accounts.issue_token(alice.id, "t")
+    bob = svc.accounts.create_user("bob-subs")
+    _, bob_token = svc.accounts.issue_token(bob.id, "t")
+    me = {"Authorization": f"Bearer {token}"}
+    other = {"Authorization": f"Bearer {bob_token}"}
+    items, _areas = archive(1, 36, 6.0, collection="s1-alice", seed=7)
+    svc.store.write_items(items[:3], mode="upsert", create_collections=True)
+    body = {
+        "title": "Alice's pairs",
+        "process": "echo",
+        "inputs": {"message": "{{reference}} {{secondary}}"},
+        "trigger": {"type": "data", "collection": "s1-alice", "pairing": {"max_btemp": 13}},
+        "max_jobs_per_trigger": 1,
+        "webhook": {"url": "https://hooks.example.org/gep"},
+    }
+    r = client.post("/subscriptions", json=body, headers=me)
+    assert r.status_code == 201, r.text
+    sub = r.json()
+    assert sub["webhook_secret"].startswith("whsec_") and sub["owner"] == alice.id
+    assert "webhook_secret" not in client.get(f"/subscriptions/{sub['id']}", headers=me).json()
+    # others see neither the subscription nor its layer
+    assert client.get(f"/subscriptions/{sub['id']}", headers=other).status_code == 404
+    assert client.get(f"/collections/{sub['layer']}", headers=other).status_code == 404
+    assert sub["id"] not in [
+        s["id"] for s in client.get("/subscriptions", headers=other).json()["subscriptions"]
+    ]
+    disp = svc.subscriptions.dispatcher
+    disp.run_once()
+    # the next acquisition pairs with the two before it: 2 jobs > the cap of 1 → paused
+    svc.store.write_items([items[3]], mode="upsert", origin="harvest:a")
+    disp.run_once()
+    st = client.get(f"/subscriptions/{sub['id']}", headers=me).json()
+    assert st["state"] == "paused" and "max_jobs_per_trigger" in st["reason"]
+    assert st["status"]["submitted"] == 0
+    # while paused another acquisition arrives; raising the cap and resuming catches both up
+    svc.store.write_items([items[4]], mode="upsert", origin="harvest:a")
+    disp.run_once()
+    assert (
+        client.patch(
+            f"/subscriptions/{sub['id']}", json={"max_jobs_per_trigger": 5}, headers=me
+        ).status_code
+        == 200
+    )
+    resumed = client.post(f"/subscriptions/{sub['id']}/resume", headers=me).json()
+    assert resumed["state"] == "active" and resumed["catch_up"]["submitted"] == 4
+    # a result published by one of its jobs lands in the layer, visible to Alice only
+    job = SimpleNamespace(
+        id="job-layer-1",
+        owner=alice.id,
+        visibility="private",
+        origin=JobOrigin(sub["id"], "k", sub["layer"]),
+    )
+    process = SimpleNamespace(id="echo", version="1", title="Echo")
+    ref = publish(
+        svc.store,
+        job,
+        process,
+        assets={},
+        footprint=items[4]["geometry"],
+        inputs=[],
+        finished_us=to_micros(parse_instant("2026-01-02T00:00:00Z")),
+    )
+    assert ref == f"{sub['layer']}/job-layer-1"
+    coll = client.get(f"/collections/{sub['layer']}", headers=me).json()
+    assert coll["extent"]["spatial"]["bbox"][0] == pytest.approx(shape(items[4]["geometry"]).bounds)
+    assert (
+        client.get(f"/collections/{sub['layer']}/items/job-layer-1", headers=other).status_code
+        == 404
+    )
+    layer = client.get(f"/subscriptions/{sub['id']}/layer", headers=me).json()
+    assert layer["dates"] == [{"date": "2026-01-02", "items": 1}]
+    feed = client.get(f"/subscriptions/{sub['id']}/feed", headers=me)
+    assert feed.headers["content-type"].startswith("application/atom+xml")
+    assert "job-layer-1" in feed.text
+    disp.run_once()  # the layer's new item is in the log: a webhook delivery is queued
+    deliveries = client.get(f"/subscriptions/{sub['id']}/deliveries", headers=me).json()
+    events = [d["event"] for d in deliveries["deliveries"]]
+    assert f"item:{sub['layer']}/job-layer-1" in events and any(
+        e.startswith("paused:") for e in events
+    )
+    # a budget: with echo priced at 1 credit a job, a budget of 1.5 pauses at the second job
+    svc.credits.set_price("echo", Price(per_job=1.0))
+    svc.credits.grant(alice.id, 10_000, actor=None)
+    try:
+        assert (
+            client.patch(
+                f"/subscriptions/{sub['id']}",
+                json={"budget": {"credits": 1.5, "period": "day"}},
+                headers=me,
+            ).status_code
+            == 200
+        )
+        # spent so far this day: the four free jobs cost nothing
+        svc.store.write_items([items[5]], mode="upsert", origin="harvest:a")
+        disp.run_once()
+        st = client.get(f"/subscriptions/{sub['id']}", headers=me).json()
+        assert st["state"] == "paused" and st["reason"].startswith("budget reached")
+        assert st["status"]["submitted"] == 5 and st["budget"]["spent"] == 1.0
+    finally:
+        svc.credits.set_price("echo", Price())
+    # delete, keeping the layer: the collection stays, the subscription goes
+    assert client.delete(f"/subscriptions/{sub['id']}", headers=me).status_code == 204
+    assert client.get(f"/subscriptions/{sub['id']}", headers=me).status_code == 404
+    assert (
+        client.get(f"/collections/{sub['layer']}/items/job-layer-1", headers=me).status_code == 200
+    )
+
+
+def test_the_demo_subscriptions_fire_on_the_demo_ingestion(client: TestClient) -> None:
+    """``gep demo seed``'s InSAR-Browse-like subscription submits the 6- and 12-day pairs of
+    the new acquisitions ``gep demo ingest`` brings, over both demo volcanoes; the earthquake
+    subscription sees the Amatrice record (its SAFE pair is not in this catalogue, so it has
+    nothing to pair)."""
+    from gep.demo.production import ingest_new, seed_production
+
+    svc = _services(client)
+    seed_production(svc.store, log=lambda m: None)
+    seed_production(svc.store, log=lambda m: None)  # idempotent
+    subs = {s["id"]: s for s in client.get("/subscriptions").json()["subscriptions"]}
+    assert {"sub-demo-insar-browse", "sub-demo-earthquakes"} <= set(subs)
+    disp = svc.subscriptions.dispatcher
+    disp.run_once()
+    counts = ingest_new(svc.store)
+    assert counts == {"acquisitions": 2 * 4, "events": 1}
+    disp.run_once()
+    jobs = client.get("/subscriptions/sub-demo-insar-browse/jobs").json()["jobs"]
+    pairs = {tuple(j["inputs"]["message"].split(" ")) for j in jobs}
+    items, _ = __import__("gep.demo.s1_archive", fromlist=["archive"]).archive(
+        2, 60, 6.0, collection="sentinel-1-demo-archive", seed=11
+    )
+    new = {it["id"] for it in items[-4:]} | {it["id"] for it in items[:11][-4:]}
+    expected = _oracle(items, (6, 12), 0.5, 300, lambda a, b: b["id"] in new or a["id"] in new)
+    assert pairs == expected and len(pairs) == 2 * 4 * 2
+    quake = client.get("/subscriptions/sub-demo-earthquakes").json()
+    assert quake["state"] == "active" and quake["status"]["submitted"] == 0

@@ -48,6 +48,24 @@ def seed(
     seed_optical()
     if sar:
         seed_sar()
+    from gep.demo.production import seed_production
+
+    with store_from_settings() as store:
+        seed_production(store, log=lambda m: console.print(m))
+
+
+@app.command("ingest")
+def ingest_new() -> None:
+    """Bring the demo's new products: the later dates of the generated Sentinel-1 archive and
+    the USGS record of the 2016 Amatrice earthquake. A running ``gep serve`` fires the demo
+    subscriptions on them (``gep subscriptions list``)."""
+    from gep.demo.production import ingest_new as ingest
+
+    with store_from_settings() as store:
+        counts = ingest(store)
+    console.print(
+        f"ingested {counts['acquisitions']} new acquisitions and {counts['events']} earthquake(s)"
+    )
 
 
 def seed_sbas() -> None:

@@ -19,6 +19,7 @@ from gep.cli import (
     process_cmds,
     retention_cmds,
     serve_cmds,
+    subscription_cmds,
     upload_cmds,
     worker_cmds,
 )
@@ -33,6 +34,7 @@ app.add_typer(catalog_cmds.app, name="catalog")
 app.add_typer(demo_cmds.app, name="demo")
 app.add_typer(process_cmds.app, name="processes")
 app.add_typer(job_cmds.app, name="jobs")
+app.add_typer(subscription_cmds.app, name="subscriptions")
 app.add_typer(insar_cmds.app, name="insar")
 app.add_typer(harvest_cmds.app, name="harvest")
 app.add_typer(gazetteer_cmds.app, name="gazetteer")

@@ -1,4 +1,4 @@
-"""A small synchronous client for the GEP API (processes, jobs, assets, uploads)."""
+"""A small synchronous client for the GEP API (processes, jobs, subscriptions, assets, uploads)."""
 
 from __future__ import annotations
 
@@ -269,6 +269,80 @@ class GepClient:
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"job {job_id} still {info['status']} after {timeout} s")
             time.sleep(interval)
+
+    # ------------------------------------------------------------------ subscriptions
+    @staticmethod
+    def _sub_path(subscription_id: str, tail: str = "") -> str:
+        return f"/subscriptions/{quote(subscription_id, safe='')}{tail}"
+
+    def subscriptions(self) -> list[dict[str, Any]]:
+        """The subscriptions the caller may see (their own and those shared with them)."""
+        return list(self._json(self.http.get("/subscriptions"))["subscriptions"])
+
+    def subscription(self, subscription_id: str) -> dict[str, Any]:
+        """A subscription with its ``status``: counts (matched, submitted, running, succeeded,
+        failed), the last trigger, the next run and the latest failures with their reasons."""
+        return dict(self._json(self.http.get(self._sub_path(subscription_id))))
+
+    def create_subscription(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """Create a subscription from ``spec`` ({title, process, inputs, trigger, budget,
+        max_jobs_per_trigger, webhook, backfill}); the server checks all of it first. The
+        answer holds the webhook's ``webhook_secret`` (shown this once only) and, with
+        ``backfill``, its report."""
+        return dict(self._json(self.http.post("/subscriptions", json=spec)))
+
+    def edit_subscription(self, subscription_id: str, **changes: Any) -> dict[str, Any]:
+        """Change members (a merge patch) from the next trigger on; ``visibility=`` shares the
+        subscription and its layer. A new webhook's secret is in the answer, once."""
+        return dict(self._json(self.http.patch(self._sub_path(subscription_id), json=changes)))
+
+    def pause_subscription(self, subscription_id: str) -> dict[str, Any]:
+        """Stop triggering (what matches meanwhile can be caught up on resume)."""
+        return dict(self._json(self.http.post(self._sub_path(subscription_id, "/pause"))))
+
+    def resume_subscription(self, subscription_id: str, catch_up: bool = True) -> dict[str, Any]:
+        """Active again; ``catch_up`` submits what matched while it was paused (its report is
+        the answer's ``catch_up``). A time trigger's schedule resumes from now either way."""
+        r = self.http.post(
+            self._sub_path(subscription_id, "/resume"),
+            params={"catch_up": str(catch_up).lower()},
+        )
+        return dict(self._json(r))
+
+    def delete_subscription(self, subscription_id: str, keep_layer: bool = True) -> None:
+        """Remove a subscription; its layer stays an ordinary collection unless ``keep_layer``
+        is false (then its items and files go too). Its jobs stay in the job list."""
+        r = self.http.delete(
+            self._sub_path(subscription_id), params={"keep_layer": str(keep_layer).lower()}
+        )
+        if r.status_code != 204:
+            self._json(r)
+
+    def backfill(
+        self, subscription_id: str, dry_run: bool = False, limit: int | None = None
+    ) -> dict[str, Any]:
+        """Run the rule over the archive already catalogued (``dry_run``: list what it would
+        submit and submit nothing; ``limit``: archive items read at most)."""
+        params: dict[str, Any] = {"dry_run": str(dry_run).lower()}
+        if limit is not None:
+            params["limit"] = limit
+        r = self.http.post(self._sub_path(subscription_id, "/backfill"), params=params)
+        return dict(self._json(r))
+
+    def subscription_jobs(self, subscription_id: str) -> list[dict[str, Any]]:
+        """The jobs the subscription submitted, newest first, with the trigger of each."""
+        return list(self._json(self.http.get(self._sub_path(subscription_id, "/jobs")))["jobs"])
+
+    def subscription_layer(self, subscription_id: str) -> dict[str, Any]:
+        """The subscription's information layer: its collection, extent and dated items."""
+        return dict(self._json(self.http.get(self._sub_path(subscription_id, "/layer"))))
+
+    def subscription_feed(self, subscription_id: str) -> str:
+        """The Atom 1.0 feed (XML text) of the layer's newest items, for feed readers."""
+        r = self.http.get(self._sub_path(subscription_id, "/feed"))
+        if r.status_code >= 400:
+            self._json(r)
+        return r.text
 
     # ------------------------------------------------------------------ uploads
     def upload(
