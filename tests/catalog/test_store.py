@@ -344,3 +344,35 @@ def test_bbox_is_exact_for_small_and_big_boxes(store: CatalogStore, size: float)
     )
     assert sorted(ids(store, bbox=[0, 0, size, size])) == ["edge", "inside"]
     assert count(store, bbox=[0, 0, size, size]) == 2
+
+
+def test_ingestion_events_hide_items_the_viewer_may_not_see(store: CatalogStore) -> None:
+    """A private item in a public collection (a result in a shared layer) is logged, but its
+    event is listed only to whoever may see the item."""
+    from gep.catalog.access import Access
+    from gep.core.access import Viewer
+
+    store.create_collection(
+        {
+            "type": "Collection",
+            "stac_version": "1.1.0",
+            "id": "pub",
+            "description": "d",
+            "license": "other",
+            "extent": {
+                "spatial": {"bbox": [[-180, -90, 180, 90]]},
+                "temporal": {"interval": [[None, None]]},
+            },
+            "links": [],
+        }
+    )
+    store.set_item_access("pub", ["secret"], Access("alice", "private"))
+    items = [
+        make_item("secret", square(0, 0), "2024-01-01T00:00:00Z", "pub"),
+        make_item("open", square(0, 0), "2024-01-02T00:00:00Z", "pub"),
+    ]
+    store.write_items(items, mode="upsert", origin="test")
+    alice, bob = Viewer("alice"), Viewer("bob")
+    assert [e.item_id for e in store.ingestion_events(viewer=alice)] == ["secret", "open"]
+    assert [e.item_id for e in store.ingestion_events(viewer=bob)] == ["open"]
+    assert [e.item_id for e in store.ingestion_events(viewer=Viewer())] == ["open"]

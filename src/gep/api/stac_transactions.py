@@ -31,6 +31,9 @@ from gep.gateway.config import HrefRefused
 from gep.gateway.resolver import item_hrefs
 from gep.gateway.uploads import collection_upload_folders, remove_folders, upload_folders
 
+#: new items written through the API are ingestion events like harvested ones: subscriptions
+#: (``gep.production``) see them
+ORIGIN = "stac-api"
 router = APIRouter(prefix="/stac", tags=["STAC Transactions"])
 
 JSON = "application/json"
@@ -309,14 +312,18 @@ async def create_items(
             request, [(f"features[{n}]", f) for n, f in enumerate(feats)], store, collection_id
         )
         report = await run_in_threadpool(
-            lambda: store.write_items(feats, collection=collection_id, mode="create", atomic=True)
+            lambda: store.write_items(
+                feats, collection=collection_id, mode="create", atomic=True, origin=ORIGIN
+            )
         )
         superseded = [{"position": f.position, "id": f.item_id} for f in report.superseded]
         return _json({"created": report.written, "superseded": superseded}, status=201)
     _check_item_collection(body, collection_id, "item")
     _check_hrefs(request, [("item", body)], store, collection_id)
     await run_in_threadpool(
-        lambda: store.write_items([body], collection=collection_id, mode="create", atomic=True)
+        lambda: store.write_items(
+            [body], collection=collection_id, mode="create", atomic=True, origin=ORIGIN
+        )
     )
     iid = body["id"]
     content = await run_in_threadpool(store.get_item, collection_id, iid)
@@ -371,7 +378,9 @@ async def bulk_items(
     )
     mode: WriteMode = "create" if method == "insert" else "upsert"
     report = await run_in_threadpool(
-        lambda: store.write_items(feats, collection=collection_id, mode=mode, atomic=True)
+        lambda: store.write_items(
+            feats, collection=collection_id, mode=mode, atomic=True, origin=ORIGIN
+        )
     )
     return _json({"written": report.written})
 

@@ -79,8 +79,9 @@ def scope(conn: Connection, viewer: Viewer, wanted: Sequence[str] | None) -> Sco
     return Scope(chosen, acl)
 
 
-def item_clause(viewer: Viewer, params: Params, alias: str = "i") -> str:
-    """True for item rows whose own visibility (if any) lets ``viewer`` see them."""
+def item_clause(viewer: Viewer, params: Params, alias: str = "i", id_column: str = "id") -> str:
+    """True for item rows (or rows naming an item: ``id_column`` holds its id) whose own
+    visibility (if any) lets ``viewer`` see them."""
     grants = [f"a.visibility = {params.add(PUBLIC)}"]
     if not viewer.anonymous:
         grants.append(f"a.owner = {params.add(viewer.user_id)}")
@@ -89,7 +90,7 @@ def item_clause(viewer: Viewer, params: Params, alias: str = "i") -> str:
             grants.append("a.visibility IN (" + ", ".join(params.add(t) for t in tags) + ")")
     return (
         f"NOT EXISTS (SELECT 1 FROM item_acl a WHERE a.collection = {alias}.collection AND "
-        f"a.id = {alias}.id AND NOT ({' OR '.join(grants)}))"
+        f"a.id = {alias}.{id_column} AND NOT ({' OR '.join(grants)}))"
     )
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, text
 
 from gep.catalog import access
 from gep.catalog.records import ItemRow, batch_geometries, item_to_row, minimal_collection
+from gep.catalog.sqlbuild import Params
 from gep.core.access import PUBLIC, Viewer
 from gep.core.errors import GepError, NotFound
 
@@ -186,13 +187,15 @@ class StoreWrites(ABC):
         viewer: Viewer | None = None,
     ) -> list[IngestionEvent]:
         """Events with ``seq > after``, oldest first: a subscriber keeps the last seq it saw.
-        With a ``viewer``, only events of collections they may see."""
+        With a ``viewer``, only events of items they may see (their collection's visibility,
+        and the item's own where it has one: a private result in a shared collection)."""
         sql = (
-            "SELECT seq, collection, item_id, origin, created FROM ingestion_events WHERE seq > :a"
+            "SELECT e.seq, e.collection, e.item_id, e.origin, e.created FROM ingestion_events e "
+            "WHERE e.seq > :a"
         )
         params: dict[str, Any] = {"a": after, "n": limit}
         if collection:
-            sql += " AND collection = :c"
+            sql += " AND e.collection = :c"
             params["c"] = collection
         with self.engine.connect() as conn:
             if viewer is not None and not viewer.is_admin:
@@ -202,8 +205,12 @@ class StoreWrites(ABC):
                         return []
                     names = [f":sc{n}" for n in range(len(sc.collections))]
                     params.update({f"sc{n}": c for n, c in enumerate(sc.collections)})
-                    sql += f" AND collection IN ({', '.join(names)})"
-            rows = conn.execute(text(sql + " ORDER BY seq LIMIT :n"), params).all()
+                    sql += f" AND e.collection IN ({', '.join(names)})"
+                if sc.item_acl:
+                    acl = Params()
+                    sql += " AND " + access.item_clause(viewer, acl, "e", "item_id")
+                    params.update(acl.values)
+            rows = conn.execute(text(sql + " ORDER BY e.seq LIMIT :n"), params).all()
         return [IngestionEvent(int(r[0]), r[1], r[2], r[3], int(r[4])) for r in rows]
 
     @staticmethod

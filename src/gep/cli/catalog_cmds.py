@@ -53,6 +53,7 @@ def ingest_paths(
             mode="upsert",
             atomic=False,
             create_collections=create_collections,
+            origin="ingest",  # new items are ingestion events: subscriptions see them
         )
         base = position - len(pending)
         total.written += report.written

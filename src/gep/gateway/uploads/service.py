@@ -223,7 +223,10 @@ class UploadService:
             # private before it exists: no reader ever sees it with the collection's visibility
             self.catalog.set_item_access(collection, [item_id], Access(owner, PRIVATE))
             access_set = True
-            self.catalog.write_items([item], collection=collection, mode="create", atomic=True)
+            # an ingestion event, so that the owner's subscriptions on their uploads fire
+            self.catalog.write_items(
+                [item], collection=collection, mode="create", atomic=True, origin="upload"
+            )
         except BaseException:
             self.storage.delete_prefix(prefix)
             if access_set:
