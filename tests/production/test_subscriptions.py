@@ -523,8 +523,9 @@ def test_layer_feed_webhook_budget_cap_and_visibility(client: TestClient) -> Non
     resumed = client.post(f"/subscriptions/{sub['id']}/resume", headers=me).json()
     assert resumed["state"] == "active" and resumed["catch_up"]["submitted"] == 4
     # a result published by one of its jobs lands in the layer, visible to Alice only
+    job_id = client.get(f"/subscriptions/{sub['id']}/jobs", headers=me).json()["jobs"][0]["jobID"]
     job = SimpleNamespace(
-        id="job-layer-1",
+        id=job_id,
         owner=alice.id,
         visibility="private",
         origin=JobOrigin(sub["id"], "k", sub["layer"]),
@@ -539,22 +540,21 @@ def test_layer_feed_webhook_budget_cap_and_visibility(client: TestClient) -> Non
         inputs=[],
         finished_us=to_micros(parse_instant("2026-01-02T00:00:00Z")),
     )
-    assert ref == f"{sub['layer']}/job-layer-1"
+    assert ref == f"{sub['layer']}/{job_id}"
     coll = client.get(f"/collections/{sub['layer']}", headers=me).json()
     assert coll["extent"]["spatial"]["bbox"][0] == pytest.approx(shape(items[4]["geometry"]).bounds)
     assert (
-        client.get(f"/collections/{sub['layer']}/items/job-layer-1", headers=other).status_code
-        == 404
+        client.get(f"/collections/{sub['layer']}/items/{job_id}", headers=other).status_code == 404
     )
     layer = client.get(f"/subscriptions/{sub['id']}/layer", headers=me).json()
     assert layer["dates"] == [{"date": "2026-01-02", "items": 1}]
     feed = client.get(f"/subscriptions/{sub['id']}/feed", headers=me)
     assert feed.headers["content-type"].startswith("application/atom+xml")
-    assert "job-layer-1" in feed.text
+    assert job_id in feed.text
     disp.run_once()  # the layer's new item is in the log: a webhook delivery is queued
     deliveries = client.get(f"/subscriptions/{sub['id']}/deliveries", headers=me).json()
     events = [d["event"] for d in deliveries["deliveries"]]
-    assert f"item:{sub['layer']}/job-layer-1" in events and any(
+    assert f"item:{sub['layer']}/{job_id}" in events and any(
         e.startswith("paused:") for e in events
     )
     # a budget: with echo priced at 1 credit a job, a budget of 1.5 pauses at the second job
@@ -577,12 +577,23 @@ def test_layer_feed_webhook_budget_cap_and_visibility(client: TestClient) -> Non
         assert st["status"]["submitted"] == 5 and st["budget"]["spent"] == 1.0
     finally:
         svc.credits.set_price("echo", Price())
+    # shared publicly: Bob sees it, its layer and its results, but not its webhook or budget,
+    # and may not change it
+    shared = client.patch(f"/subscriptions/{sub['id']}", json={"visibility": "public"}, headers=me)
+    assert shared.status_code == 200 and shared.json()["visibility"] == "public"
+    seen = client.get(f"/subscriptions/{sub['id']}", headers=other).json()
+    assert "webhook" not in seen and "budget" not in seen and seen["title"] == "Alice's pairs"
+    assert (
+        client.get(f"/collections/{sub['layer']}/items/{job_id}", headers=other).status_code == 200
+    )
+    assert client.get(f"/jobs/{job_id}", headers=other).status_code == 200
+    assert len(client.get(f"/subscriptions/{sub['id']}/jobs", headers=other).json()["jobs"]) == 5
+    r = client.patch(f"/subscriptions/{sub['id']}", json={"title": "mine"}, headers=other)
+    assert r.status_code == 403
     # delete, keeping the layer: the collection stays, the subscription goes
     assert client.delete(f"/subscriptions/{sub['id']}", headers=me).status_code == 204
     assert client.get(f"/subscriptions/{sub['id']}", headers=me).status_code == 404
-    assert (
-        client.get(f"/collections/{sub['layer']}/items/job-layer-1", headers=me).status_code == 200
-    )
+    assert client.get(f"/collections/{sub['layer']}/items/{job_id}", headers=me).status_code == 200
 
 
 def test_the_demo_subscriptions_fire_on_the_demo_ingestion(client: TestClient) -> None:

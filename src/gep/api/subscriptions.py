@@ -66,7 +66,7 @@ def _doc(
 ) -> dict[str, Any]:
     base = base_url(request)
     own = f"{base}/subscriptions/{sub.id}"
-    doc = _subs(request).describe(sub)
+    doc = _subs(request).describe(sub, caller(request))
     doc["links"] = [
         {"rel": "self", "type": JSON, "href": own},
         {"rel": "layer", "type": JSON, "href": f"{base}/collections/{sub.layer}"},

@@ -50,7 +50,7 @@ def _params(pairs: list[str], as_json: str | None) -> dict[str, object]:
 @app.command("add")
 def add(
     name: str = typer.Argument(..., help="Name of the source"),
-    kind: str = typer.Option(..., "--kind", help="stac, opensearch, odata, asf or safe"),
+    kind: str = typer.Option(..., "--kind", help="stac, opensearch, odata, asf, safe, eof or usgs"),
     url: str = typer.Option(..., "--url", help="Endpoint, or the folder of SAFE products"),
     collection: str = typer.Option(..., "--collection", help="GEP collection to fill"),
     param: list[str] = typer.Option([], "--param", help="KEY=VALUE source parameter"),

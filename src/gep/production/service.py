@@ -21,6 +21,7 @@ import orjson
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
+from gep.catalog.access import Access
 from gep.catalog.areas import AreaStore
 from gep.catalog.search import SearchRequest, place_area
 from gep.catalog.store import CatalogStore
@@ -32,7 +33,7 @@ from gep.harvest.store import HarvestStore
 from gep.jobs.publish import LAYER_MARK, RESULTS_MARK, remove_results, share_results
 from gep.jobs.service import JobService
 from gep.production import webhooks
-from gep.production.dispatcher import Dispatcher
+from gep.production.dispatcher import Dispatcher, period_start
 from gep.production.schedule import next_time
 from gep.production.spec import (
     DataTrigger,
@@ -355,8 +356,6 @@ class SubscriptionService:
 
     def share(self, sub: Subscription, visibility: str) -> Subscription:
         """The subscription, its layer, its jobs and their results get ``visibility``."""
-        from gep.catalog.access import Access
-
         self.store.update(sub.id, visibility=visibility)
         with contextlib.suppress(NotFound):
             self.catalog.set_collection_access(sub.layer, Access(sub.owner, visibility))
@@ -368,7 +367,9 @@ class SubscriptionService:
 
     # ------------------------------------------------------------------ reading
 
-    def describe(self, sub: Subscription) -> dict[str, Any]:
+    def describe(self, sub: Subscription, viewer: Viewer | None = None) -> dict[str, Any]:
+        """The subscription as the API shows it; its webhook (whose URL may carry a token) and
+        budget only to who may change it."""
         trigger = {k: v for k, v in sub.trigger.items() if k != "resolved_area"}
         doc: dict[str, Any] = {
             "id": sub.id,
@@ -398,9 +399,11 @@ class SubscriptionService:
             "updated": format_rfc3339(from_micros(sub.updated)),
             "status": self.store.status(sub),
         }
+        if viewer is not None and not viewer.may_change(sub.owner):
+            doc.pop("webhook")
+            doc.pop("budget")
+            return doc
         if sub.budget_cents is not None and sub.budget_period is not None:
-            from gep.production.dispatcher import period_start
-
             start = period_start(sub.budget_period, datetime.now(UTC))
             doc["budget"]["spent"] = self.store.spent_cents(sub.id, to_micros(start)) / 100
         return doc

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -127,23 +127,6 @@ Trigger = DataTrigger | TimeTrigger | EventTrigger
 class Budget:
     cents: int
     period: BudgetPeriod
-
-
-@dataclass
-class SubscriptionSpec:
-    """A checked creation (or edit) request."""
-
-    title: str
-    process: str
-    inputs: dict[str, Any]
-    #: the trigger as stored (normalised JSON) and as run
-    trigger_json: dict[str, Any]
-    trigger: Trigger
-    budget: Budget | None = None
-    max_jobs_per_trigger: int = DEFAULT_MAX_JOBS_PER_TRIGGER
-    webhook_url: str | None = None
-    backfill: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 #: resolves an area given by name (a named area or a gazetteer place) for the owner
@@ -454,7 +437,6 @@ def parse_spec(body: Any, resolve: AreaResolver, *, partial: bool = False) -> di
             "max_jobs_per_trigger",
             "webhook",
             "backfill",
-            "visibility",
         },
     )
     out: dict[str, Any] = {}
@@ -496,8 +478,6 @@ def parse_spec(body: Any, resolve: AreaResolver, *, partial: bool = False) -> di
         if not isinstance(body["backfill"], bool):
             raise InvalidInput("backfill must be true or false", field="backfill")
         out["backfill"] = body["backfill"]
-    if "visibility" in body:
-        out["visibility"] = body["visibility"]
     return out
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -58,7 +58,6 @@ class Subscription:
     paused_seq: int | None
     created: int
     updated: int
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def active(self) -> bool:
