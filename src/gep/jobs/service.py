@@ -26,11 +26,19 @@ import anyio.to_thread
 import orjson
 from pydantic import BaseModel
 
-from gep.accounts.credits import CreditStore, Quote
+from gep.accounts.credits import CreditStore, Price, Quote
 from gep.catalog.store import CatalogStore
 from gep.core.access import PRIVATE, Viewer
 from gep.core.enums import JobStatus
-from gep.core.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
+from gep.core.errors import (
+    Conflict,
+    Forbidden,
+    GepError,
+    InvalidInput,
+    NotFound,
+    PaymentRequired,
+    TooManyRequests,
+)
 from gep.gateway.resolver import Gateway
 from gep.jobs.deployed import DeployedStore
 from gep.jobs.engine import JobEngine
@@ -38,7 +46,7 @@ from gep.jobs.pricing import job_quote
 from gep.jobs.publish import remove_results, share_results
 from gep.jobs.retention import pin_job
 from gep.jobs.staging import JobPrefetch
-from gep.jobs.store import Job, JobFailed, JobOrigin, JobStore, ResultNotReady
+from gep.jobs.store import Job, JobFailed, JobOrigin, JobStore, NewJob, ResultNotReady
 from gep.processes.base import Process, item_refs, parse_item_ref
 from gep.processes.registry import NoSuchProcess, ProcessRegistry, input_names, required_inputs
 
@@ -72,6 +80,19 @@ class CheckedRequest:
     #: the inputs as the process's model validated them
     model: BaseModel
     quote: Quote
+
+
+@dataclass
+class Batch:
+    """What :meth:`JobService.enqueue_many` made of a batch."""
+
+    jobs: list[Job] = field(default_factory=list)
+    #: requests whose trigger key had a job already
+    duplicates: int = 0
+    #: jobs created but failed at once (no cluster to queue them on)
+    unqueued: int = 0
+    #: why the rest was not created (the owner's credits ran out)
+    refused: PaymentRequired | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,14 +163,35 @@ class JobService:
                 'the body must be an execute request {"inputs": {...}}', field="body"
             )
         process = self.visible_process(viewer, process_id)
+        return self._checked(viewer, process, self.credits.price(process_id), request)
+
+    def check_many(
+        self, viewer: Viewer, process_id: str, requests: list[dict[str, Any]]
+    ) -> list[CheckedRequest | GepError]:
+        """:meth:`check` of many requests to one process (a subscription's batch): the process
+        and its price are looked up once; each request gets its CheckedRequest or the error
+        that refused it (a process the viewer may not see refuses them all: raised)."""
+        process = self.visible_process(viewer, process_id)
+        price = self.credits.price(process_id)
+        out: list[CheckedRequest | GepError] = []
+        for request in requests:
+            try:
+                out.append(self._checked(viewer, process, price, request))
+            except GepError as exc:
+                out.append(exc)
+        return out
+
+    def _checked(
+        self, viewer: Viewer, process: Process, price: Price, request: dict[str, Any]
+    ) -> CheckedRequest:
         if "inputs" not in request:
             _no_inputs(process, request)
         inputs = request.get("inputs", {})
         # 400 naming an undeclared or missing input, with what the process accepts
-        model = self.processes.validate_inputs(process_id, inputs)
+        model = self.processes.validate_inputs(process.id, inputs)
         items = self.resolve_items(viewer, process, inputs)
         process.preflight(model, items)
-        quote = job_quote(process, inputs, self.credits.price(process_id))
+        quote = job_quote(process, inputs, price)
         return CheckedRequest(process, inputs, model, quote)
 
     def resolve_items(
@@ -186,22 +228,11 @@ class JobService:
         """What the execution would cost; nothing runs and nothing is held."""
         return (await _in_thread(self.check, viewer, process_id, request)).quote
 
-    def enqueue(
-        self,
-        viewer: Viewer,
-        checked: CheckedRequest,
-        *,
-        origin: JobOrigin | None = None,
-        visibility: str = PRIVATE,
-    ) -> Job:
+    def enqueue(self, viewer: Viewer, checked: CheckedRequest) -> Job:
         """Create the job (its price held from ``viewer``'s credits, 402 when it is not
         there; 429 when they have ``jobs_max_queued_per_user`` jobs accepted or running) and
         queue it on the engine. A job that cannot be queued fails at once, its hold refunded,
-        and the error is raised.
-
-        ``origin``: a subscription's job (``gep.production``), refused with DuplicateTrigger
-        when its trigger key has a job already; ``visibility``: the job's (a subscription's
-        jobs are visible as its layer is)."""
+        and the error is raised."""
         limits = self.limits
         job = self.store.create(
             checked.process.id,
@@ -210,11 +241,7 @@ class JobService:
             timeout_s=limits.jobs_timeout_s or None,
             owner=viewer.user_id,
             quote=checked.quote,
-            # a subscription's jobs are bounded by its own cap and budget, not by the owner's
-            # queue of interactive jobs (a full queue must not drop systematic triggers)
-            max_active=None if origin is not None else limits.jobs_max_queued_per_user,
-            origin=origin,
-            visibility=visibility,
+            max_active=limits.jobs_max_queued_per_user,
         )
         self.prefetch.job_queued(job.id, viewer, checked.process, checked.inputs)
         try:
@@ -226,6 +253,61 @@ class JobService:
             )
             raise
         return job
+
+    def enqueue_many(
+        self,
+        viewer: Viewer,
+        batch: list[tuple[CheckedRequest, JobOrigin]],
+        *,
+        visibility: str = PRIVATE,
+    ) -> Batch:
+        """A subscription's checked requests as jobs: created in one transaction (the repeats
+        of a trigger key skipped), then queued. When the owner's credits cannot hold the whole
+        batch, it is created one job at a time up to where they run out (``Batch.refused``).
+        Not counted against the owner's queue of interactive jobs
+        (``jobs_max_queued_per_user``): a subscription's own cap and budget bound it, and a full
+        queue must not drop systematic triggers."""
+        limits = self.limits
+        new = [
+            NewJob(
+                checked.process.id,
+                checked.inputs,
+                origin,
+                owner=viewer.user_id,
+                visibility=visibility,
+                quote=checked.quote,
+                max_attempts=limits.jobs_max_attempts,
+                timeout_s=limits.jobs_timeout_s or None,
+            )
+            for checked, origin in batch
+        ]
+        out = Batch()
+        try:
+            created = self.store.create_many(new)
+        except PaymentRequired:
+            created = []
+            for one in new:
+                try:
+                    created += self.store.create_many([one])
+                except PaymentRequired as exc:
+                    out.refused = exc
+                    break
+        for (checked, _), job in zip(batch, created, strict=False):
+            if job is None:
+                out.duplicates += 1
+                continue
+            self.prefetch.job_queued(job.id, viewer, checked.process, checked.inputs)
+            try:
+                self.engine.submit(job.id)
+            except Exception as exc:  # no cluster: the job fails now, its hold refunded
+                reason = f"could not be queued: {exc}"
+                self.store.transition(
+                    job.id, (JobStatus.ACCEPTED,), JobStatus.FAILED, message=reason, error=reason
+                )
+                out.unqueued += 1
+                continue
+            out.jobs.append(job)
+        return out
 
     async def submit(
         self, viewer: Viewer, process_id: str, request: Any, *, respond_async: bool = False

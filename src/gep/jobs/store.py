@@ -14,7 +14,6 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.exc import IntegrityError
 
 from gep.accounts.credits import CreditStore, Quote
 from gep.core.access import PRIVATE, Viewer
@@ -99,12 +98,18 @@ class JobOrigin:
     layer: str | None = None
 
 
-class DuplicateTrigger(Exception):
-    """A job with this trigger key exists already (the submission is a repeat)."""
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """One job of a batch (:meth:`JobStore.create_many`)."""
 
-    def __init__(self, trigger_key: str) -> None:
-        super().__init__(trigger_key)
-        self.trigger_key = trigger_key
+    process_id: str
+    inputs: dict[str, Any]
+    origin: JobOrigin
+    owner: str | None = None
+    visibility: str = PRIVATE
+    quote: Quote | None = None
+    max_attempts: int = 2
+    timeout_s: float | None = None
 
 
 _COLUMNS = (
@@ -160,7 +165,6 @@ class JobStore:
         visibility: str = PRIVATE,
         quote: Quote | None = None,
         max_active: int | None = None,
-        origin: JobOrigin | None = None,
     ) -> Job:
         """A new ``accepted`` job. With a ``quote`` of a non-zero price, the owner's credits
         are held in the same transaction: when they are not there, PaymentRequired is raised
@@ -170,61 +174,96 @@ class JobStore:
         The count and the insert must be one step for concurrent submissions: SQLite's
         ``BEGIN IMMEDIATE`` already serialises writers; PostgreSQL (READ COMMITTED) would let
         two transactions count the same jobs, so there one owner's submissions queue on a
-        transaction-scoped advisory lock (other owners' do not wait).
-
-        With an ``origin`` whose trigger key a job has already, DuplicateTrigger is raised and
-        nothing is written (no job, no hold): the unique index decides, in the same
-        transaction."""
+        transaction-scoped advisory lock (other owners' do not wait)."""
         t = now_us()
         job_id = str(uuid.uuid4())
         hold = quote.total if quote is not None and owner is not None else 0
-        try:
-            with self.engine.begin() as conn:
-                if max_active is not None and owner is not None:
-                    self._check_active(conn, owner, max_active)
-                if origin is not None and self.trigger_exists(origin.trigger_key, conn):
-                    raise DuplicateTrigger(origin.trigger_key)
-                conn.execute(
+        with self.engine.begin() as conn:
+            if max_active is not None and owner is not None:
+                self._check_active(conn, owner, max_active)
+            conn.execute(
+                text(
+                    "INSERT INTO jobs (id, process_id, status, inputs, created, updated, "
+                    "max_attempts, timeout_s, owner, visibility, hold, charge) VALUES "
+                    "(:id, :p, :s, :i, :t, :t, :m, :to, :o, :v, :h, :c)"
+                ),
+                {
+                    "id": job_id,
+                    "p": process_id,
+                    "s": JobStatus.ACCEPTED,
+                    "i": orjson.dumps(inputs).decode(),
+                    "t": t,
+                    "m": max_attempts,
+                    "to": timeout_s,
+                    "o": owner,
+                    "v": visibility,
+                    "h": hold,
+                    "c": None if quote is None else orjson.dumps(quote.as_dict()).decode(),
+                },
+            )
+            if hold and owner is not None:
+                self.credits.hold_in(conn, owner, job_id, process_id, hold)
+        return self.get(job_id)
+
+    def create_many(self, jobs: list[NewJob]) -> list[Job | None]:
+        """Systematic jobs in one transaction: the ``accepted`` job of each, or None where its
+        trigger key has a job already (``INSERT … ON CONFLICT (trigger_key) DO NOTHING``: the
+        unique index decides, whichever server inserts first). Credits are held in the same
+        transaction; when an owner's are not there, PaymentRequired is raised and none of the
+        batch exists (the caller retries one by one to submit what the credits allow)."""
+        t = now_us()
+        ids: list[str | None] = []
+        with self.engine.begin() as conn:
+            for new in jobs:
+                job_id = str(uuid.uuid4())
+                hold = new.quote.total if new.quote is not None and new.owner is not None else 0
+                inserted = conn.execute(
                     text(
                         "INSERT INTO jobs (id, process_id, status, inputs, created, updated, "
                         "max_attempts, timeout_s, owner, visibility, hold, charge, subscription, "
-                        "trigger_key, layer) VALUES "
-                        "(:id, :p, :s, :i, :t, :t, :m, :to, :o, :v, :h, :c, :sub, :key, :layer)"
+                        "trigger_key, layer) VALUES (:id, :p, :s, :i, :t, :t, :m, :to, :o, :v, "
+                        ":h, :c, :sub, :key, :layer) ON CONFLICT (trigger_key) DO NOTHING"
                     ),
                     {
                         "id": job_id,
-                        "p": process_id,
+                        "p": new.process_id,
                         "s": JobStatus.ACCEPTED,
-                        "i": orjson.dumps(inputs).decode(),
+                        "i": orjson.dumps(new.inputs).decode(),
                         "t": t,
-                        "m": max_attempts,
-                        "to": timeout_s,
-                        "o": owner,
-                        "v": visibility,
+                        "m": new.max_attempts,
+                        "to": new.timeout_s,
+                        "o": new.owner,
+                        "v": new.visibility,
                         "h": hold,
-                        "c": None if quote is None else orjson.dumps(quote.as_dict()).decode(),
-                        "sub": None if origin is None else origin.subscription,
-                        "key": None if origin is None else origin.trigger_key,
-                        "layer": None if origin is None else origin.layer,
+                        "c": None
+                        if new.quote is None
+                        else orjson.dumps(new.quote.as_dict()).decode(),
+                        "sub": new.origin.subscription,
+                        "key": new.origin.trigger_key,
+                        "layer": new.origin.layer,
                     },
-                )
-                if hold and owner is not None:
-                    self.credits.hold_in(conn, owner, job_id, process_id, hold)
-        except IntegrityError:
-            # two servers passed the test at once: the unique index let one insert through
-            if origin is not None and self.trigger_exists(origin.trigger_key):
-                raise DuplicateTrigger(origin.trigger_key) from None
-            raise
-        return self.get(job_id)
+                ).rowcount
+                if not inserted:
+                    ids.append(None)
+                    continue
+                ids.append(job_id)
+                if hold and new.owner is not None:
+                    self.credits.hold_in(conn, new.owner, job_id, new.process_id, hold)
+        created = {j.id: j for j in self.get_many([i for i in ids if i is not None])}
+        return [None if i is None else created[i] for i in ids]
 
-    def trigger_exists(self, trigger_key: str, conn: Connection | None = None) -> bool:
-        """Whether a job carries ``trigger_key`` (a cheap test before the checks of a
-        submission; the unique index is what guarantees it)."""
-        sql = text("SELECT 1 FROM jobs WHERE trigger_key = :k")
-        if conn is not None:
-            return conn.execute(sql, {"k": trigger_key}).first() is not None
-        with self.engine.connect() as c:
-            return c.execute(sql, {"k": trigger_key}).first() is not None
+    def get_many(self, job_ids: list[str]) -> list[Job]:
+        out: list[Job] = []
+        with self.engine.connect() as conn:
+            for start in range(0, len(job_ids), 500):
+                chunk = job_ids[start : start + 500]
+                binds = {f"j{n}": v for n, v in enumerate(chunk)}
+                marks = ", ".join(f":{k}" for k in binds)
+                rows = conn.execute(
+                    text(f"SELECT {_COLUMNS} FROM jobs WHERE id IN ({marks})"), binds
+                ).all()
+                out.extend(_job(r) for r in rows)
+        return out
 
     def _check_active(self, conn: Connection, owner: str, max_active: int) -> None:
         if conn.dialect.name == "postgresql":

@@ -5,9 +5,11 @@ Exactly once, without a check in memory: every job a subscription submits carrie
 instant, an event and its pair), and ``jobs.trigger_key`` is unique in the database. The
 dispatcher may therefore see a trigger any number of times (a replay of the log after a crash
 between submitting and moving the cursor, two servers reading the same batch, a backfill over
-items the live path already handled): the first insert wins, the others are told
-:class:`~gep.jobs.store.DuplicateTrigger` and do nothing. Its cursor in the ingestion log moves
-only after a batch is submitted, so a crash repeats work and never skips it.
+items the live path already handled): the first insert wins, the others' inserts do nothing
+(``ON CONFLICT (trigger_key) DO NOTHING``, :meth:`~gep.jobs.store.JobStore.create_many`). A
+round's jobs are checked, created and queued as one batch per subscription. Its cursor in the
+ingestion log moves only after a batch is submitted, so a crash repeats work and never skips
+it.
 
 Submissions go through :class:`~gep.jobs.service.JobService` like the API's, as the
 subscription's owner (their permissions, credits and the service's own checks), with the
@@ -34,10 +36,10 @@ from gep.catalog.search import SearchRequest, SortKey
 from gep.catalog.store import CatalogStore
 from gep.core.access import Viewer
 from gep.core.enums import BudgetPeriod, TriggerKind
-from gep.core.errors import GepError, InvalidInput, NotFound, PaymentRequired
+from gep.core.errors import GepError, InvalidInput, NotFound
 from gep.core.timeutil import TimeRange, format_rfc3339, from_micros, to_micros
 from gep.jobs.service import JobService
-from gep.jobs.store import DuplicateTrigger, JobOrigin
+from gep.jobs.store import JobOrigin
 from gep.production import webhooks
 from gep.production.matching import Entry, Role, SubscriptionIndex
 from gep.production.pairing import (
@@ -128,13 +130,20 @@ class Dispatcher:
         self._index: SubscriptionIndex | None = None
         self._layers: dict[str, Subscription] = {}
         self._version: tuple[int, int] | None = None
+        self._parsed: dict[str, tuple[int, Trigger]] = {}
         #: one round at a time in this process (the API's catch-ups and the thread's rounds)
         self.lock = threading.RLock()
 
     # ------------------------------------------------------------------ helpers
 
     def trigger(self, sub: Subscription) -> Trigger:
-        return trigger_from_stored(sub.trigger, sub.trigger.get("feed_collection"))
+        """The subscription's trigger, parsed once per version of it (``updated``)."""
+        cached = self._parsed.get(sub.id)
+        if cached is not None and cached[0] == sub.updated:
+            return cached[1]
+        trigger = trigger_from_stored(sub.trigger, sub.trigger.get("feed_collection"))
+        self._parsed[sub.id] = (sub.updated, trigger)
+        return trigger
 
     def viewer(self, sub: Subscription) -> Viewer | None:
         """The owner's permissions (None: the account is gone; the subscription pauses)."""
@@ -262,70 +271,81 @@ class Dispatcher:
     def submit(
         self, sub: Subscription, viewer: Viewer, planned: list[Planned], *, resume_seq: int | None
     ) -> Outcome:
-        """Submit what is not submitted yet, as the owner; pause instead of flooding or
-        overspending (``resume_seq``: where a resume catches up from)."""
+        """Submit what is not submitted yet of one trigger's jobs, as the owner; pause instead
+        of flooding or overspending (``resume_seq``: where a resume catches up from)."""
+        return self._submit_groups(sub, viewer, [(resume_seq, planned)])
+
+    def _submit_groups(
+        self, sub: Subscription, viewer: Viewer, groups: list[tuple[int | None, list[Planned]]]
+    ) -> Outcome:
+        """Submit the jobs of several triggers of one subscription (a round's items, in log
+        order; each group with where a resume would start again) in one batch: keys already
+        submitted or failed skipped, the per-trigger cap, the service's checks, the budget,
+        then one transaction for the jobs and their queueing. The first trigger that pauses
+        the subscription ends the batch; what follows it is caught up on resume."""
         out = Outcome()
-        planned = list({p.key: p for p in planned}.values())
-        if not planned:
+        keys = [p.key for _, group in groups for p in group]
+        if not keys:
             return out
-        keys = [p.key for p in planned]
         done = self.subs.submitted_keys(keys) | self.subs.failed_keys(sub.id, keys)
-        new = [p for p in planned if p.key not in done]
-        out.duplicates = len(planned) - len(new)
-        if not new:
+        accepted: list[tuple[int | None, Planned]] = []
+        seen: set[str] = set()
+        for resume, group in groups:
+            new = [p for p in {p.key: p for p in group}.values() if p.key not in done | seen]
+            out.duplicates += len(group) - len(new)
+            if len(new) > sub.max_jobs_per_trigger:
+                out.paused = (
+                    f"one trigger asked for {len(new)} jobs, more than max_jobs_per_trigger "
+                    f"({sub.max_jobs_per_trigger}): narrow the rule or raise the cap, then resume"
+                )
+                self.pause(sub, out.paused, resume)
+                break
+            accepted += [(resume, p) for p in new]
+            seen.update(p.key for p in new)
+        if not accepted:
             return out
-        if len(new) > sub.max_jobs_per_trigger:
-            out.paused = (
-                f"one trigger asked for {len(new)} jobs, more than max_jobs_per_trigger "
-                f"({sub.max_jobs_per_trigger}): narrow the rule or raise the cap, then resume"
+        try:
+            checked = self.jobs.check_many(
+                viewer, sub.process_id, [{"inputs": p.inputs} for _, p in accepted]
             )
-            self.pause(sub, out.paused, resume_seq)
+        except NotFound as exc:  # the service was removed, or is no longer shared with them
+            out.paused = f"the service is not available to the owner: {exc.message}"
+            self.pause(sub, out.paused, accepted[0][0])
             return out
+        batch = []
         spent = None
-        for p in new:
-            try:
-                checked = self.jobs.check(viewer, sub.process_id, {"inputs": p.inputs})
-            except GepError as exc:
-                if self.subs.fail(sub.id, p.key, f"{p.label}: {exc.message}", p.inputs):
+        if sub.budget_cents is not None and sub.budget_period is not None:
+            start = period_start(sub.budget_period, datetime.now(UTC))
+            spent = self.subs.spent_cents(sub.id, to_micros(start))
+        for (resume, p), c in zip(accepted, checked, strict=True):
+            if isinstance(c, GepError):
+                if self.subs.fail(sub.id, p.key, f"{p.label}: {c.message}", p.inputs):
                     out.failed += 1
                 continue
-            if sub.budget_cents is not None and sub.budget_period is not None:
-                if spent is None:
-                    start = period_start(sub.budget_period, datetime.now(UTC))
-                    spent = self.subs.spent_cents(sub.id, to_micros(start))
-                if spent + checked.quote.total > sub.budget_cents:
+            if spent is not None and sub.budget_cents is not None:
+                if spent + c.quote.total > sub.budget_cents:
                     out.paused = (
                         f"budget reached: {spent / 100:.2f} of {sub.budget_cents / 100:.2f} "
                         f"credits this {sub.budget_period} spent, and the next job costs "
-                        f"{checked.quote.total / 100:.2f}; resume next {sub.budget_period} or "
+                        f"{c.quote.total / 100:.2f}; resume next {sub.budget_period} or "
                         "raise the budget"
                     )
-                    self.pause(sub, out.paused, resume_seq)
-                    return out
-            try:
-                job = self.jobs.enqueue(
-                    viewer,
-                    checked,
-                    origin=JobOrigin(sub.id, p.key, sub.layer),
-                    visibility=sub.visibility,
-                )
-            except DuplicateTrigger:
-                out.duplicates += 1
-                continue
-            except PaymentRequired as exc:
-                out.paused = f"the owner's credits ran out: {exc.message}"
-                self.pause(sub, out.paused, resume_seq)
-                return out
-            except GepError as exc:
-                if self.subs.fail(sub.id, p.key, f"{p.label}: {exc.message}", p.inputs):
-                    out.failed += 1
-                continue
-            except Exception as exc:  # the job exists, failed at once ("could not be queued")
-                log.warning("subscription %s: %s could not be queued: %s", sub.id, p.label, exc)
-                continue
-            if spent is not None:
-                spent += checked.quote.total
-            out.submitted.append(job.id)
+                    self.pause(sub, out.paused, resume)
+                    break
+                spent += c.quote.total
+            batch.append((c, JobOrigin(sub.id, p.key, sub.layer)))
+        result = self.jobs.enqueue_many(viewer, batch, visibility=sub.visibility)
+        out.submitted += [job.id for job in result.jobs]
+        out.duplicates += result.duplicates
+        if result.refused is not None:
+            out.paused = f"the owner's credits ran out: {result.refused.message}"
+            made = len(result.jobs) + result.duplicates + result.unqueued
+            resume_at = accepted[0][0]
+            for k, (resume, _) in enumerate(accepted):  # the first trigger not created
+                if k >= made:
+                    resume_at = resume
+                    break
+            self.pause(sub, out.paused, resume_at)
         self.subs.touch_trigger(sub.id)
         return out
 
@@ -396,11 +416,14 @@ class Dispatcher:
         seqs: dict[str, int],
         paused: set[str],
     ) -> Outcome:
+        """Plan every match of a batch of items, then submit per subscription in one batch,
+        its triggers in log order."""
         out = Outcome()
         matches = index.match(collection, items)
         # what each owner may see of these items, asked once per owner
         visible: dict[str | None, set[str]] = {}
         viewers: dict[str, Viewer | None] = {}
+        planned: dict[str, tuple[Subscription, Viewer, list[tuple[int, list[Planned]]]]] = {}
         for k, entry in matches:
             sub = entry.sub
             if sub.id in paused:
@@ -408,38 +431,31 @@ class Dispatcher:
             if sub.id not in viewers:
                 viewers[sub.id] = self.viewer(sub)
             viewer = viewers[sub.id]
-            item = items[k]
-            seq = seqs.get(str(item.get("id")))
             if viewer is None:
                 self.pause(sub, "the owner's account no longer exists", None)
                 paused.add(sub.id)
                 continue
+            item = items[k]
             if sub.owner not in visible:
                 visible[sub.owner] = self._visible_ids(collection, items, viewer)
             if item.get("id") not in visible[sub.owner]:
                 continue
-            out.add(self._one(sub, entry, item, viewer, None if seq is None else seq - 1))
-            if out.paused and sub.id not in paused and not self.subs.get(sub.id).active:
+            seq = seqs.get(str(item.get("id")), 0)
+            try:
+                jobs = self.plan(sub, entry.trigger, entry.role, item, viewer)
+            except GepError as exc:
+                key = trigger_key(sub.id, f"plan:{ref_of(item)}")
+                if self.subs.fail(sub.id, key, f"{ref_of(item)}: {exc.message}", None):
+                    out.failed += 1
+                continue
+            planned.setdefault(sub.id, (sub, viewer, []))[2].append((seq, jobs))
+        for sub, viewer, groups in planned.values():
+            groups.sort(key=lambda g: g[0])
+            result = self._submit_groups(sub, viewer, [(seq - 1, jobs) for seq, jobs in groups])
+            out.add(result)
+            if result.paused:
                 paused.add(sub.id)
         return out
-
-    def _one(
-        self,
-        sub: Subscription,
-        entry: Entry,
-        item: dict[str, Any],
-        viewer: Viewer,
-        resume: int | None,
-    ) -> Outcome:
-        try:
-            planned = self.plan(sub, entry.trigger, entry.role, item, viewer)
-        except GepError as exc:
-            key = trigger_key(sub.id, f"plan:{ref_of(item)}")
-            out = Outcome()
-            if self.subs.fail(sub.id, key, f"{ref_of(item)}: {exc.message}", None):
-                out.failed = 1
-            return out
-        return self.submit(sub, viewer, planned, resume_seq=resume)
 
     def _visible_ids(
         self, collection: str, items: list[dict[str, Any]], viewer: Viewer
