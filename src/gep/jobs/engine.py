@@ -97,6 +97,27 @@ class JobEngine:
         self._futures[job_id] = future
         self.start_watchdog()
 
+    def submit_many(self, job_ids: list[str]) -> None:
+        """Queue new jobs (first attempts) in one call to the scheduler: a subscription's
+        batch of hundreds costs one message rather than one each."""
+        if not job_ids:
+            return
+        n = len(job_ids)
+        futures = self.client.map(
+            run_job,
+            [self.db_url] * n,
+            [str(self.storage_root)] * n,
+            job_ids,
+            [self.cwl_runtime] * n,
+            [self.provider] * n,
+            [self.gateway_config] * n,
+            key=[f"gep-job-{job_id}-0" for job_id in job_ids],
+            pure=False,
+        )
+        for job_id, future in zip(job_ids, futures, strict=True):
+            self._futures[job_id] = future
+        self.start_watchdog()
+
     def wait(self, job_id: str, timeout: float) -> bool:
         """Wait for a submitted job; True when it ended within ``timeout`` seconds. It blocks
         its thread: the API awaits :meth:`wait_async` instead."""

@@ -28,7 +28,7 @@ from pydantic import BaseModel
 
 from gep.accounts.credits import CreditStore, Price, Quote
 from gep.catalog.store import CatalogStore
-from gep.core.access import PRIVATE, Viewer
+from gep.core.access import Viewer
 from gep.core.enums import JobStatus
 from gep.core.errors import (
     Conflict,
@@ -91,6 +91,8 @@ class Batch:
     duplicates: int = 0
     #: jobs created but failed at once (no cluster to queue them on)
     unqueued: int = 0
+    #: how many of the batch's requests were handled (created or repeats) before a refusal
+    processed: int = 0
     #: why the rest was not created (the owner's credits ran out)
     refused: PaymentRequired | None = None
 
@@ -255,18 +257,15 @@ class JobService:
         return job
 
     def enqueue_many(
-        self,
-        viewer: Viewer,
-        batch: list[tuple[CheckedRequest, JobOrigin]],
-        *,
-        visibility: str = PRIVATE,
+        self, viewer: Viewer, batch: list[tuple[CheckedRequest, JobOrigin, str]]
     ) -> Batch:
-        """A subscription's checked requests as jobs: created in one transaction (the repeats
-        of a trigger key skipped), then queued. When the owner's credits cannot hold the whole
-        batch, it is created one job at a time up to where they run out (``Batch.refused``).
-        Not counted against the owner's queue of interactive jobs
-        (``jobs_max_queued_per_user``): a subscription's own cap and budget bound it, and a full
-        queue must not drop systematic triggers."""
+        """A subscription round's checked requests of one owner as jobs (each with its origin
+        and visibility): created in one transaction (the repeats of a trigger key skipped),
+        then queued in one call. When the owner's credits cannot hold the whole batch, it is
+        created one job at a time up to where they run out (``Batch.refused``). Not counted
+        against the owner's queue of interactive jobs (``jobs_max_queued_per_user``): a
+        subscription's own cap and budget bound it, and a full queue must not drop systematic
+        triggers."""
         limits = self.limits
         new = [
             NewJob(
@@ -279,7 +278,7 @@ class JobService:
                 max_attempts=limits.jobs_max_attempts,
                 timeout_s=limits.jobs_timeout_s or None,
             )
-            for checked, origin in batch
+            for checked, origin, visibility in batch
         ]
         out = Batch()
         try:
@@ -292,21 +291,25 @@ class JobService:
                 except PaymentRequired as exc:
                     out.refused = exc
                     break
-        for (checked, _), job in zip(batch, created, strict=False):
+        out.processed = len(created)
+        made: list[Job] = []
+        for (checked, _, _), job in zip(batch, created, strict=False):
             if job is None:
                 out.duplicates += 1
                 continue
             self.prefetch.job_queued(job.id, viewer, checked.process, checked.inputs)
-            try:
-                self.engine.submit(job.id)
-            except Exception as exc:  # no cluster: the job fails now, its hold refunded
-                reason = f"could not be queued: {exc}"
+            made.append(job)
+        try:
+            self.engine.submit_many([job.id for job in made])
+        except Exception as exc:  # no cluster: the jobs fail now, their holds refunded
+            reason = f"could not be queued: {exc}"
+            for job in made:
                 self.store.transition(
                     job.id, (JobStatus.ACCEPTED,), JobStatus.FAILED, message=reason, error=reason
                 )
-                out.unqueued += 1
-                continue
-            out.jobs.append(job)
+            out.unqueued += len(made)
+            return out
+        out.jobs = made
         return out
 
     async def submit(

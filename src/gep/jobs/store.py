@@ -212,45 +212,61 @@ class JobStore:
         transaction; when an owner's are not there, PaymentRequired is raised and none of the
         batch exists (the caller retries one by one to submit what the credits allow)."""
         t = now_us()
-        ids: list[str | None] = []
+        rows: list[dict[str, Any]] = []
+        for new in jobs:
+            hold = new.quote.total if new.quote is not None and new.owner is not None else 0
+            rows.append(
+                {
+                    "id": str(uuid.uuid4()),
+                    "p": new.process_id,
+                    "s": JobStatus.ACCEPTED,
+                    "i": orjson.dumps(new.inputs).decode(),
+                    "t": t,
+                    "m": new.max_attempts,
+                    "to": new.timeout_s,
+                    "o": new.owner,
+                    "v": new.visibility,
+                    "h": hold,
+                    "c": None if new.quote is None else orjson.dumps(new.quote.as_dict()).decode(),
+                    "sub": new.origin.subscription,
+                    "key": new.origin.trigger_key,
+                    "layer": new.origin.layer,
+                }
+            )
+        inserted: set[str] = set()
         with self.engine.begin() as conn:
-            for new in jobs:
-                job_id = str(uuid.uuid4())
-                hold = new.quote.total if new.quote is not None and new.owner is not None else 0
-                inserted = conn.execute(
+            if rows:
+                conn.execute(
                     text(
                         "INSERT INTO jobs (id, process_id, status, inputs, created, updated, "
                         "max_attempts, timeout_s, owner, visibility, hold, charge, subscription, "
                         "trigger_key, layer) VALUES (:id, :p, :s, :i, :t, :t, :m, :to, :o, :v, "
                         ":h, :c, :sub, :key, :layer) ON CONFLICT (trigger_key) DO NOTHING"
                     ),
-                    {
-                        "id": job_id,
-                        "p": new.process_id,
-                        "s": JobStatus.ACCEPTED,
-                        "i": orjson.dumps(new.inputs).decode(),
-                        "t": t,
-                        "m": new.max_attempts,
-                        "to": new.timeout_s,
-                        "o": new.owner,
-                        "v": new.visibility,
-                        "h": hold,
-                        "c": None
-                        if new.quote is None
-                        else orjson.dumps(new.quote.as_dict()).decode(),
-                        "sub": new.origin.subscription,
-                        "key": new.origin.trigger_key,
-                        "layer": new.origin.layer,
-                    },
-                ).rowcount
-                if not inserted:
-                    ids.append(None)
-                    continue
-                ids.append(job_id)
-                if hold and new.owner is not None:
-                    self.credits.hold_in(conn, new.owner, job_id, new.process_id, hold)
+                    rows,
+                )
+                inserted = self._existing_ids(conn, [str(r["id"]) for r in rows])
+            for row, new in zip(rows, jobs, strict=True):
+                if row["id"] in inserted and row["h"] and new.owner is not None:
+                    self.credits.hold_in(
+                        conn, new.owner, str(row["id"]), new.process_id, int(row["h"])
+                    )
+        ids = [r["id"] if r["id"] in inserted else None for r in rows]
         created = {j.id: j for j in self.get_many([i for i in ids if i is not None])}
         return [None if i is None else created[i] for i in ids]
+
+    @staticmethod
+    def _existing_ids(conn: Connection, job_ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(job_ids), 500):
+            chunk = job_ids[start : start + 500]
+            binds = {f"j{n}": v for n, v in enumerate(chunk)}
+            marks = ", ".join(f":{k}" for k in binds)
+            found.update(
+                r[0]
+                for r in conn.execute(text(f"SELECT id FROM jobs WHERE id IN ({marks})"), binds)
+            )
+        return found
 
     def get_many(self, job_ids: list[str]) -> list[Job]:
         out: list[Job] = []

@@ -38,7 +38,7 @@ from gep.core.access import Viewer
 from gep.core.enums import BudgetPeriod, TriggerKind
 from gep.core.errors import GepError, InvalidInput, NotFound
 from gep.core.timeutil import TimeRange, format_rfc3339, from_micros, to_micros
-from gep.jobs.service import JobService
+from gep.jobs.service import CheckedRequest, JobService
 from gep.jobs.store import JobOrigin
 from gep.production import webhooks
 from gep.production.matching import Entry, Role, SubscriptionIndex
@@ -76,6 +76,16 @@ class Planned:
     inputs: dict[str, Any]
     #: what triggered it, for reports (``pair a > b``, ``item c/i``, ``run 2026-…``)
     label: str
+
+
+@dataclass
+class Work:
+    """One subscription's share of a round: its triggers' planned jobs, in log order, each
+    with where a resume would start again."""
+
+    sub: Subscription
+    viewer: Viewer
+    groups: list[tuple[int | None, list[Planned]]]
 
 
 @dataclass
@@ -273,80 +283,104 @@ class Dispatcher:
     ) -> Outcome:
         """Submit what is not submitted yet of one trigger's jobs, as the owner; pause instead
         of flooding or overspending (``resume_seq``: where a resume catches up from)."""
-        return self._submit_groups(sub, viewer, [(resume_seq, planned)])
+        return self._submit_round([Work(sub, viewer, [(resume_seq, planned)])])
 
-    def _submit_groups(
-        self, sub: Subscription, viewer: Viewer, groups: list[tuple[int | None, list[Planned]]]
-    ) -> Outcome:
-        """Submit the jobs of several triggers of one subscription (a round's items, in log
-        order; each group with where a resume would start again) in one batch: keys already
-        submitted or failed skipped, the per-trigger cap, the service's checks, the budget,
-        then one transaction for the jobs and their queueing. The first trigger that pauses
-        the subscription ends the batch; what follows it is caught up on resume."""
+    def _submit_round(self, work: list[Work]) -> Outcome:
+        """Submit a round's jobs, for every subscription at once: keys already submitted or
+        failed skipped (one query), each trigger's cap, the services' checks (once per owner
+        and service), each budget, then one transaction of jobs per owner and one call to the
+        scheduler. A subscription's triggers come in log order, each with where a resume would
+        start again; the first that pauses the subscription ends its share of the round, and
+        what follows it is caught up on resume."""
         out = Outcome()
-        keys = [p.key for _, group in groups for p in group]
+        keys = [p.key for w in work for _, group in w.groups for p in group]
         if not keys:
             return out
-        done = self.subs.submitted_keys(keys) | self.subs.failed_keys(sub.id, keys)
-        accepted: list[tuple[int | None, Planned]] = []
+        done = self.subs.submitted_keys(keys) | self.subs.failed_keys(keys)
+        # 1. new jobs per subscription, the per-trigger cap
+        accepted: dict[str, list[tuple[int | None, Planned]]] = {}
         seen: set[str] = set()
-        for resume, group in groups:
-            new = [p for p in {p.key: p for p in group}.values() if p.key not in done | seen]
-            out.duplicates += len(group) - len(new)
-            if len(new) > sub.max_jobs_per_trigger:
-                out.paused = (
-                    f"one trigger asked for {len(new)} jobs, more than max_jobs_per_trigger "
-                    f"({sub.max_jobs_per_trigger}): narrow the rule or raise the cap, then resume"
-                )
-                self.pause(sub, out.paused, resume)
-                break
-            accepted += [(resume, p) for p in new]
-            seen.update(p.key for p in new)
-        if not accepted:
-            return out
-        try:
-            checked = self.jobs.check_many(
-                viewer, sub.process_id, [{"inputs": p.inputs} for _, p in accepted]
-            )
-        except NotFound as exc:  # the service was removed, or is no longer shared with them
-            out.paused = f"the service is not available to the owner: {exc.message}"
-            self.pause(sub, out.paused, accepted[0][0])
-            return out
-        batch = []
-        spent = None
-        if sub.budget_cents is not None and sub.budget_period is not None:
-            start = period_start(sub.budget_period, datetime.now(UTC))
-            spent = self.subs.spent_cents(sub.id, to_micros(start))
-        for (resume, p), c in zip(accepted, checked, strict=True):
-            if isinstance(c, GepError):
-                if self.subs.fail(sub.id, p.key, f"{p.label}: {c.message}", p.inputs):
-                    out.failed += 1
-                continue
-            if spent is not None and sub.budget_cents is not None:
-                if spent + c.quote.total > sub.budget_cents:
+        for w in work:
+            mine = accepted.setdefault(w.sub.id, [])
+            for resume, group in w.groups:
+                new = [p for p in {p.key: p for p in group}.values() if p.key not in done | seen]
+                out.duplicates += len(group) - len(new)
+                if len(new) > w.sub.max_jobs_per_trigger:
                     out.paused = (
-                        f"budget reached: {spent / 100:.2f} of {sub.budget_cents / 100:.2f} "
-                        f"credits this {sub.budget_period} spent, and the next job costs "
-                        f"{c.quote.total / 100:.2f}; resume next {sub.budget_period} or "
-                        "raise the budget"
+                        f"one trigger asked for {len(new)} jobs, more than max_jobs_per_trigger "
+                        f"({w.sub.max_jobs_per_trigger}): narrow the rule or raise the cap, "
+                        "then resume"
                     )
-                    self.pause(sub, out.paused, resume)
+                    self.pause(w.sub, out.paused, resume)
                     break
-                spent += c.quote.total
-            batch.append((c, JobOrigin(sub.id, p.key, sub.layer)))
-        result = self.jobs.enqueue_many(viewer, batch, visibility=sub.visibility)
-        out.submitted += [job.id for job in result.jobs]
-        out.duplicates += result.duplicates
-        if result.refused is not None:
-            out.paused = f"the owner's credits ran out: {result.refused.message}"
-            made = len(result.jobs) + result.duplicates + result.unqueued
-            resume_at = accepted[0][0]
-            for k, (resume, _) in enumerate(accepted):  # the first trigger not created
-                if k >= made:
-                    resume_at = resume
-                    break
-            self.pause(sub, out.paused, resume_at)
-        self.subs.touch_trigger(sub.id)
+                mine += [(resume, p) for p in new]
+                seen.update(p.key for p in new)
+        # 2. the services' checks, once per owner and service
+        checks: dict[tuple[str | None, str], list[Work]] = {}
+        for w in work:
+            if accepted.get(w.sub.id):
+                checks.setdefault((w.sub.owner, w.sub.process_id), []).append(w)
+        checked: dict[str, list[CheckedRequest | GepError]] = {}
+        for (_, process_id), ws in checks.items():
+            requests = [{"inputs": p.inputs} for w in ws for _, p in accepted[w.sub.id]]
+            try:
+                results = self.jobs.check_many(ws[0].viewer, process_id, requests)
+            except NotFound as exc:  # the service was removed, or is no longer theirs to use
+                for w in ws:
+                    out.paused = f"the service is not available to the owner: {exc.message}"
+                    self.pause(w.sub, out.paused, accepted[w.sub.id][0][0])
+                    accepted[w.sub.id] = []
+                continue
+            for w in ws:
+                n = len(accepted[w.sub.id])
+                checked[w.sub.id], results = results[:n], results[n:]
+        # 3. failures and budgets, then one batch of jobs per owner
+        batches: dict[str | None, list[tuple[Work, int | None, Planned, CheckedRequest]]] = {}
+        for w in work:
+            sub = w.sub
+            spent = None
+            if sub.budget_cents is not None and sub.budget_period is not None:
+                start = period_start(sub.budget_period, datetime.now(UTC))
+                spent = self.subs.spent_cents(sub.id, to_micros(start))
+            for (resume, p), c in zip(
+                accepted.get(sub.id, []), checked.get(sub.id, []), strict=True
+            ):
+                if isinstance(c, GepError):
+                    if self.subs.fail(sub.id, p.key, f"{p.label}: {c.message}", p.inputs):
+                        out.failed += 1
+                    continue
+                if spent is not None and sub.budget_cents is not None:
+                    if spent + c.quote.total > sub.budget_cents:
+                        out.paused = (
+                            f"budget reached: {spent / 100:.2f} of {sub.budget_cents / 100:.2f} "
+                            f"credits this {sub.budget_period} spent, and the next job costs "
+                            f"{c.quote.total / 100:.2f}; resume next {sub.budget_period} or "
+                            "raise the budget"
+                        )
+                        self.pause(sub, out.paused, resume)
+                        break
+                    spent += c.quote.total
+                batches.setdefault(sub.owner, []).append((w, resume, p, c))
+        for entries in batches.values():
+            result = self.jobs.enqueue_many(
+                entries[0][0].viewer,
+                [
+                    (c, JobOrigin(w.sub.id, p.key, w.sub.layer), w.sub.visibility)
+                    for w, _, p, c in entries
+                ],
+            )
+            out.submitted += [job.id for job in result.jobs]
+            out.duplicates += result.duplicates
+            if result.refused is not None:  # the owner's credits: every subscription of theirs
+                made = result.processed
+                out.paused = f"the owner's credits ran out: {result.refused.message}"
+                first: dict[str, int | None] = {}
+                for w, resume, _, _ in entries[made:]:
+                    first.setdefault(w.sub.id, resume)
+                for w, _, _, _ in entries[made:]:
+                    if w.sub.id in first:
+                        self.pause(w.sub, out.paused, first.pop(w.sub.id))
+        self.subs.touch_triggers([w.sub.id for w in work if accepted.get(w.sub.id)])
         return out
 
     # ------------------------------------------------------------------ the ingestion log
@@ -428,9 +462,10 @@ class Dispatcher:
             sub = entry.sub
             if sub.id in paused:
                 continue
-            if sub.id not in viewers:
-                viewers[sub.id] = self.viewer(sub)
-            viewer = viewers[sub.id]
+            owner = sub.owner or ""
+            if owner not in viewers:  # one account lookup per owner and round
+                viewers[owner] = self.viewer(sub)
+            viewer = viewers[owner]
             if viewer is None:
                 self.pause(sub, "the owner's account no longer exists", None)
                 paused.add(sub.id)
@@ -449,12 +484,12 @@ class Dispatcher:
                     out.failed += 1
                 continue
             planned.setdefault(sub.id, (sub, viewer, []))[2].append((seq, jobs))
+        work = []
         for sub, viewer, groups in planned.values():
             groups.sort(key=lambda g: g[0])
-            result = self._submit_groups(sub, viewer, [(seq - 1, jobs) for seq, jobs in groups])
-            out.add(result)
-            if result.paused:
-                paused.add(sub.id)
+            work.append(Work(sub, viewer, [(seq - 1, jobs) for seq, jobs in groups]))
+        out.add(self._submit_round(work))
+        paused.update(self.subs.paused_among([w.sub.id for w in work]) if out.paused else ())
         return out
 
     def _visible_ids(

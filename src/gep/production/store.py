@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Engine, text
 
 from gep.core.access import PRIVATE, Viewer
 from gep.core.enums import BudgetPeriod, JobStatus, SubscriptionState, TriggerKind
@@ -255,13 +255,6 @@ class SubscriptionStore:
                 text("DELETE FROM webhook_deliveries WHERE subscription = :id"), {"id": sub_id}
             )
 
-    def touch_trigger(self, sub_id: str, at: int | None = None) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                text("UPDATE subscriptions SET last_trigger = :t WHERE id = :id"),
-                {"t": at or now_us(), "id": sub_id},
-            )
-
     def claim_run(self, sub_id: str, old_next: int, new_next: int) -> bool:
         """Move a time-driven subscription's next run on, if nobody else did first: of several
         servers, the one whose UPDATE changes the row submits the due runs."""
@@ -355,11 +348,15 @@ class SubscriptionStore:
             )
         return True
 
-    def failed_keys(self, sub_id: str, keys: list[str]) -> set[str]:
+    def failed_keys(self, keys: list[str]) -> set[str]:
+        """Which of ``keys`` are recorded failures (a key names its subscription)."""
+        return self._keys_in("subscription_failures", keys)
+
+    def _keys_in(self, table: str, keys: list[str]) -> set[str]:
+        found: set[str] = set()
         if not keys:
-            return set()
+            return found
         with self.engine.connect() as conn:
-            found: set[str] = set()
             for start in range(0, len(keys), 500):
                 chunk = keys[start : start + 500]
                 binds = {f"k{i}": k for i, k in enumerate(chunk)}
@@ -367,33 +364,41 @@ class SubscriptionStore:
                 found.update(
                     r[0]
                     for r in conn.execute(
-                        text(
-                            "SELECT trigger_key FROM subscription_failures WHERE subscription "
-                            f"= :s AND trigger_key IN ({marks})"
-                        ),
-                        {"s": sub_id, **binds},
-                    )
-                )
-        return found
-
-    def submitted_keys(self, keys: list[str], conn: Connection | None = None) -> set[str]:
-        """Which of ``keys`` have a job (a batch test before the checks of each submission)."""
-        found: set[str] = set()
-        if not keys:
-            return found
-        with self.engine.connect() as c:
-            for start in range(0, len(keys), 500):
-                chunk = keys[start : start + 500]
-                binds = {f"k{i}": k for i, k in enumerate(chunk)}
-                marks = ", ".join(f":{b}" for b in binds)
-                found.update(
-                    r[0]
-                    for r in c.execute(
-                        text(f"SELECT trigger_key FROM jobs WHERE trigger_key IN ({marks})"),
+                        text(f"SELECT trigger_key FROM {table} WHERE trigger_key IN ({marks})"),
                         binds,
                     )
                 )
         return found
+
+    def touch_triggers(self, sub_ids: list[str]) -> None:
+        """The subscriptions' last trigger is now (one statement for a round's)."""
+        if not sub_ids:
+            return
+        binds = {f"s{i}": v for i, v in enumerate(dict.fromkeys(sub_ids))}
+        marks = ", ".join(f":{b}" for b in binds)
+        with self.engine.begin() as conn:
+            conn.execute(
+                text(f"UPDATE subscriptions SET last_trigger = :t WHERE id IN ({marks})"),
+                {"t": now_us(), **binds},
+            )
+
+    def paused_among(self, sub_ids: list[str]) -> set[str]:
+        if not sub_ids:
+            return set()
+        binds = {f"s{i}": v for i, v in enumerate(dict.fromkeys(sub_ids))}
+        marks = ", ".join(f":{b}" for b in binds)
+        with self.engine.connect() as conn:
+            return {
+                r[0]
+                for r in conn.execute(
+                    text(f"SELECT id FROM subscriptions WHERE state = :p AND id IN ({marks})"),
+                    {"p": SubscriptionState.PAUSED, **binds},
+                )
+            }
+
+    def submitted_keys(self, keys: list[str]) -> set[str]:
+        """Which of ``keys`` have a job (one test for a round, before any check)."""
+        return self._keys_in("jobs", keys)
 
     # ------------------------------------------------------------------ monitoring
 

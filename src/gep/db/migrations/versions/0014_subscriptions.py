@@ -45,6 +45,7 @@ def upgrade() -> None:
         "CREATE TABLE subscription_failures (subscription TEXT NOT NULL, "
         f"trigger_key TEXT NOT NULL, time {big} NOT NULL, reason TEXT NOT NULL, "
         "inputs TEXT, PRIMARY KEY (subscription, trigger_key))",
+        "CREATE INDEX subscription_failures_key ON subscription_failures (trigger_key)",
         f"CREATE TABLE webhook_deliveries (id {serial}, subscription TEXT NOT NULL, "
         "event TEXT NOT NULL, payload TEXT NOT NULL, status TEXT NOT NULL, "
         f"attempts INTEGER NOT NULL DEFAULT 0, next_attempt {big} NOT NULL, "
