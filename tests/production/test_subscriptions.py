@@ -499,7 +499,7 @@ def test_layer_feed_webhook_budget_cap_and_visibility(client: TestClient) -> Non
     assert "webhook_secret" not in client.get(f"/subscriptions/{sub['id']}", headers=me).json()
     # others see neither the subscription nor its layer
     assert client.get(f"/subscriptions/{sub['id']}", headers=other).status_code == 404
-    assert client.get(f"/collections/{sub['layer']}", headers=other).status_code == 404
+    assert client.get(f"/stac/collections/{sub['layer']}", headers=other).status_code == 404
     assert sub["id"] not in [
         s["id"] for s in client.get("/subscriptions", headers=other).json()["subscriptions"]
     ]
@@ -541,10 +541,10 @@ def test_layer_feed_webhook_budget_cap_and_visibility(client: TestClient) -> Non
         finished_us=to_micros(parse_instant("2026-01-02T00:00:00Z")),
     )
     assert ref == f"{sub['layer']}/{job_id}"
-    coll = client.get(f"/collections/{sub['layer']}", headers=me).json()
+    coll = client.get(f"/stac/collections/{sub['layer']}", headers=me).json()
     assert coll["extent"]["spatial"]["bbox"][0] == pytest.approx(shape(items[4]["geometry"]).bounds)
     assert (
-        client.get(f"/collections/{sub['layer']}/items/{job_id}", headers=other).status_code == 404
+        client.get(f"/stac/collections/{sub['layer']}/items/{job_id}", headers=other).status_code == 404
     )
     layer = client.get(f"/subscriptions/{sub['id']}/layer", headers=me).json()
     assert layer["dates"] == [{"date": "2026-01-02", "items": 1}]
@@ -584,7 +584,7 @@ def test_layer_feed_webhook_budget_cap_and_visibility(client: TestClient) -> Non
     seen = client.get(f"/subscriptions/{sub['id']}", headers=other).json()
     assert "webhook" not in seen and "budget" not in seen and seen["title"] == "Alice's pairs"
     assert (
-        client.get(f"/collections/{sub['layer']}/items/{job_id}", headers=other).status_code == 200
+        client.get(f"/stac/collections/{sub['layer']}/items/{job_id}", headers=other).status_code == 200
     )
     assert client.get(f"/jobs/{job_id}", headers=other).status_code == 200
     assert len(client.get(f"/subscriptions/{sub['id']}/jobs", headers=other).json()["jobs"]) == 5
@@ -593,7 +593,7 @@ def test_layer_feed_webhook_budget_cap_and_visibility(client: TestClient) -> Non
     # delete, keeping the layer: the collection stays, the subscription goes
     assert client.delete(f"/subscriptions/{sub['id']}", headers=me).status_code == 204
     assert client.get(f"/subscriptions/{sub['id']}", headers=me).status_code == 404
-    assert client.get(f"/collections/{sub['layer']}/items/{job_id}", headers=me).status_code == 200
+    assert client.get(f"/stac/collections/{sub['layer']}/items/{job_id}", headers=me).status_code == 200
 
 
 def test_the_demo_subscriptions_fire_on_the_demo_ingestion(client: TestClient) -> None:

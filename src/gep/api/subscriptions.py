@@ -69,11 +69,11 @@ def _doc(
     doc = _subs(request).describe(sub, caller(request))
     doc["links"] = [
         {"rel": "self", "type": JSON, "href": own},
-        {"rel": "layer", "type": JSON, "href": f"{base}/collections/{sub.layer}"},
+        {"rel": "layer", "type": JSON, "href": f"{base}/stac/collections/{sub.layer}"},
         {
             "rel": "items",
             "type": "application/geo+json",
-            "href": f"{base}/collections/{sub.layer}/items",
+            "href": f"{base}/stac/collections/{sub.layer}/items",
         },
         {"rel": "alternate", "type": ATOM, "href": f"{own}/feed", "title": "New layer items"},
         {"rel": "jobs", "type": JSON, "href": f"{own}/jobs"},
@@ -206,16 +206,17 @@ def layer(request: Request, subscription_id: str) -> Response:
             "item_assets": coll.get("item_assets"),
             "dates": svc.layer_dates(viewer, sub),
             "links": [
-                {"rel": "collection", "type": JSON, "href": f"{base}/collections/{sub.layer}"},
+                {"rel": "collection", "type": JSON, "href": f"{base}/stac/collections/{sub.layer}"},
                 {
                     "rel": "items",
                     "type": "application/geo+json",
-                    "href": f"{base}/collections/{sub.layer}/items",
+                    "href": f"{base}/stac/collections/{sub.layer}/items",
                 },
                 {
-                    "rel": "mosaic",
-                    "href": f"{base}/collections/{sub.layer}/tiles",
-                    "title": "the layer as map tiles (add ?datetime= for one date)",
+                    "rel": "tilejson",
+                    "type": JSON,
+                    "href": f"{base}/stac/collections/{sub.layer}/WebMercatorQuad/tilejson.json",
+                    "title": "the layer as a map mosaic, newest on top (give assets=…)",
                 },
             ],
         }
@@ -248,7 +249,7 @@ def feed(request: Request, subscription_id: str) -> Response:
     ]
     xml = layer_atom(
         sub.title,
-        f"{base}/collections/{sub.layer}",
+        f"{base}/stac/collections/{sub.layer}",
         f"{base}/subscriptions/{sub.id}/feed",
         items,
         None,
