@@ -544,7 +544,8 @@ def test_layer_feed_webhook_budget_cap_and_visibility(client: TestClient) -> Non
     coll = client.get(f"/stac/collections/{sub['layer']}", headers=me).json()
     assert coll["extent"]["spatial"]["bbox"][0] == pytest.approx(shape(items[4]["geometry"]).bounds)
     assert (
-        client.get(f"/stac/collections/{sub['layer']}/items/{job_id}", headers=other).status_code == 404
+        client.get(f"/stac/collections/{sub['layer']}/items/{job_id}", headers=other).status_code
+        == 404
     )
     layer = client.get(f"/subscriptions/{sub['id']}/layer", headers=me).json()
     assert layer["dates"] == [{"date": "2026-01-02", "items": 1}]
@@ -584,7 +585,8 @@ def test_layer_feed_webhook_budget_cap_and_visibility(client: TestClient) -> Non
     seen = client.get(f"/subscriptions/{sub['id']}", headers=other).json()
     assert "webhook" not in seen and "budget" not in seen and seen["title"] == "Alice's pairs"
     assert (
-        client.get(f"/stac/collections/{sub['layer']}/items/{job_id}", headers=other).status_code == 200
+        client.get(f"/stac/collections/{sub['layer']}/items/{job_id}", headers=other).status_code
+        == 200
     )
     assert client.get(f"/jobs/{job_id}", headers=other).status_code == 200
     assert len(client.get(f"/subscriptions/{sub['id']}/jobs", headers=other).json()["jobs"]) == 5
@@ -593,7 +595,10 @@ def test_layer_feed_webhook_budget_cap_and_visibility(client: TestClient) -> Non
     # delete, keeping the layer: the collection stays, the subscription goes
     assert client.delete(f"/subscriptions/{sub['id']}", headers=me).status_code == 204
     assert client.get(f"/subscriptions/{sub['id']}", headers=me).status_code == 404
-    assert client.get(f"/stac/collections/{sub['layer']}/items/{job_id}", headers=me).status_code == 200
+    assert (
+        client.get(f"/stac/collections/{sub['layer']}/items/{job_id}", headers=me).status_code
+        == 200
+    )
 
 
 def test_the_demo_subscriptions_fire_on_the_demo_ingestion(client: TestClient) -> None:
