@@ -2,10 +2,10 @@
 
 Every operation of the OpenAPI document is called with requests schemathesis generates from it
 (its coverage phase: boundary and missing values, wrong types; then ``MAX_EXAMPLES`` random
-cases), once with a plain user's token (some credits, one group, one named area) and once with
-the administrator's, on a server seeded with a public collection and its item, a harvest
-source and a second user. Path parameters are the seeded objects' ids in about half of the
-cases, so the answers are not all 404s.
+cases), once with a plain user's token (some credits, one group, one named area, one
+subscription) and once with the administrator's, on a server seeded with a public collection
+and its item, a harvest source and a second user. Path parameters are the seeded objects' ids
+in about half of the cases, so the answers are not all 404s.
 
 Checks, and why these:
 
@@ -190,6 +190,20 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
             )
         )
         LATE_IDS["area"] = area["properties"]["id"]
+        subscription = _created(
+            httpx.post(
+                f"{base}/subscriptions",
+                headers={"Authorization": f"Bearer {alice['token']}"},
+                json={
+                    "title": "Contract subscription",
+                    "process": "echo",
+                    "inputs": {"message": "{{item}}"},
+                    "trigger": {"type": "data", "collection": COLLECTION},
+                },
+                timeout=30,
+            )
+        )
+        LATE_IDS["subscription"] = subscription["id"]
         yield {"base": base, "user": alice["token"], "admin": ADMIN_TOKEN}
     finally:
         stop(server)
@@ -206,6 +220,7 @@ def _seeded(path: str, method: str, area: str) -> dict[str, str]:
         "process_id": "echo",
         "area_id": area,
         "user": OTHER_USER,
+        "subscription_id": LATE_IDS.get("subscription", ""),
     }
     if path.startswith("/harvest/"):
         ids["name"] = SOURCE

@@ -38,10 +38,11 @@ from gep.core.access import Viewer
 from gep.core.enums import BudgetPeriod, TriggerKind
 from gep.core.errors import GepError, InvalidInput, NotFound
 from gep.core.timeutil import TimeRange, format_rfc3339, from_micros, to_micros
+from gep.harvest.usgs import MAGNITUDE
 from gep.jobs.service import CheckedRequest, JobService
 from gep.jobs.store import JobOrigin
 from gep.production import webhooks
-from gep.production.matching import Entry, Role, SubscriptionIndex
+from gep.production.matching import Role, SubscriptionIndex
 from gep.production.pairing import (
     event_area,
     event_conditions,
@@ -201,9 +202,18 @@ class Dispatcher:
     # ------------------------------------------------------------------ planning
 
     def plan(
-        self, sub: Subscription, trigger: Trigger, role: Role, item: dict[str, Any], viewer: Viewer
+        self,
+        sub: Subscription,
+        trigger: Trigger,
+        role: Role,
+        item: dict[str, Any],
+        viewer: Viewer,
+        *,
+        late: bool = True,
     ) -> list[Planned]:
-        """The jobs one new item asks of one subscription."""
+        """The jobs one new item asks of one subscription. ``late``: a new acquisition is also
+        offered to the later ones already catalogued (live arrivals); a backfill, which walks
+        the archive in time order and forms each pair from its later member, does without."""
         area = None if trigger.area is None else mapping(trigger.area)
         if isinstance(trigger, DataTrigger):
             ref = ref_of(item)
@@ -221,7 +231,8 @@ class Dispatcher:
                     )
                 ]
             pairs = rule_pairs(self.catalog, item, trigger.pairing, viewer)
-            pairs += late_pairs(self.catalog, item, trigger.pairing, viewer)
+            if late:
+                pairs += late_pairs(self.catalog, item, trigger.pairing, viewer)
             return [
                 Planned(
                     trigger_key(sub.id, f"pair:{p.reference}>{p.secondary}"),
@@ -263,7 +274,7 @@ class Dispatcher:
                                     "reference": p.reference,
                                     "secondary": p.secondary,
                                     "event": eref,
-                                    "magnitude": props.get("earthquake:magnitude"),
+                                    "magnitude": props.get(MAGNITUDE),
                                     "epicentre": event.get("geometry"),
                                     "event_time": props.get("datetime"),
                                     "datetime": p.datetime,
@@ -580,18 +591,20 @@ class Dispatcher:
                 limit=500,
                 viewer=viewer,
             )
-        entry = Entry(sub, trigger, role)
         planned_all: list[Planned] = []
         out = Outcome()
         items_seen = 0
         with self.lock:
-            while True:
+            while not out.paused:
                 page = self.catalog.search(req)
+                groups: list[tuple[int | None, list[Planned]]] = []
                 for _, _, raw in page.items:
+                    if limit is not None and items_seen >= limit:
+                        break
                     item = orjson.loads(raw)
                     items_seen += 1
                     try:
-                        planned = self._plan_backfill(sub, entry, item, viewer)
+                        planned = self.plan(sub, trigger, role, item, viewer, late=False)
                     except GepError as exc:
                         if not dry_run:
                             self.subs.fail(
@@ -602,15 +615,12 @@ class Dispatcher:
                             )
                         out.failed += 1
                         continue
-                    if dry_run:
-                        planned_all.extend(planned)
-                    else:
-                        out.add(self.submit(sub, viewer, planned, resume_seq=None))
-                        if out.paused:
-                            break
-                    if limit is not None and items_seen >= limit:
-                        break
-                if out.paused or not page.next_token or (limit is not None and items_seen >= limit):
+                    groups.append((None, planned))
+                    planned_all.extend(planned)
+                if not dry_run:  # a page at a time, each item's jobs one trigger
+                    out.add(self._submit_round([Work(sub, viewer, groups)]))
+                    planned_all.clear()
+                if not page.next_token or (limit is not None and items_seen >= limit):
                     break
                 req.token = page.next_token
         report: dict[str, Any] = {"subscription": sub.id, "items": items_seen, "dry_run": dry_run}
@@ -630,34 +640,6 @@ class Dispatcher:
                 jobs=out.submitted,
             )
         return report
-
-    def _plan_backfill(
-        self, sub: Subscription, entry: Entry, item: dict[str, Any], viewer: Viewer
-    ) -> list[Planned]:
-        trigger = entry.trigger
-        if isinstance(trigger, DataTrigger) and trigger.pairing is not None:
-            # the archive is walked in time order: each pair is formed from its later member
-            pairs = rule_pairs(self.catalog, item, trigger.pairing, viewer)
-            area = None if trigger.area is None else mapping(trigger.area)
-            return [
-                Planned(
-                    trigger_key(sub.id, f"pair:{p.reference}>{p.secondary}"),
-                    fill(
-                        sub.inputs,
-                        {
-                            "reference": p.reference,
-                            "secondary": p.secondary,
-                            "datetime": p.datetime,
-                            "btemp": p.btemp,
-                            "bperp": p.bperp,
-                            "area": area if area is not None else item.get("geometry"),
-                        },
-                    ),
-                    f"pair {p.reference} > {p.secondary}",
-                )
-                for p in pairs
-            ]
-        return self.plan(sub, trigger, entry.role, item, viewer)
 
     # ------------------------------------------------------------------ schedules
 
