@@ -14,7 +14,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export GEP_TEST_DATABASE_URL
 
-.PHONY: run test install postgis sandbox nginx geoid validator mintpy lint typecheck importlinter pytest bench-catalog bench-gateway bench-tiles clean
+.PHONY: run test install system postgis sandbox nginx geoid validator mintpy lint typecheck importlinter pytest bench-catalog bench-gateway bench-tiles clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -92,10 +92,18 @@ typecheck: install
 importlinter: install
 	$(BIN)/lint-imports
 
-pytest: install postgis sandbox nginx geoid validator mintpy
+## the Debian packages the tests need, one apt-get at a time (dpkg has one lock)
+system:
+	@$(MAKE) --no-print-directory -j1 postgis sandbox nginx geoid
+
+pytest: install system validator mintpy
 	$(BIN)/pytest -q --durations=25
 
-test: lint importlinter typecheck pytest
+## the checks and the tests side by side (-j): the three virtual environments install at once,
+## and mypy and ruff run while pytest starts its first servers (each target's output is printed
+## whole when it ends, so a long pytest shows at the end)
+test:
+	@$(MAKE) --no-print-directory -j4 --output-sync=target lint importlinter typecheck pytest
 
 bench-catalog: install postgis
 	$(BIN)/python bench/catalog.py $(or $(N),100000)
