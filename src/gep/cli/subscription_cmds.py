@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
 from rich.table import Table
 
 from gep.cli.common import console
 from gep.cli.job_cmds import _fail, client
-from gep.client import GepClientError
+from gep.client import GepClient, GepClientError
+
+T = TypeVar("T")
 
 app = typer.Typer(
     help="Subscriptions (systematic production) on a running GEP server (GEP_BASE_URL, "
@@ -45,6 +48,16 @@ def _read_spec(source: str) -> dict[str, Any]:
     return spec
 
 
+def _ask(call: Callable[[GepClient], T]) -> T:
+    """One call to the server; its problem printed and the command ended (exit 2) if it
+    answers one."""
+    try:
+        return call(client())
+    except GepClientError as exc:
+        _fail(exc)
+        raise typer.Exit(2) from None  # (_fail exits; this keeps the type checker sure)
+
+
 def _echo_json(doc: Any) -> None:
     typer.echo(json.dumps(doc, indent=2))
 
@@ -69,11 +82,7 @@ def _trigger_summary(trigger: dict[str, Any]) -> str:
 @app.command("list")
 def list_cmd(as_json: bool = JSON_OPTION) -> None:
     """The subscriptions you may see."""
-    try:
-        subs = client().subscriptions()
-    except GepClientError as exc:
-        _fail(exc)
-        return
+    subs = _ask(lambda c: c.subscriptions())
     if as_json:
         _echo_json(subs)
         return
@@ -96,11 +105,7 @@ def list_cmd(as_json: bool = JSON_OPTION) -> None:
 @app.command("show")
 def show_cmd(subscription_id: str, as_json: bool = JSON_OPTION) -> None:
     """A subscription: its counts, last trigger, next run and failures with their reasons."""
-    try:
-        sub = client().subscription(subscription_id)
-    except GepClientError as exc:
-        _fail(exc)
-        return
+    sub = _ask(lambda c: c.subscription(subscription_id))
     if as_json:
         _echo_json(sub)
         return
@@ -144,11 +149,7 @@ def create_cmd(
 ) -> None:
     """Create a subscription; prints its id (and, once, its webhook's signing secret)."""
     spec = _read_spec(spec_file)
-    try:
-        answer = client().create_subscription(spec)
-    except GepClientError as exc:
-        _fail(exc)
-        return
+    answer = _ask(lambda c: c.create_subscription(spec))
     if as_json:
         _echo_json(answer)
         return
@@ -166,11 +167,7 @@ def edit_cmd(
 ) -> None:
     """Change a subscription from its next trigger on (``visibility`` shares it)."""
     changes = _read_spec(changes_file)
-    try:
-        answer = client().edit_subscription(subscription_id, **changes)
-    except GepClientError as exc:
-        _fail(exc)
-        return
+    answer = _ask(lambda c: c.edit_subscription(subscription_id, **changes))
     if as_json:
         _echo_json(answer)
         return
@@ -181,10 +178,7 @@ def edit_cmd(
 @app.command("pause")
 def pause_cmd(subscription_id: str) -> None:
     """Stop a subscription triggering; prints its state."""
-    try:
-        typer.echo(client().pause_subscription(subscription_id)["state"])
-    except GepClientError as exc:
-        _fail(exc)
+    typer.echo(_ask(lambda c: c.pause_subscription(subscription_id))["state"])
 
 
 @app.command("resume")
@@ -195,11 +189,7 @@ def resume_cmd(
     ),
 ) -> None:
     """Resume a subscription; prints its state (and what the catch-up submitted)."""
-    try:
-        answer = client().resume_subscription(subscription_id, catch_up=catch_up)
-    except GepClientError as exc:
-        _fail(exc)
-        return
+    answer = _ask(lambda c: c.resume_subscription(subscription_id, catch_up=catch_up))
     typer.echo(answer["state"])
     if answer.get("catch_up"):
         typer.echo(json.dumps(answer["catch_up"]))
@@ -213,11 +203,7 @@ def delete_cmd(
     ),
 ) -> None:
     """Delete a subscription (its jobs stay; its layer stays unless --remove-layer)."""
-    try:
-        client().delete_subscription(subscription_id, keep_layer=not remove_layer)
-    except GepClientError as exc:
-        _fail(exc)
-        return
+    _ask(lambda c: c.delete_subscription(subscription_id, keep_layer=not remove_layer))
     typer.echo(f"deleted {subscription_id}" + (" and its layer" if remove_layer else ""))
 
 
@@ -229,11 +215,7 @@ def backfill_cmd(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Run the subscription's rule over the archive already catalogued."""
-    try:
-        report = client().backfill(subscription_id, dry_run=dry_run, limit=limit)
-    except GepClientError as exc:
-        _fail(exc)
-        return
+    report = _ask(lambda c: c.backfill(subscription_id, dry_run=dry_run, limit=limit))
     if as_json:
         _echo_json(report)
         return
@@ -254,11 +236,7 @@ def backfill_cmd(
 @app.command("jobs")
 def jobs_cmd(subscription_id: str, as_json: bool = JSON_OPTION) -> None:
     """The jobs a subscription submitted, newest first."""
-    try:
-        found = client().subscription_jobs(subscription_id)
-    except GepClientError as exc:
-        _fail(exc)
-        return
+    found = _ask(lambda c: c.subscription_jobs(subscription_id))
     if as_json:
         _echo_json(found)
         return
@@ -272,11 +250,7 @@ def jobs_cmd(subscription_id: str, as_json: bool = JSON_OPTION) -> None:
 @app.command("layer")
 def layer_cmd(subscription_id: str, as_json: bool = JSON_OPTION) -> None:
     """The subscription's information layer: its collection and items per date."""
-    try:
-        layer = client().subscription_layer(subscription_id)
-    except GepClientError as exc:
-        _fail(exc)
-        return
+    layer = _ask(lambda c: c.subscription_layer(subscription_id))
     if as_json:
         _echo_json(layer)
         return
