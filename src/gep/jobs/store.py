@@ -19,6 +19,7 @@ from gep.accounts.credits import CreditStore, Quote
 from gep.core.access import PRIVATE, Viewer
 from gep.core.enums import FINAL_STATUSES, JobStatus, LogLevel
 from gep.core.errors import GepError, NotFound, TooManyRequests
+from gep.db.values import values_in
 from gep.db.visible import select_visible, visible_where
 
 #: the first key of the PostgreSQL advisory locks that serialise one owner's submissions
@@ -245,7 +246,7 @@ class JobStore:
                     ),
                     rows,
                 )
-                inserted = self._existing_ids(conn, [str(r["id"]) for r in rows])
+                inserted = values_in(conn, "jobs", "id", [str(r["id"]) for r in rows])
             for row, new in zip(rows, jobs, strict=True):
                 if row["id"] in inserted and row["h"] and new.owner is not None:
                     self.credits.hold_in(
@@ -254,19 +255,6 @@ class JobStore:
         ids = [r["id"] if r["id"] in inserted else None for r in rows]
         created = {j.id: j for j in self.get_many([i for i in ids if i is not None])}
         return [None if i is None else created[i] for i in ids]
-
-    @staticmethod
-    def _existing_ids(conn: Connection, job_ids: list[str]) -> set[str]:
-        found: set[str] = set()
-        for start in range(0, len(job_ids), 500):
-            chunk = job_ids[start : start + 500]
-            binds = {f"j{n}": v for n, v in enumerate(chunk)}
-            marks = ", ".join(f":{k}" for k in binds)
-            found.update(
-                r[0]
-                for r in conn.execute(text(f"SELECT id FROM jobs WHERE id IN ({marks})"), binds)
-            )
-        return found
 
     def get_many(self, job_ids: list[str]) -> list[Job]:
         out: list[Job] = []

@@ -21,6 +21,7 @@ from gep.core.access import PRIVATE, Viewer
 from gep.core.enums import BudgetPeriod, JobStatus, SubscriptionState, TriggerKind
 from gep.core.errors import NotFound
 from gep.core.timeutil import format_rfc3339, from_micros
+from gep.db.values import values_in
 from gep.db.visible import select_all_visible, select_visible
 
 #: the dispatcher's row in ``subscription_cursor``
@@ -353,22 +354,8 @@ class SubscriptionStore:
         return self._keys_in("subscription_failures", keys)
 
     def _keys_in(self, table: str, keys: list[str]) -> set[str]:
-        found: set[str] = set()
-        if not keys:
-            return found
         with self.engine.connect() as conn:
-            for start in range(0, len(keys), 500):
-                chunk = keys[start : start + 500]
-                binds = {f"k{i}": k for i, k in enumerate(chunk)}
-                marks = ", ".join(f":{b}" for b in binds)
-                found.update(
-                    r[0]
-                    for r in conn.execute(
-                        text(f"SELECT trigger_key FROM {table} WHERE trigger_key IN ({marks})"),
-                        binds,
-                    )
-                )
-        return found
+            return values_in(conn, table, "trigger_key", keys)
 
     def touch_triggers(self, sub_ids: list[str]) -> None:
         """The subscriptions' last trigger is now (one statement for a round's)."""
