@@ -45,6 +45,15 @@ class Settings(BaseSettings):
         "'*' = any origin, without credentials (bearer tokens still work, cookies are not "
         "shared); named origins also get credentials (the session cookie); empty = no CORS",
     )
+    ui_basemap_url: str = Field(
+        default="",
+        description="An online XYZ basemap the map offers beside its own offline one, e.g. "
+        "'https://tile.openstreetmap.org/{z}/{x}/{y}.png'; empty = the shipped basemap only",
+    )
+    ui_basemap_attribution: str = Field(
+        default="© OpenStreetMap contributors",
+        description="The attribution the map shows with GEP_UI_BASEMAP_URL's tiles",
+    )
     jobs_workers: int = Field(default=1, description="Workers of the embedded LocalCluster")
     jobs_max_attempts: int = Field(default=2, description="Runs of a job whose worker dies")
     jobs_timeout_s: float = Field(default=0.0, description="Per-job time limit; 0 = none")

@@ -14,6 +14,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import HTMLResponse, Response
 
 import gep
+from gep import web
 from gep.accounts.credits import CreditStore
 from gep.accounts.data_usage import DataMeter, DataUsageStore
 from gep.accounts.store import AccountStore
@@ -32,6 +33,7 @@ from gep.api import (
     stac,
     stac_transactions,
     subscriptions,
+    ui,
 )
 from gep.api.body_limit import BodyLimit
 from gep.api.cors import install_cors
@@ -243,7 +245,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/api.html", include_in_schema=False)
     def openapi_html(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "").rstrip("/")
-        return get_swagger_ui_html(openapi_url=f"{root}/api", title=f"{app.title} - API")
+        if not web.built():  # Swagger UI from its CDN: blank offline until `make ui` has run
+            return get_swagger_ui_html(openapi_url=f"{root}/api", title=f"{app.title} - API")
+        # Swagger UI as the map app's build ships it: the page works offline
+        return get_swagger_ui_html(
+            openapi_url=f"{root}/api",
+            title=f"{app.title} - API",
+            swagger_js_url=f"{root}/ui/swagger/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}/ui/swagger/swagger-ui.css",
+            swagger_favicon_url=f"{root}/ui/swagger/favicon-32x32.png",
+        )
 
     @app.get("/", tags=["OGC API Common"], summary="Landing page")
     def landing(request: Request) -> Response:
@@ -363,4 +374,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from gep.api import legends  # (beside its include, as quicklooks)
 
     app.include_router(legends.router)
+    ui.install(app)  # last: the /ui mount must not shadow an API route
     return app

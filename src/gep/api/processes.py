@@ -519,6 +519,19 @@ async def share_job(job_id: str, request: Request) -> Response:
 
 
 @router.get(
+    "/jobs/{job_id}/inputs",
+    summary="A job's inputs, as it was submitted",
+    responses=problems(401, 404),
+)
+def job_inputs(job_id: str, request: Request) -> Response:
+    """What re-submitting the job sends again (OGC API - Processes Part 4 names this
+    resource); the same visibility as the job's status."""
+    job = jobs(request).get(caller(request), job_id)
+    body = {"jobID": job.id, "processID": job.process_id, "inputs": job.inputs}
+    return Response(orjson.dumps(body), media_type=JSON)
+
+
+@router.get(
     "/jobs/{job_id}/results",
     summary="A job's results",
     responses=problems(

@@ -23,6 +23,12 @@ def seed(
     sar: bool = typer.Option(
         True, "--sar/--no-sar", help="Also simulate the SAR demo pairs (about a minute, once)"
     ),
+    sar_pair: list[str] = typer.Option(
+        [],
+        "--sar-pair",
+        help="Only this simulated pair (repeatable: rome-okada-thrust, colli-albani-mogi), "
+        "without the Sentinel-1 SAFE pair: a quicker seed (the Geobrowser's tests use it)",
+    ),
 ) -> None:
     """Load the sample catalogue (idempotent: running it again changes nothing).
 
@@ -32,6 +38,13 @@ def seed(
     ``dinsar`` and ``coin`` services, and a simulated Sentinel-1 IW SLC pair over the 2016
     Amatrice earthquake as two SAFE zips (``sentinel-1-slc``), as ESA distributes them.
     """
+    from gep.demo.sar import PAIRS
+
+    names = [p.name for p in PAIRS]
+    for name in sar_pair:  # refused before anything is written
+        if name not in names:
+            console.print(f"[red]--sar-pair {name}: no such demo pair; one of {', '.join(names)}")
+            raise typer.Exit(2)
     files = sample_files()
     if not files:
         console.print("[red]no sample files found in the package[/red]")
@@ -47,7 +60,7 @@ def seed(
     seed_sbas()
     seed_optical()
     if sar:
-        seed_sar()
+        seed_sar(sar_pair)
     from gep.demo.production import seed_production
 
     with store_from_settings() as store:
@@ -94,15 +107,17 @@ def seed_sbas() -> None:
     )
 
 
-def seed_sar() -> None:
-    """Simulate (once) and catalogue the SAR demo pairs and DEMs."""
-    from gep.demo.sar import build_demo, collections
+def seed_sar(only: list[str] | None = None) -> None:
+    """Simulate (once) and catalogue the SAR demo pairs and DEMs (``only``: those pairs, and
+    not the Sentinel-1 SAFE pair)."""
+    from gep.demo.sar import PAIRS, build_demo, collections
     from gep.demo.sentinel1 import build_tops_demo
 
+    pairs = tuple(p for p in PAIRS if not only or p.name in only)
     folder, store_files = _demo_place("")
-    items = build_demo(folder, log=lambda m: console.print(m))
-    # a Sentinel-1 IW pair as ESA distributes it (SAFE zips), over the 2016 Amatrice event
-    items += build_tops_demo(folder, log=lambda m: console.print(m))
+    items = build_demo(folder, pairs=pairs, log=lambda m: console.print(m))
+    if not only:  # a Sentinel-1 IW pair as ESA distributes it (SAFE zips), over Amatrice 2016
+        items += build_tops_demo(folder, log=lambda m: console.print(m))
     store_files(items)
     with store_from_settings() as store:
         for coll in collections():

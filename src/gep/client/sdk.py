@@ -149,6 +149,10 @@ class GepClient:
     def results(self, job_id: str) -> dict[str, Any]:
         return dict(self._json(self.http.get(f"/jobs/{job_id}/results")))
 
+    def inputs(self, job_id: str) -> dict[str, Any]:
+        """The inputs the job was submitted with (what re-submitting it sends again)."""
+        return dict(self._json(self.http.get(f"/jobs/{job_id}/inputs"))["inputs"])
+
     def logs(self, job_id: str, *, level: str | None = None) -> list[dict[str, Any]]:
         params = {"level": level} if level else {}
         return list(self._json(self.http.get(f"/jobs/{job_id}/logs", params=params))["logs"])

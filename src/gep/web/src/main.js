@@ -1,0 +1,61 @@
+// The Geobrowser's start: configuration, the map, the panels, then the permalink (if the
+// address has one: #item=collection/id&render=name&map=zoom/lat/lon, or #layer=collection).
+import { api } from "./api.js";
+import { createMap, map } from "./map.js";
+import { initDraw } from "./draw.js";
+import { initTabs } from "./tabs.js";
+import { initChart } from "./chart.js";
+import { on, state } from "./state.js";
+import { initSearch } from "./panels/search.js";
+import { initInsar } from "./panels/insar.js";
+import { initProcessing } from "./panels/processing.js";
+import { initJobs } from "./panels/jobs.js";
+import { initLayers, addItem } from "./panels/layers.js";
+import { initThematic, openLayer } from "./panels/thematic.js";
+import { initAccount } from "./panels/account.js";
+
+function permalinkView() {
+  const h = new URLSearchParams(location.hash.slice(1));
+  const m = (h.get("map") || "").split("/").map(Number);
+  return { item: h.get("item"), render: h.get("render"), layer: h.get("layer"), view: m.length === 3 && m.every(Number.isFinite) ? { zoom: m[0], lat: m[1], lon: m[2] } : null };
+}
+
+async function start() {
+  const link = permalinkView();
+  try { state.config = await api("ui/config.json"); } catch { state.config = {}; }
+  createMap("map", state.config, link.view);
+  window.gep = { map, state }; // for the console and the tests: the map's own state
+  initTabs();
+  initChart();
+  await new Promise((resolve) => on("map-ready", resolve));
+  document.getElementById("map").dataset.ready = "true";
+  performance.mark("gep-map-ready");
+  initDraw();
+  await initAccount();
+  initSearch();
+  initInsar();
+  initProcessing();
+  initJobs();
+  initLayers();
+  initThematic();
+  if (state.config.online_basemap) addBasemapToggle();
+  if (link.item) await addItem(link.item, link.render, { keepView: Boolean(link.view) });
+  else if (link.layer) await openLayer(link.layer);
+  document.body.dataset.ready = "true";
+}
+
+function addBasemapToggle() {
+  const tools = document.getElementById("draw-tools");
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = "Online basemap";
+  b.setAttribute("aria-pressed", "false");
+  b.addEventListener("click", async () => {
+    const on_ = b.getAttribute("aria-pressed") !== "true";
+    b.setAttribute("aria-pressed", String(on_));
+    (await import("./map.js")).setOnlineBasemap(on_);
+  });
+  tools.append(b);
+}
+
+start();

@@ -1,0 +1,135 @@
+// The map: GEP's own offline basemap (Natural Earth land and borders, built into basemap/),
+// the operator's online basemap when one is configured, the search footprints (one GeoJSON
+// source drawn by WebGL: 10 000 footprints pan smoothly), the drawn area, and the result
+// layers (raster tiles from the API's renders, vectors from its features).
+import { Map as MapLibre, NavigationControl, ScaleControl, AttributionControl, Popup } from "maplibre-gl";
+import { emit, state } from "./state.js";
+
+const EMPTY = { type: "FeatureCollection", features: [] };
+export let map = null;
+
+export function basemapStyle(config) {
+  const sources = {
+    land: { type: "geojson", data: "basemap/land.geojson", attribution: "Natural Earth" },
+    borders: { type: "geojson", data: "basemap/borders.geojson" },
+  };
+  const layers = [
+    { id: "sea", type: "background", paint: { "background-color": "#cfe3f0" } },
+    { id: "land", type: "fill", source: "land", paint: { "fill-color": "#f3f1ea" } },
+    { id: "coast", type: "line", source: "land", paint: { "line-color": "#7a8fa3", "line-width": 0.6 } },
+    { id: "borders", type: "line", source: "borders", paint: { "line-color": "#9a8f9a", "line-width": 0.6, "line-dasharray": [3, 2] } },
+  ];
+  const online = config.online_basemap;
+  if (online) {
+    sources.online = { type: "raster", tiles: [online.url], tileSize: 256, attribution: online.attribution };
+    layers.push({ id: "online", type: "raster", source: "online", layout: { visibility: "none" } });
+  }
+  return { version: 8, sources, layers };
+}
+
+export function createMap(container, config, view) {
+  map = new MapLibre({
+    container,
+    style: basemapStyle(config),
+    center: view ? [view.lon, view.lat] : [12.5, 42.0],
+    zoom: view ? view.zoom : 4,
+    attributionControl: false,
+    canvasContextAttributes: { preserveDrawingBuffer: true },
+    fadeDuration: 0,
+  });
+  map.addControl(new NavigationControl({ visualizePitch: false }), "top-right");
+  map.addControl(new ScaleControl(), "bottom-left");
+  map.addControl(new AttributionControl({ compact: true }), "bottom-right");
+  map.on("load", () => {
+    map.addSource("footprints", { type: "geojson", data: EMPTY, promoteId: "key" });
+    map.addLayer({
+      id: "footprints-fill", type: "fill", source: "footprints",
+      paint: {
+        "fill-color": ["case", ["boolean", ["feature-state", "selected"], false], "#1d4e89", "#3b82c4"],
+        "fill-opacity": ["case", ["boolean", ["feature-state", "hover"], false], 0.45,
+          ["boolean", ["feature-state", "selected"], false], 0.35, 0.08],
+      },
+    });
+    map.addLayer({
+      id: "footprints-line", type: "line", source: "footprints",
+      paint: {
+        "line-color": ["case", ["boolean", ["feature-state", "hover"], false], "#e07b00", "#1d4e89"],
+        "line-width": ["case", ["boolean", ["feature-state", "hover"], false], 2.5, 1],
+      },
+    });
+    map.addSource("area", { type: "geojson", data: EMPTY });
+    map.addLayer({ id: "area-fill", type: "fill", source: "area", paint: { "fill-color": "#f6c85f", "fill-opacity": 0.15 } });
+    map.addLayer({ id: "area-line", type: "line", source: "area", paint: { "line-color": "#c28a00", "line-width": 2 } });
+    map.addLayer({ id: "area-point", type: "circle", source: "area", filter: ["==", ["geometry-type"], "Point"], paint: { "circle-radius": 6, "circle-color": "#c28a00" } });
+    wireFootprints();
+    emit("map-ready", map);
+  });
+  map.on("moveend", () => emit("view", view_()));
+  return map;
+}
+
+export function view_() {
+  const c = map.getCenter();
+  return { lon: +c.lng.toFixed(5), lat: +c.lat.toFixed(5), zoom: +map.getZoom().toFixed(2) };
+}
+
+export function setOnlineBasemap(visible) {
+  if (map.getLayer("online")) map.setLayoutProperty("online", "visibility", visible ? "visible" : "none");
+}
+
+export function showArea(geometry) {
+  const src = map.getSource("area");
+  if (src) src.setData(geometry ? { type: "Feature", geometry, properties: {} } : EMPTY);
+}
+
+// footprints: the features carry "key" = collection/id (the feature-state id)
+let hovered = null;
+const selected = new Set();
+
+export function setFootprints(features) {
+  const src = map.getSource("footprints");
+  for (const k of selected) map.setFeatureState({ source: "footprints", id: k }, { selected: false });
+  selected.clear();
+  if (src) src.setData({ type: "FeatureCollection", features });
+}
+
+export function hoverFootprint(key) {
+  if (hovered) map.setFeatureState({ source: "footprints", id: hovered }, { hover: false });
+  hovered = key;
+  if (key) map.setFeatureState({ source: "footprints", id: key }, { hover: true });
+}
+
+export function selectFootprint(key, on) {
+  if (on) selected.add(key); else selected.delete(key);
+  map.setFeatureState({ source: "footprints", id: key }, { selected: on });
+}
+
+function wireFootprints() {
+  map.on("mousemove", "footprints-fill", (e) => {
+    if (state.drawing) return;
+    const key = e.features[0]?.properties.key;
+    if (key !== hovered) { hoverFootprint(key); emit("footprint-hover", key); }
+    map.getCanvas().style.cursor = "pointer";
+  });
+  map.on("mouseleave", "footprints-fill", () => {
+    hoverFootprint(null);
+    emit("footprint-hover", null);
+    map.getCanvas().style.cursor = "";
+  });
+  map.on("click", (e) => {
+    if (state.drawing) return;
+    const hits = map.queryRenderedFeatures(e.point, { layers: ["footprints-fill"] });
+    if (hits.length) emit("footprint-click", hits[0].properties.key);
+    emit("map-click", e.lngLat);
+  });
+}
+
+export function fitBbox(bbox, options = {}) {
+  if (!bbox) return;
+  const [w, s, e, n] = bbox.length === 6 ? [bbox[0], bbox[1], bbox[3], bbox[4]] : bbox;
+  map.fitBounds([[w, s], [e, n]], { padding: 40, maxZoom: 12, duration: 0, ...options });
+}
+
+export function popup(lngLat, node) {
+  return new Popup({ closeButton: true, maxWidth: "300px" }).setLngLat(lngLat).setDOMContent(node).addTo(map);
+}

@@ -1,0 +1,112 @@
+"""The Geobrowser in a real browser: Debian's ``chromium`` driven by Playwright against a real
+``gep serve`` holding the demo data (``gep demo seed --sar-pair rome-okada-thrust``: the
+Mexico City SBAS result, the optical demo, the demo subscriptions and the simulated Rome pair).
+
+Screenshots go to ``tests/ui/screenshots/`` (git-ignored); the key ones are copied into
+``docs/img/`` by hand when the app changes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from gep import web
+from tests.support.serving import free_port, start_gep_serve, stop
+
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+#: WebGL without a GPU: ANGLE on SwiftShader (MapLibre draws nothing without WebGL)
+CHROMIUM_ARGS = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"]
+GEP = Path(sys.executable).parent / "gep"
+PASSWORD = "rome-2016-amatrice"
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    home: Path
+    #: alice: a developer (may deploy services), with a password for the web login
+    token: str
+
+
+def _gep(home: Path, *args: str) -> str:
+    env = {**os.environ, "GEP_HOME": str(home), "GEP_DATABASE_URL": "", "GEP_DASK_SCHEDULER": ""}
+    done = subprocess.run([str(GEP), *args], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"gep {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    assert web.built(), "the Geobrowser is not built: `make ui` (make test runs it first)"
+    home = tmp_path_factory.mktemp("geobrowser")
+    _gep(home, "db", "upgrade")
+    _gep(home, "demo", "seed", "--sar-pair", "rome-okada-thrust")
+    out = _gep(
+        home, "users", "create", "alice", "--role", "developer", "--password", PASSWORD,
+        "--credits", "1000", "--token",
+    )  # fmt: skip
+    token = out.strip().splitlines()[-1].strip()
+    port = free_port()
+    proc = start_gep_serve(home, port, base_url=f"http://127.0.0.1:{port}")
+    try:
+        yield Server(f"http://127.0.0.1:{port}", home, token)
+    finally:
+        stop(proc)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: make test installs it"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh browser context (no cookie, no storage) at 1280×800; page errors fail the test."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(f"{e}\n{e.stack}"))
+    yield pg
+    context.close()
+    assert errors == [], f"the page threw: {errors}"
+
+
+def api(server: Server) -> httpx.Client:
+    return httpx.Client(
+        base_url=server.url, headers={"Authorization": f"Bearer {server.token}"}, timeout=60
+    )
+
+
+def shot(page: Page, name: str) -> Path:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
+
+
+def open_app(page: Page, url: str) -> None:
+    page.goto(url)
+    page.wait_for_selector("body[data-ready=true]", timeout=30_000)
+
+
+def sign_in(page: Page, name: str = "alice", password: str = PASSWORD) -> None:
+    page.get_by_role("tab", name="Account").click()
+    page.get_by_label("User name").fill(name)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_selector(f"#who:has-text('Signed in as {name}')")
