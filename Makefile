@@ -14,7 +14,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export GEP_TEST_DATABASE_URL
 
-.PHONY: run test install system postgis sandbox nginx geoid validator mintpy lint typecheck importlinter pytest bench-catalog bench-gateway bench-tiles clean
+.PHONY: run test install system postgis sandbox nginx geoid chromium ui validator mintpy lint typecheck importlinter pytest bench-catalog bench-gateway bench-tiles bench-ui clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,24 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+## the Geobrowser (/ui/): npm installs the locked packages, build.mjs bundles the app into
+## src/gep/web/dist (again only when a source or the lock file changed)
+WEB := src/gep/web
+UI_STAMP := $(WEB)/dist/.stamp-build
+$(UI_STAMP): $(WEB)/package-lock.json $(WEB)/build.mjs $(shell find $(WEB)/src -type f 2>/dev/null)
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error && node build.mjs
+	touch $(UI_STAMP)
+
+ui: $(UI_STAMP)
+
+## Debian's chromium: the browser the Geobrowser's tests drive through Playwright
+chromium:
+	@command -v chromium >/dev/null || { echo "installing chromium"; \
+	  (apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)); }
+
 ## the platform on its embedded defaults (SQLite in ./.gep), with the sample catalogue
-run: install geoid
+run: install geoid ui
 	@$(MAKE) -s sandbox || echo "no bubblewrap (needs root for apt-get): deployed packages will be refused unless Docker or Podman answer"
 	$(BIN)/gep db upgrade
 	$(BIN)/gep demo seed
@@ -94,9 +110,9 @@ importlinter: install
 
 ## the Debian packages the tests need, one apt-get at a time (dpkg has one lock)
 system:
-	@$(MAKE) --no-print-directory -j1 postgis sandbox nginx geoid
+	@$(MAKE) --no-print-directory -j1 postgis sandbox nginx geoid chromium
 
-pytest: install system validator mintpy
+pytest: install system validator mintpy ui
 	$(BIN)/pytest -q --durations=25
 
 ## the checks and the tests side by side (-j): the three virtual environments install at once,
@@ -123,5 +139,9 @@ $(TITILER_VENV)/.stamp-install:
 bench-tiles: install $(TITILER_VENV)/.stamp-install
 	$(BIN)/python bench/tiles.py --tiles $(or $(TILES),200)
 
+## the Geobrowser's time to interactive and its panning with 10 000 footprints, against a peer
+bench-ui: install ui chromium
+	$(BIN)/python bench/ui.py
+
 clean:
-	rm -rf $(VENV) $(VALIDATOR_VENV) .gep .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(WEB)/dist $(WEB)/node_modules $(VENV) $(VALIDATOR_VENV) .gep .pytest_cache .mypy_cache .ruff_cache

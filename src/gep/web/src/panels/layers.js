@@ -202,7 +202,7 @@ function dateSlider(layer) {
   const id = `${layer.id}-date`;
   const current = DATED.exec(layer.render)?.[2];
   const idx = Math.max(0, layer.dates.indexOf(current));
-  const label = el("output", { for: id, id: `${id}-out`, text: current || "(not a dated layer)" });
+  const label = el("output", { for: id, id: `${id}-out`, text: current || `move for the ${layer.series} of each date` });
   return el("div", {},
     el("label", { for: id, text: "Date" }),
     el("input", { id, type: "range", min: 0, max: layer.dates.length - 1, step: 1, value: current ? idx : 0,
@@ -242,6 +242,14 @@ function shareBox(layer) {
   const sub = layer.item.collection.startsWith("layer-") ? layer.item.collection.slice(6) : null;
   const id = `${layer.id}-share`;
   const status = el("span", { class: "muted", "aria-live": "polite" });
+  // anonymous, or a result no job or subscription made: the permalink only (the server says
+  // whether a signed-in caller may share: only an owner or an administrator may)
+  if (!state.me || !(job || sub)) {
+    return el("div", { class: "share" },
+      el("div", { class: "row" },
+        el("input", { type: "text", readonly: true, "aria-label": "Permalink", class: "permalink", value: permalink(layer) }),
+        el("button", { type: "button", text: "Copy link", onclick: (e) => copyLink(e, layer) })));
+  }
   const box = el("div", { class: "share" },
     el("label", { for: id, text: "Share" }),
     el("div", { class: "row" },
@@ -258,13 +266,15 @@ function shareBox(layer) {
         } })),
     el("div", { class: "row" },
       el("input", { type: "text", readonly: true, "aria-label": "Permalink", class: "permalink", value: permalink(layer) }),
-      el("button", { type: "button", text: "Copy link", onclick: async (e) => {
-        const input = e.target.closest(".share").querySelector(".permalink");
-        input.value = permalink(layer);
-        try { await navigator.clipboard.writeText(input.value); toast("Link copied"); } catch { input.select(); toast("Select and copy the link"); }
-      } })),
+      el("button", { type: "button", text: "Copy link", onclick: (e) => copyLink(e, layer) })),
     status);
   return box;
+}
+
+async function copyLink(e, layer) {
+  const input = e.target.closest(".share").querySelector(".permalink");
+  input.value = permalink(layer);
+  try { await navigator.clipboard.writeText(input.value); toast("Link copied"); } catch { input.select(); toast("Select and copy the link"); }
 }
 
 export function permalink(layer) {
