@@ -71,7 +71,9 @@ def region(page: Page, bbox: list[float]) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=float)
 
 
-def ramp_cover(pixels: np.ndarray, ramp: list[tuple[int, int, int]], tol: float = 14.0) -> RampCover:
+def ramp_cover(
+    pixels: np.ndarray, ramp: list[tuple[int, int, int]], tol: float = 14.0
+) -> RampCover:
     """Which pixels lie within ``tol`` (RGB distance) of the ramp, and where along it."""
     px = pixels.reshape(-1, 3)
     stops = np.asarray(ramp, dtype=float)

@@ -209,7 +209,8 @@ def test_sbas_pixel_click_draws_the_api_time_series(server: Server, page: Page) 
         (r.get_attribute("data-datetime"), float(r.get_attribute("data-value") or "nan"))
         for r in rows.all()
     ]
-    lon, lat = float(chart.get_attribute("data-lon") or 0), float(chart.get_attribute("data-lat") or 0)
+    lon = float(chart.get_attribute("data-lon") or "nan")
+    lat = float(chart.get_attribute("data-lat") or "nan")
     assert abs(lon - BASIN[0]) < 0.002 and abs(lat - BASIN[1]) < 0.002
     with api(server) as c:
         ts = c.get(
