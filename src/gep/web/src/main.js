@@ -1,7 +1,7 @@
 // The Geobrowser's start: configuration, the map, the panels, then the permalink (if the
 // address has one: #item=collection/id&render=name&map=zoom/lat/lon, or #layer=collection).
-import { api } from "./api.js";
-import { createMap, map } from "./map.js";
+import { api, apiUrl } from "./api.js";
+import { addHillshade, createMap, map } from "./map.js";
 import { initDraw } from "./draw.js";
 import { initTabs } from "./tabs.js";
 import { initChart } from "./chart.js";
@@ -39,9 +39,23 @@ async function start() {
   initLayers();
   initThematic();
   if (state.config.online_basemap) addBasemapToggle();
+  hillshades();
   if (link.item) await addItem(link.item, link.render, { keepView: Boolean(link.view) });
   else if (link.layer) await openLayer(link.layer);
   document.body.dataset.ready = "true";
+}
+
+// relief where GEP has a DEM (the demo's gep-dem collection, as the caller may see it)
+async function hillshades() {
+  let res;
+  try {
+    res = await api("/stac/search", { method: "POST", body: { collections: ["gep-dem"], limit: 100 } });
+  } catch { return; } // no DEM collection, or none visible: the flat basemap
+  for (const item of res.features) {
+    const asset = item.assets?.dem ? "dem" : null;
+    if (!asset) continue;
+    addHillshade(item, asset, apiUrl(`/stac/collections/${encodeURIComponent(item.collection)}/items/${encodeURIComponent(item.id)}/tiles/WebMercatorQuad/`));
+  }
 }
 
 function addBasemapToggle() {

@@ -73,6 +73,19 @@ export function view_() {
   return { lon: +c.lng.toFixed(5), lat: +c.lat.toFixed(5), zoom: +map.getZoom().toFixed(2) };
 }
 
+// the DEMs GEP holds, shaded (the tiles' hillshade algorithm) under the basemap's lines, from
+// zoom 8 where the relief reads: the offline basemap gains relief where a DEM item exists
+export function addHillshade(item, asset, tileBase) {
+  const id = `hillshade-${item.id}`;
+  if (map.getSource(id)) return;
+  const [w, s, e, n] = item.bbox;
+  map.addSource(id, {
+    type: "raster", tileSize: 256, bounds: [w, s, e, n], minzoom: 8, attribution: "GEP DEM",
+    tiles: [`${tileBase}{z}/{x}/{y}.png?assets=${encodeURIComponent(asset)}&algorithm=hillshade&buffer=3`],
+  });
+  map.addLayer({ id, type: "raster", source: id, minzoom: 8, paint: { "raster-opacity": 0.35, "raster-fade-duration": 0 } }, "coast");
+}
+
 export function setOnlineBasemap(visible) {
   if (map.getLayer("online")) map.setLayoutProperty("online", "visibility", visible ? "visible" : "none");
 }

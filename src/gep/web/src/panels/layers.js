@@ -25,6 +25,10 @@ export function initLayers() {
       el("div", {}, el("label", { for: "layer-add", text: "Add a result (collection/item id)" }),
         el("input", { id: "layer-add", type: "text", placeholder: "e.g. sbas/sbas-mexico-city-2018" })),
       el("button", { type: "button", text: "Add", onclick: () => addItem(document.getElementById("layer-add").value.trim()) })),
+    el("div", { class: "row" },
+      el("div", {}, el("label", { for: "layer-url", text: "Or a web map layer: XYZ template or WMTS capabilities URL" }),
+        el("input", { id: "layer-url", type: "url", placeholder: "https://…/{z}/{x}/{y}.png or …/WMTSCapabilities.xml" })),
+      el("button", { type: "button", text: "Add", "aria-label": "Add the web map layer", onclick: () => addWebLayer(document.getElementById("layer-url").value.trim()) })),
     el("div", { id: "layer-list" }),
     el("h3", { text: "Compare two layers" }),
     el("div", { class: "row" },
@@ -82,7 +86,9 @@ export async function addItem(key, render, options = {}) {
   const dated = {};
   for (const n of Object.keys(renders)) { const m = DATED.exec(n); if (m) (dated[m[1]] ||= []).push(m[2]); }
   const prefix = layer.render && DATED.exec(layer.render)?.[1];
-  layer.series = Object.keys(dated)[0] || null; // assets=<prefix> for the time series
+  // assets=<prefix> for the time series: a prefix with two dates at least (one dated mask is
+  // not a series)
+  layer.series = Object.keys(dated).find((k) => dated[k].length > 1) || null;
   layer.dates = prefix ? dated[prefix].sort() : (layer.series ? dated[layer.series].sort() : []);
   layers.push(layer);
   if (layer.render) await draw(layer);
@@ -90,6 +96,59 @@ export async function addItem(key, render, options = {}) {
   if (!options.keepView) fitBbox(item.bbox);
   renderList();
   showTab("layers");
+  emit("layers", layers);
+  return layer;
+}
+
+// WebMercatorQuad (OGC) and GoogleMapsCompatible (its WMTS 1.0 well-known name) are the
+// tile grids MapLibre draws; a WMTS layer without one is refused with that reason
+const WEB_MERCATOR = /WebMercatorQuad|GoogleMapsCompatible|EPSG:3857|EPSG:900913/i;
+
+export async function wmtsTemplate(url) {
+  const res = await fetch(url, { credentials: "same-origin" });
+  if (!res.ok) throw new Error(`the capabilities answered HTTP ${res.status}`);
+  const xml = new DOMParser().parseFromString(await res.text(), "application/xml");
+  if (xml.querySelector("parsererror")) throw new Error("the capabilities are not XML");
+  const sets = new Map();
+  for (const tms of xml.querySelectorAll("Contents > TileMatrixSet")) {
+    const id = tms.querySelector(":scope > Identifier")?.textContent.trim();
+    const wk = tms.querySelector(":scope > WellKnownScaleSet")?.textContent || "";
+    const crs = tms.querySelector(":scope > SupportedCRS")?.textContent || "";
+    if (id) sets.set(id, WEB_MERCATOR.test(`${id} ${wk} ${crs}`));
+  }
+  for (const layerNode of xml.querySelectorAll("Contents > Layer")) {
+    const links = [...layerNode.querySelectorAll("TileMatrixSetLink > TileMatrixSet")].map((n) => n.textContent.trim());
+    const tms = links.find((t) => sets.get(t) || WEB_MERCATOR.test(t));
+    const resource = [...layerNode.querySelectorAll("ResourceURL")].find((r) => r.getAttribute("resourceType") === "tile");
+    if (!tms || !resource) continue;
+    const style = layerNode.querySelector("Style[isDefault='true'] > Identifier, Style > Identifier")?.textContent.trim() || "default";
+    const title = layerNode.querySelector(":scope > Title")?.textContent.trim() || "WMTS layer";
+    const template = resource.getAttribute("template").replace("{TileMatrixSet}", tms).replace("{Style}", style)
+      .replace("{TileMatrix}", "{z}").replace("{TileRow}", "{y}").replace("{TileCol}", "{x}");
+    const lower = layerNode.querySelector("WGS84BoundingBox > LowerCorner")?.textContent.trim().split(/\s+/).map(Number);
+    const upper = layerNode.querySelector("WGS84BoundingBox > UpperCorner")?.textContent.trim().split(/\s+/).map(Number);
+    return { template, title, bbox: lower && upper ? [...lower, ...upper] : null };
+  }
+  throw new Error("no layer of these capabilities has a Web Mercator tile matrix set and a tile ResourceURL");
+}
+
+// an external layer: an XYZ template as it is, or the first Web Mercator layer of a WMTS
+async function addWebLayer(url) {
+  if (!url) { toast("Give an XYZ template or a WMTS capabilities URL"); return null; }
+  let spec;
+  try {
+    spec = /\{z\}/.test(url) && /\{x\}/.test(url) && /\{y\}/.test(url)
+      ? { template: url, title: new URL(url.replace(/[{}]/g, "")).host, bbox: null }
+      : await wmtsTemplate(url);
+  } catch (e) { toast(`Not a layer: ${errorText(e)}`); return null; }
+  const bbox = spec.bbox || [-180, -85, 180, 85];
+  const item = { id: spec.title, collection: "web", bbox, assets: {}, properties: { title: spec.title, renders: {} } };
+  const layer = { id: `web-${layers.length + 1}-${Date.now() % 100000}`, item, opacity: 0.85, renders: {}, render: null, dates: [], series: null, web: spec.template };
+  map.addSource(`${layer.id}-src`, { type: "raster", tiles: [spec.template], tileSize: 256, bounds: bbox });
+  map.addLayer({ id: layer.id, type: "raster", source: `${layer.id}-src`, paint: { "raster-opacity": layer.opacity, "raster-fade-duration": 0 } }, "area-line");
+  layers.push(layer);
+  if (spec.bbox) fitBbox(spec.bbox);
+  renderList();
   emit("layers", layers);
   return layer;
 }
@@ -168,15 +227,23 @@ function renderList() {
   if (!layers.length) { box.replaceChildren(el("p", { class: "muted", text: "No layer yet: “Show results” on a job, a systematic layer from Thematic, or a result's id above." })); }
   else box.replaceChildren(...layers.map(layerCard));
   const sel = document.getElementById("swipe-right");
-  sel.replaceChildren(...layers.map((l) => el("option", { value: l.id, text: `${l.item.id} · ${l.render}` })));
+  sel.replaceChildren(...layers.map((l) => el("option", { value: l.id, text: l.web ? l.item.id : `${l.item.id} · ${l.render}` })));
 }
 
 function layerCard(layer) {
   const item = layer.item;
+  if (layer.web) {
+    return el("div", { class: "card", "data-layer": layer.id, "data-web": layer.web },
+      el("h3", { text: item.properties.title }),
+      el("div", { class: "muted", text: layer.web }),
+      el("label", { for: `${layer.id}-opacity`, text: "Opacity" }),
+      el("input", { id: `${layer.id}-opacity`, type: "range", min: 0, max: 1, step: 0.05, value: layer.opacity, oninput: (e) => setOpacity(layer, Number(e.target.value)) }),
+      el("div", { class: "row" }, el("button", { type: "button", text: "Remove", "aria-label": `Remove ${item.id} from the map`, onclick: () => removeLayer(layer) })));
+  }
   const rid = `${layer.id}-render`;
   const oid = `${layer.id}-opacity`;
   const card = el("div", { class: "card", "data-layer": layer.id, "data-item": `${item.collection}/${item.id}` },
-    el("h4", { text: item.properties.title || item.id }),
+    el("h3", { text: item.properties.title || item.id }),
     el("div", { class: "muted", text: `${item.collection}/${item.id}` }),
     el("label", { for: rid, text: "Show" }),
     el("select", { id: rid, onchange: (e) => { layer.render = e.target.value; draw(layer).then(renderList); } },
@@ -317,7 +384,7 @@ function toggleSwipe() {
   wrap.insertBefore(holder, document.getElementById("legends"));
   afterMap = new MapLibre({ container: holder, style: basemapStyle(state.config), center: map.getCenter(), zoom: map.getZoom(), attributionControl: false, fadeDuration: 0, canvasContextAttributes: { preserveDrawingBuffer: true } });
   afterMap.on("load", () => {
-    afterMap.addSource(`${right.id}-src`, { type: "raster", tiles: [tileUrl(right.item, right.render)], tileSize: 256, bounds: right.item.bbox });
+    afterMap.addSource(`${right.id}-src`, { type: "raster", tiles: [right.web || tileUrl(right.item, right.render)], tileSize: 256, bounds: right.item.bbox });
     afterMap.addLayer({ id: right.id, type: "raster", source: `${right.id}-src`, paint: { "raster-opacity": right.opacity } });
   });
   map.setLayoutProperty(right.id, "visibility", "none"); // left: every layer but the right one
