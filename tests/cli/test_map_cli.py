@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -120,3 +121,16 @@ def test_point_legend_and_timeseries(gep: tuple[GepClient, list[Path]], tmp_path
     assert got == pytest.approx([_truth(p) for p in files], abs=1e-7)
     bad = runner.invoke(cli, ["map", "legend", "layer", "nope", "--asset", "los"])
     assert bad.exit_code == 2 and "nope" in bad.output
+
+
+def test_permalink_opens_the_geobrowser_on_the_item(gep: tuple[GepClient, list[Path]]) -> None:
+    sdk, _ = gep
+    r = runner.invoke(cli, ["map", "permalink", "layer", "d0", "--render", "los"])
+    assert r.exit_code == 0, r.output
+    url = r.output.strip()
+    page, _, fragment = url.partition("#")
+    assert page == f"{sdk.http.base_url}".rstrip("/") + "/ui/"
+    # the fragment the app reads (src/gep/web/src/main.js: item, render, map)
+    assert dict(urllib.parse.parse_qsl(fragment)) == {"item": "layer/d0", "render": "los"}
+    view = sdk.permalink("layer", "d0", view=(9.5, 41.75, 12.7))
+    assert view.endswith("#item=layer%2Fd0&map=9.50%2F41.75000%2F12.70000")

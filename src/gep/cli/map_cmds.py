@@ -1,5 +1,6 @@
 """``gep map``: a result as a map layer on a running GEP (``GEP_BASE_URL``): its tile URLs for
-QGIS, GDAL or a web map, its value at a point, its legend, and time series at a point."""
+QGIS, GDAL or a web map, the Geobrowser permalink that opens it, its value at a point, its
+legend, and time series at a point."""
 
 from __future__ import annotations
 
@@ -43,6 +44,17 @@ def urls(
     )
     for kind, url in layer.items():
         console.print(f"{kind:9s}{url}", soft_wrap=True, highlight=False)
+
+
+@app.command("permalink")
+def permalink(
+    collection: str,
+    item: str,
+    render: str = typer.Option(None, help="Which of the item's renders (default: the app's)"),
+) -> None:
+    """Print the Geobrowser's address (/ui/) that opens the map on an item; share the item
+    (gep jobs share, or PATCH … visibility) so that others may open it."""
+    console.print(client().permalink(collection, item, render=render), soft_wrap=True)
 
 
 @app.command("point")

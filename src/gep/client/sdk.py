@@ -209,6 +209,25 @@ class GepClient:
             "wmts": f"{base}/{t}/WMTSCapabilities.xml?{query}",
         }
 
+    def permalink(
+        self,
+        collection: str,
+        item: str,
+        *,
+        render: str | None = None,
+        view: tuple[float, float, float] | None = None,
+    ) -> str:
+        """The Geobrowser's address that opens the map on an item (``render``: which of its
+        renders; ``view``: zoom, lat, lon); whoever opens it sees the layer if they may see the
+        item."""
+        frag: dict[str, str] = {"item": f"{collection}/{item}"}
+        if render:
+            frag["render"] = render
+        if view is not None:
+            zoom, lat, lon = view
+            frag["map"] = f"{zoom:.2f}/{lat:.5f}/{lon:.5f}"
+        return f"{self.http.base_url}".rstrip("/") + "/ui/#" + urlencode(frag)
+
     def point(self, collection: str, item: str, asset: str, lon: float, lat: float) -> Any:
         """The asset's value(s) at a point, as the tile service reads them."""
         url = self._item_path(collection, item) + f"/point/{lon},{lat}"
