@@ -46,7 +46,7 @@ run: install geoid ui
 	$(BIN)/gep db upgrade
 	$(BIN)/gep demo seed
 	$(BIN)/gep users demo-admin
-	@echo "GEP on http://$(HOST):$(PORT)/  (STAC API: /stac, OpenSearch: /opensearch, OpenAPI: /api)"
+	@echo "GEP on http://$(HOST):$(PORT)/  (the map: /ui/, STAC API: /stac, OpenSearch: /opensearch, OpenAPI: /api.html)"
 	$(BIN)/gep serve --host $(HOST) --port $(PORT)
 
 ## bubblewrap: where no container engine runs, deployed packages' tools run in its sandbox
