@@ -150,3 +150,31 @@ def test_the_operators_online_basemap(browser: Browser, tmp_path: Path, server: 
     finally:
         context.close()
         stop(proc)
+
+
+def test_a_javascript_href_is_never_a_link(server: Server, page: Page) -> None:
+    """Items are written by users: an asset whose href is ``javascript:…`` is not offered as
+    a download (a click would run it in the viewer's page), an http one is."""
+    with api(server) as c:
+        r = c.post("/stac/collections", json={"id": "alice-notes", "description": "notes"})
+        assert r.status_code == 201, r.text
+        item = {
+            "type": "Feature", "stac_version": "1.1.0", "id": "note", "bbox": [12, 42, 12.1, 42.1],
+            "geometry": {"type": "Point", "coordinates": [12.05, 42.05]},
+            "properties": {"datetime": "2022-01-01T00:00:00Z"}, "links": [],
+            "assets": {"evil": {"href": "javascript:alert(document.cookie)", "title": "evil"},
+                       "good": {"href": f"{server.url}/api", "title": "good"}},
+        }  # fmt: skip
+        r = c.post("/stac/collections/alice-notes/items", json=item)
+        assert r.status_code == 201, r.text
+    open_app(page, f"{server.url}/ui/")
+    sign_in(page)
+    page.get_by_role("tab", name="Layers").click()
+    page.get_by_label("Add a result (collection/item id)").fill("alice-notes/note")
+    page.get_by_role("button", name="Add", exact=True).click()
+    card = page.locator("#layer-list .card[data-item='alice-notes/note']")
+    card.get_by_text("Downloads (1)").click()
+    links = card.locator("a")
+    expect(links).to_have_count(1)
+    expect(links).to_have_text("good")
+    assert all("javascript" not in (a.get_attribute("href") or "") for a in links.all())

@@ -90,3 +90,12 @@ export function nextId(prefix) {
 export function itemKey(item) {
   return `${item.collection}/${item.id}`;
 }
+
+// an href from a record (an item's asset, a link) as a link target: http(s) only, so that a
+// "javascript:" href someone catalogued can never run in a user's page
+export function safeHref(href) {
+  try {
+    const url = new URL(href, document.baseURI);
+    return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+  } catch { return null; }
+}

@@ -42,7 +42,7 @@ async function card(job) {
   if (openLogs.has(job.jobID)) await fillLogs(job.jobID, logsBox);
   const resultLink = (job.links || []).find((l) => l.type === "application/geo+json");
   const c = el("div", { class: "card job", "data-job": job.jobID, "data-status": job.status },
-    el("h4", { text: `${job.processID} · ${job.status}` }),
+    el("h3", { text: `${job.processID} · ${job.status}` }),
     el("div", { class: "muted", text: `${job.jobID} · ${(job.created || "").slice(0, 19).replace("T", " ")}${job.message ? ` · ${job.message}` : ""}` }),
     el("div", { class: "progress", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": job.progress ?? 0, "aria-label": `Progress of ${job.jobID}` },
       el("span", { style: `width:${job.progress ?? 0}%` })),

@@ -7,7 +7,7 @@ import { Map as MapLibre } from "maplibre-gl";
 import Compare from "@maplibre/maplibre-gl-compare";
 import { api, apiUrl, errorText } from "../api.js";
 import { basemapStyle, fitBbox, map, popup } from "../map.js";
-import { el, emit, on, state, toast } from "../state.js";
+import { el, emit, on, safeHref, state, toast } from "../state.js";
 import { showTab } from "../tabs.js";
 import { showSeries } from "../chart.js";
 
@@ -255,9 +255,9 @@ function layerCard(layer) {
   if (layer.dates.length > 1 && layer.series) card.append(dateSlider(layer));
   if (layer.collectionItems && layer.collectionItems.length > 1) card.append(itemSlider(layer));
   if (layer.series) card.append(el("p", { class: "muted", text: "Click a pixel of this layer on the map for its displacement time series." }));
-  const downloads = Object.entries(item.assets || {}).filter(([, a]) => a.href);
+  const downloads = Object.entries(item.assets || {}).filter(([, a]) => safeHref(a.href));
   card.append(el("details", {}, el("summary", { text: `Downloads (${downloads.length})` }),
-    el("ul", {}, ...downloads.map(([k, a]) => el("li", {}, el("a", { href: a.href, download: "", text: a.title || k }), el("span", { class: "muted", text: ` ${a.type || ""}` }))))));
+    el("ul", {}, ...downloads.map(([k, a]) => el("li", {}, el("a", { href: safeHref(a.href), download: "", text: a.title || k }), el("span", { class: "muted", text: ` ${a.type || ""}` }))))));
   card.append(shareBox(layer));
   card.append(el("div", { class: "row" },
     el("button", { type: "button", text: "Zoom to", onclick: () => fitBbox(item.bbox) }),

@@ -4,7 +4,7 @@
 // on the map (all matches up to 10 000), hover and selection linked both ways; a basket.
 import { api, errorText } from "../api.js";
 import { fitBbox, hoverFootprint, map, selectFootprint, setFootprints, showArea } from "../map.js";
-import { basketAdd, basketRemove, el, emit, itemKey, on, setArea, slim, state, toast } from "../state.js";
+import { basketAdd, basketRemove, el, emit, itemKey, on, safeHref, setArea, slim, state, toast } from "../state.js";
 
 const PAGE = 20;
 const FOOTPRINTS_MAX = 10000;
@@ -274,7 +274,7 @@ function quicklook(item) {
   const a = item.assets || {};
   const thumb = Object.entries(a).find(([, v]) => (v.roles || []).includes("thumbnail"))
     || Object.entries(a).find(([, v]) => (v.roles || []).includes("overview"));
-  return thumb ? thumb[1].href : null;
+  return thumb ? safeHref(thumb[1].href) : null;
 }
 
 function resultRow(item) {
@@ -283,14 +283,14 @@ function resultRow(item) {
   const when = (p.datetime || p.start_datetime || "").slice(0, 19).replace("T", " ");
   const orbit = p["sat:relative_orbit"] !== undefined ? ` · track ${p["sat:relative_orbit"]} ${p["sat:orbit_state"] || ""}` : "";
   const src = quicklook(item);
-  const li = el("li", { "data-key": key, "aria-selected": "false" },
+  const li = el("li", { "data-key": key, "data-selected": "false" },
     src ? el("img", { src, alt: `Quicklook of ${item.id}`, loading: "lazy" }) : el("div", { class: "muted", style: "width:64px", text: "no quicklook" }),
     el("div", { class: "meta" },
       el("strong", { text: p.title || item.id }),
       el("div", { text: item.id }),
       el("div", { text: `${item.collection} · ${when}${orbit}` }),
       el("div", { class: "row" },
-        el("button", { type: "button", text: "Select", "aria-label": `Select ${item.id}`, onclick: () => toggleSelected(li) }),
+        el("button", { type: "button", text: "Select", "aria-label": `Select ${item.id}`, "aria-pressed": "false", onclick: () => toggleSelected(li) }),
         el("button", { type: "button", text: "Basket", "aria-label": `Add ${item.id} to the basket`, onclick: () => { basketAdd(item); toast(`${item.id} is in the basket`); } }),
         p.renders ? el("button", { type: "button", text: "Map", "aria-label": `Show ${item.id} on the map`, onclick: () => emit("show-item", item) })
           : el("button", { type: "button", text: "Pairs", "aria-label": `Interferometric pairs of ${item.id}`, onclick: () => emit("pair-search", item) }))));
@@ -303,8 +303,9 @@ function resultRow(item) {
 }
 
 function toggleSelected(li) {
-  const on_ = li.getAttribute("aria-selected") !== "true";
-  li.setAttribute("aria-selected", String(on_));
+  const on_ = li.dataset.selected !== "true"; // aria-selected is not allowed on a plain li
+  li.dataset.selected = String(on_);
+  li.querySelector("button[aria-pressed]")?.setAttribute("aria-pressed", String(on_));
   li.classList.toggle("selected", on_);
   selectFootprint(li.dataset.key, on_);
   const item = current.find((f) => itemKey(f) === li.dataset.key);

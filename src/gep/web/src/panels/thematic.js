@@ -18,7 +18,7 @@ async function refresh() {
   try {
     const cols = (await api("/stac/collections")).collections.filter((c) => c.id.startsWith("layer-") || (c.keywords || []).includes("gep:layer"));
     box.replaceChildren(...(cols.length ? cols.map((c) => el("div", { class: "card", "data-collection": c.id },
-      el("h4", { text: c.title || c.id }),
+      el("h3", { text: c.title || c.id }),
       el("p", { class: "muted", text: c.description || "" }),
       el("button", { type: "button", text: "Open on the map", onclick: () => openLayer(c.id) }))) : [el("p", { class: "muted", text: "No systematic layer you may see." })]));
   } catch (e) { box.textContent = errorText(e); }
