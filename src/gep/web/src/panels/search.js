@@ -267,7 +267,16 @@ async function showPage(body) {
   document.getElementById("page-next").disabled = !next;
   document.getElementById("page-prev").disabled = pageBodies.length <= 1;
   document.getElementById("results").replaceChildren(...current.map(resultRow));
+  if (pageBodies.length === 1 && !state.area) fitBbox(unionBbox(current)); // show what was found
   emit("results", current);
+}
+
+function unionBbox(items) {
+  const boxes = items.map((f) => f.bbox).filter((b) => Array.isArray(b) && b.length >= 4);
+  if (!boxes.length) return null;
+  const flat = boxes.map((b) => (b.length === 6 ? [b[0], b[1], b[3], b[4]] : b));
+  return [Math.min(...flat.map((b) => b[0])), Math.min(...flat.map((b) => b[1])),
+    Math.max(...flat.map((b) => b[2])), Math.max(...flat.map((b) => b[3]))];
 }
 
 function quicklook(item) {
