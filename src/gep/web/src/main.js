@@ -1,7 +1,7 @@
 // The Geobrowser's start: configuration, the map, the panels, then the permalink (if the
 // address has one: #item=collection/id&render=name&map=zoom/lat/lon, or #layer=collection).
 import { api, apiUrl } from "./api.js";
-import { addHillshade, createMap, map } from "./map.js";
+import { addHillshade, addOnlineBasemap, createMap, map } from "./map.js";
 import { initDraw } from "./draw.js";
 import { initTabs } from "./tabs.js";
 import { initChart } from "./chart.js";
@@ -22,12 +22,14 @@ function permalinkView() {
 
 async function start() {
   const link = permalinkView();
-  try { state.config = await api("ui/config.json"); } catch { state.config = {}; }
-  createMap("map", state.config, link.view);
+  const config = api("ui/config.json").catch(() => ({})); // asked while the map starts
+  createMap("map", {}, link.view);
   window.gep = { map, state }; // for the console and the tests: the map's own state
   initTabs();
   initChart();
   await new Promise((resolve) => on("map-ready", resolve));
+  state.config = await config;
+  addOnlineBasemap(state.config.online_basemap);
   document.getElementById("map").dataset.ready = "true";
   performance.mark("gep-map-ready");
   initDraw();

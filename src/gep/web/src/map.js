@@ -6,12 +6,13 @@ import { Map as MapLibre, NavigationControl, ScaleControl, AttributionControl, P
 import { emit, state } from "./state.js";
 
 const EMPTY = { type: "FeatureCollection", features: [] };
+const DETAIL_ZOOM = 3;
 export let map = null;
 
 export function basemapStyle(config) {
   const sources = {
-    land: { type: "geojson", data: "basemap/land.geojson", attribution: "Natural Earth" },
-    borders: { type: "geojson", data: "basemap/borders.geojson" },
+    land: { type: "geojson", data: "basemap/land-110m.geojson", attribution: "Natural Earth" },
+    borders: { type: "geojson", data: "basemap/borders-110m.geojson" },
   };
   const layers = [
     { id: "sea", type: "background", paint: { "background-color": "#cfe3f0" } },
@@ -27,6 +28,14 @@ export function basemapStyle(config) {
   return { version: 8, sources, layers };
 }
 
+// the operator's online basemap, once /ui/config.json has said which (the map does not wait
+// for it: it starts on the offline basemap); hidden until the user asks for it
+export function addOnlineBasemap(online) {
+  if (!online || map.getSource("online")) return;
+  map.addSource("online", { type: "raster", tiles: [online.url], tileSize: 256, attribution: online.attribution });
+  map.addLayer({ id: "online", type: "raster", source: "online", layout: { visibility: "none" } }, "coast");
+}
+
 export function createMap(container, config, view) {
   map = new MapLibre({
     container,
@@ -36,6 +45,8 @@ export function createMap(container, config, view) {
     attributionControl: false,
     canvasContextAttributes: { preserveDrawingBuffer: true },
     fadeDuration: 0,
+    // one world: no copies east and west of ±180° to draw (10 000 footprints at world view)
+    renderWorldCopies: false,
   });
   map.addControl(new NavigationControl({ visualizePitch: false }), "top-right");
   map.addControl(new ScaleControl(), "bottom-left");
@@ -45,6 +56,7 @@ export function createMap(container, config, view) {
     map.addLayer({
       id: "footprints-fill", type: "fill", source: "footprints",
       paint: {
+        "fill-antialias": false, // the outline layer draws the edges: one pass, not two
         "fill-color": ["case", ["boolean", ["feature-state", "selected"], false], "#1d4e89", "#3b82c4"],
         "fill-opacity": ["case", ["boolean", ["feature-state", "hover"], false], 0.45,
           ["boolean", ["feature-state", "selected"], false], 0.35, 0.08],
@@ -63,6 +75,15 @@ export function createMap(container, config, view) {
     map.addLayer({ id: "area-point", type: "circle", source: "area", filter: ["==", ["geometry-type"], "Point"], paint: { "circle-radius": 6, "circle-color": "#c28a00" } });
     wireFootprints();
     emit("map-ready", map);
+    // 1:50m coastlines and borders from zoom 3 (once: they serve every zoom after)
+    const detail = () => {
+      if (map.getZoom() < DETAIL_ZOOM) return;
+      map.off("zoomend", detail);
+      map.getSource("land").setData("basemap/land.geojson");
+      map.getSource("borders").setData("basemap/borders.geojson");
+    };
+    map.on("zoomend", detail);
+    detail();
   });
   map.on("moveend", () => emit("view", view_()));
   return map;

@@ -382,12 +382,16 @@ function toggleSwipe() {
   const wrap = document.querySelector(".mapwrap");
   const holder = el("div", { id: "map-after", style: "position:absolute;inset:0" });
   wrap.insertBefore(holder, document.getElementById("legends"));
-  afterMap = new MapLibre({ container: holder, style: basemapStyle(state.config), center: map.getCenter(), zoom: map.getZoom(), attributionControl: false, fadeDuration: 0, canvasContextAttributes: { preserveDrawingBuffer: true } });
+  afterMap = new MapLibre({ container: holder, style: basemapStyle(state.config), center: map.getCenter(), zoom: map.getZoom(), attributionControl: false, fadeDuration: 0, renderWorldCopies: false, canvasContextAttributes: { preserveDrawingBuffer: true } });
   afterMap.on("load", () => {
+    afterMap.getSource("land").setData("basemap/land.geojson"); // its 1:50m at once: it is zoomed in
+    afterMap.getSource("borders").setData("basemap/borders.geojson");
     afterMap.addSource(`${right.id}-src`, { type: "raster", tiles: [right.web || tileUrl(right.item, right.render)], tileSize: 256, bounds: right.item.bbox });
     afterMap.addLayer({ id: right.id, type: "raster", source: `${right.id}-src`, paint: { "raster-opacity": right.opacity } });
   });
   map.setLayoutProperty(right.id, "visibility", "none"); // left: every layer but the right one
   compare = new Compare(map, afterMap, wrap, {});
+  // a drag of the handle moves the "Swipe position" range with it
+  compare.on("slideend", (e) => { pos.value = String(Math.round((100 * e.currentPosition) / map.getContainer().clientWidth)); });
   button.textContent = "End swipe"; pos.disabled = false; pos.value = 50;
 }

@@ -333,9 +333,10 @@ async function loadFootprints(body) {
     for (const f of res.features) {
       if (f.geometry) features.push({ type: "Feature", geometry: f.geometry, properties: { key: itemKey(f), id: f.id, collection: f.collection, datetime: f.properties?.datetime } });
     }
-    setFootprints(features);
     const link = (res.links || []).find((l) => l.rel === "next");
     next = link ? link.body : null;
+    // the first page at once, then the whole set once: each setData tiles all it is given
+    if (features.length === res.features.length || !next || features.length >= FOOTPRINTS_MAX) setFootprints(features);
   }
   document.getElementById("map").dataset.footprints = String(features.length);
   emit("footprints", features.length);
