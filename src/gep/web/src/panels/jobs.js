@@ -81,7 +81,8 @@ export async function showResults(job) {
 }
 
 async function dismiss(job) {
-  try { await api(`/jobs/${encodeURIComponent(job.jobID)}`, { method: "DELETE" }); toast(`Job ${job.jobID} dismissed`); } catch (e) { toast(errorText(e)); }
+  // a running job stops at its next progress report: the card says so when it has
+  try { await api(`/jobs/${encodeURIComponent(job.jobID)}`, { method: "DELETE" }); toast(`Dismissal of job ${job.jobID} asked: it stops at its next step`); } catch (e) { toast(errorText(e)); }
   refresh();
 }
 

@@ -177,12 +177,15 @@ async function loadAreaFile(file) {
   }
 }
 
+let filtersRun = 0;
 function showFilters() {
+  const run = ++filtersRun;
   const box = document.getElementById("filters");
   box.replaceChildren();
   const id = document.getElementById("collection").value;
   const url = id ? `/stac/collections/${encodeURIComponent(id)}/queryables` : "/stac/queryables";
   api(url).then((q) => {
+    if (run !== filtersRun) return; // another collection was chosen meanwhile
     const props = q.properties || {};
     const fields = [];
     if (props.platform) fields.push(filterField("platform", "Mission / platform", "text", "e.g. sentinel-1a"));
@@ -357,10 +360,17 @@ async function histogram() {
     months.push([new Date(Date.UTC(y, m, 1)), new Date(Date.UTC(y, m + 1, 1) - 1000)]);
   }
   const base = searchBody({ limit: 1, fields: { include: ["id"] } });
-  const counts = await Promise.all(months.map(([s, e]) =>
+  const count = ([s, e]) =>
     api("/stac/search", { method: "POST", body: { ...base, datetime: `${s.toISOString().slice(0, 19)}Z/${e.toISOString().slice(0, 19)}Z` } })
-      .then((r) => r.numberMatched || 0).catch(() => 0)));
-  if (run !== histogramRun || !months.length) return; // a newer one is on its way
+      .then((r) => r.numberMatched || 0).catch(() => 0);
+  // a few counts at a time (one search a month: not 25 at once on the server), dropped as
+  // soon as a newer histogram is asked for
+  const counts = [];
+  for (let i = 0; i < months.length; i += 6) {
+    counts.push(...(await Promise.all(months.slice(i, i + 6).map(count))));
+    if (run !== histogramRun) return;
+  }
+  if (!months.length) return;
   bins = months;
   for (const id of ["slider-from", "slider-to"]) document.getElementById(id).max = String(bins.length - 1);
   document.getElementById("slider-from").value = "0";
