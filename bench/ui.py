@@ -14,9 +14,10 @@ Playwright with WebGL on SwiftShader (the flags the UI tests use), 1280×800:
   until ``#map[data-footprints=N]`` (all pages fetched and handed to the map) and until the map
   is next idle (drawn);
 * **panning**: the map moved along a circle (radius 300 px, one turn per 4 s) every animation
-  frame for S seconds, before the search (basemap only) and after it (N footprints), the frame
-  times taken from ``requestAnimationFrame``: median, p95, max, frames per second; each pan
-  starts from the Geobrowser's view (its start view, then the view its search left).
+  frame for S seconds, before the search (basemap only) and after it (N footprints: from the
+  view the search left, the world, where the Geobrowser clusters crowds of more than 1 000
+  footprints below zoom 4; then at zoom 5 over Europe, where it draws the polygons), the frame
+  times taken from ``requestAnimationFrame``: median, p95, max, frames per second.
 
 The peer, in the same browser and run: Leaflet (canvas renderer, ``preferCanvas``) in
 ``bench/ui_peer/index.html``, served by a static server here, on a map of the Geobrowser's map
@@ -81,6 +82,9 @@ new MutationObserver(() => {
 }).observe(document, { subtree: true, attributes: true, attributeFilter: ["data-ready"] });
 """
 
+#: the closer view panned with the footprints (MapLibre zoom 5: the polygons, not clusters)
+ZOOMED = {"lng": 10.0, "lat": 47.0, "zoom": 5.0}
+
 #: the map's view (centre, MapLibre zoom: Leaflet's zoom is one more, its tiles being 256 px)
 VIEW = """
 (which) => {
@@ -144,8 +148,11 @@ async (n) => {
   document.getElementById("search-go").click();
   const t1 = await loaded;
   await new Promise((resolve) => { map.once("idle", resolve); map.triggerRepaint(); });
+  // what the map holds: the footprints clustered (the centres the clusters count) or drawn
+  const clustered = map.querySourceFeatures("footprint-centres")
+    .reduce((sum, f) => sum + (f.properties.point_count || 1), 0);
   return { loaded_ms: t1 - t0, drawn_ms: performance.now() - t0,
-           features: map.querySourceFeatures("footprints").length };
+           features: clustered || map.querySourceFeatures("footprints").length };
 }
 """
 
@@ -286,13 +293,18 @@ def run_side(
     page.evaluate(GO, {"which": which, "view": (views or seen)["searched"]})
     page.wait_for_timeout(500)
     full = frame_stats(page.evaluate(PAN, pan))
+    # and closer in, where the Geobrowser draws the footprints themselves (below zoom 4 it
+    # draws crowds of more than 1 000 as clusters): over Europe, the archive's densest part
+    page.evaluate(GO, {"which": which, "view": ZOOMED})
+    page.wait_for_timeout(500)
+    zoomed = frame_stats(page.evaluate(PAN, pan))
     page.evaluate(GO, {"which": which, "view": (views or seen)["searched"]})
     shots = HERE / "out"
     shots.mkdir(exist_ok=True)
     page.screenshot(path=str(shots / f"ui-{which}.png"))
     ctx.close()
-    return {"empty": empty, "footprints": full, "loading": loading, "errors": errors,
-            "views": seen}  # fmt: skip
+    return {"empty": empty, "footprints": full, "zoomed": zoomed, "loading": loading,
+            "errors": errors, "views": {**seen, "zoomed": ZOOMED}}  # fmt: skip
 
 
 def fmt(ms: float | None) -> str:
@@ -386,9 +398,13 @@ def main(argv: list[str] | None = None) -> int:
     for label, key in (("all loaded", "loaded_ms"), ("drawn", "drawn_ms")):
         rows.append((f"{n} footprints: Search → {label}",
                      fmt(g["loading"][key]), fmt(q["loading"][key]), "—"))  # fmt: skip
-    for label, side in (("basemap only", "empty"), (f"{n} footprints", "footprints")):
+    for label, side in (
+        ("basemap only", "empty"),
+        (f"{n} footprints, world", "footprints"),
+        (f"{n} footprints, zoom 5", "zoomed"),
+    ):
         a, b = g[side], q[side]
-        full = side == "footprints"
+        full = side != "empty"
         for stat, name in (("median_ms", "median"), ("p95_ms", "p95"), ("max_ms", "max")):
             target = f"≤ {FRAME_P95_TARGET_MS:.0f} ms" if full and stat == "p95_ms" else "—"
             rows.append((f"pan, {label}: frame time {name}",
@@ -402,14 +418,14 @@ def main(argv: list[str] | None = None) -> int:
         print("| " + " | ".join(row) + " |")
     print()
     met_tti = tg["map"]["worst_ms"] <= TTI_TARGET_MS and tg["body"]["worst_ms"] <= TTI_TARGET_MS
-    met_pan = g["footprints"]["p95_ms"] <= FRAME_P95_TARGET_MS
+    met_pan = max(g["footprints"]["p95_ms"], g["zoomed"]["p95_ms"]) <= FRAME_P95_TARGET_MS
     print(f"interactive within {TTI_TARGET_MS / 1000:g} s (every load, all panels): "
           f"{'met' if met_tti else 'NOT met'}")  # fmt: skip
     print(f"smooth pan with {n} footprints (p95 ≤ {FRAME_P95_TARGET_MS:g} ms): "
           f"{'met' if met_pan else 'NOT met'}")  # fmt: skip
-    print(f"features in the map's footprint source after the search: "
-          f"{g['loading']['features']} (tiled: a footprint crossing tiles counts more than "
-          f"once); peer: {q['loading']['features']}")  # fmt: skip
+    print(f"footprints the map holds after the search (the clusters' counts at world view; "
+          f"tiled: one crossing tiles counts more than once): {g['loading']['features']}; "
+          f"peer: {q['loading']['features']}")  # fmt: skip
     for k, v in g["views"].items():
         print(f"pan from ({k}): centre {v['lng']:.2f}, {v['lat']:.2f}, MapLibre zoom "
               f"{v['zoom']:.2f} (Leaflet {v['zoom'] + 1:.2f})")  # fmt: skip

@@ -139,7 +139,8 @@ def test_the_operators_online_basemap(browser: Browser, tmp_path: Path, server: 
         assert requested == []  # off until asked for
         toggle = page.get_by_role("button", name="Online basemap")
         expect(toggle).to_have_attribute("aria-pressed", "false")
-        toggle.click()
+        with page.expect_request(lambda r: "/tiles/WebMercatorQuad/12/" in r.url):
+            toggle.click()
         expect(toggle).to_have_attribute("aria-pressed", "true")
         wait_for_tiles(page)
         assert any("/tiles/WebMercatorQuad/12/" in u for u in requested), requested

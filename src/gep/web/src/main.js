@@ -1,7 +1,7 @@
 // The Geobrowser's start: configuration, the map, the panels, then the permalink (if the
 // address has one: #item=collection/id&render=name&map=zoom/lat/lon, or #layer=collection).
 import { api, apiUrl } from "./api.js";
-import { addHillshade, addOnlineBasemap, createMap, map } from "./map.js";
+import { addHillshade, addOnlineBasemap, createMap, map, setOnlineBasemap } from "./map.js";
 import { initDraw } from "./draw.js";
 import { initTabs } from "./tabs.js";
 import { initChart } from "./chart.js";
@@ -66,10 +66,10 @@ function addBasemapToggle() {
   b.type = "button";
   b.textContent = "Online basemap";
   b.setAttribute("aria-pressed", "false");
-  b.addEventListener("click", async () => {
+  b.addEventListener("click", () => {
     const on_ = b.getAttribute("aria-pressed") !== "true";
     b.setAttribute("aria-pressed", String(on_));
-    (await import("./map.js")).setOnlineBasemap(on_);
+    setOnlineBasemap(on_);
   });
   tools.append(b);
 }

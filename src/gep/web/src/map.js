@@ -7,6 +7,8 @@ import { emit, state } from "./state.js";
 
 const EMPTY = { type: "FeatureCollection", features: [] };
 const DETAIL_ZOOM = 3;
+const CLUSTER_ZOOM = 4;
+const CLUSTER_ABOVE = 1000;
 export let map = null;
 
 export function basemapStyle(config) {
@@ -69,6 +71,22 @@ export function createMap(container, config, view) {
         "line-width": ["case", ["boolean", ["feature-state", "hover"], false], 2.5, 1],
       },
     });
+    // many footprints seen from afar: their centres, clustered (one circle per crowd, sized by
+    // its count), below zoom CLUSTER_ZOOM; the polygons from there on
+    map.addSource("footprint-centres", { type: "geojson", data: EMPTY, cluster: true, clusterMaxZoom: CLUSTER_ZOOM - 1, clusterRadius: 36 });
+    map.addLayer({
+      id: "footprint-clusters", type: "circle", source: "footprint-centres", maxzoom: CLUSTER_ZOOM,
+      paint: {
+        "circle-color": "#1d4e89", "circle-opacity": 0.55, "circle-stroke-color": "#fff", "circle-stroke-width": 1,
+        "circle-radius": ["interpolate", ["linear"], ["coalesce", ["get", "point_count"], 1], 1, 3, 100, 10, 1000, 18, 10000, 28],
+      },
+    });
+    map.on("click", "footprint-clusters", async (e) => {
+      const f = e.features[0];
+      if (!f.properties.cluster_id) return;
+      const zoom = await map.getSource("footprint-centres").getClusterExpansionZoom(f.properties.cluster_id);
+      map.easeTo({ center: f.geometry.coordinates, zoom: Math.max(zoom, map.getZoom() + 1), duration: 0 });
+    });
     map.addSource("area", { type: "geojson", data: EMPTY });
     map.addLayer({ id: "area-fill", type: "fill", source: "area", paint: { "fill-color": "#f6c85f", "fill-opacity": 0.15 } });
     map.addLayer({ id: "area-line", type: "line", source: "area", paint: { "line-color": "#c28a00", "line-width": 2 } });
@@ -124,7 +142,18 @@ export function setFootprints(features) {
   const src = map.getSource("footprints");
   for (const k of selected) map.setFeatureState({ source: "footprints", id: k }, { selected: false });
   selected.clear();
-  if (src) src.setData({ type: "FeatureCollection", features });
+  if (!src) return;
+  src.setData({ type: "FeatureCollection", features });
+  const crowd = features.length > CLUSTER_ABOVE;
+  map.getSource("footprint-centres").setData(crowd ? { type: "FeatureCollection", features: features.map(centre) } : EMPTY);
+  for (const id of ["footprints-fill", "footprints-line"]) map.setLayerZoomRange(id, crowd ? CLUSTER_ZOOM : 0, 24);
+}
+
+function centre(f) {
+  let x = 0, y = 0, n = 0;
+  const walk = (c) => { if (typeof c[0] === "number") { x += c[0]; y += c[1]; n += 1; } else c.forEach(walk); };
+  walk(f.geometry.coordinates);
+  return { type: "Feature", geometry: { type: "Point", coordinates: [x / n, y / n] }, properties: { key: f.properties.key } };
 }
 
 export function hoverFootprint(key) {
