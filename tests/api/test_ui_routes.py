@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gep import web
-from tests.support.app import api_client, wait_for_job
+from tests.support.app import api_client, user_headers, wait_for_job
 
 
 @pytest.fixture(scope="module")
@@ -79,10 +79,7 @@ def test_config_says_what_the_operator_set(tmp_path: Path) -> None:
 
 
 def test_job_inputs_are_its_owners_to_read(client: TestClient) -> None:
-    r = client.post("/accounts/users", json={"name": "ada", "token": True, "credits": 10})
-    ada = {"Authorization": f"Bearer {r.json()['token']}"}
-    r = client.post("/accounts/users", json={"name": "bob", "token": True})
-    bob = {"Authorization": f"Bearer {r.json()['token']}"}
+    ada, bob = user_headers(client, "ada"), user_headers(client, "bob")
     inputs = {"message": "Campi Flegrei"}
     r = client.post(
         "/processes/echo/execution",

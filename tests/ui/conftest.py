@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -81,9 +82,19 @@ def page(browser: Browser) -> Iterator[Page]:
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(f"{e}\n{e.stack}"))
+    # the app works offline: every request it makes stays on this machine (the API, the app's
+    # own files, blob: and data: URLs its workers use)
+    outside: list[str] = []
+    pg.on("request", lambda r: None if _local(r.url) else outside.append(r.url))
     yield pg
     context.close()
     assert errors == [], f"the page threw: {errors}"
+    assert outside == [], f"the page reached out of this machine: {outside}"
+
+
+def _local(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("blob", "data") or parts.hostname in ("127.0.0.1", "localhost")
 
 
 def api(server: Server) -> httpx.Client:

@@ -4,13 +4,13 @@ basemap, and the operator's online basemap."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 from playwright.sync_api import Browser, Page, expect
 from shapely.geometry import shape
 
+from tests.support.app import run_job
 from tests.support.serving import free_port, start_gep_serve, stop
 from tests.ui.conftest import Server, api, open_app, shot, sign_in
 from tests.ui.map_pixels import hex_rgb, ramp_cover, region, wait_for_tiles
@@ -18,25 +18,9 @@ from tests.ui.map_pixels import hex_rgb, ramp_cover, region, wait_for_tiles
 SBAS = "/stac/collections/sbas/items/sbas-mexico-city-2018"
 
 
-def _run(server: Server, process: str, inputs: dict[str, object]) -> str:
-    with api(server) as c:
-        r = c.post(
-            f"/processes/{process}/execution",
-            json={"inputs": inputs},
-            headers={"Prefer": "respond-async"},
-        )
-        assert r.status_code == 201, r.text
-        job = str(r.json()["jobID"])
-        deadline = time.monotonic() + 120
-        while c.get(f"/jobs/{job}").json()["status"] not in ("successful", "failed"):
-            assert time.monotonic() < deadline, f"{process} did not end"
-            time.sleep(0.5)
-        assert c.get(f"/jobs/{job}").json()["status"] == "successful"
-    return job
-
-
 def test_a_vector_result_is_drawn_with_popups(server: Server, page: Page) -> None:
-    job = _run(server, "hotspots", {"products": ["gep-optical/landsat-lava"]})
+    with api(server) as c:
+        job = run_job(c, "hotspots", {"products": ["gep-optical/landsat-lava"]}, timeout_s=120)
     open_app(page, f"{server.url}/ui/")
     sign_in(page)
     page.get_by_role("tab", name="Jobs").click()
