@@ -14,7 +14,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export GEP_TEST_DATABASE_URL
 
-.PHONY: run test install system postgis sandbox nginx geoid chromium ui validator mintpy lint typecheck importlinter pytest bench-catalog bench-gateway bench-tiles bench-ui clean
+.PHONY: run test install system postgis sandbox nginx geoid chromium ui validator mintpy lint typecheck importlinter pytest pytest-core pytest-ui bench-catalog bench-gateway bench-tiles bench-ui clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -112,14 +112,21 @@ importlinter: install
 system:
 	@$(MAKE) --no-print-directory -j1 postgis sandbox nginx geoid chromium
 
-pytest: install system validator mintpy ui
-	$(BIN)/pytest -q --durations=25
+## every test: the Geobrowser's (a browser and its own demo server, mostly waiting on drawing)
+## beside the rest, in two processes
+pytest: pytest-core pytest-ui
+
+pytest-core: install system validator mintpy
+	$(BIN)/pytest -q --durations=25 --ignore=tests/ui
+
+pytest-ui: install system ui
+	$(BIN)/pytest -q --durations=10 -p no:cacheprovider --basetemp=$(or $(TMPDIR),/tmp)/gep-pytest-ui tests/ui
 
 ## the checks and the tests side by side (-j): the three virtual environments install at once,
-## and mypy and ruff run while pytest starts its first servers (each target's output is printed
-## whole when it ends, so a long pytest shows at the end)
+## mypy and ruff run while pytest starts its first servers, and the Geobrowser's tests run beside
+## the others (each target's output is printed whole when it ends)
 test:
-	@$(MAKE) --no-print-directory -j4 --output-sync=target lint importlinter typecheck pytest
+	@$(MAKE) --no-print-directory -j5 --output-sync=target lint importlinter typecheck pytest-core pytest-ui
 
 bench-catalog: install postgis
 	$(BIN)/python bench/catalog.py $(or $(N),100000)
