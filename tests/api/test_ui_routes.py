@@ -22,8 +22,9 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
 
 
 def test_the_app_is_served_at_ui(client: TestClient) -> None:
-    r = client.get("/ui", follow_redirects=False)
-    assert r.status_code == 307 and r.headers["location"] == "/ui/"
+    for method in ("GET", "HEAD"):
+        r = client.request(method, "/ui", follow_redirects=False)
+        assert r.status_code == 307 and r.headers["location"] == "/ui/"
     page = client.get("/ui/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert page.headers["cache-control"] == "no-cache"  # a rebuilt app is seen at once

@@ -40,7 +40,7 @@ class _AppFiles(StaticFiles):
         return response
 
 
-@router.get("/ui")
+@router.api_route("/ui", methods=["GET", "HEAD"])
 def ui_root(request: Request) -> RedirectResponse:
     root = request.scope.get("root_path", "").rstrip("/")
     return RedirectResponse(f"{root}/ui/", status_code=307)
