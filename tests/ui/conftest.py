@@ -19,12 +19,15 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from gep import web
 from tests.support.serving import free_port, start_gep_serve, stop
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
+# what the page shows may take a while on 2 cores shared with the other tests (make test runs
+# them side by side): the assertions wait up to 20 s, not Playwright's 5
+expect.set_options(timeout=20_000)
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 #: WebGL without a GPU: ANGLE on SwiftShader (MapLibre draws nothing without WebGL)
 CHROMIUM_ARGS = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"]
@@ -82,10 +85,14 @@ def page(browser: Browser) -> Iterator[Page]:
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(f"{e}\n{e.stack}"))
-    # the app works offline: every request it makes stays on this machine (the API, the app's
-    # own files, blob: and data: URLs its workers use)
+    # the app works offline: everything it loads itself stays on this machine (the API, its own
+    # files, blob: and data: URLs its workers use); only images that catalogue records name
+    # (remote products' thumbnails) may come from elsewhere
     outside: list[str] = []
-    pg.on("request", lambda r: None if _local(r.url) else outside.append(r.url))
+    pg.on(
+        "request",
+        lambda r: None if _local(r.url) or r.resource_type == "image" else outside.append(r.url),
+    )
     yield pg
     context.close()
     assert errors == [], f"the page threw: {errors}"
