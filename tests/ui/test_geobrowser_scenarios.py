@@ -129,6 +129,8 @@ def test_rome_pair_to_a_shared_los_displacement_layer(
         anonymous.close()
 
 
+# the CWL tests' "shout" tool (tests/jobs/test_cwl_packages.py) with an enum input added: the
+# generated form must show its symbols as choices
 SHOUT = """
 cwlVersion: v1.2
 class: CommandLineTool

@@ -23,7 +23,7 @@ function permalinkView() {
 async function start() {
   const link = permalinkView();
   const config = api("ui/config.json").catch(() => ({})); // asked while the map starts
-  createMap("map", {}, link.view);
+  createMap("map", link.view);
   window.gep = { map, state }; // for the console and the tests: the map's own state
   initTabs();
   initChart();

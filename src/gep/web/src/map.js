@@ -11,7 +11,7 @@ const CLUSTER_ZOOM = 4;
 const CLUSTER_ABOVE = 1000;
 export let map = null;
 
-export function basemapStyle(config) {
+export function basemapStyle() {
   const sources = {
     land: { type: "geojson", data: "basemap/land-110m.geojson", attribution: "Natural Earth" },
     borders: { type: "geojson", data: "basemap/borders-110m.geojson" },
@@ -22,11 +22,6 @@ export function basemapStyle(config) {
     { id: "coast", type: "line", source: "land", paint: { "line-color": "#7a8fa3", "line-width": 0.6 } },
     { id: "borders", type: "line", source: "borders", paint: { "line-color": "#9a8f9a", "line-width": 0.6, "line-dasharray": [3, 2] } },
   ];
-  const online = config.online_basemap;
-  if (online) {
-    sources.online = { type: "raster", tiles: [online.url], tileSize: 256, attribution: online.attribution };
-    layers.push({ id: "online", type: "raster", source: "online", layout: { visibility: "none" } });
-  }
   return { version: 8, sources, layers };
 }
 
@@ -38,10 +33,10 @@ export function addOnlineBasemap(online) {
   map.addLayer({ id: "online", type: "raster", source: "online", layout: { visibility: "none" } }, "coast");
 }
 
-export function createMap(container, config, view) {
+export function createMap(container, view) {
   map = new MapLibre({
     container,
-    style: basemapStyle(config),
+    style: basemapStyle(),
     center: view ? [view.lon, view.lat] : [12.5, 42.0],
     zoom: view ? view.zoom : 4,
     attributionControl: false,
@@ -103,13 +98,7 @@ export function createMap(container, config, view) {
     map.on("zoomend", detail);
     detail();
   });
-  map.on("moveend", () => emit("view", view_()));
   return map;
-}
-
-export function view_() {
-  const c = map.getCenter();
-  return { lon: +c.lng.toFixed(5), lat: +c.lat.toFixed(5), zoom: +map.getZoom().toFixed(2) };
 }
 
 // the DEMs GEP holds, shaded (the tiles' hillshade algorithm) under the basemap's lines, from

@@ -81,12 +81,6 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-let uid = 0;
-export function nextId(prefix) {
-  uid += 1;
-  return `${prefix}-${uid}`;
-}
-
 export function itemKey(item) {
   return `${item.collection}/${item.id}`;
 }

@@ -7,7 +7,7 @@ import { Map as MapLibre } from "maplibre-gl";
 import Compare from "@maplibre/maplibre-gl-compare";
 import { api, apiUrl, errorText } from "../api.js";
 import { basemapStyle, fitBbox, map, popup } from "../map.js";
-import { el, emit, on, safeHref, state, toast } from "../state.js";
+import { el, on, safeHref, state, toast } from "../state.js";
 import { showTab } from "../tabs.js";
 import { showSeries } from "../chart.js";
 
@@ -96,7 +96,6 @@ export async function addItem(key, render, options = {}) {
   if (!options.keepView) fitBbox(item.bbox);
   renderList();
   showTab("layers");
-  emit("layers", layers);
   return layer;
 }
 
@@ -104,7 +103,7 @@ export async function addItem(key, render, options = {}) {
 // tile grids MapLibre draws; a WMTS layer without one is refused with that reason
 const WEB_MERCATOR = /WebMercatorQuad|GoogleMapsCompatible|EPSG:3857|EPSG:900913/i;
 
-export async function wmtsTemplate(url) {
+async function wmtsTemplate(url) {
   const res = await fetch(url, { credentials: "same-origin" });
   if (!res.ok) throw new Error(`the capabilities answered HTTP ${res.status}`);
   const xml = new DOMParser().parseFromString(await res.text(), "application/xml");
@@ -149,7 +148,6 @@ async function addWebLayer(url) {
   layers.push(layer);
   if (spec.bbox) fitBbox(spec.bbox);
   renderList();
-  emit("layers", layers);
   return layer;
 }
 
@@ -204,7 +202,6 @@ export function removeLayer(layer) {
   layers.splice(layers.indexOf(layer), 1);
   renderList();
   renderLegends();
-  emit("layers", layers);
 }
 
 function renderLegends() {
@@ -382,7 +379,7 @@ function toggleSwipe() {
   const wrap = document.querySelector(".mapwrap");
   const holder = el("div", { id: "map-after", style: "position:absolute;inset:0" });
   wrap.insertBefore(holder, document.getElementById("legends"));
-  afterMap = new MapLibre({ container: holder, style: basemapStyle(state.config), center: map.getCenter(), zoom: map.getZoom(), attributionControl: false, fadeDuration: 0, renderWorldCopies: false, canvasContextAttributes: { preserveDrawingBuffer: true } });
+  afterMap = new MapLibre({ container: holder, style: basemapStyle(), center: map.getCenter(), zoom: map.getZoom(), attributionControl: false, fadeDuration: 0, renderWorldCopies: false, canvasContextAttributes: { preserveDrawingBuffer: true } });
   afterMap.on("load", () => {
     afterMap.getSource("land").setData("basemap/land.geojson"); // its 1:50m at once: it is zoomed in
     afterMap.getSource("borders").setData("basemap/borders.geojson");

@@ -44,7 +44,6 @@ export async function loadProcesses(select) {
     sel.replaceChildren(el("option", { value: "", text: "Choose a service…" }),
       ...res.processes.map((p) => el("option", { value: p.id, text: `${p.title || p.id} (${p.id})` })));
     if (keep && res.processes.some((p) => p.id === keep)) { sel.value = keep; if (!description || description.id !== keep) await openProcess(keep); }
-    emit("processes", res.processes);
   } catch (e) { toast(errorText(e)); }
 }
 

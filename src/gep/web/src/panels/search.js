@@ -271,7 +271,6 @@ async function showPage(body) {
   document.getElementById("page-prev").disabled = pageBodies.length <= 1;
   document.getElementById("results").replaceChildren(...current.map(resultRow));
   if (pageBodies.length === 1 && !state.area) fitBbox(unionBbox(current)); // show what was found
-  emit("results", current);
 }
 
 function unionBbox(items) {
@@ -321,7 +320,7 @@ function toggleSelected(li) {
   li.classList.toggle("selected", on_);
   selectFootprint(li.dataset.key, on_);
   const item = current.find((f) => itemKey(f) === li.dataset.key);
-  if (on_ && item) { fitBbox(item.bbox); emit("item-selected", item); }
+  if (on_ && item) fitBbox(item.bbox);
 }
 
 // every match's footprint (up to 10 000), in big pages of trimmed features
@@ -342,7 +341,6 @@ async function loadFootprints(body) {
     if (features.length === res.features.length || !next || features.length >= FOOTPRINTS_MAX) setFootprints(features);
   }
   document.getElementById("map").dataset.footprints = String(features.length);
-  emit("footprints", features.length);
 }
 
 // months between the dates (or of the last two years), and how many products each holds
@@ -412,4 +410,3 @@ function renderBasket() {
   if (!state.basket.size) ul.append(el("li", { class: "muted", text: "Empty" }));
 }
 
-export { map };
