@@ -1,28 +1,32 @@
-"""A small synchronous client for the GEP API (processes, jobs, subscriptions, assets, uploads)."""
+"""The GEP API from Python, synchronous: search, processes and jobs (as :class:`Job` and
+:class:`Batch` objects too), downloads, sharing, subscriptions, uploads and map layers. The
+thematic apps, the service developer's and the operator's methods come from their mixins
+(:mod:`gep.client.apps`, :mod:`gep.client.services`, :mod:`gep.client.admin`).
+
+Methods that take a job accept a :class:`Job` or its id; those that answered dicts before the
+objects existed (``job``, ``execute``, ``watch``, ``results``…) still do, so scripts written
+against them keep working. See docs/sdk.md."""
 
 from __future__ import annotations
 
 import io
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 from urllib.parse import quote, urlencode
 
 import httpx
 
-from gep.core.enums import FINAL_STATUSES, JobStatus
-
-
-class GepClientError(Exception):
-    """The server answered with a problem (RFC 7807); ``problem`` holds its body."""
-
-    def __init__(self, status: int, problem: dict[str, Any]) -> None:
-        self.status = status
-        self.problem = problem
-        super().__init__(problem.get("detail") or problem.get("title") or f"HTTP {status}")
-
+from gep.client import checks
+from gep.client.admin import AdminMixin
+from gep.client.apps import AppsMixin
+from gep.client.errors import ArgumentError, ConnectionFailed, GepClientError, GepTimeout
+from gep.client.jobs import FINAL_STATUSES, Batch, Job, JobStatus
+from gep.client.search import ItemCollection, SearchMixin
+from gep.client.services import ServicesMixin
+from gep.client.transport import Transport
 
 #: files larger than this go in resumable chunks of this size (``/uploads/sessions``)
 UPLOAD_CHUNK_BYTES = 8 << 20
@@ -48,38 +52,12 @@ class _Counted(io.FileIO):
         return data
 
 
-class GepClient:
-    def __init__(
-        self,
-        base_url: str = "http://127.0.0.1:8000",
-        *,
-        http: httpx.Client | None = None,
-        timeout: float = 120.0,
-        token: str | None = None,
-    ) -> None:
-        """``token``: an API token (``gep users create --token`` or ``POST /accounts/tokens``),
-        sent as ``Authorization: Bearer``; anonymous callers only read public things."""
-        headers = {"Authorization": f"Bearer {token}"} if token else None
-        self.http = http or httpx.Client(
-            base_url=base_url.rstrip("/"), timeout=timeout, headers=headers
-        )
+class GepClient(SearchMixin, AppsMixin, ServicesMixin, AdminMixin, Transport):
+    """The GEP API from Python: every capability of the server, one method each.
 
-    @staticmethod
-    def _problem(response: httpx.Response) -> dict[str, Any]:
-        try:
-            body = response.json()
-        except ValueError:
-            return {}
-        return body if isinstance(body, dict) else {}
-
-    def _json(self, response: httpx.Response) -> Any:
-        if response.status_code >= 400:
-            try:
-                problem = response.json()
-            except ValueError:
-                problem = {"detail": response.text}
-            raise GepClientError(response.status_code, problem)
-        return response.json()
+    ``GepClient()`` talks to ``GEP_URL`` (else ``GEP_BASE_URL``, else
+    ``http://127.0.0.1:8000``) as ``GEP_TOKEN``; ``GepClient(url, token=…)`` says so itself.
+    Every failure is a :class:`~gep.client.errors.GepClientError`."""
 
     # ------------------------------------------------------------------ processes
     def processes(self) -> list[dict[str, Any]]:
@@ -128,8 +106,9 @@ class GepClient:
         return info
 
     # ------------------------------------------------------------------ jobs
-    def job(self, job_id: str) -> dict[str, Any]:
-        return dict(self._json(self.http.get(f"/jobs/{job_id}")))
+    def job(self, job_id: str | Job) -> dict[str, Any]:
+        """The job's status document (``get_job`` answers it as a :class:`Job`)."""
+        return dict(self._json(self.http.get(_job_path(job_id))))
 
     def jobs(
         self,
@@ -138,24 +117,112 @@ class GepClient:
         process_id: str | None = None,
         limit: int = 10,
     ) -> list[dict[str, Any]]:
-        """Jobs the caller may see, newest first; ``status`` one or several, comma-separated."""
-        params: dict[str, Any] = {"limit": limit}
+        """Jobs the caller may see, newest first (status documents; ``Job(gep, info)`` makes
+        one an object); ``status`` one or several, comma-separated."""
+        params: dict[str, Any] = {"limit": checks.integer("limit", limit, low=1, high=10_000)}
         if status:
+            known = {str(s) for s in JobStatus}
+            if any(s.strip() not in known for s in str(status).split(",")):
+                raise ArgumentError("status", f"status is one or more of {', '.join(known)}")
             params["status"] = str(status)
         if process_id:
             params["processID"] = process_id
         return list(self._json(self.http.get("/jobs", params=params))["jobs"])
 
-    def results(self, job_id: str) -> dict[str, Any]:
-        return dict(self._json(self.http.get(f"/jobs/{job_id}/results")))
+    def results(self, job_id: str | Job) -> dict[str, Any]:
+        """The outputs (files as links ``{"href", "type"}``); a failed job raises its problem
+        (:class:`~gep.client.errors.ServerError`), one not finished
+        :class:`~gep.client.errors.NotFound`."""
+        return dict(self._json(self.http.get(_job_path(job_id, "/results"))))
 
-    def inputs(self, job_id: str) -> dict[str, Any]:
+    def inputs(self, job_id: str | Job) -> dict[str, Any]:
         """The inputs the job was submitted with (what re-submitting it sends again)."""
-        return dict(self._json(self.http.get(f"/jobs/{job_id}/inputs"))["inputs"])
+        return dict(self._json(self.http.get(_job_path(job_id, "/inputs")))["inputs"])
 
-    def logs(self, job_id: str, *, level: str | None = None) -> list[dict[str, Any]]:
-        params = {"level": level} if level else {}
-        return list(self._json(self.http.get(f"/jobs/{job_id}/logs", params=params))["logs"])
+    def logs(self, job_id: str | Job, *, level: str | None = None) -> list[dict[str, Any]]:
+        """The job's log lines (``level``: only those of DEBUG, INFO, WARNING, ERROR…)."""
+        params = {"level": checks.text("level", level)} if level is not None else {}
+        return list(self._json(self.http.get(_job_path(job_id, "/logs"), params=params))["logs"])
+
+    # ------------------------------------------------------------------ jobs as objects
+    def get_job(self, job: str | Job) -> Job:
+        """The job as a :class:`Job` (its status asked now)."""
+        return Job(self, self.job(_job_id(job)))
+
+    def submit(
+        self, process: str, inputs: Mapping[str, Any] | None = None, **inputs_kw: Any
+    ) -> Job:
+        """Start ``process`` asynchronously (``Prefer: respond-async``) with ``inputs`` (a dict,
+        and/or keywords: ``submit("wait", seconds=3)``); the new :class:`Job` at once. Its price
+        is held from the caller's credits (:class:`~gep.client.errors.PaymentRequired` when
+        short); invalid inputs are :class:`~gep.client.errors.BadRequest` naming the field."""
+        body = _inputs(process, inputs, inputs_kw)
+        r = self.http.post(
+            f"/processes/{quote(process, safe='')}/execution",
+            json={"inputs": body},
+            headers={"Prefer": "respond-async"},
+        )
+        return Job(self, self._json(r))
+
+    def submit_batch(
+        self, process: str, inputs: Iterable[Mapping[str, Any]], **common: Any
+    ) -> Batch:
+        """One job per inputs dict (each merged over ``common``): a :class:`Batch` to
+        :meth:`Batch.watch`. All inputs are checked to be dicts before the first is sent."""
+        checks.text("process", process)
+        every = [dict(i) if isinstance(i, Mapping) else i for i in inputs]
+        if not every or not all(isinstance(i, dict) for i in every):
+            raise ArgumentError("inputs", "inputs is a non-empty list of inputs dicts")
+        return Batch([self.submit(process, {**common, **i}) for i in every], self)
+
+    batch = submit_batch
+
+    def resubmit(self, job: str | Job, **changes: Any) -> Job:
+        """Submit ``job``'s process again with its inputs, ``changes`` replacing some of them
+        (``resubmit(job, looks_azimuth=8)``); the new :class:`Job`."""
+        job_id = _job_id(job)
+        sent = self._json(self.http.get(f"/jobs/{quote(job_id, safe='')}/inputs"))
+        return self.submit(str(sent["processID"]), {**(sent.get("inputs") or {}), **changes})
+
+    def job_items(self, job: str | Job) -> ItemCollection:
+        """The STAC items ``job`` published (its results in the catalogue, with GEP URLs)."""
+        return self.search(filter={"op": "=", "args": [{"property": "gep:job"}, _job_id(job)]})
+
+    def quote(
+        self, process: str, inputs: Mapping[str, Any] | None = None, **inputs_kw: Any
+    ) -> dict[str, Any]:
+        """What running ``process`` on these inputs would cost, in credits (``POST
+        /processes/{id}/quote``): nothing runs and nothing is held."""
+        body = _inputs(process, inputs, inputs_kw)
+        r = self.http.post(f"/processes/{quote(process, safe='')}/quote", json={"inputs": body})
+        return dict(self._json(r))
+
+    def share(self, target: Any, visibility: str, *, kind: str | None = None) -> dict[str, Any]:
+        """Share (``"public"``, ``"group:<name>"``) or unshare (``"private"``) something the
+        caller owns; answers the server's acknowledgement.
+
+        ``target``: a :class:`Job` (the job and all its results), a STAC item or collection
+        dict; or an id with ``kind``: ``job`` (the default for a bare id), ``process`` (a
+        deployed service), ``collection``, ``item`` (``"collection/item"``), ``subscription``
+        (and its layer), ``area`` (a named area), ``app`` (a thematic app) or ``harvest`` (a
+        harvest source)."""
+        checks.visibility("visibility", visibility)
+        path, body_key = _share_path(target, kind)
+        r = self.http.patch(path, json={body_key: visibility})
+        answer = self._json(r)
+        return dict(answer) if isinstance(answer, dict) else {"visibility": visibility}
+
+    def to_xarray(self, results: Any, **odc_kwargs: Any) -> Any:
+        """Results as an ``xarray.Dataset``, through ``odc.stac.load`` (install odc-stac:
+        ``pip install 'gep-client[xarray]'``; without it
+        :class:`~gep.client.errors.MissingDependency`). ``results``: a :class:`Job` (its
+        published items), a :class:`Batch`, search results, an item or a list of items.
+        ``odc_kwargs`` go to ``odc.stac.load`` (``bands=["displacement"]``, ``chunks={}``…);
+        the grid and time axis come from the items. With a token, GDAL reads each asset through
+        a signed URL, so private results load too."""
+        from gep.client.datacube import to_xarray
+
+        return to_xarray(self, results, **odc_kwargs)
 
     # ------------------------------------------------------------------ assets
     def asset_url(self, collection: str, item: str, key: str) -> str:
@@ -170,17 +237,95 @@ class GepClient:
         answer = self._json(self.http.get(url, params={"expires_in": expires_in}))
         return str(answer["href"])
 
-    def download(self, href: str, dest: Path) -> Path:
-        """Stream an asset (a GEP URL) to a local file; returns it."""
-        with self.http.stream("GET", href) as r:
-            if r.status_code >= 400:
-                r.read()
-                self._json(r)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            with dest.open("wb") as f:
-                for chunk in r.iter_bytes(1 << 20):
-                    f.write(chunk)
-        return dest
+    @overload
+    def download(
+        self,
+        target: str,
+        dest: str | os.PathLike[str],
+        *,
+        assets: Sequence[str] | None = None,
+        progress: bool = ...,
+        resume: bool = ...,
+    ) -> Path: ...
+    @overload
+    def download(
+        self,
+        target: Job | Batch | Mapping[str, Any] | ItemCollection,
+        dest: str | os.PathLike[str] = ".",
+        *,
+        assets: Sequence[str] | None = None,
+        progress: bool = ...,
+        resume: bool = ...,
+    ) -> list[Path]: ...
+    def download(
+        self,
+        target: str | Job | Batch | Mapping[str, Any] | ItemCollection,
+        dest: str | os.PathLike[str] = ".",
+        *,
+        assets: Sequence[str] | None = None,
+        progress: bool = True,
+        resume: bool = True,
+    ) -> Path | list[Path]:
+        """Files to the local disk, streamed with a progress bar and resumed where they
+        stopped (a partial file continues with an HTTP Range request; a complete one is
+        skipped; sizes are checked).
+
+        ``target``: an href (a GEP URL, or a path on the server: ``dest`` is then the file, and
+        the file is answered); a :class:`Job` or a job id (its result items' assets), a
+        :class:`Batch`, a STAC item dict, or search results (``dest`` is then a folder that
+        gets one sub-folder per item, ``<item id>/<asset key>.<ext>``, and the list of files is
+        answered). ``assets``: only these asset keys. ``resume=False`` fetches everything
+        again."""
+        from gep.client.download import fetch, item_files
+
+        folder = Path(dest)
+        if isinstance(target, str) and target.startswith(("http://", "https://", "/")):
+            if folder.is_dir():  # a folder: the file keeps the URL's last segment as its name
+                folder = folder / (target.split("?")[0].rstrip("/").rsplit("/", 1)[-1] or "file")
+            return fetch(
+                self.http,
+                target,
+                folder,
+                progress=progress,
+                resume=resume,
+                isolate=self.owns_http,
+            )
+        if assets is not None:
+            assets = checks.strings("assets", assets)
+        items: list[Mapping[str, Any]]
+        if isinstance(target, Batch):
+            items = [i for job in target.succeeded for i in self.job_items(job)]
+        elif isinstance(target, Job | str):
+            items = list(self.job_items(target))
+        elif isinstance(target, Mapping):
+            if target.get("type") != "Feature":
+                raise ArgumentError("target", "a dict to download is a STAC item")
+            items = [target]
+        elif isinstance(target, ItemCollection | list | tuple):
+            items = list(target)
+        else:
+            raise ArgumentError(
+                "target", "download takes an href, a Job (or id), a Batch, an item or items"
+            )
+        files: list[Path] = []
+        for item in items:
+            wanted = assets
+            if wanted is not None:  # each item may hold some of the keys asked for
+                wanted = [k for k in wanted if k in (item.get("assets") or {})]
+            for href, path in item_files(item, folder, wanted):
+                files.append(
+                    fetch(
+                        self.http,
+                        href,
+                        path,
+                        progress=progress,
+                        resume=resume,
+                        isolate=self.owns_http,
+                    )
+                )
+        if assets is not None and not files:
+            raise ArgumentError("assets", f"no item has the assets {', '.join(assets)}")
+        return files
 
     # ------------------------------------------------------------------ map layers
     def _item_path(self, collection: str, item: str | None = None) -> str:
@@ -261,18 +406,20 @@ class GepClient:
         url = self._item_path(collection, item) + "/timeseries"
         return dict(self._json(self.http.get(url, params=params)))
 
-    def dismiss(self, job_id: str) -> dict[str, Any]:
-        return dict(self._json(self.http.delete(f"/jobs/{job_id}")))
+    def dismiss(self, job_id: str | Job) -> dict[str, Any]:
+        """Cancel a job (its hold refunded if it had not started), or remove a finished one's
+        results; its status document."""
+        return dict(self._json(self.http.delete(_job_path(job_id))))
 
-    def pin(self, job_id: str, pinned: bool = True) -> dict[str, Any]:
+    def pin(self, job_id: str | Job, pinned: bool = True) -> dict[str, Any]:
         """Keep a job's results whatever the retention policy (``pinned=False`` lets them
         expire again)."""
         call = self.http.post if pinned else self.http.delete
-        return dict(self._json(call(f"/jobs/{job_id}/pin")))
+        return dict(self._json(call(_job_path(job_id, "/pin"))))
 
     def watch(
         self,
-        job_id: str,
+        job_id: str | Job,
         *,
         on_progress: Callable[[dict[str, Any]], None] | None = None,
         interval: float = 0.5,
@@ -290,13 +437,20 @@ class GepClient:
             if info["status"] in FINAL_STATUSES:
                 return info
             if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"job {job_id} still {info['status']} after {timeout} s")
+                raise GepTimeout(
+                    0,
+                    {
+                        "title": "Timed out",
+                        "detail": f"job {job_id} still {info['status']} after {timeout} s",
+                    },
+                )
             time.sleep(interval)
 
     # ------------------------------------------------------------------ subscriptions
     @staticmethod
     def _sub_path(subscription_id: str, tail: str = "") -> str:
-        return f"/subscriptions/{quote(subscription_id, safe='')}{tail}"
+        ident = checks.text("subscription_id", subscription_id)
+        return f"/subscriptions/{quote(ident, safe='')}{tail}"
 
     def subscriptions(self) -> list[dict[str, Any]]:
         """The subscriptions the caller may see (their own and those shared with them)."""
@@ -381,6 +535,9 @@ class GepClient:
         each retried from the offset the server holds after a lost connection or a 5xx.
         ``progress(sent, total)`` is called as bytes leave."""
         file = Path(path)
+        if not file.is_file():
+            raise ArgumentError("path", f"{file} is not a file")
+        checks.integer("chunk_size", chunk_size, low=1)
         size = file.stat().st_size
         if size <= chunk_size:
             return self._upload_once(file, collection, progress)
@@ -431,7 +588,7 @@ class GepClient:
                             "Content-Type": "application/octet-stream",
                         },
                     )
-                except httpx.TransportError:
+                except (httpx.TransportError, ConnectionFailed, GepTimeout):
                     r = None
                 if r is not None and r.status_code == 409:  # out of step: where it must go on
                     failures += 1
@@ -469,3 +626,61 @@ class GepClient:
                 offset = int(head.headers.get("Upload-Offset", offset))
                 if progress is not None:
                     progress(offset, size)
+
+
+def _job_id(job: str | Job) -> str:
+    if isinstance(job, Job):
+        return job.id
+    return checks.text("job", job)
+
+
+def _job_path(job: str | Job, tail: str = "") -> str:
+    return f"/jobs/{quote(_job_id(job), safe='')}{tail}"
+
+
+def _inputs(
+    process: str, inputs: Mapping[str, Any] | None, inputs_kw: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The inputs of an execution: ``inputs`` and keywords merged (checked first)."""
+    checks.text("process", process)
+    if inputs is not None and not isinstance(inputs, Mapping):
+        raise ArgumentError("inputs", f"inputs is a dict of input values, not {inputs!r}")
+    return {**dict(inputs or {}), **inputs_kw}
+
+
+#: where each kind of thing is shared: its PATCH path (from its id) and the body's member
+_SHARE_PATHS: dict[str, str] = {
+    "job": "/jobs/{}",
+    "process": "/processes/{}",
+    "collection": "/stac/collections/{}",
+    "subscription": "/subscriptions/{}",
+    "area": "/gazetteer/areas/{}",
+    "app": "/apps/{}",
+    "harvest": "/harvest/sources/{}",
+}
+
+
+def _share_path(target: Any, kind: str | None) -> tuple[str, str]:
+    """(the PATCH path, "visibility") of what ``share`` was given."""
+    if isinstance(target, Job):
+        return f"/jobs/{quote(target.id, safe='')}", "visibility"
+    if isinstance(target, Mapping):
+        kind_of = target.get("type")
+        if kind_of == "Feature" and isinstance(target.get("collection"), str):
+            c, i = (quote(str(target[k]), safe="") for k in ("collection", "id"))
+            return f"/stac/collections/{c}/items/{i}", "visibility"
+        if kind_of == "Collection":
+            return f"/stac/collections/{quote(str(target['id']), safe='')}", "visibility"
+        if isinstance(target.get("jobID"), str):
+            return f"/jobs/{quote(target['jobID'], safe='')}", "visibility"
+        raise ArgumentError("target", "a dict to share is a STAC item, a collection or a job")
+    ident = checks.text("target", target)
+    kind = kind or "job"
+    if kind == "item":
+        if ident.count("/") != 1:
+            raise ArgumentError("target", "an item to share is named 'collection/item'")
+        c, i = (quote(p, safe="") for p in ident.split("/"))
+        return f"/stac/collections/{c}/items/{i}", "visibility"
+    if kind not in _SHARE_PATHS:
+        raise ArgumentError("kind", f"kind is one of item, {', '.join(_SHARE_PATHS)}")
+    return _SHARE_PATHS[kind].format(quote(ident, safe="")), "visibility"
