@@ -112,15 +112,15 @@ importlinter: install
 system:
 	@$(MAKE) --no-print-directory -j1 postgis sandbox nginx geoid chromium
 
-## every test: the Geobrowser's (a browser and its own demo server, mostly waiting on drawing)
-## beside the rest, in two processes
+## every test: the Geobrowser's and the notebooks' (a browser, notebook kernels and the demo server
+## they share, mostly waiting) beside the rest, in two processes
 pytest: pytest-core pytest-ui
 
 pytest-core: install system validator mintpy
-	$(BIN)/pytest -q --durations=25 --ignore=tests/ui
+	$(BIN)/pytest -q --durations=25 --ignore=tests/ui --ignore=tests/notebooks --ignore=tests/apps/test_portable_serve.py
 
 pytest-ui: install system ui
-	$(BIN)/pytest -q --durations=10 -p no:cacheprovider --basetemp=$(or $(TMPDIR),/tmp)/gep-pytest-ui tests/ui
+	$(BIN)/pytest -q --durations=10 -p no:cacheprovider --basetemp=$(or $(TMPDIR),/tmp)/gep-pytest-ui tests/ui tests/notebooks tests/apps/test_portable_serve.py
 
 ## the checks and the tests side by side (-j): the three virtual environments install at once,
 ## mypy and ruff run while pytest starts its first servers, and the Geobrowser's tests run beside

@@ -26,6 +26,7 @@ from gep.catalog.store import CatalogStore
 from gep.gateway.storage import StorageConfig
 from gep.io.dem import read_dem
 from gep.io.sentinel1 import open_swath
+from tests.support.demo_server import Server, serve_demo
 from tests.support.s3 import CREDENTIALS, S3Server, seaweed_server
 from tests.support.stores import BACKENDS, make_store
 
@@ -93,6 +94,16 @@ def okada_pair(rome_geometry, rome_dem) -> Scene:  # type: ignore[no-untyped-def
     """An Mw 5.8 thrust (8 × 6 km, 0.5 m slip, centroid 5 km deep) under Rome; 512 × 1280."""
     source = OkadaSource(42.0, 12.5, 5000.0, 140.0, 40.0, 8000.0, 6000.0, 90.0, 0.5)
     return _simulate(rome_geometry, rome_dem, 42.0, 12.5, (512, 1280), source, 2)
+
+
+# -- the demo platform served for real (the Geobrowser's tests and the notebooks share it) ------
+
+
+@pytest.fixture(scope="session")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A real ``gep serve`` on the seeded demo (tests.support.demo_server), once per pytest
+    process: tests/ui and tests/notebooks run in the same one (``make pytest-ui``)."""
+    yield from serve_demo(tmp_path_factory.mktemp("demo-server"))
 
 
 # -- storage: a local folder and a real S3 server (SeaweedFS, started once per session) -------

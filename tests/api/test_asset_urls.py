@@ -188,13 +188,13 @@ def test_an_item_sent_back_as_shown_keeps_its_stored_hrefs(world: World) -> None
 def test_the_cli_downloads_assets_and_signs_urls(world: World, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from gep.cli import job_cmds
+    from gep.cli import common
     from gep.cli.main import app as cli
     from gep.client import GepClient
 
     c = world.c
     c.headers.update(ADMIN_HEADERS)  # this test's client is the administrator's
-    job_cmds.CLIENT_FACTORY[:] = [lambda: GepClient(http=c)]
+    common.CLIENT_FACTORY[:] = [lambda: GepClient(http=c)]
     try:
         runner = CliRunner()
         out = tmp_path / "got.tif"
@@ -210,4 +210,4 @@ def test_the_cli_downloads_assets_and_signs_urls(world: World, tmp_path: Path) -
         del c.headers["Authorization"]
         assert c.get(signed).content == world.raw  # no token needed
     finally:
-        job_cmds.CLIENT_FACTORY.clear()
+        common.CLIENT_FACTORY.clear()

@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 
 from tests.support.app import ADMIN_HEADERS, api_client, wait_for_job
 from tests.support.rasters import write_test_raster
+from tests.support.services import ECHO_VALIDATION, validate_and_share
 
 VISIBILITIES = {"private": "private", "group": "group:g1", "public": "public"}
 CALLERS = ("A", "C", "B", "anonymous", "admin")
@@ -27,7 +28,7 @@ TOOL = """
 cwlVersion: v1.2
 class: CommandLineTool
 id: {id}
-baseCommand: echo
+{validation}baseCommand: echo
 inputs:
   message: {{type: string, inputBinding: {{position: 1}}}}
 outputs:
@@ -107,9 +108,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             # a server file: only an administrator may catalogue it (in A's collection)
             r = c.post(f"/stac/collections/c-{tag}/items", json=item, headers=ADMIN_HEADERS)
             assert r.status_code == 201, r.text
-            r = c.post(
-                f"/processes?visibility={vis}",
-                content=TOOL.format(id=f"svc-{tag}"),
+            r = c.post(  # private until validated: shared below
+                "/processes",
+                content=TOOL.format(validation=ECHO_VALIDATION, id=f"svc-{tag}"),
                 headers={**a, "content-type": "application/cwl+yaml"},
             )
             assert r.status_code == 201, r.text
@@ -130,6 +131,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             )
             assert r.status_code == 201, r.text
             areas[tag] = r.json()["properties"]["id"]
+        shares = {f"svc-{tag}": vis for tag, vis in VISIBILITIES.items() if vis != "private"}
+        validate_and_share(c, shares, a)
         yield World(c, headers, jobs, areas)
 
 
@@ -243,12 +246,14 @@ def test_listings_count_only_what_each_caller_sees(world: World) -> None:
             headers=h,
         ).json()
         assert results["numberMatched"] == n, caller
-        jobs = c.get("/jobs", params={"limit": 1}, headers=h).json()
+        # A's one quicklook job per visibility (A's validation jobs of svc-* are private)
+        jobs = c.get("/jobs", params={"limit": 1, "processID": "quicklook"}, headers=h).json()
         assert jobs["numberMatched"] == n, caller
         areas = c.get("/gazetteer/areas", headers=h).json()["features"]
         assert len(areas) == n, caller
         # a page beyond the visible ones is empty, not a window onto hidden objects
-        assert c.get("/jobs", params={"offset": n}, headers=h).json()["jobs"] == []
+        page = c.get("/jobs", params={"offset": n, "processID": "quicklook"}, headers=h)
+        assert page.json()["jobs"] == []
 
 
 @pytest.mark.parametrize(

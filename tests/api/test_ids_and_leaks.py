@@ -26,13 +26,14 @@ from gep.jobs.publish import RESULTS_COLLECTION
 from tests.support.app import ADMIN_HEADERS, api_client, wait_for_job
 from tests.support.problems import assert_problem
 from tests.support.rasters import write_test_raster
+from tests.support.services import ECHO_VALIDATION, validate_and_share
 from tests.support.stores import BACKENDS, scratch_postgis_database
 
 TOOL = """
 cwlVersion: v1.2
 class: CommandLineTool
 id: "{id}"
-baseCommand: echo
+{validation}baseCommand: echo
 inputs:
   message: {{type: string, inputBinding: {{position: 1}}}}
 outputs:
@@ -43,6 +44,11 @@ SECRET_COLL = "a-secret-coll"
 SECRET_PROP = "a_only_secret_prop"
 HIDDEN_ITEM_PROP = "a_only_item_prop"
 PUBLIC_PROP = "everyone_prop"
+
+
+def _tool(process_id: str) -> str:
+    """A's test package, with the samples that validate it."""
+    return TOOL.format(validation=ECHO_VALIDATION, id=process_id)
 
 
 def _item(item_id: str, props: dict[str, Any], href: str | None = None) -> dict[str, Any]:
@@ -119,11 +125,12 @@ def _world(tmp: Path, raster: Path, db: str) -> Iterator[World]:
                    json={"visibility": "private"})  # fmt: skip
         assert r.status_code == 200, r.text
         # A: a private service, and a public one
-        for sid, vis in (("svc-hidden", "private"), ("svc-open", "public")):
-            r = w.call("A", "POST", f"/processes?visibility={vis}",
-                       content=TOOL.format(id=sid),
+        for sid in ("svc-hidden", "svc-open"):
+            r = w.call("A", "POST", "/processes",
+                       content=_tool(sid),
                        headers={"content-type": "application/cwl+yaml"})  # fmt: skip
             assert r.status_code == 201, r.text
+        validate_and_share(c, {"svc-open": "public"}, headers["A"])
         # the administrator: a public raster item jobs can read
         coll = {"id": "rasters", "description": "public rasters"}
         assert w.call("admin", "POST", "/stac/collections", json=coll).status_code == 201
@@ -194,7 +201,7 @@ def test_bad_ids_are_refused_on_collections_and_items(world: World, bad: str) ->
 
 @pytest.mark.parametrize("bad", [".", "..", "a\\\\b", "a\\0b", "a\\x01b"])
 def test_bad_process_ids_are_refused_on_deploy(world: World, bad: str) -> None:
-    r = world.call("B", "POST", "/processes", content=TOOL.format(id=bad),
+    r = world.call("B", "POST", "/processes", content=_tool(bad),
                    headers={"content-type": "application/cwl+yaml"})  # fmt: skip
     assert_problem(r, 400, "id", "not a valid id")
 
@@ -218,11 +225,11 @@ def test_a_hidden_collections_id_is_not_available_rather_than_taken(world: World
 
 
 def test_a_hidden_services_id_is_not_available_rather_than_taken(world: World) -> None:
-    r = world.call("B", "POST", "/processes", content=TOOL.format(id="svc-hidden"),
+    r = world.call("B", "POST", "/processes", content=_tool("svc-hidden"),
                    headers={"content-type": "application/cwl+yaml"})  # fmt: skip
     body = assert_problem(r, 403, "id", "not available")
     assert "exists" not in body["detail"]
-    r = world.call("B", "POST", "/processes", content=TOOL.format(id="svc-open"),
+    r = world.call("B", "POST", "/processes", content=_tool("svc-open"),
                    headers={"content-type": "application/cwl+yaml"})  # fmt: skip
     assert_problem(r, 409, "id", "already exists")
     assert world.call("A", "GET", "/processes/svc-hidden").status_code == 200

@@ -15,7 +15,6 @@ from gep.io.crosswalk.asf import asf_stack_reference, asf_to_stac_item
 from gep.io.crosswalk.asf_records import load_asf_records
 from tests.support.app import api_client
 
-HOME: list[Path] = []
 STACK = (
     Path(__file__).parents[1]
     / "data/asf/S1A_IW_SLC__1SSV_20160528T141908_20160528T141938_011460_011746_335C_stack.yml"
@@ -31,7 +30,6 @@ def world(
     assert ref_id is not None
     items = [asf_to_stac_item(r, stack_reference=ref_id) for r in records]
     home = Path(tmp_path_factory.mktemp("insar"))
-    HOME.append(home)
     with api_client(home, base_url="http://gep.test") as c:
         store = c.app.state.services.store  # type: ignore[attr-defined]
         assert store.write_items(items, mode="upsert", create_collections=True).written == len(
@@ -102,10 +100,12 @@ def test_cli_pairs(
 
     from typer.testing import CliRunner
 
+    from gep.cli import common
     from gep.cli.main import app
+    from gep.client import GepClient
 
     c, items, ref_id = world
-    monkeypatch.setenv("GEP_HOME", str(HOME[0]))
+    monkeypatch.setattr(common, "CLIENT_FACTORY", [lambda: GepClient(http=c)])
     ref = f"{items[ref_id]['collection']}/{ref_id}"
     out = CliRunner().invoke(
         app, ["insar", "pairs", ref, "--max-bperp", "60", "--max-btemp", "120", "--json"]
@@ -224,10 +224,12 @@ def test_cli_stack_and_network(
 
     from typer.testing import CliRunner
 
+    from gep.cli import common
     from gep.cli.main import app
+    from gep.client import GepClient
 
     c, items, ref_id = world
-    monkeypatch.setenv("GEP_HOME", str(HOME[0]))
+    monkeypatch.setattr(common, "CLIENT_FACTORY", [lambda: GepClient(http=c)])
     bbox = ",".join(str(v) for v in _aoi_box(items[ref_id]))
     when = "2016-01-01T00:00:00Z/2017-12-31T23:59:59Z"
     out = CliRunner().invoke(app, ["insar", "stack", "--bbox", bbox, "--datetime", when, "--json"])

@@ -1,20 +1,28 @@
-"""``gep mirrors`` (on the database, like ``gep harvest``) and ``gep cache`` (stats on the
-database; prefetch through the running server's API, as the token's user)."""
+"""``gep mirrors`` and ``gep cache`` through the server's API (an in-process app here; the
+remote battery in test_cli_remote_admin.py runs them against another ``gep serve``)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
-from gep.cli import job_cmds
+from gep.cli import common
 from gep.cli.main import app as cli
 from gep.client import GepClient
 from tests.support.app import ADMIN_HEADERS, api_client
 from tests.support.replay_server import ReplayServer
 
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _no_client() -> Iterator[None]:
+    yield
+    common.CLIENT_FACTORY.clear()
 
 
 def test_mirrors_and_cache_commands(tmp_path: Path) -> None:
@@ -25,6 +33,7 @@ def test_mirrors_and_cache_commands(tmp_path: Path) -> None:
         ReplayServer() as files,
         api_client(tmp_path / "home", data_roots=str(data), fetch_allow="127.0.0.1") as c,
     ):
+        common.CLIENT_FACTORY[:] = [lambda: GepClient(http=c)]  # type: ignore[arg-type]
         r = runner.invoke(
             cli,
             [
@@ -92,7 +101,7 @@ def test_mirrors_and_cache_commands(tmp_path: Path) -> None:
         assert outside.exit_code == 2 and "GEP_DATA_ROOTS" in outside.output
         assert runner.invoke(cli, ["mirrors", "remove", "cdse"], env=env).exit_code == 0
         assert runner.invoke(cli, ["mirrors", "remove", "cdse"], env=env).exit_code == 2
-        # prefetch through the API, then the counters from the database
+        # prefetch, then the counters
         pub = {"id": "pub", "description": "public", "gep:visibility": "public"}
         assert c.post("/stac/collections", json=pub).is_success
         files.add("GET", "/a.tif", b"product bytes", "image/tiff")
@@ -104,14 +113,10 @@ def test_mirrors_and_cache_commands(tmp_path: Path) -> None:
             "assets": {"data": {"href": f"{files.url}/a.tif", "roles": ["data"]}},
         }
         assert c.post("/stac/collections/pub/items", json=item).status_code == 201
-        job_cmds.CLIENT_FACTORY[:] = [lambda: GepClient(http=c)]  # type: ignore[arg-type]
-        try:
-            r = runner.invoke(cli, ["cache", "prefetch", "pub/a", "nope/none"], env=env)
-            assert r.exit_code == 2 and "does not exist" in r.output
-            r = runner.invoke(cli, ["cache", "prefetch", "pub/a"], env=env)
-            assert r.exit_code == 0 and "1 assets queued" in r.output, r.output
-        finally:
-            job_cmds.CLIENT_FACTORY.clear()
+        r = runner.invoke(cli, ["cache", "prefetch", "pub/a", "nope/none"], env=env)
+        assert r.exit_code == 2 and "does not exist" in r.output
+        r = runner.invoke(cli, ["cache", "prefetch", "pub/a"], env=env)
+        assert r.exit_code == 0 and "1 assets queued" in r.output, r.output
         prefetcher = c.app.state.services.jobs.prefetch.prefetcher  # type: ignore[attr-defined]
         deadline = time.monotonic() + 10
         while not prefetcher.idle():

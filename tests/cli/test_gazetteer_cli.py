@@ -1,22 +1,33 @@
-"""``gep gazetteer``: search by name, and named areas from a GeoJSON file or a bbox."""
+"""``gep gazetteer``: search by name, and named areas from a GeoJSON file or a bbox, on the
+server (here the API in process, through the SDK)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from gep.cli import common
 from gep.cli.main import app
+from gep.client import GepClient
+from tests.support.app import api_client
 
 runner = CliRunner()
 
 
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    with api_client(Path(tmp_path_factory.mktemp("cli-gazetteer"))) as http:
+        common.CLIENT_FACTORY[:] = [lambda: GepClient(http=http)]
+        yield
+        common.CLIENT_FACTORY.clear()
+
+
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("GEP_HOME", str(tmp_path))
-    monkeypatch.delenv("GEP_DATABASE_URL", raising=False)
+def home(server: None, tmp_path: Path) -> Path:
     return tmp_path
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from gep.cli import job_cmds
+from gep.cli import common
 from gep.cli.main import app as cli
 from gep.client import GepClient, GepClientError
 from tests.support.app import api_client
@@ -21,9 +21,9 @@ runner = CliRunner()
 def gep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GepClient]:
     with api_client(Path(tmp_path_factory.mktemp("cli-jobs")), cwl_runtime="none") as http:
         sdk = GepClient(http=http)
-        job_cmds.CLIENT_FACTORY[:] = [lambda: sdk]  # `gep processes deploy` uses it too
+        common.CLIENT_FACTORY[:] = [lambda: sdk]
         yield sdk
-        job_cmds.CLIENT_FACTORY.clear()
+        common.CLIENT_FACTORY.clear()
 
 
 def test_submit_watch_prints_the_results(gep: GepClient) -> None:
@@ -36,11 +36,11 @@ def test_submit_watch_prints_the_results(gep: GepClient) -> None:
     assert '"waited"' in r.output
     listed = runner.invoke(cli, ["jobs", "list", "--process", "wait"])
     assert listed.exit_code == 0 and job_id[:8] in listed.output
-    status = runner.invoke(cli, ["jobs", "status", job_id])
+    status = runner.invoke(cli, ["jobs", "status", job_id, "--json"])
     assert json.loads(status.output)["status"] == "successful"
     logs = runner.invoke(cli, ["jobs", "logs", job_id])
     assert "waited" in logs.output
-    results = runner.invoke(cli, ["jobs", "results", job_id])
+    results = runner.invoke(cli, ["jobs", "results", job_id, "--json"])
     assert json.loads(results.output)["waited"] >= 0.29
 
 
@@ -88,11 +88,30 @@ def test_jobs_filter_by_creation_time(gep: GepClient) -> None:
 def test_pin_and_unpin_a_job(gep: GepClient) -> None:
     job = gep.execute("wait", {"seconds": 0.1}, wait=False)
     gep.watch(job["jobID"], timeout=30, interval=0.1)
-    pinned = runner.invoke(cli, ["jobs", "pin", job["jobID"]])
+    pinned = runner.invoke(cli, ["jobs", "pin", job["jobID"], "--json"])
     assert pinned.exit_code == 0, pinned.output
     assert json.loads(pinned.output)["gep:pinned"] is True
     assert gep.job(job["jobID"])["gep:pinned"] is True
-    unpinned = runner.invoke(cli, ["jobs", "pin", job["jobID"], "--unpin"])
+    unpinned = runner.invoke(cli, ["jobs", "pin", job["jobID"][:13], "--unpin", "--json"])
     assert unpinned.exit_code == 0 and json.loads(unpinned.output)["gep:pinned"] is False
     missing = runner.invoke(cli, ["jobs", "pin", "no-such"])
     assert missing.exit_code == 2 and "no-such" in missing.output
+
+
+def test_jobs_by_id_prefix_in_the_api(gep: GepClient) -> None:
+    """``GET /jobs?prefix=``: the visible jobs whose id starts so (what the CLI resolves short
+    ids with); LIKE's wildcards match themselves; a prefix must be 1 to 64 characters."""
+    job = gep.execute("echo", {"message": "prefix"}, wait=False)
+    job_id = str(job["jobID"])
+    found = gep.http.get("/jobs", params={"prefix": job_id[:6], "limit": 100}).json()
+    assert job_id in [j["jobID"] for j in found["jobs"]]
+    assert all(j["jobID"].startswith(job_id[:6]) for j in found["jobs"])
+    assert found["numberMatched"] == len(found["jobs"])
+    for wildcard in ("%", "_", job_id[:4] + "%"):
+        none = gep.http.get("/jobs", params={"prefix": wildcard}).json()
+        assert none["numberMatched"] == 0, wildcard
+    too_long = gep.http.get("/jobs", params={"prefix": "a" * 65})
+    assert too_long.status_code == 400 and too_long.json()["field"] == "prefix"
+    # the CLI takes the start of an id wherever it takes a job
+    r = runner.invoke(cli, ["jobs", "status", job_id[:8], "--json"])
+    assert r.exit_code == 0 and json.loads(r.output)["jobID"] == job_id

@@ -19,7 +19,7 @@ import rasterio.shutil
 from rasterio.transform import from_origin
 from typer.testing import CliRunner
 
-from gep.cli import job_cmds
+from gep.cli import common
 from gep.cli.main import app as cli
 from gep.client import GepClient
 from tests.support.app import ADMIN_HEADERS, api_client
@@ -70,11 +70,11 @@ def gep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GepClient, l
             r = c.post("/stac/collections/layer/items", json=item, headers=ADMIN_HEADERS)
             assert r.status_code == 201, r.text
         sdk = GepClient(http=c)  # type: ignore[arg-type]
-        job_cmds.CLIENT_FACTORY[:] = [lambda: sdk]
+        common.CLIENT_FACTORY[:] = [lambda: sdk]
         try:
             yield sdk, files
         finally:
-            job_cmds.CLIENT_FACTORY.clear()
+            common.CLIENT_FACTORY.clear()
 
 
 def _truth(path: Path) -> float:
@@ -105,7 +105,7 @@ def test_urls_are_served_by_the_tile_service(gep: tuple[GepClient, list[Path]]) 
 def test_point_legend_and_timeseries(gep: tuple[GepClient, list[Path]], tmp_path: Path) -> None:
     _, files = gep
     r = runner.invoke(cli, ["map", "point", "layer", "d1", "--lon", str(LON), "--lat", str(LAT),
-                            "--asset", "los"])  # fmt: skip
+                            "--asset", "los", "--json"])  # fmt: skip
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["values"][0] == pytest.approx(_truth(files[1]), abs=1e-7)
     out = tmp_path / "legend.png"

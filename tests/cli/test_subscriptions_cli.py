@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from gep.cli import job_cmds
+from gep.cli import common
 from gep.cli.main import app as cli
 from gep.client import GepClient, GepClientError
 from tests.support.app import api_client
@@ -37,9 +37,9 @@ def gep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GepClient]:
     home = Path(tmp_path_factory.mktemp("cli-subs"))
     with api_client(home, cwl_runtime="none", subscriptions_poll_s=0, harvest_poll_s=0) as http:
         sdk = GepClient(http=http)
-        job_cmds.CLIENT_FACTORY[:] = [lambda: sdk]
+        common.CLIENT_FACTORY[:] = [lambda: sdk]
         yield sdk
-        job_cmds.CLIENT_FACTORY.clear()
+        common.CLIENT_FACTORY.clear()
 
 
 def _create(tmp_path: Path, spec: dict[str, Any] = SPEC) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -72,30 +73,37 @@ def test_sources_runs_and_events_over_http(tmp_path: Path) -> None:
         assert client.delete("/harvest/sources/es").status_code == 204
 
 
-def test_cli_add_run_list_status(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("GEP_HOME", str(tmp_path))
-    monkeypatch.setenv("GEP_DATABASE_URL", "")
+def test_cli_add_run_list_status(tmp_path: Path) -> None:
+    """``gep harvest`` through the API: the run happens in the server, the command waits for
+    its record."""
+    from gep.cli import common
+    from gep.client import GepClient
+
     runner = CliRunner()
-    with _server() as server:
-        added = runner.invoke(
-            cli,
-            ["harvest", "add", "es", "--kind", "stac", "--url", f"{server.url}/v1",
-             "--collection", "s2", "--param", "limit=50", "--every", "6h"],
-        )  # fmt: skip
-        assert added.exit_code == 0, added.output
-        wrong = runner.invoke(cli, ["harvest", "add", "x", "--kind", "stac", "--url",
-                                    "ftp://a", "--collection", "s2"])  # fmt: skip
-        assert wrong.exit_code == 2 and "not an http(s) URL" in wrong.output
-        args = ["harvest", "add", "y", "--kind", "stac", "--url", server.url]
-        every = runner.invoke(cli, [*args, "--collection", "s2", "--every", "soon"])
-        assert every.exit_code == 2 and "30m, 6h or 1d" in every.output
-        ran = runner.invoke(cli, ["harvest", "run", "es", "--json"])
-        assert ran.exit_code == 0, ran.output
-        assert '"new":10' in ran.output
-        assert server.requests[-1].json["limit"] == 50
-        listed = runner.invoke(cli, ["harvest", "list", "--json"])
-        assert '"interval_s":21600' in listed.output
-        status = runner.invoke(cli, ["harvest", "status", "es"])
-        assert "succeeded" in status.output
-        events = runner.invoke(cli, ["harvest", "events", "--limit", "3"])
-        assert events.output.count('"origin":"harvest:es"') == 3
+    with _server() as server, api_client(tmp_path, harvest_poll_s=0) as client:
+        common.CLIENT_FACTORY[:] = [lambda: GepClient(http=client)]  # type: ignore[arg-type]
+        try:
+            added = runner.invoke(
+                cli,
+                ["harvest", "add", "es", "--kind", "stac", "--url", f"{server.url}/v1",
+                 "--collection", "s2", "--param", "limit=50", "--every", "6h"],
+            )  # fmt: skip
+            assert added.exit_code == 0, added.output
+            wrong = runner.invoke(cli, ["harvest", "add", "x", "--kind", "stac", "--url",
+                                        "ftp://a", "--collection", "s2"])  # fmt: skip
+            assert wrong.exit_code == 2 and "not an http(s) URL" in wrong.output
+            args = ["harvest", "add", "y", "--kind", "stac", "--url", server.url]
+            every = runner.invoke(cli, [*args, "--collection", "s2", "--every", "soon"])
+            assert every.exit_code == 2 and "30m, 6h or 1d" in every.output
+            ran = runner.invoke(cli, ["harvest", "run", "es", "--json"])
+            assert ran.exit_code == 0, ran.output
+            assert json.loads(ran.stdout)[0]["new"] == 10
+            assert server.requests[-1].json["limit"] == 50
+            listed = runner.invoke(cli, ["harvest", "list", "--json"])
+            assert json.loads(listed.stdout)[0]["interval_s"] == 21600
+            status = runner.invoke(cli, ["harvest", "status", "es"])
+            assert "succeeded" in status.output
+            events = runner.invoke(cli, ["harvest", "events", "--limit", "3"])
+            assert events.output.count('"origin":"harvest:es"') == 3
+        finally:
+            common.CLIENT_FACTORY.clear()

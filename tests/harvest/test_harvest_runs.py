@@ -153,20 +153,24 @@ def test_interrupted_harvest_resumes_to_the_same_catalogue(
 
 
 def test_killed_harvest_process_resumes(tmp_path: Path) -> None:
-    """`gep harvest run` SIGKILLed while it waits for page 2; the next run finishes the job."""
+    """`gep harvest run --local` (the administrative run, in its own process on the database)
+    SIGKILLed while it waits for page 2; the next run finishes the job."""
     home = tmp_path / "home"
     env = {**os.environ, "GEP_HOME": str(home), "GEP_DATABASE_URL": ""}
     gep = str(Path(sys.executable).parent / "gep")
     with earth_search() as server:
-        subprocess.run(
-            [gep, "harvest", "add", "es", "--kind", "stac", "--url", f"{server.url}/v1",
-             "--collection", "s2-harvested", "--param", 'collections=["sentinel-2-l2a"]'],
-            env=env, check=True, capture_output=True,
-        )  # fmt: skip
+        setup = make_store("sqlite", home)
+        config = SourceConfig("es", "stac", f"{server.url}/v1", "s2-harvested",
+                              {"collections": ["sentinel-2-l2a"]})  # fmt: skip
+        HarvestStore(setup.engine).add(config)
+        setup.close()
         # page 2 hangs for a minute: the harvester is killed while it waits for it
         server.fail("/v1/search", 1, status=0, delay_s=60, match=_is_page(PAGE2_TOKEN))
         proc = subprocess.Popen(
-            [gep, "harvest", "run", "es"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            [gep, "harvest", "run", "es", "--local"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         deadline = time.monotonic() + 120
 
@@ -182,16 +186,16 @@ def test_killed_harvest_process_resumes(tmp_path: Path) -> None:
         assert len(_catalogue(store)) == 10  # page 1 committed, page 2 never arrived
         store.close()
         done = subprocess.run(
-            [gep, "harvest", "run", "es", "--json"], env=env, capture_output=True, text=True
+            [gep, "harvest", "run", "es", "--local", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
         )
         assert done.returncode == 0, done.stderr
         run = json.loads(done.stdout)[0]
         assert (run["status"], run["pages"], run["new"]) == ("succeeded", 1, 10)
-        status = subprocess.run(
-            [gep, "harvest", "status", "es", "--json"], env=env, capture_output=True, text=True
-        )
-        assert [r["status"] for r in json.loads(status.stdout)] == ["succeeded", "interrupted"]
     store = make_store("sqlite", home)
+    assert [r.status for r in HarvestStore(store.engine).runs("es")] == [SUCCEEDED, INTERRUPTED]
     assert set(_catalogue(store)) == RECORDED_IDS
     assert sorted(events(store)) == sorted(RECORDED_IDS)
     store.close()

@@ -7,7 +7,6 @@ import json
 import time
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from gep.cli.main import app as cli
@@ -15,37 +14,44 @@ from tests.support.app import api_client
 from tests.support.harvest_kit import asf_cmr, creodias, mundi, wait_for_run
 
 
-def test_cli_adds_and_runs_each_kind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GEP_HOME", str(tmp_path))
-    monkeypatch.setenv("GEP_DATABASE_URL", "")
+def test_cli_adds_and_runs_each_kind(tmp_path: Path) -> None:
+    from gep.cli import common
+    from gep.client import GepClient
+
     runner = CliRunner()
     cmr, atom, odata = asf_cmr(), mundi(), creodias()
-    with cmr.server() as server:
-        added = runner.invoke(
-            cli,
-            ["harvest", "add", "cmr", "--kind", "asf", "--url", server.url + cmr.path,
-             "--collection", "s1", "--param", "api=cmr", "--param", "page_size=5",
-             "--params", json.dumps({"short_name": cmr.params["short_name"]})],
-        )  # fmt: skip
-        assert added.exit_code == 0, added.output
-        ran = runner.invoke(cli, ["harvest", "run", "cmr", "--json"])
-        assert ran.exit_code == 0, ran.output
-        run = json.loads(ran.output)[0]
-        assert (run["status"], run["pages"], run["new"]) == ("succeeded", 3, len(cmr.ids))
-    for name, archive in (("atom", atom), ("creo", odata)):
-        args = ["harvest", "add", name, "--kind", archive.kind, "--url", "https://a.example/s"]
-        params = ["--params", json.dumps(archive.params)]
-        added = runner.invoke(cli, [*args, "--collection", "c", *params, "--every", "1d"])
-        assert added.exit_code == 0, added.output
-    listed = json.loads(runner.invoke(cli, ["harvest", "list", "--json"]).output)
-    assert {s["name"]: s["kind"] for s in listed} == {"cmr": "asf", "atom": "opensearch",
-                                                      "creo": "odata"}  # fmt: skip
-    wrong = runner.invoke(
-        cli,
-        ["harvest", "add", "x", "--kind", "asf", "--url", "https://a.example/s",
-         "--collection", "c", "--param", "output=csv"],
-    )  # fmt: skip
-    assert wrong.exit_code == 2 and "params.output must be one of geojson, jsonlite" in wrong.output
+    with cmr.server() as server, api_client(tmp_path, harvest_poll_s=0) as client:
+        common.CLIENT_FACTORY[:] = [lambda: GepClient(http=client)]  # type: ignore[arg-type]
+        try:
+            added = runner.invoke(
+                cli,
+                ["harvest", "add", "cmr", "--kind", "asf", "--url", server.url + cmr.path,
+                 "--collection", "s1", "--param", "api=cmr", "--param", "page_size=5",
+                 "--params", json.dumps({"short_name": cmr.params["short_name"]})],
+            )  # fmt: skip
+            assert added.exit_code == 0, added.output
+            ran = runner.invoke(cli, ["harvest", "run", "cmr", "--json"])
+            assert ran.exit_code == 0, ran.output
+            run = json.loads(ran.stdout)[0]
+            assert (run["status"], run["pages"], run["new"]) == ("succeeded", 3, len(cmr.ids))
+            for name, archive in (("atom", atom), ("creo", odata)):
+                args = ["harvest", "add", name, "--kind", archive.kind, "--url",
+                        "https://a.example/s"]  # fmt: skip
+                params = ["--params", json.dumps(archive.params)]
+                added = runner.invoke(cli, [*args, "--collection", "c", *params, "--every", "1d"])
+                assert added.exit_code == 0, added.output
+            listed = json.loads(runner.invoke(cli, ["harvest", "list", "--json"]).stdout)
+            assert {s["name"]: s["kind"] for s in listed} == {"cmr": "asf", "atom": "opensearch",
+                                                              "creo": "odata"}  # fmt: skip
+            wrong = runner.invoke(
+                cli,
+                ["harvest", "add", "x", "--kind", "asf", "--url", "https://a.example/s",
+                 "--collection", "c", "--param", "output=csv"],
+            )  # fmt: skip
+            assert wrong.exit_code == 2
+            assert "params.output must be one of geojson, jsonlite" in wrong.output
+        finally:
+            common.CLIENT_FACTORY.clear()
 
 
 #: configuring harvests is an administrator's action: the server makes this token an admin's

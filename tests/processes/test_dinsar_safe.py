@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from gep.algorithms.sar.geometry import geolocation, radar_times, rdr2geo
 from gep.algorithms.simulate.scene import MogiSource
 from gep.algorithms.simulate.tops import SimulatedTopsPair, crop_bursts, simulate_tops_pair
-from gep.cli import job_cmds
+from gep.cli import common
 from gep.cli.main import app as cli
 from gep.client import GepClient
 from gep.io.safe_writer import SafeSwath, write_safe
@@ -180,7 +180,7 @@ def test_a_harvested_safe_folder_pair_reads_only_the_bursts_over_the_area(
     # an area inside the second burst only: the first burst's lines are never read
     aoi = _area_in_second_burst(sim)
     # submitted from the command line, as a scientist would
-    job_cmds.CLIENT_FACTORY[:] = [lambda: GepClient(http=client)]
+    common.CLIENT_FACTORY[:] = [lambda: GepClient(http=client)]
     try:
         r = CliRunner().invoke(
             cli,
@@ -188,7 +188,7 @@ def test_a_harvested_safe_folder_pair_reads_only_the_bursts_over_the_area(
              "--input", f"secondary={ids[1]}", "--input", f"aoi={json.dumps(aoi)}", "--watch"],
         )  # fmt: skip
     finally:
-        job_cmds.CLIENT_FACTORY.clear()
+        common.CLIENT_FACTORY.clear()
     assert r.exit_code == 0, r.output
     job = r.output.splitlines()[0].strip()
     out = client.get(f"/jobs/{job}/results", headers=ADMIN_HEADERS).json()

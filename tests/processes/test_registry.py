@@ -58,11 +58,20 @@ def test_http_list_and_describe(tmp_path: Path) -> None:
         assert r.json()["type"].endswith("/no-such-process")
 
 
-def test_cli_list_and_describe() -> None:
+def test_cli_list_and_describe(tmp_path: Path) -> None:
+    """The CLI asks the server (here in process, through the SDK)."""
+    from gep.cli import common
+    from gep.client import GepClient
+
     runner = CliRunner()
-    listed = runner.invoke(cli, ["processes", "list"])
-    assert listed.exit_code == 0 and "echo" in listed.output
-    described = runner.invoke(cli, ["processes", "describe", "echo"])
-    assert described.exit_code == 0 and '"message"' in described.output
-    missing = runner.invoke(cli, ["processes", "describe", "nope"])
-    assert missing.exit_code == 2
+    with api_client(tmp_path, base_url="http://gep.test") as c:
+        common.CLIENT_FACTORY[:] = [lambda: GepClient(http=c)]
+        try:
+            listed = runner.invoke(cli, ["processes", "list"])
+            assert listed.exit_code == 0 and "echo" in listed.output
+            described = runner.invoke(cli, ["processes", "describe", "echo", "--json"])
+            assert described.exit_code == 0 and '"message"' in described.output
+            missing = runner.invoke(cli, ["processes", "describe", "nope"])
+            assert missing.exit_code == 2 and "nope" in missing.output
+        finally:
+            common.CLIENT_FACTORY.clear()

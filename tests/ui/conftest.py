@@ -8,12 +8,8 @@ Screenshots go to ``tests/ui/screenshots/`` (git-ignored); the key ones are copi
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,7 +18,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from gep import web
-from tests.support.serving import free_port, start_gep_serve, stop
+from tests.support.demo_server import PASSWORD, Server
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 # what the page shows may take a while on 2 cores shared with the other tests (make test runs
@@ -31,42 +27,14 @@ expect.set_options(timeout=20_000)
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 #: WebGL without a GPU: ANGLE on SwiftShader (MapLibre draws nothing without WebGL)
 CHROMIUM_ARGS = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"]
-GEP = Path(sys.executable).parent / "gep"
-PASSWORD = "rome-2016-amatrice"
-
-
-@dataclass(frozen=True)
-class Server:
-    url: str
-    home: Path
-    #: alice: a developer (may deploy services), with a password for the web login
-    token: str
-
-
-def _gep(home: Path, *args: str) -> str:
-    env = {**os.environ, "GEP_HOME": str(home), "GEP_DATABASE_URL": "", "GEP_DASK_SCHEDULER": ""}
-    done = subprocess.run([str(GEP), *args], env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, f"gep {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
+__all__ = ["PASSWORD", "Server"]
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(demo_server: Server) -> Server:
+    """The seeded demo server of tests/conftest.py (the notebooks' tests share it)."""
     assert web.built(), "the Geobrowser is not built: `make ui` (make test runs it first)"
-    home = tmp_path_factory.mktemp("geobrowser")
-    _gep(home, "db", "upgrade")
-    _gep(home, "demo", "seed", "--sar-pair", "rome-okada-thrust")
-    out = _gep(
-        home, "users", "create", "alice", "--role", "developer", "--password", PASSWORD,
-        "--credits", "1000", "--token",
-    )  # fmt: skip
-    token = out.strip().splitlines()[-1].strip()
-    port = free_port()
-    proc = start_gep_serve(home, port, base_url=f"http://127.0.0.1:{port}")
-    try:
-        yield Server(f"http://127.0.0.1:{port}", home, token)
-    finally:
-        stop(proc)
+    return demo_server
 
 
 @pytest.fixture(scope="session")

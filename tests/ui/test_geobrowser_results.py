@@ -42,9 +42,7 @@ def test_a_vector_result_is_drawn_with_popups(server: Server, page: Page) -> Non
     assert features, "the lava flow gave no hot polygon"
     biggest = max(features, key=lambda f: shape(f["geometry"]).area)
     inside = shape(biggest["geometry"]).representative_point()
-    page.evaluate(
-        "(p) => window.gep.map.jumpTo({center: p, zoom: 13})", [inside.x, inside.y]
-    )
+    page.evaluate("(p) => window.gep.map.jumpTo({center: p, zoom: 13})", [inside.x, inside.y])
     wait_for_tiles(page)
     xy = page.evaluate("(p) => window.gep.map.project(p)", [inside.x, inside.y])
     box = page.locator("#map").bounding_box()

@@ -109,6 +109,19 @@ def quote(price: Price, *, inputs: int, area_km2: float, cpu_s: float | None = N
     return Quote(price, inputs, area_km2, cpu, round_cents(total))
 
 
+def _short_of(amount: int, now: Balance) -> PaymentRequired:
+    """Why a job of ``amount`` cannot be held from an account at ``now``."""
+    return PaymentRequired(
+        f"this job costs {credits(amount)} credits and you have "
+        f"{credits(now.available)} available ({credits(now.held)} held by running "
+        "jobs); ask an administrator for more, or wait for next month's allowance",
+        field="credits",
+        price=credits(amount),
+        balance=credits(now.balance),
+        available=credits(now.available),
+    )
+
+
 def now_us() -> int:
     return time.time_ns() // 1000
 
@@ -327,6 +340,15 @@ class CreditStore:
             return self._open(conn, user_id)
 
     # -------------------------------------------------------------- jobs
+    def check_affordable(self, user_id: str, amount: int) -> None:
+        """The PaymentRequired a hold of ``amount`` would meet now, without holding anything
+        (a dry run's credit check)."""
+        if amount <= 0:
+            return
+        now = self.balance(user_id)
+        if now.available < amount:
+            raise _short_of(amount, now)
+
     def hold_in(
         self, conn: Connection, user_id: str, job_id: str, process_id: str, amount: int
     ) -> None:
@@ -343,16 +365,7 @@ class CreditStore:
             {"a": amount, "u": user_id},
         ).rowcount
         if not taken:
-            now = self._open(conn, user_id)
-            raise PaymentRequired(
-                f"this job costs {credits(amount)} credits and you have "
-                f"{credits(now.available)} available ({credits(now.held)} held by running "
-                "jobs); ask an administrator for more, or wait for next month's allowance",
-                field="credits",
-                price=credits(amount),
-                balance=credits(now.balance),
-                available=credits(now.available),
-            )
+            raise _short_of(amount, self._open(conn, user_id))
         # the conditional UPDATE above moved the hold: record it without moving it again
         self._entry(
             conn, user_id, HOLD, 0, amount, job_id=job_id, process_id=process_id, apply=False

@@ -182,6 +182,15 @@ def list_tokens(request: Request) -> Response:
     return _json({"tokens": [t.as_dict() for t in tokens]})
 
 
+def _days(days: Any) -> float | None:
+    """A token's ``expires_in_days`` as seconds (None: it does not expire)."""
+    if days is None:
+        return None
+    if isinstance(days, bool) or not isinstance(days, int | float) or not 0 < days < 1e6:
+        raise InvalidInput("expires_in_days is a positive number of days", field="expires_in_days")
+    return float(days) * 86400
+
+
 @router.post(
     "/tokens",
     status_code=201,
@@ -200,15 +209,9 @@ async def create_token(request: Request) -> Response:
     viewer = require_user(request)
     assert viewer.user_id is not None
     body = _object(await json_body(request), {"name", "expires_in_days"}, ("name",))
-    days = body.get("expires_in_days")
-    if days is not None and (isinstance(days, bool) or not isinstance(days, int | float)):
-        raise InvalidInput("expires_in_days is a number of days", field="expires_in_days")
+    days = _days(body.get("expires_in_days"))
     record, token = await run_in_threadpool(
-        lambda: accounts(request).issue_token(
-            viewer.user_id or "",
-            body["name"],
-            expires_in_s=None if days is None else float(days) * 86400,
-        )
+        lambda: accounts(request).issue_token(viewer.user_id or "", body["name"], expires_in_s=days)
     )
     return _json({**record.as_dict(), "token": token}, 201)
 
@@ -296,10 +299,44 @@ def remove_member(name: str, user: str, request: Request) -> Response:
 # ---------------------------------------------------------------------- users (administrators)
 
 
-@router.get("/users", summary="Every user (administrators)", responses=problems(401, 403))
+@router.get(
+    "/users", summary="Every user and their credits (administrators)", responses=problems(401, 403)
+)
 def list_users(request: Request) -> Response:
+    """Each user with their ``credits`` (balance, held, available…), so that an operator sees
+    who can still run jobs in one request."""
     require_admin(request)
-    return _json({"users": [u.as_dict() for u in accounts(request).users()]})
+    balances = credit_store(request)
+    users = accounts(request).users()
+    return _json(
+        {"users": [{**u.as_dict(), "credits": balances.balance(u.id).as_dict()} for u in users]}
+    )
+
+
+@router.post(
+    "/users/{name}/tokens",
+    status_code=201,
+    summary="A new API token for a user (administrators; shown once)",
+    responses=problems(400, 401, 403, 404, 415),
+    openapi_extra=_body(
+        "The token's name and its lifetime (none: it does not expire)",
+        ("name",),
+        name=_TEXT,
+        expires_in_days=_OPT_NUMBER,
+    ),
+)
+async def create_user_token(name: str, request: Request) -> Response:
+    """What ``POST /accounts/tokens`` does for the caller, done by an administrator for another
+    user (a service account, a user who lost theirs): the answer holds the token, once."""
+    require_admin(request)
+    body = _object(await json_body(request), {"name", "expires_in_days"}, ("name",))
+    days = _days(body.get("expires_in_days"))
+    store = accounts(request)
+    user = await run_in_threadpool(store.user_by_name, name)
+    record, token = await run_in_threadpool(
+        lambda: store.issue_token(user.id, str(body["name"]), expires_in_s=days)
+    )
+    return _json({**record.as_dict(), "user": user.name, "token": token}, 201)
 
 
 @router.post(

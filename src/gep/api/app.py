@@ -21,6 +21,7 @@ from gep.accounts.store import AccountStore
 from gep.accounts.usage import UsageStore
 from gep.api import (
     accounts,
+    apps,
     assets,
     errors,
     gazetteer,
@@ -349,6 +350,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(gazetteer.router)
     app.include_router(harvest.router)
     app.include_router(subscriptions.router)
+    app.include_router(apps.router)
     app.include_router(accounts.router)
     app.include_router(oidc.router)
     from gep.api import quicklooks  # (kept beside its include: one-hunk edit, hoist freely)

@@ -162,7 +162,14 @@ def source_runs(request: Request, name: str, limit: int = Query(20, ge=1, le=100
     dependencies=[Depends(require_admin)],
     responses=problems(400, 401, 403, 404, 409),
 )
-def run_source(request: Request, name: str, full: bool = Query(False)) -> Response:
+def run_source(
+    request: Request,
+    name: str,
+    full: bool = Query(False, description="Ignore the checkpoint: list the whole archive"),
+    max_pages: int | None = Query(
+        None, ge=1, le=1_000_000, description="Stop after this many pages (the next run resumes)"
+    ),
+) -> Response:
     """Answers at once; the run's progress is in ``…/runs``. One run of a source at a time."""
     harvests = _harvests(request)
     harvests.get(name)
@@ -176,7 +183,7 @@ def run_source(request: Request, name: str, full: bool = Query(False)) -> Respon
 
     def go() -> None:
         try:
-            run_harvest(store, harvests, name, full=full)
+            run_harvest(store, harvests, name, full=full, max_pages=max_pages)
         finally:
             with lock:
                 running.discard(name)

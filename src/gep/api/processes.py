@@ -27,6 +27,7 @@ from gep.jobs.deployed import DeployedStore
 from gep.jobs.publish import main_result, result_items
 from gep.jobs.service import JobService
 from gep.jobs.store import Job
+from gep.jobs.validation import Validations
 from gep.processes.base import Process
 from gep.processes.cwl import (
     MEDIA_TYPES,
@@ -111,6 +112,10 @@ def jobs(request: Request) -> JobService:
     return services(request).jobs
 
 
+def validations(request: Request) -> Validations:
+    return Validations(jobs(request))
+
+
 def visible_process(request: Request, process_id: str) -> Process:
     """The process, when the caller may see it (built-ins are everyone's); no-such-process as
     for an unknown id otherwise."""
@@ -152,11 +157,19 @@ async def _package(request: Request) -> tuple[CwlProcess, str, str]:
     openapi_extra=_PACKAGE,
 )
 async def deploy(request: Request, visibility: str = Query(PRIVATE)) -> Response:
-    """The deployer owns the service; it is private (to try it on sample data) until shared
-    with ``?visibility=`` here or ``PATCH /processes/{id}``."""
+    """The deployer owns the service; it is private (to try it on sample data) until it has
+    passed a validation (``POST /processes/{id}/validation``) and is shared with
+    ``PATCH /processes/{id}``: ``?visibility=`` other than private is refused (409)."""
     viewer = require_deployer(request)
     visibility = check_sharing(request, viewer, visibility)
     process, text_, media = await _package(request)
+    if visibility != PRIVATE:
+        raise Conflict(
+            f"a new service is private until it has passed validation: deploy '{process.id}' "
+            f"private, POST /processes/{process.id}/validation to run its samples, then share "
+            f"it with PATCH /processes/{process.id}",
+            field="visibility",
+        )
     reg = registry(request)
     acc = deployed(request).access(process.id)
     if acc is not None and not viewer.may_see(acc.owner, acc.visibility):
@@ -243,7 +256,19 @@ def describe_process(process_id: str, request: Request) -> Response:
     acc = deployed(request).access(process_id)
     if acc is not None:
         doc["gep:visibility"] = acc.visibility
+        doc["gep:validation"] = _validation_summary(request, process)
     return Response(orjson.dumps(doc), media_type=JSON)
+
+
+def _validation_summary(request: Request, process: Process) -> dict[str, Any]:
+    """What a deployed service's description says of its validation: whether it declares
+    samples, and its last validation (status, times, job, reasons; the log is its own)."""
+    declared = isinstance(process, CwlProcess) and process.validation is not None
+    checks = validations(request)
+    last = checks.last(process.id)
+    if last is None:
+        return {"declared": declared, "status": "none"}
+    return {"declared": declared, **checks.describe(last, base_url(request), full=False)}
 
 
 @share_route(router, "/processes/{process_id}", summary="Share or unshare a deployed service")
@@ -251,13 +276,81 @@ async def share_process(process_id: str, request: Request) -> Response:
     """Body ``{"visibility": "private" | "group:<name>" | "public"}``: offering a service to a
     community, or to everyone, is its deployer's choice."""
     viewer = require_user(request)
+
+    def give(_: None, visibility: str) -> None:
+        # beyond its developer only once it passed; making it private again is always allowed
+        if visibility != PRIVATE:
+            validations(request).check_shareable(process_id)
+        deployed(request).set_visibility(process_id, visibility)
+
     _, visibility = await share(
-        request,
-        viewer,
-        lambda: _own_deployed(request, process_id, deploying=False),
-        lambda _, v: deployed(request).set_visibility(process_id, v),
+        request, viewer, lambda: _own_deployed(request, process_id, deploying=False), give
     )
     return Response(orjson.dumps({"id": process_id, "visibility": visibility}), media_type=JSON)
+
+
+@router.post(
+    "/processes/{process_id}/validation",
+    status_code=201,
+    summary="Validate a deployed service: run its declared samples as a job",
+    responses=problems(400, 401, 402, 403, 404, 409, 429),
+)
+async def validate_process(process_id: str, request: Request) -> Response:
+    """The package's ``gep:Validation`` samples run as a job of the caller's (its developer,
+    or an administrator), checked and charged as any execution; 201 with the validation,
+    ``running``, and ``Location`` where its verdict comes (passed, or failed with each broken
+    expectation named, and the job's log). 409 when the package declares no samples, or a
+    validation of it is running."""
+    viewer = require_user(request)
+    await run_in_threadpool(_own_deployed, request, process_id, deploying=False)
+    checks = validations(request)
+    rec = await checks.start(viewer, process_id)
+    base = base_url(request)
+    return Response(
+        orjson.dumps(checks.describe(rec, base)),
+        status_code=201,
+        media_type=JSON,
+        headers={"Location": f"{base}/processes/{process_id}/validation"},
+    )
+
+
+@router.get(
+    "/processes/{process_id}/validation",
+    summary="A deployed service's last validation",
+    responses=problems(401, 404, s404="No such process, or it has never been validated"),
+)
+def last_validation(process_id: str, request: Request) -> Response:
+    """Its verdict once the job has ended (recorded the first time it is read so); the job's
+    log only for the service's developer and administrators."""
+    process = visible_process(request, process_id)
+    checks = validations(request)
+    last = checks.last(process.id)
+    if last is None:
+        raise NotFound(
+            f"process '{process_id}' has no validation; POST /processes/{process_id}/"
+            "validation runs its samples",
+            field="processId",
+        )
+    acc = deployed(request).access(process_id)
+    mine = acc is not None and caller(request).may_change(acc.owner)
+    return Response(
+        orjson.dumps(checks.describe(last, base_url(request), full=mine)), media_type=JSON
+    )
+
+
+@router.get(
+    "/processes/{process_id}/validations",
+    summary="A deployed service's validations, newest first",
+    responses=problems(400, 401, 404),
+    openapi_extra=query(param("limit", "How many (1…10000)", {"type": "integer"})),
+)
+def validation_history(process_id: str, request: Request) -> Response:
+    process = visible_process(request, process_id)
+    limit = parse_limit(request.query_params.get("limit", 20))
+    checks = validations(request)
+    base = base_url(request)
+    found = [checks.describe(r, base, full=False) for r in checks.history(process.id, limit)]
+    return Response(orjson.dumps({"validations": found}), media_type=JSON)
 
 
 def credits_of(request: Request) -> CreditStore:
@@ -399,6 +492,12 @@ async def execute(
     process_id: str,
     request: Request,
     quote_only: bool = Query(False, alias="quote", description="Only say what it would cost"),
+    dry_run: bool = Query(
+        False,
+        description="Make every check of a submission (inputs, items and their hrefs, quote, "
+        "credits, queue) and run nothing: 200 with the quote, or the problem a submission "
+        "would meet",
+    ),
 ) -> Response:
     """Runs the service for the caller. Its price is held from their credits on submission
     (402 with the balance and the price when it is not there), charged on success, refunded
@@ -415,6 +514,16 @@ async def execute(
     if quote_only:
         quote = await service.quote(viewer, process_id, body)
         return Response(orjson.dumps(quote.as_dict()), media_type=JSON)
+    if dry_run:
+        checked = await run_in_threadpool(service.dry_run, viewer, process_id, body)
+        answer_ = {
+            "dry_run": True,
+            "valid": True,
+            "processID": process_id,
+            "inputs": checked.inputs,
+            "quote": checked.quote.as_dict(),
+        }
+        return Response(orjson.dumps(answer_), media_type=JSON)
     prefer = request.headers.get("prefer", "").replace(" ", "").lower()
     asked_async = "respond-async" in prefer
     submitted = await service.submit(viewer, process_id, body, respond_async=asked_async)
@@ -447,10 +556,14 @@ async def execute(
         param("limit", "Page size (1…10000)", {"type": "integer"}),
         param("offset", "Jobs to skip", {"type": "integer"}),
         param("datetime", "When the job was created: an RFC 3339 instant or interval"),
+        param("prefix", "Only jobs whose id starts with this (a short id, as the CLI takes)"),
     ),
 )
 def list_jobs(request: Request) -> Response:
     qp = request.query_params
+    prefix = qp.get("prefix")
+    if prefix is not None and not 0 < len(prefix) <= 64:
+        raise InvalidInput("prefix is the start of a job id (1 to 64 characters)", field="prefix")
     status = [_status(s) for v in qp.getlist("status") for s in v.split(",") if s] or None
     process_ids = [p for v in qp.getlist("processID") for p in v.split(",") if p] or None
     limit = parse_limit(qp.get("limit", 10))
@@ -466,6 +579,7 @@ def list_jobs(request: Request) -> Response:
         limit=limit,
         offset=offset,
         created=created,
+        prefix=prefix,
     )
     base = base_url(request)
     links = [{"rel": "self", "type": JSON, "href": str(request.url)}]

@@ -22,8 +22,7 @@ from gep.core.errors import ServiceUnavailable
 router = APIRouter(include_in_schema=False)
 
 NOT_BUILT = (
-    "the map app is not built on this server: run 'make ui' (npm) in the GEP checkout, then "
-    "reload"
+    "the map app is not built on this server: run 'make ui' (npm) in the GEP checkout, then reload"
 )
 
 

@@ -1,4 +1,4 @@
-"""``gep assets``: read stored assets of a running GEP over HTTP (``GEP_BASE_URL``)."""
+"""``gep assets``: read stored assets of the GEP server over HTTP."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ from pathlib import Path
 
 import typer
 
-from gep.cli.common import console
-from gep.cli.job_cmds import client
-from gep.client import GepClientError
+from gep.cli.common import JSON_OPTION, client, console, emit_json
 
 app = typer.Typer(
     help="Assets on a running GEP server: download them, or make signed URLs for tools "
@@ -19,31 +17,28 @@ app = typer.Typer(
 
 @app.command("url")
 def url(
-    collection: str,
-    item: str,
-    key: str,
+    collection: str = typer.Argument(..., help="The item's collection"),
+    item: str = typer.Argument(..., help="The item's id"),
+    key: str = typer.Argument(..., help="The asset's key"),
     expires_in: int = typer.Option(3600, help="Seconds the URL stays valid (at most a week)"),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Print a signed URL of an asset, readable without credentials until it expires."""
-    try:
-        console.print(client().signed_url(collection, item, key, expires_in), soft_wrap=True)
-    except GepClientError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+    href = client().signed_url(collection, item, key, expires_in)
+    if as_json:
+        emit_json({"href": href, "expires_in": expires_in})
+    else:
+        typer.echo(href)
 
 
 @app.command("get")
 def get(
-    collection: str,
-    item: str,
-    key: str,
+    collection: str = typer.Argument(..., help="The item's collection"),
+    item: str = typer.Argument(..., help="The item's id"),
+    key: str = typer.Argument(..., help="The asset's key"),
     output: Path = typer.Option(None, "--output", "-o", help="File to write (default: KEY)"),
 ) -> None:
     """Download an asset's file."""
     gep = client()
-    try:
-        dest = gep.download(gep.asset_url(collection, item, key), output or Path(key))
-    except GepClientError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+    dest = gep.download(gep.asset_url(collection, item, key), output or Path(key))
     console.print(f"{dest} ({dest.stat().st_size} bytes)")

@@ -1,28 +1,33 @@
-"""``gep catalog``: putting STAC records into the catalogue."""
+"""``gep catalog``: putting STAC records into the catalogue, and pre-rendering quicklooks.
+
+Administrative: these open the database (and the storage) directly, because they read files
+on the server's own disk (``GEP_HOME``, ``GEP_DATABASE_URL``): run them on the server's machine.
+From elsewhere, add items through the API (``POST /stac/collections/{id}/items``, or ``gep
+upload`` for files); quicklooks are otherwise rendered on their first request."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from gep.catalog.search import SearchRequest
-from gep.catalog.store import CatalogStore
-from gep.catalog.store_writes import IngestFailure, IngestReport
 from gep.cli.common import console, run_or_exit, settings, store_from_settings
-from gep.core.errors import GepError, NotFound
-from gep.io.stac_files import iter_stac_records
-from gep.tiles.quicklook_cache import (
-    QuicklookCache,
-    QuicklookReport,
-    make_quicklooks,
-    storage_root,
-)
 
-app = typer.Typer(help="The catalogue", no_args_is_help=True)
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from gep.catalog.store import CatalogStore
+    from gep.catalog.store_writes import IngestReport
+    from gep.tiles.quicklook_cache import QuicklookCache, QuicklookReport
+
+ADMINISTRATIVE = "Administrative: opens the database directly (run it on the server's machine). "
+
+app = typer.Typer(
+    help=ADMINISTRATIVE + "The catalogue: ingest STAC records from files, pre-render quicklooks",
+    no_args_is_help=True,
+)
 
 
 def ingest_paths(
@@ -38,6 +43,10 @@ def ingest_paths(
 
     ``keys``, when given, receives the (collection, id) of every item sent to the store.
     """
+    from gep.catalog.store_writes import IngestFailure, IngestReport
+    from gep.core.errors import GepError
+    from gep.io.stac_files import iter_stac_records
+
     total = IngestReport()
     position = 0
     pending: list[Any] = []
@@ -122,7 +131,12 @@ def ingest(
         "and no thumbnail (otherwise made on first request)",
     ),
 ) -> None:
-    """Ingest STAC records (idempotent: re-ingesting updates in place)."""
+    """Administrative: opens the database directly (run it on the server's machine). Ingest
+    STAC records from files (idempotent: re-ingesting updates in place)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from gep.tiles.quicklook_cache import make_quicklooks
+
     keys: list[tuple[str, str]] | None = [] if quicklooks else None
     with (
         store_from_settings() as store,
@@ -168,6 +182,8 @@ def ingest(
 
 def _stored_items(store: CatalogStore, collection: str | None) -> Iterator[tuple[str, str, bytes]]:
     """Every stored item (of one collection), page by page, as the store keeps it."""
+    from gep.catalog.search import SearchRequest
+
     if collection is not None:
         store.get_collection(collection)  # NotFound names the collection
     req = SearchRequest(collections=[collection] if collection else None, limit=500)
@@ -183,6 +199,8 @@ def _ingested_items(
     store: CatalogStore, keys: list[tuple[str, str]]
 ) -> Iterator[tuple[str, str, bytes]]:
     """The items an ingest wrote, as stored (records that failed are not there)."""
+    from gep.core.errors import NotFound
+
     for coll, item_id in keys:
         try:
             yield coll, item_id, store.get_item(coll, item_id)
@@ -191,6 +209,8 @@ def _ingested_items(
 
 
 def _quicklook_cache() -> QuicklookCache:
+    from gep.tiles.quicklook_cache import QuicklookCache, storage_root
+
     s = settings()
     return QuicklookCache(storage_root(s.resolved_storage_url(), s.home / "storage"))
 
@@ -212,8 +232,13 @@ def quicklooks(
     ),
     force: bool = typer.Option(False, "--force", help="Render again even when cached"),
 ) -> None:
-    """Pre-generate the PNG quicklooks of items that ship no thumbnail (warms the cache that
+    """Administrative: opens the database directly (run it on the server's machine).
+    Pre-generate the PNG quicklooks of items that ship no thumbnail (warms the cache that
     GET /stac/collections/{c}/items/{i}/quicklook serves; cached ones cost a stat each)."""
+    from rich.progress import MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from gep.tiles.quicklook_cache import make_quicklooks
+
     cache = _quicklook_cache()
     with (
         store_from_settings() as store,

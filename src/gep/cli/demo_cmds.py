@@ -10,12 +10,12 @@ from urllib.request import url2pathname
 
 import typer
 
-from gep.catalog.demo import sample_files
-from gep.cli.catalog_cmds import ingest_paths
 from gep.cli.common import console, settings, store_from_settings
-from gep.gateway.storage import Storage
 
-app = typer.Typer(help="Demo data", no_args_is_help=True)
+app = typer.Typer(
+    help="Administrative: opens the database directly (run it on the server's machine). Demo data",
+    no_args_is_help=True,
+)
 
 
 @app.command("seed")
@@ -29,15 +29,25 @@ def seed(
         help="Only this simulated pair (repeatable: rome-okada-thrust, colli-albani-mogi), "
         "without the Sentinel-1 SAFE pair: a quicker seed (the Geobrowser's tests use it)",
     ),
+    apps: bool = typer.Option(
+        True,
+        "--apps/--no-apps",
+        help="Also create the demo thematic apps (volcanoes, earthquake response) and their "
+        "deployed service; --no-apps leaves them for `gep apps import`",
+    ),
 ) -> None:
-    """Load the sample catalogue (idempotent: running it again changes nothing).
+    """Administrative: opens the database directly (run it on the server's machine). Load
+    the sample catalogue (idempotent: running it again changes nothing).
 
     The optical demo (``gep-optical``: Landsat-8 scenes and a simulated landslide) is always
     added. With ``--sar`` (the default) two simulated Sentinel-1 pairs with a known truth
     (a volcano, an earthquake) and their DEMs are written to storage and catalogued, for the
     ``dinsar`` and ``coin`` services, and a simulated Sentinel-1 IW SLC pair over the 2016
-    Amatrice earthquake as two SAFE zips (``sentinel-1-slc``), as ESA distributes them.
+    Amatrice earthquake as two SAFE zips (``sentinel-1-slc``), as ESA distributes them. With
+    ``--apps`` (the default) the demo thematic apps are created (docs/apps.md).
     """
+    from gep.catalog.demo import sample_files
+    from gep.cli.catalog_cmds import ingest_paths
     from gep.demo.sar import PAIRS
 
     names = [p.name for p in PAIRS]
@@ -65,11 +75,16 @@ def seed(
 
     with store_from_settings() as store:
         seed_production(store, log=lambda m: console.print(m))
+        if apps:
+            from gep.demo.apps import seed_apps
+
+            seed_apps(store, log=lambda m: console.print(m))
 
 
 @app.command("ingest")
 def ingest_new() -> None:
-    """Bring the demo's new products: the later dates of the generated Sentinel-1 archive and
+    """Administrative: opens the database directly (run it on the server's machine). Bring
+    the demo's new products: the later dates of the generated Sentinel-1 archive and
     the USGS record of the 2016 Amatrice earthquake. A running ``gep serve`` fires the demo
     subscriptions on them (``gep subscriptions list``)."""
     from gep.demo.production import ingest_new as ingest
@@ -146,6 +161,8 @@ def _demo_place(sub: str) -> tuple[Path, Callable[[list[dict[str, Any]]], None]]
     storage (``storage/demo/<sub>``); on an object store, built in ``GEP_HOME/demo-build``
     and then stored under ``demo/<sub>`` (files already there with the same size are kept),
     the items' hrefs pointed at the stored copies before they are catalogued."""
+    from gep.gateway.storage import Storage
+
     s = settings()
     url = s.resolved_storage_url()
     prefix = "/".join(p for p in ("demo", sub) if p)

@@ -1,22 +1,16 @@
-"""``gep mirrors`` and ``gep cache``: the data gateway's sources and its cache.
-
-Mirrors and the cache's counters are the operator's, on the database (like ``gep harvest``);
-``gep cache prefetch`` asks the running server (``GEP_BASE_URL``, ``GEP_TOKEN``), whose
-cache the jobs read, and sees items as the token's user does.
-"""
+"""``gep mirrors`` and ``gep cache``: the data gateway's sources and its cache, on the GEP server
+the CLI talks to (``--url``/``GEP_URL``). Mirrors and the cache's counters are an
+administrator's; ``gep cache prefetch`` is anyone's, and sees items as the caller does."""
 
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
-from gep.cli.common import console, run_or_exit, settings, store_from_settings
-from gep.core.errors import InvalidInput
-from gep.gateway.config import GatewayConfig
+from gep.cli.common import JSON_OPTION, client, console, emit, emit_json, emit_table, fail
 
 mirrors = typer.Typer(
     help="Mirrors: other places a collection's products are read from (local folders in a "
-    "data root, S3 prefixes, HTTP archives)",
+    "data root, S3 prefixes, HTTP archives; administrators)",
     no_args_is_help=True,
 )
 cache = typer.Typer(help="The cache of remote inputs: counters, prefetching", no_args_is_help=True)
@@ -31,34 +25,24 @@ def _human(n: int) -> str:
     return f"{n} B"  # pragma: no cover
 
 
-def _gateway_config() -> GatewayConfig:
-    """The server's gateway configuration (data roots, the cache folder) from the settings."""
-    from gep.api.app import gateway_config, local_storage_root
-
-    s = settings()
-    return gateway_config(s, local_storage_root(s))
-
-
 @mirrors.command("list")
-def list_mirrors() -> None:
+def list_mirrors(as_json: bool = JSON_OPTION) -> None:
     """Every mirror, in the order retrieval tries them."""
-    from gep.gateway.mirrors import MirrorStore
-
-    with store_from_settings() as store:
-        found = MirrorStore(store.engine).all()
-    table = Table("name", "kind", "url", "collections", "priority", "match prefix", "credentials")
-    for m in found:
-        creds = ", ".join(f"{k}={v}" for k, v in m.credentials) or "-"
-        table.add_row(
-            m.name,
-            str(m.kind),
-            m.url,
-            ", ".join(m.collections),
-            str(m.priority),
-            m.match_prefix or "(file name)",
-            creds,
-        )
-    console.print(table)
+    found = client().mirrors()
+    rows = [
+        [
+            m["name"],
+            m["kind"],
+            m["url"],
+            ", ".join(m["collections"]),
+            m["priority"],
+            m.get("match_prefix") or "(file name)",
+            ", ".join(f"{k}={v}" for k, v in (m.get("credentials") or {}).items()) or "-",
+        ]
+        for m in found
+    ]
+    columns = ("name", "kind", "url", "collections", "priority", "match prefix", "credentials")
+    emit(found, as_json, columns, rows, whole=["name"], empty="no mirrors")
 
 
 @mirrors.command("add")
@@ -69,7 +53,7 @@ def add_mirror(
     collection: list[str] = typer.Option(
         ..., "--collection", help="A collection it serves (repeat; '*' for all)"
     ),
-    priority: int = typer.Option(100, "--priority", help="Smaller is tried first"),
+    priority: int = typer.Option(100, "--priority", min=0, help="Smaller is tried first"),
     match_prefix: str = typer.Option(
         "", "--match-prefix", help="Hrefs starting with it map by the rest of their path"
     ),
@@ -80,64 +64,65 @@ def add_mirror(
         help="KEY=NAME: token_env, user_env, password_env, key_env, secret_env (names of "
         "GEP_MIRROR_* variables) or profile (an AWS profile); never the secret itself",
     ),
+    as_json: bool = JSON_OPTION,
 ) -> None:
-    """Add a mirror, or replace the one of that name."""
-    from gep.gateway.mirrors import MirrorStore, check_mirror, mirror_from_body
-
-    def go() -> None:
-        creds: dict[str, str] = {}
-        for pair in credential:
-            key, sep, value = pair.partition("=")
-            if not sep or not key:
-                raise InvalidInput(f"--credential '{pair[:40]}': write KEY=VARIABLE_NAME")
-            creds[key.strip()] = value.strip()
-        body = {
-            "kind": kind,
-            "url": url,
-            "collections": collection,
-            "priority": priority,
-            "match_prefix": match_prefix,
-            "endpoint_url": endpoint_url,
-            "credentials": creds,
-        }
-        mirror = check_mirror(mirror_from_body(name, body), _gateway_config())
-        with store_from_settings() as store:
-            created = MirrorStore(store.engine).put(mirror)
-        verb = "added" if created else "replaced"
-        console.print(
-            f"mirror [bold]{name}[/bold] ({kind}, {', '.join(mirror.collections)}) {verb}"
-        )
-
-    run_or_exit(go)
+    """Add a mirror, or replace the one of that name (the server checks it first)."""
+    creds: dict[str, str] = {}
+    for pair in credential:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise fail(f"--credential '{pair[:40]}': write KEY=VARIABLE_NAME")
+        creds[key.strip()] = value.strip()
+    mirror = client().put_mirror(
+        name,
+        kind,
+        url,
+        collection,
+        priority=priority,
+        match_prefix=match_prefix,
+        endpoint_url=endpoint_url,
+        credentials=creds,
+    )
+    if as_json:
+        emit_json(mirror)
+        return
+    verb = "added" if mirror.get("created") else "replaced"
+    console.print(f"mirror [bold]{name}[/bold] ({kind}, {', '.join(mirror['collections'])}) {verb}")
 
 
 @mirrors.command("remove")
 def remove_mirror(name: str = typer.Argument(..., help="Name of the mirror")) -> None:
     """Remove a mirror (cached products it served stay cached)."""
-    from gep.gateway.mirrors import MirrorStore
-
-    def go() -> None:
-        with store_from_settings() as store:
-            MirrorStore(store.engine).remove(name)
-        console.print(f"mirror [bold]{name}[/bold] removed")
-
-    run_or_exit(go)
+    client().remove_mirror(name)
+    console.print(f"mirror [bold]{name}[/bold] removed")
 
 
 @cache.command("stats")
-def cache_stats() -> None:
-    """Hits, misses, bytes and evictions per source, and what this host's cache holds."""
-    from gep.gateway.cache import Cache
-
-    with store_from_settings() as store:
-        doc = Cache(store.engine, _gateway_config()).stats()
-    table = Table("source", "hits", "misses", "fetched", "served", "failures", "evictions")
-    rows = [*doc["sources"].items(), ("total", doc["totals"])]
-    for source, c in rows:
-        counts = [str(c["hits"]), str(c["misses"]), _human(c["bytes_fetched"])]
-        counts += [_human(c["bytes_served"]), str(c["failures"]), str(c["evictions"])]
-        table.add_row(source, *counts)
-    console.print(table)
+def cache_stats(as_json: bool = JSON_OPTION) -> None:
+    """Hits, misses, bytes and evictions per source, and what the server's cache holds
+    (administrators)."""
+    doc = client().cache_stats()
+    if as_json:
+        emit_json(doc)
+        return
+    rows = []
+    for source, c in [*doc["sources"].items(), ("total", doc["totals"])]:
+        rows.append(
+            [
+                source,
+                c["hits"],
+                c["misses"],
+                _human(c["bytes_fetched"]),
+                _human(c["bytes_served"]),
+                c["failures"],
+                c["evictions"],
+            ]
+        )
+    emit_table(
+        ("source", "hits", "misses", "fetched", "served", "failures", "evictions"),
+        rows,
+        whole=["source"],
+    )
     held = doc["cache"]
     console.print(
         f"cache: {held['entries']} entries, {_human(held['bytes'])} of "
@@ -149,25 +134,14 @@ def cache_stats() -> None:
 def cache_prefetch(
     items: list[str] = typer.Argument(..., help="Items as collection/item"),
     asset: list[str] = typer.Option([], "--asset", help="Asset key (repeat); default: data"),
+    as_json: bool = JSON_OPTION,
 ) -> None:
-    """Ask the running server to fetch items' remote assets into its cache now."""
-    from gep.cli.job_cmds import client
-    from gep.client import GepClientError
-
-    gep = client()
-    body: dict[str, object] = {"items": items}
-    if asset:
-        body["assets"] = asset
-    try:
-        doc = gep._json(gep.http.post("/gateway/prefetch", json=body))
-    except GepClientError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
-    table = Table("item", "asset", "status")
-    for a in doc["assets"]:
-        table.add_row(a["item"], a["asset"], a["status"])
-    console.print(table)
-    console.print(f"{doc['queued']} assets queued")
+    """Ask the server to fetch items' remote assets into its cache now."""
+    doc = client().prefetch(items, asset)
+    rows = [[a["item"], a["asset"], a["status"]] for a in doc["assets"]]
+    emit(doc, as_json, ("item", "asset", "status"), rows, whole=["item"], empty="no assets")
+    if not as_json:
+        console.print(f"{doc['queued']} assets queued")
 
 
 def register(app: typer.Typer) -> None:

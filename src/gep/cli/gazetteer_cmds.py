@@ -1,66 +1,68 @@
-"""``gep gazetteer``: find places by name, and name areas of interest of your own."""
+"""``gep gazetteer``: find places by name, and name areas of interest of your own, on the GEP
+server (the /gazetteer routes: the areas are the server's, shared like everything else)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
-import orjson
 import typer
-from rich.table import Table
 
-from gep.cli.common import console, run_or_exit, store_from_settings
-from gep.core.errors import InvalidInput
+from gep.cli.common import JSON_OPTION, client, console, emit, emit_json, fail
 
 app = typer.Typer(help="Volcanoes, places, plates and named areas", no_args_is_help=True)
+
+
+def _bbox(f: dict[str, Any]) -> str:
+    return ", ".join(f"{v:.3f}" for v in f.get("bbox") or [])
 
 
 @app.command("search")
 def search(
     q: str = typer.Argument(..., help="A name (accents and small typos do not matter)"),
     kind: str = typer.Option(None, "--kind", help="volcano, place, plate or area"),
-    limit: int = typer.Option(5, "--limit"),
+    limit: int = typer.Option(5, "--limit", help="How many matches at most"),
     as_json: bool = typer.Option(False, "--json", help="Print the GeoJSON FeatureCollection"),
 ) -> None:
-    """The best matches for a name, best first."""
-    from gep.catalog.areas import AreaStore
-    from gep.catalog.gazetteer import search as gazetteer_search
-
-    with store_from_settings() as store:
-        result = run_or_exit(
-            lambda: gazetteer_search(
-                q, kind=kind, limit=limit, extra=AreaStore(store.engine).entries()
-            )
-        )
-    if as_json:
-        typer.echo(orjson.dumps(result).decode())
-        return
-    table = Table("name", "kind", "score", "bbox")
-    for f in result["features"]:
-        p = f["properties"]
-        table.add_row(
-            p["name"], p["kind"], str(p["score"]), ", ".join(f"{v:.3f}" for v in f["bbox"])
-        )
-    console.print(table)
+    """The best matches for a name, best first (an unknown name lists close names)."""
+    gep = client()
+    params: dict[str, Any] = {"q": q, "limit": limit}
+    if kind:
+        params["kind"] = kind
+    result = gep._json(gep.http.get("/gazetteer/search", params=params))
+    rows = [
+        (f["properties"]["name"], f["properties"]["kind"], f["properties"].get("score", ""),
+         _bbox(f))
+        for f in result["features"]
+    ]  # fmt: skip
+    emit(result, as_json, ("name", "kind", "score", "bbox"), rows, empty="no match")
 
 
-def _area_arg(geometry: str | None, bbox: str | None) -> object:
+def _area_body(geometry: str | None, bbox: str | None) -> dict[str, Any]:
+    """The area as the API takes it: ``bbox`` numbers, or the geometry of a GeoJSON file (a
+    geometry, a feature, or a collection of one feature)."""
     if (geometry is None) == (bbox is None):
-        raise InvalidInput("give the area with --geometry FILE or --bbox W,S,E,N (one of them)")
+        raise fail("give the area with --geometry FILE or --bbox W,S,E,N (one of them)")
     if bbox is not None:
-        return bbox
+        try:
+            return {"bbox": [float(v) for v in bbox.split(",")]}
+        except ValueError:
+            raise fail(f"--bbox {bbox}: four numbers west,south,east,north") from None
     path = Path(str(geometry))
     try:
-        doc = orjson.loads(path.read_bytes())
-    except (OSError, orjson.JSONDecodeError) as exc:
-        raise InvalidInput(f"--geometry {path}: not a readable GeoJSON file ({exc})") from None
+        doc = json.loads(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise fail(f"--geometry {path}: not a readable GeoJSON file ({exc})") from None
     if isinstance(doc, dict) and doc.get("type") == "FeatureCollection":
         features = doc.get("features") or []
         if len(features) != 1:
-            raise InvalidInput(f"--geometry {path}: give one feature, not {len(features)}")
+            raise fail(f"--geometry {path}: give one feature, not {len(features)}")
         doc = features[0]
     if isinstance(doc, dict) and doc.get("type") == "Feature":
         doc = doc.get("geometry")
-    return doc
+    return {"geometry": doc}
 
 
 @app.command("add-area")
@@ -68,44 +70,50 @@ def add_area(
     name: str = typer.Argument(..., help="The name the area will be found under"),
     geometry: str = typer.Option(None, "--geometry", help="GeoJSON file (geometry or feature)"),
     bbox: str = typer.Option(None, "--bbox", help="west,south,east,north in degrees"),
-    description: str = typer.Option(None, "--description"),
+    description: str = typer.Option(None, "--description", help="What the area is"),
+    visibility: str = typer.Option(
+        None, "--visibility", help="private (default), group:<name> or public"
+    ),
+    as_json: bool = JSON_OPTION,
 ) -> None:
-    """Name an area of interest; the name then works in searches (?place=, geo:name)."""
-    from gep.catalog.areas import AreaStore
+    """Name an area of interest; prints the new area's id.
 
-    with store_from_settings() as store:
-        area = run_or_exit(
-            lambda: AreaStore(store.engine).create(
-                name, _area_arg(geometry, bbox), description=description
-            )
-        )
-    console.print(f"named area '{area.name}' added, id {area.id}")
-    typer.echo(area.id)
+    The name then works in searches (gep search --place, ?place=, geo:name)."""
+    body: dict[str, Any] = {"name": name, **_area_body(geometry, bbox)}
+    if description is not None:
+        body["description"] = description
+    if visibility is not None:
+        body["visibility"] = visibility
+    gep = client()
+    area = gep._json(gep.http.post("/gazetteer/areas", json=body))
+    if as_json:
+        emit_json(area)
+        return
+    console.print(f"named area '{area['properties']['name']}' added")
+    typer.echo(area["properties"]["id"])
 
 
 @app.command("areas")
-def areas(as_json: bool = typer.Option(False, "--json")) -> None:
-    """The named areas."""
-    from gep.catalog.areas import AreaStore
-
-    with store_from_settings() as store:
-        found = AreaStore(store.engine).all()
-    if as_json:
-        doc = {"type": "FeatureCollection", "features": [a.feature() for a in found]}
-        typer.echo(orjson.dumps(doc).decode())
-        return
-    table = Table("id", "name", "bbox", "description")
-    for a in found:
-        table.add_row(a.id, a.name, ", ".join(f"{v:.3f}" for v in a.bbox), a.description or "")
-    console.print(table)
+def areas(as_json: bool = JSON_OPTION) -> None:
+    """The named areas you may see (yours, your groups', public ones)."""
+    gep = client()
+    found = gep._json(gep.http.get("/gazetteer/areas"))
+    rows = [
+        (p["id"], p["name"], _bbox(f), p.get("visibility", ""), p.get("description") or "")
+        for f in found["features"]
+        for p in (f["properties"],)
+    ]
+    emit(found, as_json, ("id", "name", "bbox", "shared", "description"), rows, whole=("id",),
+         empty="no named areas")  # fmt: skip
 
 
 @app.command("remove-area")
 def remove_area(
     area_id: str = typer.Argument(..., help="The area's id (gep gazetteer areas)"),
 ) -> None:
-    from gep.catalog.areas import AreaStore
-
-    with store_from_settings() as store:
-        run_or_exit(lambda: AreaStore(store.engine).delete(area_id))
+    """Delete one of your named areas."""
+    gep = client()
+    r = gep.http.delete(f"/gazetteer/areas/{quote(area_id, safe='')}")
+    if r.status_code != 204:
+        gep._json(r)
     console.print(f"named area {area_id} removed")

@@ -1,17 +1,13 @@
-"""``gep retention``: the collections' retention policies and the sweep that applies them.
-
-The operator's, on the database and the storage the settings name (like ``gep mirrors``): it
-needs no running server, and ``gep serve`` runs the same sweep every ``GEP_RETENTION_POLL_S``.
-"""
+"""``gep retention``: the collections' retention policies and the sweep that applies them, on
+the GEP server the CLI talks to (``--url``/``GEP_URL``). The sweep is an administrator's; ``gep
+serve`` also runs it every ``GEP_RETENTION_POLL_S``. A policy is a member of its collection
+(``"gep:retention": {"days": N}``), set by whoever may update the collection."""
 
 from __future__ import annotations
 
-import functools
-
 import typer
-from rich.table import Table
 
-from gep.cli.common import console, run_or_exit, settings, store_from_settings
+from gep.cli.common import JSON_OPTION, client, console, emit, emit_json
 
 app = typer.Typer(
     help="Retention: expire job results and items older than their collection's policy "
@@ -19,53 +15,50 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
+_NONE = "no collection has a retention policy: everything is kept"
+
 
 @app.command("run")
 def run(
     dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would expire"),
+    as_json: bool = JSON_OPTION,
 ) -> None:
-    """Expire now what the policies no longer keep: a job's items, then its files, then the job
-    is dismissed with the reason in its log."""
-    from gep.gateway.storage import Storage
-    from gep.jobs.retention import Retention
-    from gep.jobs.store import JobStore
-
-    s = settings()
-    with store_from_settings() as store:
-        storage = Storage.from_url(s.resolved_storage_url(), s.s3_endpoint_url)
-        report = run_or_exit(
-            lambda: Retention(store, JobStore(store.engine), storage).sweep(dry_run=dry_run)
+    """Expire now what the policies no longer keep (administrators): a job's items, then its
+    files, then the job is dismissed with the reason in its log."""
+    report = client().run_retention(dry_run=dry_run)
+    if as_json:
+        emit_json(report)
+        return
+    policies = report.get("policies") or {}
+    if not policies:
+        console.print(_NONE)
+    for cid, policy in sorted(policies.items()):
+        console.print(f"[bold]{cid}[/bold]: kept {policy['days']} days")
+    expired = report.get("expired") or []
+    rows = [
+        [
+            e["collection"],
+            e.get("jobID") or "-",
+            ", ".join(e["items"]) or "-",
+            e["files"],
+            e["published"],
+        ]
+        for e in expired
+    ]
+    if rows:
+        emit(
+            report, False, ("collection", "job", "items", "files", "published"), rows, whole=["job"]
         )
-    if not report.policies:
-        console.print("no collection has a retention policy: everything is kept")
-    for cid, policy in sorted(report.policies.items()):
-        console.print(f"[bold]{cid}[/bold]: kept {policy.days} days")
-    if report.expired:
-        table = Table("collection", "job", "items", "files", "published")
-        for e in report.expired:
-            row = e.as_dict()
-            items = ", ".join(e.items) or "-"
-            table.add_row(e.collection, e.job or "-", items, str(e.files), row["published"])
-        console.print(table)
     verb = "would expire" if dry_run else "expired"
-    console.print(f"{len(report.expired)} {verb}; {report.kept_pinned} old ones kept (pinned)")
+    console.print(f"{len(expired)} {verb}; {report.get('kept_pinned', 0)} old ones kept (pinned)")
 
 
 @app.command("policies")
-def policies() -> None:
-    """Every collection's retention policy (the others keep their items forever)."""
-    from gep.catalog.retention import retention_of
-
-    with store_from_settings() as store:
-        collections, _ = store.list_collections(limit=1 << 30)
-    shown = 0
-    for coll in collections:
-        policy = run_or_exit(functools.partial(retention_of, coll))
-        if policy is not None:
-            console.print(f"{coll['id']}: {policy.days} days")
-            shown += 1
-    if not shown:
-        console.print("no collection has a retention policy: everything is kept")
+def policies(as_json: bool = JSON_OPTION) -> None:
+    """Every collection's retention policy you may see (the others keep their items forever)."""
+    found = client().retention_policies()
+    rows = [[cid, p.get("days")] for cid, p in sorted(found.items())]
+    emit(found, as_json, ("collection", "days"), rows, whole=["collection"], empty=_NONE)
 
 
 def register(root: typer.Typer) -> None:

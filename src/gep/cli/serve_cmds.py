@@ -13,7 +13,8 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(1, help="Worker processes"),
         log_level: str = typer.Option("info", help="uvicorn log level"),
     ) -> None:
-        """Serve the API (STAC, OpenSearch, …) on http://HOST:PORT."""
+        """Administrative: opens the database directly (run it on the server's machine). Serve
+        the API (STAC, OpenSearch, …) on http://HOST:PORT."""
         import uvicorn
 
         from gep.api.login_limit import parse_proxies

@@ -18,7 +18,8 @@ def register(app: typer.Typer) -> None:
         port: int = typer.Option(0, help="Port (0: any free one)"),
         name: str = typer.Option("", help="Worker name shown by the scheduler"),
     ) -> None:
-        """Join a Dask cluster and run GEP jobs. Everything a job needs comes from the server
+        """Administrative: runs jobs on the server's database and storage (on a machine of the
+        cluster). Join a Dask cluster and run GEP jobs. Everything a job needs comes from the server
         with it (the database URL, the storage URL and S3 endpoint); this host needs only
         its own credentials (AWS_* for S3 storage) and GEP_HOME, where jobs are worked on
         before their results are stored (GEP_HOME/work; it may start empty)."""

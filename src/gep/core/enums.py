@@ -3,8 +3,9 @@
 They are ``StrEnum``s so that a typo is a type error and every package (the job store, the API,
 the SDK, usage accounting) names the same members, while a member still *is* its string: it
 compares equal to it, is stored and serialised as it, and rows written before the enum existed
-read back unchanged. They sit in ``gep.core`` because the SDK (``gep.client``) may import only
-core, and the store, the API and the accounts all need them.
+read back unchanged. They sit in ``gep.core`` because the store, the API and the accounts all
+need them; the SDK (``gep.client``, installable alone) keeps its own copy of ``JobStatus``, which
+a test holds equal to this one.
 """
 
 from __future__ import annotations

@@ -230,6 +230,27 @@ class JobService:
         """What the execution would cost; nothing runs and nothing is held."""
         return (await _in_thread(self.check, viewer, process_id, request)).quote
 
+    def dry_run(self, viewer: Viewer, process_id: str, request: Any) -> CheckedRequest:
+        """Every check a submission makes, and none of its effects: :meth:`check` (inputs,
+        items, hrefs, preflight, quote), then whether ``viewer``'s credits would hold the
+        price (402) and whether their queue has room (429), answered with the problems a
+        real submission would meet; no job, hold or charge exists after it."""
+        checked = self.check(viewer, process_id, request)
+        if viewer.user_id is not None:
+            self.credits.check_affordable(viewer.user_id, checked.quote.total)
+            limit = self.limits.jobs_max_queued_per_user
+            active = self.store.count_active(viewer.user_id)
+            if active >= limit:
+                raise TooManyRequests(
+                    f"you have {active} jobs accepted or running, the most one user may have "
+                    f"(jobs_max_queued_per_user = {limit}); wait for some to finish or "
+                    "dismiss some, then submit again",
+                    field="jobs_max_queued_per_user",
+                    limit=limit,
+                    active=active,
+                )
+        return checked
+
     def enqueue(self, viewer: Viewer, checked: CheckedRequest) -> Job:
         """Create the job (its price held from ``viewer``'s credits, 402 when it is not
         there; 429 when they have ``jobs_max_queued_per_user`` jobs accepted or running) and
@@ -394,8 +415,10 @@ class JobService:
         limit: int = 10,
         offset: int = 0,
         created: tuple[int | None, int | None] | None = None,
+        prefix: str | None = None,
     ) -> tuple[list[Job], int]:
-        """Jobs ``viewer`` may see, newest first, and how many match."""
+        """Jobs ``viewer`` may see, newest first, and how many match (``prefix``: whose id
+        starts with it)."""
         return self.store.list_jobs(
             status=status,
             process_id=process_ids,
@@ -403,6 +426,7 @@ class JobService:
             offset=offset,
             created=created,
             viewer=viewer,
+            prefix=prefix,
         )
 
     def results(self, viewer: Viewer, job_id: str) -> dict[str, Any]:

@@ -320,12 +320,19 @@ class JobStore:
         offset: int = 0,
         created: tuple[int | None, int | None] | None = None,
         viewer: Viewer | None = None,
+        prefix: str | None = None,
     ) -> tuple[list[Job], int]:
-        """Jobs newest first, and how many match, among those ``viewer`` may see."""
+        """Jobs newest first, and how many match, among those ``viewer`` may see; ``prefix``
+        keeps those whose id starts with it (how the CLI accepts a short job id)."""
         where: list[str] = []
         params: dict[str, Any] = {}
         if clause := visible_where(viewer, params):
             where.append(clause)
+        if prefix:
+            # LIKE's wildcards in what the caller typed match themselves, not anything
+            escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            where.append("id LIKE :id_prefix ESCAPE '\\'")
+            params["id_prefix"] = escaped + "%"
         if status:
             where.append("status IN (" + ", ".join(f":s{i}" for i in range(len(status))) + ")")
             params.update({f"s{i}": s for i, s in enumerate(status)})

@@ -30,6 +30,7 @@ from gep.core.errors import InvalidInput, ServiceUnavailable, UnsupportedMediaTy
 from gep.io.stac_files import iter_stac_records
 from gep.processes.base import ITEM_REF, Process, ProcessContext
 from gep.processes.sandbox import Runtime, bwrap_works, declares_network, sandboxed
+from gep.processes.validation import ValidationSpec, find_hint, parse_spec
 
 MEDIA_TYPES = (
     "application/cwl+yaml",
@@ -253,6 +254,12 @@ class CwlProcess(Process):
             **{n: (Any, Field(None)) for n in names},
         )
         self._entry = ("#" + str(proc.get("id")).lstrip("#")) if "$graph" in doc else ""
+        #: the samples and expectations the package declares (``gep:Validation``), checked
+        #: against its inputs and outputs: None when it declares none
+        hint = find_hint(doc, proc)
+        self.validation: ValidationSpec | None = (
+            None if hint is None else parse_spec(hint, self.Inputs, names)
+        )
 
     def runtime_description(self) -> dict[str, Any]:
         """What ``/processes/{id}`` says of how the package's tools run."""
