@@ -618,6 +618,40 @@ def test_the_thematic_panel_lists_the_demo_layers_and_subscriptions(
     assert page.locator("#layer-list .card[data-layer]").count() == 0  # nothing was added
 
 
+def test_a_thematic_app_opens_on_its_area_with_its_layers_and_services_first(
+    server: Server, page: Page
+) -> None:
+    with _anonymous(server) as c:
+        listed = c.get("/apps").json()["apps"]
+        view = c.get("/apps/demo-volcanoes").json()
+    assert sorted(a["id"] for a in listed) == ["demo-earthquakes", "demo-volcanoes"]
+    services = [s["id"] for s in view["services"]]
+    shown = [la for la in view["layers"] if la.get("visible") and not la.get("subscription")]
+    assert services[:2] == ["hotspots", "sbas"] and len(shown) == 1
+
+    open_app(page, f"{server.url}/ui/")
+    page.get_by_role("tab", name="Thematic").click()
+    cards = page.locator("#thematic-apps .card")
+    expect(cards).to_have_count(2)
+    assert sorted(c.get_attribute("data-app") or "" for c in cards.all()) == sorted(
+        a["id"] for a in listed
+    )
+    page.get_by_role("button", name="Open the app Volcanoes: Etna and Colli Albani").click()
+    expect(page.locator("#toast")).to_have_text("Opened Volcanoes: Etna and Colli Albani")
+    expect(page.locator("#layer-list .card[data-layer]")).to_have_count(1)
+    west, south, east, north = view["bbox"]
+    bounds = page.evaluate("() => window.gep.map.getBounds().toArray()")
+    (w, s), (e, n) = bounds
+    assert w <= west + 0.5 and e >= east - 0.5 and s <= south + 0.5 and n >= north - 0.5
+    assert e - w < (east - west) * 3  # on the app's area, not the world
+    page.get_by_role("tab", name="Processing").click()
+    options = page.locator("#process option")
+    expect(options.nth(1)).to_have_attribute("value", services[0])
+    got = [options.nth(i + 1).get_attribute("value") for i in range(len(services))]
+    assert got == services
+    shot(page, "thematic-app-opened")
+
+
 # --- Account -----------------------------------------------------------------------------
 
 

@@ -17,6 +17,7 @@ export const state = {
   area: null, // a GeoJSON geometry
   me: null, // /accounts/me, or null when anonymous
   config: {},
+  appServices: [], // the ids of the opened thematic app's services, listed first
   basket: new Map(JSON.parse(localStorage.getItem("gep.basket") || "[]")),
 };
 

@@ -33,6 +33,7 @@ export function initProcessing() {
     quote();
   });
   on("signed-in", () => loadProcesses());
+  on("app-opened", () => loadProcesses());
   loadProcesses();
 }
 
@@ -41,6 +42,10 @@ export async function loadProcesses(select) {
   const keep = select || sel.value;
   try {
     const res = await api("/processes", { params: { limit: 1000 } });
+    // an opened thematic app's services come first, in the app's order
+    const first = state.appServices || [];
+    const rank = (p) => (first.includes(p.id) ? first.indexOf(p.id) : first.length);
+    res.processes.sort((a, b) => rank(a) - rank(b));
     sel.replaceChildren(el("option", { value: "", text: "Choose a service…" }),
       ...res.processes.map((p) => el("option", { value: p.id, text: `${p.title || p.id} (${p.id})` })));
     if (keep && res.processes.some((p) => p.id === keep)) { sel.value = keep; if (!description || description.id !== keep) await openProcess(keep); }
