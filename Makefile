@@ -116,11 +116,16 @@ system:
 ## they share, mostly waiting) beside the rest, in two processes
 pytest: pytest-core pytest-ui
 
+## the second process: the Geobrowser's and notebooks' tests on one seeded demo server, and the
+## tests of clients of live servers (CLI, SDK, apps, service validation), which mostly wait on
+## servers: beside pytest-core they use the second core that process leaves idle
+LIVE_TESTS := tests/ui tests/notebooks tests/apps tests/cli tests/client tests/processes/test_validation.py
+
 pytest-core: install system validator mintpy
-	$(BIN)/pytest -q --durations=25 --ignore=tests/ui --ignore=tests/notebooks --ignore=tests/apps/test_portable_serve.py
+	$(BIN)/pytest -q --durations=25 $(addprefix --ignore=,$(LIVE_TESTS))
 
 pytest-ui: install system ui
-	$(BIN)/pytest -q --durations=10 -p no:cacheprovider --basetemp=$(or $(TMPDIR),/tmp)/gep-pytest-ui tests/ui tests/notebooks tests/apps/test_portable_serve.py
+	$(BIN)/pytest -q --durations=10 -p no:cacheprovider --basetemp=$(or $(TMPDIR),/tmp)/gep-pytest-ui $(LIVE_TESTS)
 
 ## the checks and the tests side by side (-j): the three virtual environments install at once,
 ## mypy and ruff run while pytest starts its first servers, and the Geobrowser's tests run beside

@@ -60,6 +60,10 @@ def test_search_by_place_datetime_filter_and_sort(gep: GepClient) -> None:
 
     pair = gep.search(datetime=(datetime(2016, 1, 1, tzinfo=UTC), "2016-06-30T23:59:59Z"))
     assert as_text.ids and sorted(as_text.ids) == sorted(pair.ids)
+    # bare dates are whole days (the STAC API itself takes date-times only)
+    days = gep.search(datetime="2016-01-01/2016-06-30")
+    assert sorted(days.ids) == sorted(as_text.ids)
+    assert sorted(gep.search(datetime=("2016-01-01", date(2016, 6, 30))).ids) == sorted(days.ids)
     since = gep.search(datetime=(date(2016, 1, 1), None))
     assert set(as_text.ids) < set(since.ids)
     newest_first = gep.search(sortby="-datetime", max_items=20)

@@ -5,14 +5,21 @@ portable export/import that moves an app to another GEP (docs/apps.md)."""
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
 
-from gep.cli.common import JSON_OPTION, client, console, emit, emit_json, emit_table, fail
+from gep.cli.common import (
+    JSON_OPTION,
+    client,
+    console,
+    emit,
+    emit_json,
+    emit_table,
+    read_json_object,
+)
 
 app = typer.Typer(
     help="Thematic apps: bundles of collections, services, systematic layers, areas and map "
@@ -21,21 +28,6 @@ app = typer.Typer(
 )
 APP = typer.Argument(..., help="The app's id (gep apps list)")
 T = TypeVar("T")
-
-
-def _read(source: str) -> dict[str, Any]:
-    """A JSON object from a file, or from stdin with ``-``."""
-    try:
-        text = sys.stdin.read() if source == "-" else Path(source).read_text()
-    except OSError as exc:
-        raise fail(f"cannot read {source}: {exc.strerror}") from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise fail(f"{source} is not JSON: {exc}") from None
-    if not isinstance(doc, dict):
-        raise fail(f"{source} must hold a JSON object")
-    return doc
 
 
 def _listing_problems(call: Callable[[], T]) -> T:
@@ -107,7 +99,7 @@ def create_cmd(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create an app from its JSON document (docs/apps.md); prints its id."""
-    doc = _read(doc_file)
+    doc = read_json_object(doc_file)
     answer = _listing_problems(lambda: client().create_app(doc))
     if as_json:
         emit_json(answer)
@@ -165,7 +157,7 @@ def import_cmd(
 ) -> None:
     """Import a portable app; refused whole (listing every problem) when anything it needs is
     missing here. Prints the new app's id."""
-    doc = _read(doc_file)
+    doc = read_json_object(doc_file)
     answer = _listing_problems(lambda: client().import_app(doc))
     if as_json:
         emit_json(answer)

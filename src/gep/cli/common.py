@@ -238,6 +238,22 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def read_json_object(source: str) -> dict[str, Any]:
+    """A JSON object from a file, or from standard input with ``-`` (documents can be piped
+    in); an unreadable file or anything but an object is the command's one-line error."""
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text()
+    except OSError as exc:
+        raise fail(f"cannot read {source}: {exc.strerror}") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise fail(f"{source} is not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise fail(f"{source} must hold a JSON object")
+    return doc
+
+
 @contextmanager
 def store_from_settings(upgrade: bool = True) -> Iterator[CatalogStore]:
     """The database itself (administrative commands only: they run on the server's machine)."""

@@ -8,13 +8,19 @@ subscription before it exists, so a bad spec is refused here with the field it n
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 from typing import Any
 
 import typer
 
-from gep.cli.common import JSON_OPTION, client, console, emit, emit_json, emit_table, fail
+from gep.cli.common import (
+    JSON_OPTION,
+    client,
+    console,
+    emit,
+    emit_json,
+    emit_table,
+    read_json_object,
+)
 
 app = typer.Typer(
     help="Subscriptions (systematic production): rules that submit jobs when data arrive, "
@@ -23,21 +29,6 @@ app = typer.Typer(
 )
 
 SUBSCRIPTION = typer.Argument(..., help="The subscription's id (gep subscriptions list)")
-
-
-def _read_spec(source: str) -> dict[str, Any]:
-    """A JSON object from a file, or from stdin with ``-`` (so specs can be piped in)."""
-    try:
-        text = sys.stdin.read() if source == "-" else Path(source).read_text()
-    except OSError as exc:
-        raise fail(f"cannot read {source}: {exc.strerror}") from None
-    try:
-        spec = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise fail(f"{source} is not JSON: {exc}") from None
-    if not isinstance(spec, dict):
-        raise fail(f"{source} must hold a JSON object")
-    return spec
 
 
 def _show_secret(answer: dict[str, Any]) -> None:
@@ -119,7 +110,7 @@ def create_cmd(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create a subscription; prints its id (and, once, its webhook's signing secret)."""
-    answer = client().create_subscription(_read_spec(spec_file))
+    answer = client().create_subscription(read_json_object(spec_file))
     if as_json:
         emit_json(answer)
         return
@@ -136,7 +127,7 @@ def edit_cmd(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Change a subscription from its next trigger on (``visibility`` shares it)."""
-    answer = client().edit_subscription(subscription_id, **_read_spec(changes_file))
+    answer = client().edit_subscription(subscription_id, **read_json_object(changes_file))
     if as_json:
         emit_json(answer)
         return

@@ -119,20 +119,22 @@ def area(name: str, value: Any) -> list[float] | dict[str, Any]:
     return geometry(name, value)
 
 
-def _instant(name: str, value: Any) -> str:
-    """An RFC 3339 instant (or ``..`` for an open end)."""
+def _instant(name: str, value: Any, *, end: bool = False) -> str:
+    """An RFC 3339 instant (or ``..`` for an open end). A bare date stands for its whole day
+    (the STAC API takes date-times only): its first second as a start, its last as an end."""
     if value is None or value == "..":
         return ".."
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z") + ("Z" if value.tzinfo is None else "")
     if isinstance(value, date):
-        return datetime.combine(value, time()).isoformat() + "Z"
+        return _day(value.isoformat(), end)
     if not isinstance(value, str) or not value.strip():
         raise ArgumentError(name, f"{name}: {value!r} is not a date or date-time")
     raw = value.strip()
     try:
         if len(raw) == 10:
             date.fromisoformat(raw)
+            return _day(raw, end)
         else:
             datetime.fromisoformat(raw.replace("z", "Z").replace("Z", "+00:00"))
     except ValueError:
@@ -142,18 +144,24 @@ def _instant(name: str, value: Any) -> str:
     return raw
 
 
+def _day(day: str, end: bool) -> str:
+    return f"{day}T23:59:59Z" if end else f"{day}T00:00:00Z"
+
+
 def datetime_interval(name: str, value: Any) -> str:
     """An RFC 3339 instant or interval ``start/end`` (``..`` or None for an open end), from a
     string, a ``datetime``/``date``, or a (start, end) pair."""
     if isinstance(value, tuple | list):
         if len(value) != 2:
             raise ArgumentError(name, f"{name}: an interval is a pair (start, end)")
-        start, end = (_instant(name, v) for v in value)
+        start, end = _instant(name, value[0]), _instant(name, value[1], end=True)
     elif isinstance(value, str) and "/" in value:
         parts = value.split("/")
         if len(parts) != 2:
             raise ArgumentError(name, f"{name}: {value!r} has more than one '/'")
-        start, end = (_instant(name, p or "..") for p in parts)
+        start, end = _instant(name, parts[0] or ".."), _instant(name, parts[1] or "..", end=True)
+    elif _is_day(value):
+        return f"{_instant(name, value)}/{_instant(name, value, end=True)}"  # the whole day
     else:
         return _instant(name, value) if value not in (None, "..") else _open(name)
     if start == ".." and end == "..":
@@ -161,6 +169,12 @@ def datetime_interval(name: str, value: Any) -> str:
     if start != ".." and end != ".." and _key(start) > _key(end):
         raise ArgumentError(name, f"{name}: the interval ends ({end}) before it starts ({start})")
     return f"{start}/{end}"
+
+
+def _is_day(value: Any) -> bool:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return True
+    return isinstance(value, str) and len(value.strip()) == 10 and "-" in value
 
 
 def _open(name: str) -> str:
