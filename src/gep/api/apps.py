@@ -115,6 +115,17 @@ def _apps(request: Request) -> AppService:
     )
 
 
+async def _created(request: Request, how: str) -> Response:
+    """A new app from the body (``how``: the service's ``create`` or ``import_``), answered
+    201 with the app as the caller sees it and its Location."""
+    viewer = require_user(request)
+    body = await json_body(request)
+    svc = _apps(request)
+    app = await run_in_threadpool(getattr(svc, how), viewer, body)
+    doc = svc.describe(app, viewer, base_url(request))
+    return _json(doc, 201, {"Location": doc["links"][0]["href"]})
+
+
 def _json(doc: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(orjson.dumps(doc), status_code=status, media_type=JSON, headers=headers)
 
@@ -146,12 +157,7 @@ def list_apps(request: Request) -> Response:
 async def create(request: Request) -> Response:
     """Every reference must exist and be visible to you; a 400 lists every problem
     (``problems``: ``[{field, detail}]``)."""
-    viewer = require_user(request)
-    body = await json_body(request)
-    svc = _apps(request)
-    app = await run_in_threadpool(svc.create, viewer, body)
-    doc = svc.describe(app, viewer, base_url(request))
-    return _json(doc, 201, {"Location": doc["links"][0]["href"]})
+    return await _created(request, "create")
 
 
 @router.post(
@@ -166,12 +172,7 @@ async def import_app(request: Request) -> Response:
     area of the same name reused); deployed services carried as application packages are
     deployed, private to you, which needs the developer role. Nothing is written unless
     everything can be."""
-    viewer = require_user(request)
-    body = await json_body(request)
-    svc = _apps(request)
-    app = await run_in_threadpool(svc.import_, viewer, body)
-    doc = svc.describe(app, viewer, base_url(request))
-    return _json(doc, 201, {"Location": doc["links"][0]["href"]})
+    return await _created(request, "import_")
 
 
 @router.get(
