@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -62,14 +61,14 @@ def pairs(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Catalogue items that pair with REFERENCE, with their baselines (GET /insar/pairs)."""
-    params: dict[str, Any] = {"reference": reference, "min_overlap": min_overlap,
-                              "sortby": sortby, "limit": limit}  # fmt: skip
-    if max_bperp is not None:
-        params["max_bperp"] = max_bperp
-    if max_btemp is not None:
-        params["max_btemp"] = max_btemp
-    gep = client()
-    result = gep._json(gep.http.get("/insar/pairs", params=params))
+    result = client().pairs(
+        reference,
+        max_bperp=max_bperp,
+        max_btemp=max_btemp,
+        min_overlap=min_overlap,
+        sortby=sortby,
+        limit=limit,
+    )
     if as_json:
         emit_json(result)
         return
